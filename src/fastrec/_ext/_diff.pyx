@@ -1,0 +1,179 @@
+# Tile diff: which tiles of a BGRA frame changed since the previous frame.
+
+from libc.stdint cimport uint8_t, int32_t
+from libc.string cimport memcmp, memcpy, memset
+
+import numpy as np
+
+
+cdef Py_ssize_t diff_tiles(
+    const uint8_t* cur, Py_ssize_t cur_stride,
+    uint8_t* prev, Py_ssize_t prev_stride,
+    int width, int height, int tile_w, int tile_h,
+    uint8_t* tiles, int cols, int rows, bint copy,
+) noexcept nogil:
+    cdef Py_ssize_t row_bytes = <Py_ssize_t>width * 4
+    cdef Py_ssize_t count = 0, x0, n
+    cdef int ty, tx, y, y0, y1, band_dirty
+    cdef const uint8_t* c
+    cdef uint8_t* p
+    cdef uint8_t* trow
+    for ty in range(rows):
+        y0 = ty * tile_h
+        y1 = min(y0 + tile_h, height)
+        trow = tiles + <Py_ssize_t>ty * cols
+        memset(trow, 0, cols)
+        band_dirty = 0
+        for y in range(y0, y1):
+            c = cur + y * cur_stride
+            p = prev + y * prev_stride
+            # Whole-row compare first: an unchanged row (the common case) costs one memcmp.
+            if memcmp(c, p, row_bytes) == 0:
+                continue
+            if band_dirty == cols and not copy:
+                break
+            for tx in range(cols):
+                x0 = <Py_ssize_t>tx * tile_w * 4
+                n = <Py_ssize_t>min(tile_w, width - tx * tile_w) * 4
+                if trow[tx]:
+                    if copy:
+                        memcpy(p + x0, c + x0, n)
+                elif memcmp(c + x0, p + x0, n) != 0:
+                    trow[tx] = 1
+                    band_dirty += 1
+                    if copy:
+                        memcpy(p + x0, c + x0, n)
+        count += band_dirty
+    return count
+
+
+cdef class TileDiff:
+    """Compare BGRA frames tile by tile against a previous frame.
+
+    ``compare`` fills the preallocated ``tiles`` map (rows x cols, 1 = changed) and returns
+    the number of changed tiles; it allocates nothing, so an unchanged frame costs only the
+    comparison.  ``rects`` merges the changed tiles into pixel rectangles.
+    """
+
+    cdef readonly int width, height, tile_w, tile_h, cols, rows
+    cdef readonly Py_ssize_t dirty
+    cdef readonly object tiles
+    cdef uint8_t[:, ::1] _tiles
+
+    def __init__(self, int width, int height, int tile_w=64, tile_h=None):
+        if width <= 0 or height <= 0:
+            raise ValueError(f"frame size must be positive, got {width}x{height}")
+        if tile_w <= 0 or (tile_h is not None and tile_h <= 0):
+            raise ValueError(f"tile size must be positive, got {tile_w}x{tile_h}")
+        self.width = width
+        self.height = height
+        self.tile_w = tile_w
+        self.tile_h = tile_w if tile_h is None else tile_h
+        self.cols = (width + self.tile_w - 1) // self.tile_w
+        self.rows = (height + self.tile_h - 1) // self.tile_h
+        self.tiles = np.zeros((self.rows, self.cols), dtype=np.uint8)
+        self._tiles = self.tiles
+        self.dirty = 0
+
+    def compare(self, const uint8_t[:, :, ::1] cur, prev, bint copy=False):
+        """Mark the tiles where ``cur`` differs from ``prev``; return how many differ.
+
+        Both are (height, width, 4) uint8 arrays with contiguous pixels and any row stride.
+        With ``copy=True`` the changed tiles are copied from ``cur`` into ``prev`` in the
+        same pass, so ``prev`` becomes the new reference frame.
+        """
+        cdef const uint8_t[:, :, ::1] prev_ro
+        cdef uint8_t[:, :, ::1] prev_rw
+        cdef uint8_t* prev_ptr
+        cdef Py_ssize_t prev_stride
+        if copy:
+            prev_rw = prev
+            prev_ptr = &prev_rw[0, 0, 0]
+            prev_stride = prev_rw.strides[0]
+            _check_frame("prev", prev_rw.shape[0], prev_rw.shape[1], prev_rw.shape[2],
+                         prev_rw.strides[1], self.width, self.height)
+        else:
+            prev_ro = prev
+            prev_ptr = <uint8_t*>&prev_ro[0, 0, 0]
+            prev_stride = prev_ro.strides[0]
+            _check_frame("prev", prev_ro.shape[0], prev_ro.shape[1], prev_ro.shape[2],
+                         prev_ro.strides[1], self.width, self.height)
+        _check_frame("cur", cur.shape[0], cur.shape[1], cur.shape[2], cur.strides[1],
+                     self.width, self.height)
+        with nogil:
+            self.dirty = diff_tiles(&cur[0, 0, 0], cur.strides[0], prev_ptr, prev_stride,
+                                    self.width, self.height, self.tile_w, self.tile_h,
+                                    &self._tiles[0, 0], self.cols, self.rows, copy)
+        return self.dirty
+
+    def rects(self):
+        """The changed tiles of the last ``compare`` merged into rectangles.
+
+        Returns an (N, 4) int32 array of x, y, width, height in pixels, clipped to the
+        frame: runs of changed tiles along a tile row, grown downwards while the rows
+        below have the same run.
+        """
+        out = np.empty((self.rows * (self.cols // 2 + 1), 4), dtype=np.int32)
+        scratch = np.empty(2 * (self.cols // 2 + 1), dtype=np.int32)
+        cdef int32_t[:, ::1] o = out
+        cdef int32_t[::1] s = scratch
+        cdef int n
+        with nogil:
+            n = merge_rects(&self._tiles[0, 0], self.cols, self.rows, self.tile_w,
+                            self.tile_h, self.width, self.height, &o[0, 0], &s[0])
+        return out[:n].copy()
+
+
+cdef int merge_rects(const uint8_t* tiles, int cols, int rows, int tw, int th,
+                     int width, int height, int32_t* out, int32_t* scratch) noexcept nogil:
+    # out rows: x, y, w, h.  `prev_open` lists the rectangles that reach the previous tile
+    # row, left to right; a run with the same span extends one of them downwards.
+    cdef int half = cols // 2 + 1
+    cdef int32_t* prev_open = scratch
+    cdef int32_t* cur_open = scratch + half
+    cdef int32_t* swap
+    cdef int n = 0, n_prev = 0, n_cur, k, ty, tx, run0, r
+    cdef int32_t x, w, y1
+    for ty in range(rows):
+        n_cur = 0
+        k = 0
+        tx = 0
+        y1 = min((ty + 1) * th, height)
+        while tx < cols:
+            if not tiles[ty * cols + tx]:
+                tx += 1
+                continue
+            run0 = tx
+            while tx < cols and tiles[ty * cols + tx]:
+                tx += 1
+            x = run0 * tw
+            w = min(tx * tw, width) - x
+            while k < n_prev and out[prev_open[k] * 4] < x:
+                k += 1
+            if k < n_prev and out[prev_open[k] * 4] == x and out[prev_open[k] * 4 + 2] == w:
+                r = prev_open[k]
+                out[r * 4 + 3] = y1 - out[r * 4 + 1]
+                k += 1
+            else:
+                r = n
+                n += 1
+                out[r * 4] = x
+                out[r * 4 + 1] = ty * th
+                out[r * 4 + 2] = w
+                out[r * 4 + 3] = y1 - ty * th
+            cur_open[n_cur] = r
+            n_cur += 1
+        swap = prev_open
+        prev_open = cur_open
+        cur_open = swap
+        n_prev = n_cur
+    return n
+
+
+cdef inline void _check_frame(str name, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
+                              Py_ssize_t pixel_stride, int width, int height) except *:
+    if c != 4 or pixel_stride != 4:
+        raise ValueError(f"{name}: expected BGRA pixels (h, w, 4) with contiguous pixels, "
+                         f"got shape (..., {c}) with pixel stride {pixel_stride}")
+    if h != height or w != width:
+        raise ValueError(f"{name}: expected a {width}x{height} frame, got {w}x{h}")
