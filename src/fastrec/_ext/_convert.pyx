@@ -111,7 +111,7 @@ cdef void resample_row(const uint8_t* src, Py_ssize_t sstride, int src_w, int oy
 
 
 @cython.wraparound(True)
-def _taps(int n_in, int n_out):
+def _taps(n_in, n_out):
     """Resampling taps along one axis: start index, tap count and integer weights per
     output pixel (area overlap when shrinking, bilinear when enlarging)."""
     f = n_in / n_out
@@ -187,16 +187,18 @@ cdef class Scaler:
     def mode(self):
         return ("direct", "half", "generic")[self._mode]
 
-    def convert(self, const uint8_t[:, :, ::1] src, uint8_t[:, ::1] y, uint8_t[:, ::1] u,
-                uint8_t[:, ::1] v):
+    def convert(self, const uint8_t[:, :, :] src, uint8_t[:, :] y, uint8_t[:, :] u,
+                uint8_t[:, :] v):
         """Write ``src`` (h, w, 4 BGRA, any row stride) scaled into the ``y``, ``u``, ``v``
         planes (2-D uint8, any row stride; chroma half size in each direction)."""
         if src.shape[0] != self.src_h or src.shape[1] != self.src_w or src.shape[2] != 4 \
-                or src.strides[1] != 4:
+                or src.strides[1] != 4 or src.strides[2] != 1:
             raise ValueError(f"src: expected BGRA ({self.src_h}, {self.src_w}, 4) with "
                              f"contiguous pixels, got shape {tuple(src.shape)[:3]}")
         if y.shape[0] != self.dst_h or y.shape[1] != self.dst_w:
             raise ValueError(f"y: expected ({self.dst_h}, {self.dst_w}), got {tuple(y.shape)[:2]}")
+        if y.strides[1] != 1 or u.strides[1] != 1 or v.strides[1] != 1:
+            raise ValueError("y, u, v: plane rows must be packed bytes (any row stride)")
         for name, plane in (("u", u), ("v", v)):
             if plane.shape[0] != self.dst_h // 2 or plane.shape[1] != self.dst_w // 2:
                 raise ValueError(f"{name}: expected ({self.dst_h // 2}, {self.dst_w // 2}), "

@@ -75,15 +75,15 @@ cdef class TileDiff:
         self._tiles = self.tiles
         self.dirty = 0
 
-    def compare(self, const uint8_t[:, :, ::1] cur, prev, bint copy=False):
+    def compare(self, const uint8_t[:, :, :] cur, prev, bint copy=False):
         """Mark the tiles where ``cur`` differs from ``prev``; return how many differ.
 
-        Both are (height, width, 4) uint8 arrays with contiguous pixels and any row stride.
+        Both are (height, width, 4) uint8 arrays with packed pixels and any row stride.
         With ``copy=True`` the changed tiles are copied from ``cur`` into ``prev`` in the
         same pass, so ``prev`` becomes the new reference frame.
         """
-        cdef const uint8_t[:, :, ::1] prev_ro
-        cdef uint8_t[:, :, ::1] prev_rw
+        cdef const uint8_t[:, :, :] prev_ro
+        cdef uint8_t[:, :, :] prev_rw
         cdef uint8_t* prev_ptr
         cdef Py_ssize_t prev_stride
         if copy:
@@ -91,15 +91,15 @@ cdef class TileDiff:
             prev_ptr = &prev_rw[0, 0, 0]
             prev_stride = prev_rw.strides[0]
             _check_frame("prev", prev_rw.shape[0], prev_rw.shape[1], prev_rw.shape[2],
-                         prev_rw.strides[1], self.width, self.height)
+                         prev_rw.strides[1], prev_rw.strides[2], self.width, self.height)
         else:
             prev_ro = prev
             prev_ptr = <uint8_t*>&prev_ro[0, 0, 0]
             prev_stride = prev_ro.strides[0]
             _check_frame("prev", prev_ro.shape[0], prev_ro.shape[1], prev_ro.shape[2],
-                         prev_ro.strides[1], self.width, self.height)
+                         prev_ro.strides[1], prev_ro.strides[2], self.width, self.height)
         _check_frame("cur", cur.shape[0], cur.shape[1], cur.shape[2], cur.strides[1],
-                     self.width, self.height)
+                     cur.strides[2], self.width, self.height)
         with nogil:
             self.dirty = diff_tiles(&cur[0, 0, 0], cur.strides[0], prev_ptr, prev_stride,
                                     self.width, self.height, self.tile_w, self.tile_h,
@@ -171,8 +171,10 @@ cdef int merge_rects(const uint8_t* tiles, int cols, int rows, int tw, int th,
 
 
 cdef inline void _check_frame(str name, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
-                              Py_ssize_t pixel_stride, int width, int height) except *:
-    if c != 4 or pixel_stride != 4:
+                              Py_ssize_t pixel_stride, Py_ssize_t byte_stride, int width,
+                              int height) except *:
+    # rows may be padded (a window cut out of a screen grab); pixels must be packed
+    if c != 4 or pixel_stride != 4 or byte_stride != 1:
         raise ValueError(f"{name}: expected BGRA pixels (h, w, 4) with contiguous pixels, "
                          f"got shape (..., {c}) with pixel stride {pixel_stride}")
     if h != height or w != width:

@@ -1,0 +1,11 @@
+"""Which parts of a frame changed: the first step of every captured frame.
+
+An unchanged frame is answered by one pass of row compares and allocates nothing, so an
+idle screen costs almost nothing past the grab itself.
+"""
+
+from fastrec._ext import TileDiff
+
+DEFAULT_TILE = 64
+
+__all__ = ["DEFAULT_TILE", "TileDiff"]

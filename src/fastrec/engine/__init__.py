@@ -1,0 +1,1 @@
+"""The recording engine: capture loop, frame ring, encoder pool, segment writer."""
