@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# All set-up on a fresh Debian machine with Python 3.11: the Debian packages the recorder
+# and its tests use, a virtual environment in .venv, and the package with its compiled
+# Cython core.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# Xvfb: a private X server for capture; xdotool, x11-utils, openbox: windows to follow;
+# ffmpeg: ffprobe checks files and is the benchmarks' peer; build-essential: the core.
+packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential)
+# Debian's own python3 needs its venv, headers and Tk packages; other builds carry them.
+"$PYTHON" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
+"$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" || packages+=(python3-dev)
+"$PYTHON" -c "import tkinter" 2>/dev/null || packages+=(python3-tk)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== Installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== Creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+echo "== Installing fastrec and its dev tools into .venv (compiles the Cython core)"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -c "import fastrec; print('fastrec', fastrec.__version__, 'ready')"

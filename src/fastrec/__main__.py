@@ -1,0 +1,5 @@
+import sys
+
+from fastrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""`python -m fastrec demo`: the frame core on a private Xvfb screen."""
