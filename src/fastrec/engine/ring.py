@@ -13,8 +13,8 @@ payload, 64-byte aligned::
 
     control: magic u32, version u32, slots u32, consumers u32, slot_size u64,
              producer pid u32, closed u32, attached u32, pad u32, published u64, dropped u64
-    slot:    state u32, reader pid u32, seq u64, timestamp f64, width u32, height u32,
-             size u64, flags u32, pad ... | payload
+    slot:    state u32 (state, then a 24-bit generation), reader pid u32, seq u64,
+             timestamp f64, width u32, height u32, size u64, flags u32, pad | payload
 
 Slots move FREE -> WRITING -> READY -> READING -> FREE by compare-and-swap on one 64-bit word
 (state, a generation bumped on every publish, and the reader's pid), so there are no locks
@@ -34,11 +34,9 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from multiprocessing import shared_memory
-from multiprocessing.reduction import DupFd
+from multiprocessing import reduction, shared_memory
 from types import TracebackType
 from typing import Any, Self
 
@@ -149,12 +147,17 @@ def _check_int(name: str, value: Any, low: int, high: int, unit: str = "") -> in
 class _Doorbell:
     """One end of a socket pair used only to wake a waiter; the bytes mean nothing."""
 
-    __slots__ = ("eof", "sock")
+    __slots__ = ("_poll", "eof", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.eof = False
+        # poll() where there is one: select() cannot wait on a descriptor above 1023, which
+        # a long-running host application easily reaches.
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(sock, select.POLLIN)
 
     def ring(self) -> None:
         try:
@@ -174,7 +177,9 @@ class _Doorbell:
 
     def wait(self, timeout: float) -> None:
         if self.eof:
-            time.sleep(timeout)  # an EOF socket is always readable; select would spin
+            time.sleep(timeout)  # an EOF socket is always readable: waiting on it would spin
+        elif self._poll is not None:
+            self._poll.poll(math.ceil(timeout * 1000))
         else:
             select.select([self.sock], [], [], timeout)
 
@@ -182,10 +187,11 @@ class _Doorbell:
 class _Region:
     """The mapped ring memory: control block words, slot states, headers and payloads."""
 
-    def __init__(self, buffer: Any, close: Callable[[], None]) -> None:
-        self.array = np.frombuffer(buffer, dtype=np.uint8)
+    def __init__(self, mm: mmap.mmap) -> None:
+        self.array = np.frombuffer(mm, dtype=np.uint8)
+        self.bytes = memoryview(mm)  # for struct
         self.words = AtomicWords(self.array)
-        self._close = close
+        self._mmap = mm
         self.slots = self.slot_size = 0
         self.bases: list[int] = []
 
@@ -214,10 +220,12 @@ class _Region:
         self._set_layout(slots, slot_size)
 
     def state_word(self, index: int) -> int:
-        return self.words.load64(self.bases[index])
+        word: int = self.words.load64(self.bases[index])
+        return word
 
     def cas(self, index: int, old: int, new: int) -> bool:
-        return self.words.cas64(self.bases[index], old, new)
+        swapped: bool = self.words.cas64(self.bases[index], old, new)
+        return swapped
 
     def oldest(self, state: int, below: int | None = None) -> tuple[int, int, int] | None:
         """(index, state word, seq) of the slot in `state` with the lowest seq (< `below`)."""
@@ -235,11 +243,11 @@ class _Region:
                      size: int, flags: int) -> None:
         base = self.bases[index]
         self.words.store64(base + _S_SEQ, seq)
-        _FIELDS.pack_into(self.array, base + _S_FIELDS, timestamp, width, height, size, flags)
+        _FIELDS.pack_into(self.bytes, base + _S_FIELDS, timestamp, width, height, size, flags)
 
     def read_header(self, index: int) -> FrameHeader:
         base = self.bases[index]
-        timestamp, width, height, size, flags = _FIELDS.unpack_from(self.array, base + _S_FIELDS)
+        timestamp, width, height, size, flags = _FIELDS.unpack_from(self.bytes, base + _S_FIELDS)
         return FrameHeader(self.words.load64(base + _S_SEQ), timestamp, width, height, flags, size)
 
     def payload(self, index: int, size: int) -> np.ndarray:
@@ -248,9 +256,10 @@ class _Region:
 
     def close(self) -> None:
         self.words.release()
+        self.bytes.release()
         del self.array
         try:
-            self._close()
+            self._mmap.close()
         except BufferError:
             pass  # the caller still holds a slot's array: the mapping goes when that array does
 
@@ -263,23 +272,24 @@ def _create_memfd(size: int) -> tuple[int, _Region]:
     fd = os.memfd_create("fastrec-ring")  # close-on-exec: other processes get it only when handed
     try:
         os.ftruncate(fd, size)
-        # Populate now, so the first frames do not pay for page faults.
-        mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
+        mm = _map_fd(fd, size)
     except BaseException:
         os.close(fd)
         raise
-    return fd, _Region(mm, mm.close)
+    return fd, _Region(mm)
 
 
 def _map_fd(fd: int, size: int) -> mmap.mmap:
+    # Populated up front, so that the first frames do not pay for page faults.
     return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
 
 
 def _attach_shm(name: str, size: int) -> _Region:
+    if os.name != "posix":
+        # Opens the existing mapping of that name (a vanished one comes back zeroed, and
+        # fails the magic check).
+        return _Region(mmap.mmap(-1, size, tagname=name))  # type: ignore[call-arg]
     try:
-        if os.name != "posix":  # Windows has no resource tracker to avoid
-            shm = shared_memory.SharedMemory(name)
-            return _Region(shm.buf, shm.close)
         # Not SharedMemory(name): before Python 3.13 attaching registers the name with this
         # process's resource tracker, which would unlink it under the producer, or, when the
         # tracker is shared, drop the producer's own registration on unregister.  The
@@ -296,7 +306,7 @@ def _attach_shm(name: str, size: int) -> _Region:
         mm = mmap.mmap(fd, size)
     finally:
         os.close(fd)
-    return _Region(mm, mm.close)
+    return _Region(mm)
 
 
 class RingEndpoint:
@@ -328,26 +338,23 @@ class RingEndpoint:
         if memory is None or isinstance(memory, mmap.mmap):
             raise TypeError("an endpoint received from another process cannot be sent on; "
                             "ask the producer's FrameRing.endpoint() for a new one")
-        if isinstance(memory, int):
-            memory = DupFd(memory)
-        return _rebuild_endpoint, (self.index, memory, self._size, self._ready, self._free)
+        handle = memory if isinstance(memory, str) else reduction.DupFd(memory)  # POSIX only
+        return _rebuild_endpoint, (self.index, handle, self._size, self._ready, self._free)
 
     def _open(self) -> tuple[_Region, socket.socket, socket.socket]:
         memory = self._memory
         if memory is None:
             raise ValueError("this endpoint already opened a RingReader")
-        if not self._owned:  # the producer's own objects: map again, duplicate the sockets
-            if isinstance(memory, str):
-                region = _attach_shm(memory, self._size)
-            else:
-                mm = _map_fd(memory, self._size)
-                region = _Region(mm, mm.close)
+        if isinstance(memory, str):
+            region = _attach_shm(memory, self._size)
+        elif isinstance(memory, int):
+            region = _Region(_map_fd(memory, self._size))
+        else:
+            region = _Region(memory)
+        if not self._owned:  # the producer's own sockets: the reader closes its copies
             return region, self._ready.dup(), self._free.dup()
         self._memory = None
-        if isinstance(memory, str):
-            return _attach_shm(memory, self._size), self._ready, self._free
-        assert isinstance(memory, mmap.mmap)
-        return _Region(memory, memory.close), self._ready, self._free
+        return region, self._ready, self._free
 
 
 def _rebuild_endpoint(index: int, memory: Any, size: int, ready: socket.socket,
@@ -416,8 +423,14 @@ class FrameRing:
         if backend == "memfd":
             self._fd, self._region = _create_memfd(self._size)
         else:
+            # SharedMemory creates the name and registers it with the resource tracker, a
+            # backstop should the producer die before unlinking; the ring uses its own
+            # mapping, like the consumers, and keeps the object only to unlink the name.
             self._shm = shared_memory.SharedMemory(create=True, size=self._size)
-            self._region = _Region(self._shm.buf, self._shm.close)
+            try:
+                self._region = _attach_shm(self._shm.name, self._size)
+            finally:
+                self._shm.close()
         self._region.format(slots, slot_size, consumers)
 
     @property
@@ -445,7 +458,11 @@ class FrameRing:
                             owned=False)
 
     def acquire(self) -> WriteSlot | None:
-        """A slot to write the next frame into, or None if the policy dropped the frame."""
+        """A slot to write the next frame into, or None if the policy dropped the frame.
+
+        Waits up to ``timeout`` seconds when every slot is taken and the policy cannot make
+        room (``"block"``, or ``"drop_oldest"`` with every slot being read or written).
+        """
         self._check_open()
         self._unlink_when_attached()
         deadline = time.monotonic() + self._timeout
@@ -517,9 +534,11 @@ class FrameRing:
         r = self._region
         for index in range(r.slots):
             word = r.state_word(index)
-            if _state(word) == READING and not _pid_alive(word >> 32):
-                if r.cas(index, word, _word(WRITING, _gen(word))):
-                    return index
+            # The frame it was reading is lost.  A pid already recycled keeps the slot until
+            # that process exits too: rare, and the ring goes on with one slot fewer.
+            if (_state(word) == READING and not _pid_alive(word >> 32)
+                    and r.cas(index, word, _word(WRITING, _gen(word)))):
+                return index
         return None
 
     def _publish(self, index: int, timestamp: float, width: int, height: int, flags: int,
@@ -574,7 +593,8 @@ class FrameRing:
 class WriteSlot:
     """A slot the producer is filling.  Write the frame into ``data``, then ``publish()``.
 
-    As a context manager, leaving it without publishing returns the slot unused.
+    As a context manager, leaving it without publishing returns the slot unused.  Do not
+    keep ``data`` past publish(): the slot then belongs to the consumers.
     """
 
     __slots__ = ("_data", "_index", "_ring")
@@ -582,12 +602,12 @@ class WriteSlot:
     def __init__(self, ring: FrameRing, index: int, data: np.ndarray) -> None:
         self._ring: FrameRing | None = ring
         self._index = index
-        self._data = data
+        self._data: np.ndarray | None = data
 
     @property
     def data(self) -> np.ndarray:
         """Writable uint8 view of the whole payload (``slot_size`` bytes)."""
-        if self._ring is None:
+        if self._data is None:
             raise ValueError("the slot was already published or discarded")
         return self._data
 
@@ -600,14 +620,14 @@ class WriteSlot:
         if self._ring is None:
             raise ValueError("the slot was already published or discarded")
         seq = self._ring._publish(self._index, timestamp, width, height, flags, size)
-        self._ring = None
+        self._ring = self._data = None
         return seq
 
     def discard(self) -> None:
         """Give the slot back without publishing; no-op after publish()."""
         if self._ring is not None:
             self._ring._discard(self._index)
-            self._ring = None
+            self._ring = self._data = None
 
     def __enter__(self) -> Self:
         return self
@@ -674,7 +694,7 @@ class RingReader:
             self._ready.drain()  # before the re-scan, so a publish after it still wakes us
 
     def close(self) -> None:
-        """Release the slots still held and unmap; idempotent."""
+        """Release the slots still held (their data is no longer valid) and unmap; idempotent."""
         if self._closed:
             return
         self._closed = True
