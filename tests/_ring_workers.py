@@ -51,10 +51,10 @@ def read_all(endpoint: RingEndpoint, results: Any, gate: Connection | None = Non
                 frames.append((h.seq, h.timestamp, h.width, h.height, h.flags, h.size, ok))
 
 
-def read_from_queue(inbox: Any, results: Any) -> None:
+def read_from_queue(inbox: Any, results: Any, timeout: float = 10.0) -> None:
     """Start first, then take the endpoint from `inbox` and read_all from it."""
     results.put(("started", os.getpid()))
-    read_all(inbox.get(timeout=20), results)
+    read_all(inbox.get(timeout=20), results, timeout=timeout)
 
 
 def hold_one(endpoint: RingEndpoint, conn: Connection) -> None:

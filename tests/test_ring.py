@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,33 @@ def test_endpoint_sent_to_running_consumer(procs: Processes, backend: str) -> No
             _publish(ring, seq, 4096)
     frames = _get(results, "done")
     assert [f[0] for f in frames] == list(range(10)) and all(f[-1] for f in frames)
+
+
+def test_endpoint_forwarded_by_a_supervisor_reaches_a_replacement_consumer(procs: Processes) -> None:
+    """The engine's path: a producer process hands its endpoint to a supervisor (this
+    process), which forwards it to an encoder worker, and again to a replacement when the
+    first worker dies; the replacement reads on from where the first stopped."""
+    recv, send = SPAWN.Pipe(duplex=False)
+    procs.start(produce_and_send_endpoint, send, 3)
+    endpoint = _recv(recv)  # received, never opened here: still forwardable
+    assert _recv(recv) == "published"
+    first_recv, first_send = SPAWN.Pipe(duplex=False)
+    first = procs.start(hold_one, endpoint, first_send)
+    seq, pid = _recv(first_recv)
+    assert seq == 0 and pid == first.pid
+    os.kill(first.pid, signal.SIGKILL)
+    first.join(WAIT)
+    inbox, results = SPAWN.Queue(), SPAWN.Queue()
+    procs.start(read_from_queue, inbox, results, 1.0)
+    _get(results, "started")
+    inbox.put(endpoint)
+    _get(results, "ready")
+    frames = _get(results, "timeout")  # the producer idles without closing: reads time out
+    assert [f[0] for f in frames] == [1, 2] and all(f[-1] for f in frames)
+    endpoint.close()
+    endpoint.close()
+    with pytest.raises(TypeError, match="already opened a RingReader or was closed"):
+        ForkingPickler.dumps(endpoint)
 
 
 def test_two_consumers_share_the_frames(procs: Processes) -> None:

@@ -315,15 +315,15 @@ class RingEndpoint:
     Pass it to a ``multiprocessing`` process as an argument, or send it through a
     multiprocessing Queue or Connection: the memory and doorbells travel as file
     descriptors (handles), never as data.  An endpoint received from another process opens
-    one reader.
+    one reader; until it does, it can be sent on again (close() it if it never will be).
     """
 
     __slots__ = ("_free", "_memory", "_owned", "_ready", "_size", "index")
 
-    def __init__(self, index: int, memory: int | str | mmap.mmap, size: int,
+    def __init__(self, index: int, memory: int | str, size: int,
                  ready: socket.socket, free: socket.socket, owned: bool) -> None:
         self.index = index
-        self._memory: int | str | mmap.mmap | None = memory
+        self._memory: int | str | None = memory
         self._size = size
         self._ready = ready
         self._free = free
@@ -335,22 +335,35 @@ class RingEndpoint:
 
     def __reduce__(self) -> tuple[Any, ...]:
         memory = self._memory
-        if memory is None or isinstance(memory, mmap.mmap):
-            raise TypeError("an endpoint received from another process cannot be sent on; "
+        if memory is None:
+            raise TypeError("this endpoint already opened a RingReader or was closed; "
                             "ask the producer's FrameRing.endpoint() for a new one")
         handle = memory if isinstance(memory, str) else reduction.DupFd(memory)  # POSIX only
         return _rebuild_endpoint, (self.index, handle, self._size, self._ready, self._free)
 
+    def close(self) -> None:
+        """Let go of a received endpoint that will not be opened (idempotent).
+
+        A process that only forwards endpoints (a supervisor handing a session's ring to an
+        encoder worker, or to its replacement) holds one of these, and closes it at the end.
+        """
+        if self._owned and self._memory is not None:
+            if isinstance(self._memory, int):
+                os.close(self._memory)
+            self._ready.close()
+            self._free.close()
+        self._memory = None
+
     def _open(self) -> tuple[_Region, socket.socket, socket.socket]:
         memory = self._memory
         if memory is None:
-            raise ValueError("this endpoint already opened a RingReader")
+            raise ValueError("this endpoint already opened a RingReader or was closed")
         if isinstance(memory, str):
             region = _attach_shm(memory, self._size)
-        elif isinstance(memory, int):
-            region = _Region(_map_fd(memory, self._size))
         else:
-            region = _Region(memory)
+            region = _Region(_map_fd(memory, self._size))
+            if self._owned:
+                os.close(memory)  # the mapping keeps the memory alive; the fd would only leak
         if not self._owned:  # the producer's own sockets: the reader closes its copies
             return region, self._ready.dup(), self._free.dup()
         self._memory = None
@@ -360,11 +373,7 @@ class RingEndpoint:
 def _rebuild_endpoint(index: int, memory: Any, size: int, ready: socket.socket,
                       free: socket.socket) -> RingEndpoint:
     if not isinstance(memory, str):
-        fd = memory.detach()
-        try:
-            memory = _map_fd(fd, size)
-        finally:
-            os.close(fd)  # the mapping keeps the memory alive; the fd would only leak
+        memory = memory.detach()  # our own fd: mapped when a reader opens, forwardable until then
     return RingEndpoint(index, memory, size, ready, free, owned=True)
 
 
