@@ -1,0 +1,310 @@
+"""RECORDING_* settings: read from the environment and a ``.env`` file, validated.
+
+The variable names, ranges and defaults are the contract of the reference recorder that
+the embedding app already uses (``RECORDING_ENABLED`` ... ``RECORDING_CLEANUP_INTERVAL_HOURS``);
+the engine settings (``RECORDING_PRESET`` ... ``RECORDING_MONITOR``) are ours.
+
+A bad value never surfaces as pydantic's generic report: every problem becomes one line
+that names the variable, the value and what is allowed, e.g.
+``RECORDING_FPS=0: must be between 1 and 60``, and all problems are reported together in
+one :class:`SettingsError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import annotated_types
+import structlog
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ENV_PREFIX",
+    "default_encoder_workers",
+    "RecordingSettings",
+    "SettingsError",
+    "load_settings",
+    "output_dir_problem",
+]
+
+ENV_PREFIX = "RECORDING_"
+
+log = structlog.get_logger("fastrec.settings")
+
+RecordingMode = Literal["full_screen", "rdp_window", "active_window"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                     "slow", "slower", "veryslow", "placebo"]
+FullPolicy = Literal["block", "drop_oldest"]
+LogFormat = Literal["console", "json"]
+
+_MAX_WORKERS = 32
+_MAX_SHOWN_VALUE = 80  # a pasted blob in a variable should not flood the error message
+
+
+def default_encoder_workers() -> int:
+    """One encoder worker per core but one, which the capture processes need (1 to 32)."""
+    # leave one core to the capture process; clamp so a big machine still passes validation
+    return min(_MAX_WORKERS, max(1, (os.cpu_count() or 1) - 1))
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid.
+
+    ``messages`` holds one line per variable (``RECORDING_FPS=0: must be between 1 and 60``);
+    ``str()`` of the error is those lines joined by newlines.
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+def output_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold recordings, or None when it can.
+
+    Creates the directory (mode 0700) when it is missing and writes and removes a probe
+    file: permission bits lie (root, ACLs, read-only mounts), a real write does not.
+    """
+    try:
+        if path.exists() and not path.is_dir():
+            return "exists and is not a directory"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(prefix=".fastrec-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+class RecordingSettings(BaseSettings):
+    """All ``RECORDING_*`` settings, from the environment, a ``.env`` file, or arguments.
+
+    Precedence: arguments, then environment variables, then the ``.env`` file, then the
+    defaults.  Names are case-insensitive.  Invalid values, at construction or on
+    assignment, raise :class:`SettingsError` with one line per variable.
+
+    When ``enabled`` is true the output directory is created (0700) and probed for
+    writing while loading; when recording is disabled nothing is created on disk until
+    :meth:`validate_recording_config` is called.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",  # the app's .env holds its own variables too
+        validate_assignment=True,
+        validate_default=True,
+    )
+
+    # --- the reference's variables (names, ranges and defaults are a contract) ---
+    enabled: bool = False
+    auto_start: bool = False
+    mode: RecordingMode = "rdp_window"
+    fps: Annotated[int, Field(ge=1, le=60)] = 10
+    quality: Annotated[int, Field(ge=0, le=51, description="H.264 CRF, lower is better")] = 23
+    resolution_scale: Annotated[float, Field(ge=0.1, le=2.0, allow_inf_nan=False)] = 1.0
+    max_file_size_mb: Annotated[int, Field(gt=0)] = 100
+    max_duration_minutes: Annotated[int, Field(gt=0)] = 30
+    max_total_size_gb: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
+    max_file_age_days: Annotated[int, Field(gt=0)] = 30
+    # float so that operators can schedule sub-hour cleanups; 6 reads back as 6.0
+    cleanup_interval_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 6.0
+    output_dir: Path = Path("recordings")
+
+    # --- engine settings ---
+    preset: X264Preset = "veryfast"
+    keyframe_interval_seconds: Annotated[float, Field(ge=0.5, le=60, allow_inf_nan=False)] = 2.0
+    encoder_workers: Annotated[int, Field(ge=1, le=_MAX_WORKERS,
+                                          default_factory=default_encoder_workers)]
+    tile_size: Annotated[int, Field(ge=8, le=256)] = 64
+    ring_slots: Annotated[int, Field(ge=2, le=64)] = 8
+    full_policy: FullPolicy = "block"
+    log_format: LogFormat = "console"
+    monitor: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
+    @classmethod
+    def _fold_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        # "RDP_WINDOW" or " json " in a hand-written .env are not worth a failed start; an
+        # unknown value is passed on untouched so that the error shows what was written
+        if isinstance(value, str) and info.field_name is not None:
+            folded = value.strip().lower()
+            if folded in typing.get_args(cls.model_fields[info.field_name].annotation):
+                return folded
+        return value
+
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _non_empty_dir(cls, value: Any) -> Any:
+        # Path("") is ".", which would silently record into whatever the working directory is
+        if isinstance(value, str) and not value.strip():
+            raise PydanticCustomError("output_dir_empty", "must not be empty")
+        return value
+
+    @field_validator("output_dir", mode="after")
+    @classmethod
+    def _writable_output_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        value = value.expanduser()
+        # only a recorder that will record touches the disk while loading its settings
+        if info.data.get("enabled"):
+            problem = output_dir_problem(value)
+            if problem is not None:
+                raise PydanticCustomError("output_dir_unwritable", "cannot be written ({reason})",
+                                          {"reason": problem})
+        return value
+
+    def __init__(self, **values: Any) -> None:
+        # constructed directly or through load_settings: the same one-line-per-variable error
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_messages(exc)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # assignments are validated too; report them in the same words as loading does
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise SettingsError(_messages(exc)) from None
+
+    def get_recording_config(self) -> dict[str, Any]:
+        """The settings as a plain dict with the reference's lower-case keys.
+
+        Keys: enabled, auto_start, mode, fps, quality, resolution_scale, max_file_size_mb,
+        max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
+        output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
+        ring_slots, full_policy, log_format, monitor.
+        """
+        config = self.model_dump()
+        config["output_dir"] = str(self.output_dir)
+        return config
+
+    def validation_messages(self) -> list[str]:
+        """Every problem with the current values, including an unwritable output directory.
+
+        Re-validates the values as they are now (after any assignment) and always probes
+        the output directory, whether or not recording is enabled.
+        """
+        try:
+            # arguments beat every other source, so this checks exactly the current values
+            type(self)(_env_file=None, **self.model_dump())
+        except SettingsError as exc:
+            messages = exc.messages
+        else:
+            messages = []
+        if not any(m.startswith(f"{ENV_PREFIX}OUTPUT_DIR=") for m in messages):
+            problem = output_dir_problem(self.output_dir)
+            if problem is not None:
+                messages.append(f"{ENV_PREFIX}OUTPUT_DIR={self.output_dir}: cannot be written ({problem})")
+        return messages
+
+    def validate_recording_config(self) -> bool:
+        """True when every setting is valid and the output directory can be written.
+
+        Each problem is logged as an error (one line per variable); nothing is raised.
+        """
+        messages = self.validation_messages()
+        for message in messages:
+            log.error(f"Invalid recording configuration: {message}", problem=message)
+        return not messages
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> RecordingSettings:
+    """Load the settings from the environment, a ``.env`` file and ``overrides``.
+
+    ``env_file`` defaults to ``.env`` in the working directory (silently skipped when
+    absent); a path given explicitly must exist.  ``overrides`` use the lower-case field
+    names (``fps=15``) and win over every other source.  Raises :class:`SettingsError`
+    listing every invalid variable at once.
+    """
+    unknown = sorted(set(overrides) - set(RecordingSettings.model_fields))
+    if unknown:
+        allowed = ", ".join(RecordingSettings.model_fields)
+        raise SettingsError([f"{name}: unknown setting (allowed: {allowed})" for name in unknown])
+    kwargs: dict[str, Any] = dict(overrides)
+    if env_file is not None:
+        if not Path(env_file).is_file():
+            raise SettingsError([f"env_file={env_file}: file not found"])
+        kwargs["_env_file"] = env_file
+    return RecordingSettings(**kwargs)
+
+
+# --- turning pydantic's errors into one line per variable ---
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    """One message per variable, in field order, from a ValidationError."""
+    seen: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field in seen:
+            continue  # one clear line per variable, not pydantic's per-branch details
+        seen[field] = _message(field, error)
+    order = list(RecordingSettings.model_fields)
+    return [seen[f] for f in sorted(seen, key=lambda f: order.index(f) if f in order else len(order))]
+
+
+def _message(field: str, error: Any) -> str:
+    name = f"{ENV_PREFIX}{field.upper()}" if field else ENV_PREFIX.rstrip("_")
+    value = _shown(error.get("input"))
+    return f"{name}={value}: {_allowed(field, error)}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):  # a model-level error carries the whole input
+        return "?"
+    text = str(value)
+    return text if len(text) <= _MAX_SHOWN_VALUE else text[:_MAX_SHOWN_VALUE] + "..."
+
+
+def _allowed(field: str, error: Any) -> str:
+    kind = error["type"]
+    info = RecordingSettings.model_fields.get(field)
+    if info is None:
+        return str(error["msg"])
+    annotation = info.annotation
+    if typing.get_origin(annotation) is Literal:
+        return "must be one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if annotation is bool:
+        return "must be true or false (also 1/0, yes/no, on/off)"
+    if annotation in (int, float):
+        bounds = _bounds(info.metadata)
+        if kind in _RANGE_ERRORS:
+            return f"must be {bounds}"
+        # not a number at all (or nan/inf): say which kind of number is wanted
+        noun = "an integer" if annotation is int else "a number"
+        return f"must be {noun} {bounds}" if bounds else f"must be {noun}"
+    # our own errors ("cannot be written (...)") and anything unforeseen: pydantic's words
+    return str(error["msg"])[:1].lower() + str(error["msg"])[1:]
+
+
+def _bounds(metadata: list[Any]) -> str:
+    """'between 1 and 60', 'greater than 0' or 'greater than or equal to 0' from Field()."""
+    low: Any = None
+    high: Any = None
+    strict_low = False
+    for item in metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            low, strict_low = item.gt, True
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+    if low is not None and high is not None and not strict_low:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f"greater than {low}" if strict_low else f"greater than or equal to {low}"
+    if high is not None:
+        return f"less than or equal to {high}"
+    return ""

@@ -1,0 +1,303 @@
+"""A SQLite index of recordings, for searching by time, server, user, IP, type or session.
+
+The index is derived data: the metadata files are the truth, and the index can always be
+rebuilt from them (:meth:`RecordingIndex.rebuild`).  Opening an index whose database is
+missing rebuilds it from the recordings directory; a database that is corrupt or of
+another schema version is set aside (renamed, never deleted) and rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+import structlog
+
+from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
+from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
+
+__all__ = ["INDEX_FILE", "IndexEntry", "RecordingIndex"]
+
+INDEX_FILE = "recordings_index.sqlite3"
+SCHEMA_VERSION = 1
+
+log = structlog.get_logger("fastrec.storage.index")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (
+    path            TEXT PRIMARY KEY,   -- absolute path of the video
+    metadata_path   TEXT,
+    session_id      TEXT NOT NULL,
+    part            INTEGER NOT NULL,
+    con_codigo      TEXT,
+    server          TEXT,
+    server_key      TEXT,               -- casefolded copies: Unicode-aware matching
+    ip              TEXT,
+    user_name       TEXT,
+    user_key        TEXT,
+    connection_type TEXT,
+    type_key        TEXT,
+    start_iso       TEXT NOT NULL,
+    start_epoch     REAL NOT NULL,
+    end_iso         TEXT,
+    until_epoch     REAL,               -- effective end; NULL while still recording
+    status          TEXT NOT NULL,
+    size_bytes      INTEGER,
+    sha256          TEXT
+);
+CREATE INDEX IF NOT EXISTS segments_start ON segments(start_epoch);
+CREATE INDEX IF NOT EXISTS segments_session ON segments(session_id, part);
+CREATE INDEX IF NOT EXISTS segments_server ON segments(server_key);
+CREATE INDEX IF NOT EXISTS segments_user ON segments(user_key);
+CREATE INDEX IF NOT EXISTS segments_ip ON segments(ip);
+"""
+
+_COLUMNS = ("path", "metadata_path", "session_id", "part", "con_codigo", "server", "server_key", "ip",
+            "user_name", "user_key", "connection_type", "type_key", "start_iso", "start_epoch",
+            "end_iso", "until_epoch", "status", "size_bytes", "sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One indexed segment."""
+
+    path: Path
+    metadata_path: Path | None
+    session_id: str
+    part: int
+    con_codigo: str | None
+    server: str | None
+    ip: str | None
+    user: str | None
+    connection_type: str | None
+    start_time: datetime
+    end_time: datetime | None
+    status: str
+    size_bytes: int | None
+    sha256: str | None
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.strip().casefold()
+
+
+def _row(meta: SegmentMetadata, video: Path, metadata: Path | None) -> dict[str, Any]:
+    info = meta.connection_info
+    start = meta.start_time.timestamp()
+    if meta.end_time is not None:
+        until: float | None = meta.end_time.timestamp()
+    elif meta.duration_seconds is not None:
+        until = start + meta.duration_seconds
+    else:
+        # still recording: open-ended; a finished file without an end: its start
+        until = None if meta.status == "recording" else start
+    return {
+        "path": os.path.abspath(video),
+        "metadata_path": None if metadata is None else os.path.abspath(metadata),
+        "session_id": meta.session_id,
+        "part": meta.chain.part,
+        "con_codigo": None if info.con_codigo is None else str(info.con_codigo),
+        "server": info.name, "server_key": _fold(info.name),
+        "ip": None if info.ip is None else info.ip.strip(),
+        "user_name": info.user, "user_key": _fold(info.user),
+        "connection_type": info.connection_type, "type_key": _fold(info.connection_type),
+        "start_iso": meta.start_time.isoformat(), "start_epoch": start,
+        "end_iso": None if meta.end_time is None else meta.end_time.isoformat(),
+        "until_epoch": until,
+        "status": meta.status, "size_bytes": meta.file.size_bytes, "sha256": meta.file.sha256,
+    }
+
+
+def _entry(row: sqlite3.Row) -> IndexEntry:
+    return IndexEntry(
+        path=Path(row["path"]),
+        metadata_path=None if row["metadata_path"] is None else Path(row["metadata_path"]),
+        session_id=row["session_id"], part=row["part"], con_codigo=row["con_codigo"],
+        server=row["server"], ip=row["ip"], user=row["user_name"],
+        connection_type=row["connection_type"],
+        start_time=datetime.fromisoformat(row["start_iso"]),
+        end_time=None if row["end_iso"] is None else datetime.fromisoformat(row["end_iso"]),
+        status=row["status"], size_bytes=row["size_bytes"], sha256=row["sha256"],
+    )
+
+
+class RecordingIndex:
+    """SQLite index over the recordings of one directory; thread-safe; a context manager.
+
+    ``db_path`` is the database file; ``recordings_dir`` (default: the database's
+    directory) is where :meth:`rebuild` looks when the database has to be recreated.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str], recordings_dir: str | os.PathLike[str] | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.recordings_dir = Path(recordings_dir) if recordings_dir is not None else self.db_path.parent
+        # one connection shared under a lock: simple to close, and SQLite serialises writes anyway
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        existed = self.db_path.exists()
+        rebuild = not existed
+        try:
+            self._conn = self._connect()
+            rebuild = self._ensure_schema() or rebuild
+        except sqlite3.OperationalError:
+            self.close()  # locked, unreadable directory ...: not ours to repair
+            raise
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+            self._set_aside(exc)
+            self._conn = self._connect()
+            self._ensure_schema()
+            rebuild = True
+        if rebuild:
+            self.rebuild(self.recordings_dir)
+
+    # --- lifecycle ---
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- operations ---
+
+    def add(self, metadata: SegmentMetadata, video_path: str | os.PathLike[str],
+            metadata_path: str | os.PathLike[str] | None = None) -> None:
+        """Insert or replace the entry of the segment at ``video_path``.
+
+        ``metadata_path`` defaults to the name next to the video (``{base}_metadata.json``).
+        """
+        video = Path(video_path)
+        if metadata_path is None and video.name.endswith(VIDEO_SUFFIX):
+            metadata_path = video.with_name(video.name[: -len(VIDEO_SUFFIX)] + METADATA_SUFFIX)
+        row = _row(metadata, video, None if metadata_path is None else Path(metadata_path))
+        with self._lock, self._db() as conn:
+            self._insert(conn, row)
+
+    def remove(self, path: str | os.PathLike[str]) -> bool:
+        """Drop the entry whose video or metadata file is ``path``; True if one was dropped."""
+        key = os.path.abspath(path)
+        with self._lock, self._db() as conn:
+            cursor = conn.execute("DELETE FROM segments WHERE path = ? OR metadata_path = ?", (key, key))
+            return cursor.rowcount > 0
+
+    def search(self, since: datetime | None = None, until: datetime | None = None,
+               server: str | None = None, user: str | None = None, ip: str | None = None,
+               connection_type: str | None = None, session_id: str | None = None,
+               con_codigo: str | int | None = None) -> list[IndexEntry]:
+        """Entries matching every given filter, ordered by start time, session and part.
+
+        ``since``/``until`` select segments that overlap the interval (a segment still
+        being recorded extends to now); naive datetimes are local time.  ``server`` (the
+        connection name), ``user`` and ``connection_type`` match whole values, ignoring
+        case (Unicode-aware); ``ip``, ``session_id`` and ``con_codigo`` match exactly.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("(until_epoch IS NULL OR until_epoch >= ?)")
+            params.append(since.timestamp())
+        if until is not None:
+            clauses.append("start_epoch <= ?")
+            params.append(until.timestamp())
+        for column, value in (("server_key", _fold(server)), ("user_key", _fold(user)),
+                              ("type_key", _fold(connection_type)),
+                              ("ip", None if ip is None else ip.strip()),
+                              ("session_id", session_id),
+                              ("con_codigo", None if con_codigo is None else str(con_codigo))):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM segments {where} ORDER BY start_epoch, session_id, part, path"
+        with self._lock:
+            rows = self._db().execute(sql, params).fetchall()
+        return [_entry(r) for r in rows]
+
+    def count(self) -> int:
+        """Number of indexed segments."""
+        with self._lock:
+            return int(self._db().execute("SELECT COUNT(*) FROM segments").fetchone()[0])
+
+    def rebuild(self, directory: str | os.PathLike[str] | None = None) -> int:
+        """Replace the whole index with the metadata files of ``directory``; returns the count.
+
+        Unreadable metadata files are logged and skipped.  Segments whose video is gone
+        are still indexed: the index must not hide that a recording existed.
+        """
+        folder = Path(directory) if directory is not None else self.recordings_dir
+        rows = []
+        for path, item in iter_metadata(folder):
+            if isinstance(item, MetadataError):
+                log.warning("Index rebuild skipped unreadable metadata", path=str(path), error=item.problem)
+                continue
+            name = item.file.name if item.file.name and Path(item.file.name).name == item.file.name \
+                else path.name[: -len(METADATA_SUFFIX)] + VIDEO_SUFFIX
+            rows.append(_row(item, folder / name, path))
+        with self._lock, self._db() as conn:  # one transaction: readers never see it half-built
+            conn.execute("DELETE FROM segments")
+            for row in rows:
+                self._insert(conn, row)
+        log.info("Recording index rebuilt", directory=str(folder), entries=len(rows))
+        return len(rows)
+
+    # --- internals ---
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError(f"index {self.db_path} is closed")
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        # names, users and IPs: create the file 0600 before SQLite does, so that its
+        # journal and WAL files (created with the database's mode) are private too
+        os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if os.name == "posix":
+            os.chmod(self.db_path, 0o600)  # also an index created by an older version
+        conn = sqlite3.connect(self.db_path, check_same_thread=False, timeout=10.0)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _ensure_schema(self) -> bool:
+        """Create the schema; True when the database was of another version (now reset)."""
+        conn = self._db()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        reset = version not in (0, SCHEMA_VERSION)
+        with conn:
+            if reset:
+                conn.execute("DROP TABLE IF EXISTS segments")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # WAL: the admin server reads while the recorder writes
+        conn.execute("PRAGMA journal_mode=WAL")
+        return reset
+
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        aside = self.db_path.with_name(f"{self.db_path.name}.corrupt-{int(time.time())}")
+        os.replace(self.db_path, aside)
+        for suffix in ("-wal", "-shm"):  # a stale journal must not be replayed into the new file
+            journal = self.db_path.with_name(self.db_path.name + suffix)
+            if journal.exists():
+                os.replace(journal, aside.with_name(aside.name + suffix))
+        log.warning("Recording index was unreadable; set aside and rebuilt", path=str(aside), error=str(exc))
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+        placeholders = ", ".join(f":{c}" for c in _COLUMNS)
+        conn.execute(f"INSERT OR REPLACE INTO segments ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row)

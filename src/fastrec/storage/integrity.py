@@ -1,0 +1,258 @@
+"""SHA-256 of segments and the hash chain that ties the parts of a session together.
+
+Each sealed segment's metadata records its own SHA-256 and size, the previous part's
+SHA-256 and file name, and ``chain_hash = sha256(previous chain_hash + sha256)`` (hex
+strings, the previous chain hash being empty for part 1).  The previous part's metadata
+names the next file as soon as the next part starts, so losing the last part is detected
+too.  :func:`verify_session` walks the chain and says, per part, whether it is intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from fastrec.storage.metadata import (
+    MetadataError,
+    SegmentMetadata,
+    iter_metadata,
+    read_metadata,
+    write_metadata,
+)
+from fastrec.storage.naming import basename_of
+
+__all__ = [
+    "SegmentCheck",
+    "SegmentState",
+    "VerifyReport",
+    "chain_hash",
+    "link_next",
+    "seal_segment",
+    "sha256_file",
+    "verify_session",
+]
+
+_CHUNK = 1 << 20
+
+SegmentState = Literal["ok", "modified", "missing", "reordered", "unsealed"]
+# the worst problem of a segment names its state
+_SEVERITY: dict[str, int] = {"ok": 0, "unsealed": 1, "reordered": 2, "modified": 3, "missing": 4}
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (constant memory for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def chain_hash(previous_chain_hash: str | None, sha256: str) -> str:
+    """``sha256(previous_chain_hash + sha256)`` over the hex strings ('' before part 1)."""
+    return hashlib.sha256(((previous_chain_hash or "") + sha256).encode("ascii")).hexdigest()
+
+
+def seal_segment(
+    meta: SegmentMetadata,
+    video: str | os.PathLike[str],
+    previous: SegmentMetadata | None = None,
+    *,
+    status: Literal["complete", "interrupted"] = "complete",
+    end_time: datetime | None = None,
+) -> SegmentMetadata:
+    """A copy of ``meta`` sealed over its finished ``video`` file, chained to ``previous``.
+
+    Fills file name, size and SHA-256, the part number (previous part + 1), the previous
+    part's hash and name, the chain hash, the status and (when given) the end time and
+    duration.  The caller writes the result with :func:`write_metadata`.
+    """
+    path = Path(video)
+    sealed = meta.model_copy(deep=True)
+    sealed.file.name = path.name
+    sealed.file.size_bytes = path.stat().st_size
+    sealed.file.sha256 = sha256_file(path)
+    if previous is not None:
+        sealed.chain.part = previous.chain.part + 1
+        sealed.chain.previous_sha256 = previous.file.sha256
+        sealed.chain.previous_file = previous.file.name
+        sealed.chain.chain_hash = chain_hash(previous.chain.chain_hash, sealed.file.sha256)
+    else:
+        sealed.chain.previous_sha256 = sealed.chain.previous_file = None
+        sealed.chain.chain_hash = chain_hash(None, sealed.file.sha256)
+    sealed.status = status
+    if end_time is not None:
+        sealed.end_time = end_time
+        sealed.duration_seconds = (end_time - sealed.start_time).total_seconds()
+    return sealed
+
+
+def link_next(previous_metadata: str | os.PathLike[str], next_file: str) -> SegmentMetadata:
+    """Record ``next_file`` (a file name) as the next part in a previous part's metadata."""
+    meta = read_metadata(previous_metadata)
+    meta.chain.next_file = next_file
+    write_metadata(previous_metadata, meta)
+    return meta
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCheck:
+    """The verdict on one part: ``status`` and the problems behind it."""
+
+    part: int
+    file: str | None
+    status: SegmentState
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Result of :func:`verify_session`: one :class:`SegmentCheck` per part, in part order."""
+
+    session_id: str
+    directory: Path
+    segments: tuple[SegmentCheck, ...]
+    unreadable: tuple[str, ...] = field(default=())  # metadata files of the session that cannot be read
+
+    @property
+    def ok(self) -> bool:
+        """True when the session has parts, all sealed and intact, and nothing is unreadable."""
+        return bool(self.segments) and not self.unreadable and all(s.status == "ok" for s in self.segments)
+
+    @property
+    def summary(self) -> str:
+        """A few human-readable lines: the verdict, then one line per problem."""
+        if not self.segments and not self.unreadable:
+            return f"session {self.session_id}: no segments found in {self.directory}"
+        bad = [s for s in self.segments if s.status != "ok"]
+        count = len(bad) + len(self.unreadable)
+        head = f"session {self.session_id}: {len(self.segments)} segment(s), "
+        if not count:
+            return head + "chain intact"
+        lines = [head + f"{count} problem(s)"]
+        for check in bad:
+            lines.append(f"  part {check.part} ({check.file or 'unknown file'}): {check.status}"
+                         + (f" - {'; '.join(check.problems)}" if check.problems else ""))
+        lines.extend(f"  {name}: metadata cannot be read" for name in self.unreadable)
+        return "\n".join(lines)
+
+
+def _stem(meta: SegmentMetadata) -> str | None:
+    base = basename_of(meta.file.name) if meta.file.name else None
+    if base is None:
+        return None
+    suffix = f"_part{meta.chain.part}"
+    return base.removesuffix(suffix)
+
+
+def verify_session(directory: str | os.PathLike[str], session_id: str) -> VerifyReport:
+    """Check every part of ``session_id`` in ``directory`` against its metadata and the chain.
+
+    A part is ``ok``; ``modified`` (size or SHA-256 differs from its metadata); ``missing``
+    (its video is gone, or a part number before the last, or the next part its
+    predecessor names, has no metadata); ``reordered`` (duplicate part numbers, or the
+    previous hash/name, next name or chain hash do not line up with the neighbours); or
+    ``unsealed`` (no hash recorded yet: still recording or never sealed).
+    """
+    folder = Path(directory)
+    found: list[SegmentMetadata] = []
+    corrupt: list[tuple[Path, MetadataError]] = []
+    for path, item in iter_metadata(folder):
+        if isinstance(item, MetadataError):
+            corrupt.append((path, item))
+        elif item.session_id == session_id:
+            found.append(item)
+    found.sort(key=lambda m: (m.chain.part, m.start_time.timestamp(), m.file.name))
+
+    stems = {s for s in map(_stem, found) if s}
+    unreadable = tuple(p.name for p, _ in corrupt if any(p.name.startswith(s) for s in stems))
+
+    by_part: dict[int, list[SegmentMetadata]] = {}
+    for meta in found:
+        by_part.setdefault(meta.chain.part, []).append(meta)
+    checks: list[SegmentCheck] = []
+    last = max(by_part, default=0)
+    for part in range(1, last + 1):
+        metas = by_part.get(part)
+        if not metas:
+            checks.append(_gap(part, by_part))
+            continue
+        for meta in metas:
+            problems = _check_file(folder, meta) + _check_links(meta, by_part)
+            checks.append(_verdict(part, meta.file.name, problems))
+    tail = by_part[last][-1] if last else None
+    known = {m.file.name for m in found}
+    # a next part that is known elsewhere in the chain is a re-ordering, reported above
+    if tail is not None and tail.chain.next_file and tail.chain.next_file not in known:
+        video_left = (folder / tail.chain.next_file).is_file()
+        checks.append(SegmentCheck(last + 1, tail.chain.next_file, "missing", (
+            f"part {last} names it as the next part; no readable metadata"
+            + (" (its video is still there)" if video_left else " and no video"),)))
+    return VerifyReport(session_id, folder, tuple(checks), unreadable)
+
+
+def _gap(part: int, by_part: dict[int, list[SegmentMetadata]]) -> SegmentCheck:
+    before = by_part.get(part - 1, [])
+    after = by_part.get(part + 1, [])
+    name = (before[0].chain.next_file if before else None) or (after[0].chain.previous_file if after else None)
+    return SegmentCheck(part, name, "missing", (f"no metadata for part {part}",))
+
+
+def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
+    name = meta.file.name
+    if not name or Path(name).name != name:
+        return [("modified", f"metadata names no plain video file ({name!r})")]
+    video = folder / name
+    if not video.is_file():
+        return [("missing", "video file is gone")]
+    if meta.file.sha256 is None:
+        return [("unsealed", f"no SHA-256 recorded (status {meta.status})")]
+    size = video.stat().st_size
+    if meta.file.size_bytes is not None and size != meta.file.size_bytes:
+        return [("modified", f"size {size} bytes, metadata says {meta.file.size_bytes}")]
+    actual = sha256_file(video)
+    if actual != meta.file.sha256:
+        return [("modified", f"SHA-256 {actual[:12]}... on disk, {meta.file.sha256[:12]}... recorded")]
+    return []
+
+
+def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]]) -> list[tuple[str, str]]:
+    part, chain, problems = meta.chain.part, meta.chain, []
+    if len(by_part[part]) > 1:
+        problems.append(("reordered", f"{len(by_part[part])} segments claim part {part}"))
+    if part == 1:
+        if chain.previous_sha256 or chain.previous_file:
+            problems.append(("reordered", f"part 1 names a previous part ({chain.previous_file})"))
+        previous = None
+    else:
+        candidates = by_part.get(part - 1, [])
+        previous = candidates[0] if len(candidates) == 1 else None
+        # a part still being recorded may not carry its links yet; a sealed one must
+        unlinked = meta.file.sha256 is None and chain.previous_sha256 is None and chain.previous_file is None
+        if previous is not None and not unlinked:
+            if chain.previous_sha256 != previous.file.sha256:
+                problems.append(("reordered", f"previous SHA-256 does not match part {part - 1}"))
+            if chain.previous_file != previous.file.name:
+                text = f"previous file {chain.previous_file} is not part {part - 1} ({previous.file.name})"
+                problems.append(("reordered", text))
+            if previous.chain.next_file and previous.chain.next_file != meta.file.name:
+                problems.append(("reordered", f"part {part - 1} names {previous.chain.next_file} as next"))
+    # (this part's own next_file is checked from the next part's side, which is the one
+    # out of place when the two disagree)
+    # the chain hash can be recomputed only from a sealed predecessor (or none, for part 1)
+    if meta.file.sha256 is not None and (part == 1 or (previous is not None and previous.chain.chain_hash)):
+        expected = chain_hash(previous.chain.chain_hash if previous is not None else None, meta.file.sha256)
+        if chain.chain_hash != expected:
+            problems.append(("reordered", "chain hash does not follow from the previous part"))
+    return problems
+
+
+def _verdict(part: int, name: str, problems: list[tuple[str, str]]) -> SegmentCheck:
+    if not problems:
+        return SegmentCheck(part, name, "ok")
+    state = max((kind for kind, _ in problems), key=_SEVERITY.__getitem__)
+    return SegmentCheck(part, name, state, tuple(text for _, text in problems))  # type: ignore[arg-type]

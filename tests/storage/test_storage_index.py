@@ -1,0 +1,145 @@
+"""The SQLite index: search by every field, rebuild from metadata, recover a lost database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from storage_builders import NOW, write_segment, write_session
+
+from fastrec.storage import INDEX_FILE, RecordingIndex, read_metadata
+
+
+@pytest.fixture
+def populated(recordings: Path) -> Path:
+    write_session(recordings, 2, session_id="rdp_1", con_codigo=1, server="Servidor São Paulo", user="ana",
+                  ip="10.0.0.1", start=NOW - timedelta(days=2))
+    write_segment(recordings, session_id="rdp_2", con_codigo=2, server="Production Server", user="Administrator",
+                  ip="192.168.1.100", start=NOW - timedelta(days=1))
+    write_segment(recordings, session_id="ssh_3", con_codigo=3, server="Production Server", user="bob",
+                  ip="192.168.1.101", connection_type="SSH", start=NOW, status="recording")
+    return recordings
+
+
+def sessions(entries: list) -> list[tuple[str, int]]:
+    return [(e.session_id, e.part) for e in entries]
+
+
+def test_missing_database_is_rebuilt_from_metadata(populated: Path) -> None:
+    db = populated / INDEX_FILE
+    assert not db.exists()
+    with RecordingIndex(db) as index:
+        assert index.count() == 4
+        assert sessions(index.search()) == [("rdp_1", 1), ("rdp_1", 2), ("rdp_2", 1), ("ssh_3", 1)]
+        wal = db.with_name(db.name + "-wal")
+        assert wal.exists() and wal.stat().st_mode & 0o777 == 0o600  # WAL holds the same data
+    assert db.stat().st_mode & 0o777 == 0o600
+    db.unlink()
+    with RecordingIndex(db, populated) as index:  # lost again: rebuilt again
+        assert index.count() == 4
+
+
+def test_search_by_each_field(populated: Path) -> None:
+    with RecordingIndex(populated / INDEX_FILE) as index:
+        assert sessions(index.search(server="servidor são paulo")) == [("rdp_1", 1), ("rdp_1", 2)]
+        assert sessions(index.search(server="SERVIDOR SÃO PAULO")) == [("rdp_1", 1), ("rdp_1", 2)]
+        assert sessions(index.search(server="Production Server")) == [("rdp_2", 1), ("ssh_3", 1)]
+        assert sessions(index.search(user="administrator")) == [("rdp_2", 1)]
+        assert sessions(index.search(ip="192.168.1.101")) == [("ssh_3", 1)]
+        assert sessions(index.search(connection_type="ssh")) == [("ssh_3", 1)]
+        assert sessions(index.search(connection_type="RDP")) == [("rdp_1", 1), ("rdp_1", 2), ("rdp_2", 1)]
+        assert sessions(index.search(session_id="rdp_2")) == [("rdp_2", 1)]
+        assert sessions(index.search(con_codigo=1)) == [("rdp_1", 1), ("rdp_1", 2)]
+        assert sessions(index.search(server="Production Server", user="bob")) == [("ssh_3", 1)]
+        assert index.search(server="Production") == []  # whole values, not substrings
+
+
+def test_search_by_time(populated: Path) -> None:
+    with RecordingIndex(populated / INDEX_FILE) as index:
+        # rdp_1 runs 2 days ago from +0 to +60 min (two 30-minute parts)
+        since = NOW - timedelta(days=2) + timedelta(minutes=45)
+        assert sessions(index.search(since=since, until=since)) == [("rdp_1", 2)]
+        assert sessions(index.search(since=NOW - timedelta(hours=30))) == [("rdp_2", 1), ("ssh_3", 1)]
+        assert sessions(index.search(until=NOW - timedelta(days=1, minutes=-1))) == [
+            ("rdp_1", 1), ("rdp_1", 2), ("rdp_2", 1)]
+        # a segment still being recorded matches any later window
+        assert sessions(index.search(since=NOW + timedelta(days=5))) == [("ssh_3", 1)]
+
+
+def test_entries_carry_the_metadata(populated: Path) -> None:
+    with RecordingIndex(populated / INDEX_FILE) as index:
+        [entry] = index.search(session_id="rdp_2")
+    meta = read_metadata(entry.metadata_path)
+    assert entry.path == populated / meta.file.name
+    assert (entry.server, entry.user, entry.ip, entry.con_codigo) == ("Production Server", "Administrator",
+                                                                      "192.168.1.100", "2")
+    assert entry.start_time == meta.start_time and entry.end_time == meta.end_time
+    assert (entry.status, entry.size_bytes, entry.sha256) == ("complete", meta.file.size_bytes, meta.file.sha256)
+
+
+def test_add_and_remove(recordings: Path) -> None:
+    with RecordingIndex(recordings / INDEX_FILE) as index:
+        assert index.count() == 0
+        video, meta_file, meta = write_segment(recordings, session_id="new")
+        index.add(meta, video)
+        [entry] = index.search(session_id="new")
+        assert entry.metadata_path == meta_file
+        meta.status = "interrupted"
+        index.add(meta, video)  # replaces, never duplicates
+        assert [e.status for e in index.search(session_id="new")] == ["interrupted"]
+        assert index.remove(video) is True
+        assert index.remove(video) is False
+        index.add(meta, video)
+        assert index.remove(meta_file) is True  # by its metadata path too
+        assert index.count() == 0
+
+
+def test_rebuild_skips_corrupt_metadata(populated: Path) -> None:
+    (populated / "session_9_X_20251026_143022_metadata.json").write_text("{oops")
+    with RecordingIndex(populated / INDEX_FILE) as index:
+        assert index.count() == 4
+        assert index.rebuild(populated) == 4
+
+
+def test_existing_database_is_not_rebuilt(populated: Path) -> None:
+    db = populated / INDEX_FILE
+    with RecordingIndex(db) as index:
+        index.remove(index.search(session_id="rdp_2")[0].path)
+    with RecordingIndex(db) as index:
+        assert index.count() == 3  # opened as it was, not silently rebuilt
+
+
+def test_corrupt_database_is_set_aside_and_rebuilt(populated: Path) -> None:
+    db = populated / INDEX_FILE
+    db.write_bytes(b"this is not a database" * 100)
+    with RecordingIndex(db) as index:
+        assert index.count() == 4
+    aside = [p for p in populated.iterdir() if p.name.startswith(f"{INDEX_FILE}.corrupt-")]
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not a database")
+
+
+def test_closed_index_and_threads(populated: Path) -> None:
+    index = RecordingIndex(populated / INDEX_FILE)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(50):
+                assert len(index.search(server="production server")) == 2
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(20):
+        index.rebuild()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    index.close()
+    index.close()
+    with pytest.raises(ValueError, match="is closed"):
+        index.search()

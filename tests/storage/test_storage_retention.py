@@ -1,0 +1,326 @@
+"""Retention by age and by size over files of known sizes and mtimes; the scheduler."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from storage_builders import DAY, NOW, NOW_TS, set_mtime, write_segment, write_session
+
+from fastrec.storage import GB, STATS_FILE, CleanupScheduler, RotationManager
+
+
+def manager(directory: Path, **kwargs: Any) -> RotationManager:
+    kwargs.setdefault("clock", lambda: NOW_TS)
+    return RotationManager(directory, kwargs.pop("max_total_size_gb", 10.0), kwargs.pop("max_file_age_days", 30),
+                           **kwargs)
+
+
+def aged(directory: Path, days: float, **kwargs: Any) -> tuple[Path, Path]:
+    """A finished segment that started ``days`` ago (its files last written 30 min later)."""
+    start = NOW - timedelta(days=days)
+    video, meta, _ = write_segment(directory, start=start, mtime=start.timestamp() + 1800,
+                                   session_id=f"s{days}", **kwargs)
+    return video, meta
+
+
+def names(directory: Path) -> set[str]:
+    return set(os.listdir(directory))
+
+
+def test_age_cleanup_deletes_video_and_metadata_together(recordings: Path) -> None:
+    old_video, old_meta = aged(recordings, 40)
+    mid_video, mid_meta = aged(recordings, 20, con_codigo=2)
+    new_video, new_meta = aged(recordings, 1, con_codigo=3)
+    leftover = recordings / f".{old_meta.name}.a1b2c3.tmp"  # a crashed atomic write of ours
+    leftover.write_text("{")
+    set_mtime(leftover, NOW_TS - 40 * DAY)
+    (recordings / "notes.txt").write_text("not ours")
+    set_mtime(recordings / "notes.txt", NOW_TS - 400 * DAY)
+    freed = sum(p.stat().st_size for p in (old_video, old_meta, leftover))
+
+    with structlog.testing.capture_logs() as logs:
+        result = manager(recordings).perform_cleanup()
+
+    assert names(recordings) == {mid_video.name, mid_meta.name, new_video.name, new_meta.name, "notes.txt",
+                                 STATS_FILE}
+    assert result["deleted_files"] == 3 and result["deleted_segments"] == 1
+    assert sorted(result["deleted"]) == sorted([old_video.name, old_meta.name, leftover.name])
+    assert result["deleted"][-1] == old_meta.name  # metadata goes last
+    assert result["freed_bytes"] == freed and result["freed_gb"] == freed / GB
+    assert result["skipped"] == [] and result["errors"] == []
+    [line] = [e for e in logs if e["event"].startswith("Cleanup completed")]
+    assert line["event"] == "Cleanup completed: deleted 3 files, freed 0.00 GB"
+    assert line["log_level"] == "info"
+    assert (line["deleted_files"], line["freed_bytes"]) == (3, freed)
+
+
+def test_force_cleanup_by_age(recordings: Path) -> None:
+    aged(recordings, 40)
+    mid = aged(recordings, 20, con_codigo=2)
+    new = aged(recordings, 1, con_codigo=3)
+    result = manager(recordings).force_cleanup_by_age(days=7)
+    assert result["deleted_segments"] == 2
+    assert names(recordings) == {new[0].name, new[1].name, STATS_FILE}
+    assert mid[0].name in result["deleted"]
+    with pytest.raises(ValueError, match="days=-1: must be a number >= 0"):
+        manager(recordings).force_cleanup_by_age(days=-1)
+
+
+def test_rotated_parts_are_all_deleted(recordings: Path) -> None:
+    old_start = NOW - timedelta(days=40)
+    write_session(recordings, 3, start=old_start, mtime=old_start.timestamp() + 3 * 1800)
+    assert len(names(recordings)) == 6
+    result = manager(recordings).perform_cleanup()
+    assert result["deleted_segments"] == 3 and result["deleted_files"] == 6
+    assert names(recordings) == {STATS_FILE}
+
+
+def test_active_segment_is_never_touched(recordings: Path) -> None:
+    active_video, active_meta = aged(recordings, 40)
+    other_video, _ = aged(recordings, 50, con_codigo=2)
+    seen: list[Path] = []
+
+    def is_active(path: Path) -> bool:
+        seen.append(path)
+        return path == active_video
+
+    result = manager(recordings, is_active=is_active).perform_cleanup()
+    assert active_video.exists() and active_meta.exists() and not other_video.exists()
+    assert result["skipped"] == [{"segment": active_video.name[:-4], "reason": "active",
+                                  "detail": "being recorded", "due_to": "age"}]
+    assert active_video in seen
+    # nor by size, even when it alone is over the quota
+    result = manager(recordings, is_active=is_active).force_cleanup_by_size(0)
+    assert active_video.exists() and result["target_reached"] is False
+    assert result["skipped"][0]["reason"] == "active"
+
+
+def test_failing_is_active_counts_as_active(recordings: Path) -> None:
+    video, _ = aged(recordings, 40)
+
+    def broken(path: Path) -> bool:
+        raise RuntimeError("manager gone")
+
+    result = manager(recordings, is_active=broken).perform_cleanup()
+    assert video.exists()
+    assert result["skipped"][0]["reason"] == "error" and "manager gone" in result["skipped"][0]["detail"]
+
+
+def test_recording_status_protects_recent_files_only(recordings: Path) -> None:
+    # status "recording", written 5 minutes ago: another process may be recording it
+    live_video, live_meta, _ = write_segment(recordings, start=NOW - timedelta(days=40), status="recording",
+                                             mtime=NOW_TS - 300, session_id="live")
+    # status "recording" but untouched for days: a crashed recorder's file, fair game
+    dead_video, dead_meta, _ = write_segment(recordings, start=NOW - timedelta(days=41), status="recording",
+                                             mtime=NOW_TS - 40 * DAY, session_id="dead", con_codigo=9)
+    result = manager(recordings).force_cleanup_by_age(days=0)
+    assert live_video.exists() and live_meta.exists()
+    assert not dead_video.exists() and not dead_meta.exists()
+    assert [(s["segment"], s["reason"]) for s in result["skipped"]] == [(live_video.name[:-4], "recording")]
+
+
+def test_video_without_metadata(recordings: Path) -> None:
+    fresh = recordings / "session_5_S_20251026_143000.mp4"  # just claimed, metadata not yet written
+    fresh.write_bytes(b"x" * 10)
+    set_mtime(fresh, NOW_TS - 10)
+    stale = recordings / "session_6_S_20250101_000000.mp4"
+    stale.write_bytes(b"x" * 10)
+    set_mtime(stale, NOW_TS - 60 * DAY)
+    result = manager(recordings).force_cleanup_by_age(days=0)
+    assert fresh.exists() and not stale.exists()
+    assert result["skipped"][0]["reason"] == "recent"
+
+
+def test_recent_segment_with_unreadable_metadata_is_kept(recordings: Path) -> None:
+    video, meta = aged(recordings, 40)
+    meta.write_text("{torn")
+    set_mtime(meta, NOW_TS - 60)
+    result = manager(recordings).force_cleanup_by_size(0)
+    assert video.exists() and meta.exists()
+    assert result["skipped"][0]["reason"] == "recent"
+    set_mtime(meta, NOW_TS - 40 * DAY)  # long untouched: cleaned like any other file of ours
+    manager(recordings).force_cleanup_by_size(0)
+    assert not video.exists() and not meta.exists()
+
+
+def test_orphan_metadata_is_cleaned_with_age(recordings: Path) -> None:
+    video, meta = aged(recordings, 40)
+    video.unlink()
+    manager(recordings).perform_cleanup()
+    assert not meta.exists()
+
+
+def test_size_cleanup_deletes_oldest_first_down_to_the_quota(recordings: Path) -> None:
+    segments = [aged(recordings, days, con_codigo=days, size=10_000) for days in (4, 3, 2, 1)]
+    sizes = [sum(p.stat().st_size for p in files) for files in segments]
+    total = sum(sizes)
+    target_bytes = total - sizes[0] - 1  # just over what deleting the oldest would reach
+    result = manager(recordings).force_cleanup_by_size(target_size_gb=target_bytes / GB)
+    assert result["deleted_segments"] == 2 and result["target_reached"] is True
+    assert result["freed_bytes"] == sizes[0] + sizes[1]
+    assert result["total_size_bytes_before"] == total
+    assert result["total_size_bytes_after"] == total - sizes[0] - sizes[1]
+    for files, gone in zip(segments, (True, True, False, False), strict=True):
+        assert all(p.exists() != gone for p in files)
+
+
+def test_perform_cleanup_applies_age_then_quota(recordings: Path) -> None:
+    old = aged(recordings, 40, size=5000)
+    rest = [aged(recordings, days, con_codigo=days, size=5000) for days in (3, 2, 1)]
+    sizes = [sum(p.stat().st_size for p in files) for files in rest]
+    quota_gb = (sum(sizes) - 1) / GB  # the age pass alone is not enough
+    result = manager(recordings, max_total_size_gb=quota_gb).perform_cleanup()
+    assert not old[0].exists() and not rest[0][0].exists() and rest[1][0].exists() and rest[2][0].exists()
+    assert result["deleted_segments"] == 2 and result["target_reached"]
+
+
+def test_dry_run_changes_nothing(recordings: Path) -> None:
+    aged(recordings, 40)
+    before = names(recordings)
+    with structlog.testing.capture_logs() as logs:
+        result = manager(recordings).perform_cleanup(dry_run=True)
+    assert result["dry_run"] and result["deleted_segments"] == 1 and result["freed_bytes"] > 0
+    assert names(recordings) == before  # no deletion, no stats file
+    assert logs[-1]["event"].startswith("Cleanup dry run: would delete 2 files")
+
+
+def test_cleanup_stats_are_appended_and_bounded(recordings: Path) -> None:
+    rm = manager(recordings, stats_keep=2)
+    aged(recordings, 40)
+    first = rm.perform_cleanup()
+    rm.force_cleanup_by_age(days=10)
+    rm.force_cleanup_by_size(target_size_gb=1)
+    runs = json.loads((recordings / STATS_FILE).read_text())["runs"]
+    assert [r["operation"] for r in runs] == ["age", "size"]  # the last 2 kept
+    assert rm.read_stats() == runs
+    assert first["deleted_files"] == 2
+    assert (recordings / STATS_FILE).stat().st_mode & 0o777 == 0o600
+    assert all({"deleted_files", "freed_bytes", "freed_gb", "skipped"} <= set(r) for r in runs)
+
+
+def test_reference_style_stats_file_is_kept(recordings: Path) -> None:
+    (recordings / STATS_FILE).write_text(json.dumps({"deleted_files": 5, "freed_gb": 1.2}))
+    manager(recordings).perform_cleanup()
+    runs = manager(recordings).read_stats()
+    assert runs[0] == {"deleted_files": 5, "freed_gb": 1.2} and len(runs) == 2
+
+
+def test_corrupt_stats_file_is_set_aside_not_lost(recordings: Path) -> None:
+    (recordings / STATS_FILE).write_text("{truncated")
+    stale_temp = recordings / f".{STATS_FILE}.zz9.tmp"
+    stale_temp.write_text("{")
+    set_mtime(stale_temp, NOW_TS - DAY)
+    result = manager(recordings).perform_cleanup()
+    aside = [n for n in names(recordings) if n.startswith(f"{STATS_FILE}.corrupt-")]
+    assert len(aside) == 1 and (recordings / aside[0]).read_text() == "{truncated"
+    assert len(json.loads((recordings / STATS_FILE).read_text())["runs"]) == 1
+    assert not stale_temp.exists() and stale_temp.name in result["deleted"]
+
+
+def test_undeletable_video_keeps_its_metadata(recordings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    video, meta = aged(recordings, 40)
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == video:
+            raise PermissionError(13, "Permission denied")  # e.g. a player holds it on Windows
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    result = manager(recordings).perform_cleanup()
+    assert video.exists() and meta.exists()
+    assert result["deleted_files"] == 0 and "Permission denied" in result["errors"][0]
+    assert result["skipped"][0]["reason"] == "error"
+
+
+def test_on_deleted_is_told_about_each_segment(recordings: Path) -> None:
+    video, _ = aged(recordings, 40)
+    told: list[Path] = []
+    manager(recordings, on_deleted=told.append).perform_cleanup()
+    assert told == [video]
+
+
+def test_get_storage_info(recordings: Path) -> None:
+    parts = write_session(recordings, 2, start=NOW - timedelta(days=2))
+    other = aged(recordings, 1, con_codigo=2)
+    files = [p for v, m, _ in parts for p in (v, m)] + list(other)
+    total = sum(p.stat().st_size for p in files)
+    info = manager(recordings, max_total_size_gb=1.0).get_storage_info()
+    assert info["total_size_bytes"] == total and info["total_size_gb"] == total / GB
+    assert info["max_total_size_gb"] == 1.0
+    assert info["size_usage_percent"] == round(total / GB * 100, 2)
+    assert (info["file_count"], info["video_count"], info["segment_count"], info["session_count"]) == (6, 3, 3, 2)
+    assert info["oldest"].startswith((NOW - timedelta(days=2)).isoformat())
+    assert info["newest"].startswith((NOW - timedelta(days=1)).isoformat())
+    assert info["free_disk_bytes"] > 0 and info["output_dir"] == str(recordings)
+    assert info["active_count"] == 0
+    empty = manager(recordings / "none").get_storage_info()
+    assert empty["total_size_bytes"] == 0 and empty["oldest"] is None and empty["size_usage_percent"] == 0
+
+
+def test_missing_directory_is_not_created(tmp_path: Path) -> None:
+    result = manager(tmp_path / "none").perform_cleanup()
+    assert result["deleted_files"] == 0 and not (tmp_path / "none").exists()
+
+
+def test_bad_limits_are_named() -> None:
+    with pytest.raises(ValueError, match="max_total_size_gb=0: must be a number > 0"):
+        RotationManager("x", 0, 30)
+    with pytest.raises(ValueError, match="max_file_age_days=nan: must be a number > 0"):
+        RotationManager("x", 1, float("nan"))
+
+
+class _Counting(RotationManager):
+    def __init__(self, *args: Any, fail_first: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+        self.fail_first = fail_first
+
+    def perform_cleanup(self, dry_run: bool = False) -> dict[str, Any]:
+        self.calls += 1
+        if self.fail_first and self.calls == 1:
+            raise OSError("disk hiccup")
+        return super().perform_cleanup(dry_run)
+
+
+def test_scheduler_runs_at_start_on_trigger_and_stops(recordings: Path) -> None:
+    rm = _Counting(recordings, 10, 30, clock=lambda: NOW_TS)
+    aged(recordings, 40)
+    with CleanupScheduler(rm, interval_hours=24) as scheduler:
+        assert scheduler.wait_for_runs(1, timeout=10)
+        assert scheduler.last_result is not None and scheduler.last_result["deleted_segments"] == 1
+        scheduler.trigger()
+        assert scheduler.wait_for_runs(2, timeout=10)
+        assert scheduler.running
+        thread = next(t for t in threading.enumerate() if t.name == "fastrec-cleanup")
+        assert thread.daemon
+    assert not scheduler.running
+    assert rm.calls == 2  # nothing ran after stop, and the 24 h wait did not hold stop up
+
+
+def test_scheduler_survives_a_failing_run(recordings: Path) -> None:
+    rm = _Counting(recordings, 10, 30, clock=lambda: NOW_TS, fail_first=True)
+    with structlog.testing.capture_logs() as logs, CleanupScheduler(rm, interval_hours=24) as scheduler:
+        assert scheduler.wait_for_runs(1, timeout=10)
+        assert isinstance(scheduler.last_error, OSError)
+        scheduler.trigger()
+        assert scheduler.wait_for_runs(2, timeout=10)
+        assert scheduler.last_error is None and scheduler.last_result is not None
+    assert any(e["event"] == "Scheduled cleanup failed" for e in logs)
+
+
+def test_scheduler_on_demand_without_thread(recordings: Path) -> None:
+    rm = manager(recordings)
+    aged(recordings, 40)
+    scheduler = CleanupScheduler(rm, interval_hours=6, run_at_start=False)
+    assert scheduler.run_now()["deleted_segments"] == 1
+    assert scheduler.runs == 1 and not scheduler.running
+    with pytest.raises(ValueError, match="interval_hours=0: must be a number > 0"):
+        CleanupScheduler(rm, 0)

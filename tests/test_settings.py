@@ -1,0 +1,216 @@
+"""RECORDING_* settings: defaults, ranges, one clear message per bad variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import structlog
+
+from fastrec.settings import RecordingSettings, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the developer's own RECORDING_* variables or .env must not leak into these tests
+    for name in list(os.environ):
+        if name.upper().startswith("RECORDING_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+BAD_VALUES = [
+    ("RECORDING_FPS", "0", "RECORDING_FPS=0: must be between 1 and 60"),
+    ("RECORDING_FPS", "61", "RECORDING_FPS=61: must be between 1 and 60"),
+    ("RECORDING_FPS", "ten", "RECORDING_FPS=ten: must be an integer between 1 and 60"),
+    ("RECORDING_QUALITY", "70", "RECORDING_QUALITY=70: must be between 0 and 51"),
+    ("RECORDING_MODE", "fullscreen",
+     "RECORDING_MODE=fullscreen: must be one of full_screen, rdp_window, active_window"),
+    ("RECORDING_RESOLUTION_SCALE", "abc", "RECORDING_RESOLUTION_SCALE=abc: must be a number between 0.1 and 2.0"),
+    ("RECORDING_RESOLUTION_SCALE", "2.5", "RECORDING_RESOLUTION_SCALE=2.5: must be between 0.1 and 2.0"),
+    ("RECORDING_RESOLUTION_SCALE", "nan", "RECORDING_RESOLUTION_SCALE=nan: must be a number between 0.1 and 2.0"),
+    ("RECORDING_ENABLED", "maybe", "RECORDING_ENABLED=maybe: must be true or false (also 1/0, yes/no, on/off)"),
+    ("RECORDING_AUTO_START", "2", "RECORDING_AUTO_START=2: must be true or false (also 1/0, yes/no, on/off)"),
+    ("RECORDING_MAX_FILE_SIZE_MB", "0", "RECORDING_MAX_FILE_SIZE_MB=0: must be greater than 0"),
+    ("RECORDING_MAX_DURATION_MINUTES", "-5", "RECORDING_MAX_DURATION_MINUTES=-5: must be greater than 0"),
+    ("RECORDING_MAX_TOTAL_SIZE_GB", "0", "RECORDING_MAX_TOTAL_SIZE_GB=0: must be greater than 0"),
+    ("RECORDING_MAX_FILE_AGE_DAYS", "x", "RECORDING_MAX_FILE_AGE_DAYS=x: must be an integer greater than 0"),
+    ("RECORDING_CLEANUP_INTERVAL_HOURS", "0", "RECORDING_CLEANUP_INTERVAL_HOURS=0: must be greater than 0"),
+    ("RECORDING_PRESET", "turbo", ("RECORDING_PRESET=turbo: must be one of ultrafast, superfast, veryfast, "
+                                   "faster, fast, medium, slow, slower, veryslow, placebo")),
+    ("RECORDING_KEYFRAME_INTERVAL_SECONDS", "0.1",
+     "RECORDING_KEYFRAME_INTERVAL_SECONDS=0.1: must be between 0.5 and 60"),
+    ("RECORDING_ENCODER_WORKERS", "33", "RECORDING_ENCODER_WORKERS=33: must be between 1 and 32"),
+    ("RECORDING_TILE_SIZE", "4", "RECORDING_TILE_SIZE=4: must be between 8 and 256"),
+    ("RECORDING_RING_SLOTS", "1", "RECORDING_RING_SLOTS=1: must be between 2 and 64"),
+    ("RECORDING_FULL_POLICY", "drop", "RECORDING_FULL_POLICY=drop: must be one of block, drop_oldest"),
+    ("RECORDING_LOG_FORMAT", "xml", "RECORDING_LOG_FORMAT=xml: must be one of console, json"),
+    ("RECORDING_MONITOR", "-1", "RECORDING_MONITOR=-1: must be greater than or equal to 0"),
+    ("RECORDING_OUTPUT_DIR", "", "RECORDING_OUTPUT_DIR=: must not be empty"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_VALUES, ids=[f"{n}={v}" for n, v, _ in BAD_VALUES])
+def test_bad_value_from_environment(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.messages == [message]
+    assert str(caught.value) == message
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_VALUES, ids=[f"{n}={v}" for n, v, _ in BAD_VALUES])
+def test_bad_value_from_env_file(tmp_path: Path, name: str, value: str, message: str) -> None:
+    env_file = tmp_path / "custom.env"
+    env_file.write_text(f"OTHER_APP_SETTING=1\n{name}={value}   # a comment\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=env_file)
+    assert caught.value.messages == [message]
+
+
+def test_default_env_file_in_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RECORDING_FPS=0\n")
+    with pytest.raises(SettingsError, match="RECORDING_FPS=0: must be between 1 and 60"):
+        load_settings()
+
+
+def test_unwritable_output_dir_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RECORDING_ENABLED", "true")
+    monkeypatch.setenv("RECORDING_OUTPUT_DIR", "/proc/x")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    [message] = caught.value.messages
+    assert message.startswith("RECORDING_OUTPUT_DIR=/proc/x: cannot be written (")
+    # below a regular file: mkdir fails whoever runs the test (root included)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("RECORDING_OUTPUT_DIR", str(blocker / "sub"))
+    with pytest.raises(SettingsError, match=r"RECORDING_OUTPUT_DIR=.*/file/sub: cannot be written \(Not a directory\)"):
+        load_settings()
+    monkeypatch.setenv("RECORDING_OUTPUT_DIR", str(blocker))
+    with pytest.raises(SettingsError, match=r"cannot be written \(exists and is not a directory\)"):
+        load_settings()
+
+
+def test_enabled_recorder_creates_private_output_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    target = tmp_path / "a" / "recordings"
+    settings = load_settings(enabled=True, output_dir=target)
+    assert settings.output_dir == target
+    assert target.is_dir() and (target.stat().st_mode & 0o777) == 0o700
+    assert list(target.iterdir()) == []  # the write probe is gone
+
+
+def test_disabled_recorder_touches_nothing(tmp_path: Path) -> None:
+    settings = load_settings(output_dir=tmp_path / "later")
+    assert not (tmp_path / "later").exists()
+    assert settings.output_dir == tmp_path / "later"
+
+
+def test_all_errors_reported_together(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RECORDING_QUALITY=70\nRECORDING_MODE=fullscreen\n")
+    monkeypatch.setenv("RECORDING_FPS", "0")
+    monkeypatch.setenv("RECORDING_RESOLUTION_SCALE", "abc")
+    monkeypatch.setenv("RECORDING_ENABLED", "1")
+    monkeypatch.setenv("RECORDING_OUTPUT_DIR", "/proc/x")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    messages = caught.value.messages
+    assert messages[:4] == [
+        "RECORDING_MODE=fullscreen: must be one of full_screen, rdp_window, active_window",
+        "RECORDING_FPS=0: must be between 1 and 60",
+        "RECORDING_QUALITY=70: must be between 0 and 51",
+        "RECORDING_RESOLUTION_SCALE=abc: must be a number between 0.1 and 2.0",
+    ]
+    assert messages[4].startswith("RECORDING_OUTPUT_DIR=/proc/x: cannot be written (")
+    assert len(messages) == 5
+    assert str(caught.value) == "\n".join(messages)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert (s.enabled, s.auto_start, s.mode) == (False, False, "rdp_window")
+    assert (s.fps, s.quality, s.resolution_scale) == (10, 23, 1.0)
+    assert (s.max_file_size_mb, s.max_duration_minutes) == (100, 30)
+    assert (s.max_total_size_gb, s.max_file_age_days, s.cleanup_interval_hours) == (10.0, 30, 6.0)
+    assert s.output_dir == Path("recordings")
+    assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 2.0, 64, 8)
+    assert (s.full_policy, s.log_format, s.monitor) == ("block", "console", 0)
+    assert s.encoder_workers == min(32, max(1, (os.cpu_count() or 1) - 1))
+
+
+def test_reference_env_file_loads(tmp_path: Path) -> None:
+    # the reference's .env snippet, inline comments included
+    env = tmp_path / ".env"
+    env.write_text(
+        "RECORDING_ENABLED=true\n"
+        "RECORDING_AUTO_START=true\n"
+        "RECORDING_MODE=rdp_window               # full_screen, rdp_window, active_window\n"
+        "RECORDING_FPS=10                        # Frames per second (1-60)\n"
+        "RECORDING_QUALITY=23                    # H.264 quality (0-51, lower = better quality)\n"
+        "RECORDING_RESOLUTION_SCALE=0.5          # Resolution scale (0.1-2.0)\n"
+        "RECORDING_MAX_FILE_SIZE_MB=100          # Max file size before rotation\n"
+        "RECORDING_MAX_DURATION_MINUTES=30      # Max recording duration\n"
+        "RECORDING_MAX_TOTAL_SIZE_GB=10.0        # Total storage limit\n"
+        "RECORDING_MAX_FILE_AGE_DAYS=7          # Auto-delete after X days\n"
+        "RECORDING_CLEANUP_INTERVAL_HOURS=6      # Cleanup frequency\n"
+        f"RECORDING_OUTPUT_DIR={tmp_path / 'rec'}\n"
+    )
+    s = load_settings()
+    assert s.enabled and s.auto_start and s.resolution_scale == 0.5 and s.max_file_age_days == 7
+    assert (tmp_path / "rec").is_dir()
+
+
+def test_precedence_and_case(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RECORDING_FPS=5\nRECORDING_QUALITY=30\nrecording_tile_size=32\n")
+    monkeypatch.setenv("RECORDING_QUALITY", "28")
+    monkeypatch.setenv("recording_mode", "FULL_SCREEN")
+    s = load_settings(fps=15)
+    assert (s.fps, s.quality, s.tile_size, s.mode) == (15, 28, 32, "full_screen")
+
+
+def test_unknown_override_and_missing_env_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="fsp: unknown setting"):
+        load_settings(fsp=10)
+    with pytest.raises(SettingsError, match=r"env_file=.*nope\.env: file not found"):
+        load_settings(env_file=tmp_path / "nope.env")
+
+
+def test_direct_construction_raises_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECORDING_FPS", "0")
+    with pytest.raises(SettingsError) as caught:
+        RecordingSettings()
+    assert caught.value.messages == ["RECORDING_FPS=0: must be between 1 and 60"]
+
+
+def test_assignment_is_validated() -> None:
+    s = load_settings()
+    with pytest.raises(SettingsError, match="RECORDING_FPS=0: must be between 1 and 60"):
+        s.fps = 0
+    assert s.fps == 10
+
+
+def test_get_recording_config_keys(tmp_path: Path) -> None:
+    config = load_settings(output_dir=tmp_path / "r").get_recording_config()
+    assert list(config) == [
+        "enabled", "auto_start", "mode", "fps", "quality", "resolution_scale", "max_file_size_mb",
+        "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
+        "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
+        "ring_slots", "full_policy", "log_format", "monitor",
+    ]
+    assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
+    assert config["output_dir"] == str(tmp_path / "r")
+    assert all(isinstance(v, str | int | float | bool) for v in config.values())
+
+
+def test_validate_recording_config(tmp_path: Path) -> None:
+    s = load_settings(output_dir=tmp_path / "ok")
+    assert s.validate_recording_config() is True
+    assert (tmp_path / "ok").is_dir()  # validation probes (and so creates) the directory
+    s.output_dir = Path("/proc/x")  # allowed while disabled: nothing is written yet
+    with structlog.testing.capture_logs() as logs:
+        assert s.validate_recording_config() is False
+    assert [e["log_level"] for e in logs] == ["error"]
+    assert logs[0]["problem"].startswith("RECORDING_OUTPUT_DIR=/proc/x: cannot be written (")
+    assert isinstance(RecordingSettings.model_fields["fps"].default, int)
