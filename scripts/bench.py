@@ -26,11 +26,14 @@ def run_benchmarks(quick: bool, json_path: Path) -> int:
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "-q", "-p", "no:cacheprovider",
            f"--benchmark-json={json_path}", "--benchmark-max-time", "0.1" if quick else "0.5",
            "--benchmark-min-rounds", "3" if quick else "10"]
-    return subprocess.call(cmd, cwd=ROOT, stdout=subprocess.DEVNULL if quick else None)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:  # pytest-benchmark's own tables are noise; its errors are not
+        print("\n".join((proc.stdout + proc.stderr).splitlines()[-60:]), file=sys.stderr)
+    return proc.returncode
 
 
 def _row_name(bench: dict) -> str:
-    return bench["params"].get("impl") or bench["name"].split("[")[0].removeprefix("test_")
+    return (bench.get("params") or {}).get("impl") or bench["name"].split("[")[0].removeprefix("test_")
 
 
 def render(data: dict) -> tuple[str, list[tuple[str, bool, str]]]:
