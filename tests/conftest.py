@@ -1,20 +1,20 @@
-"""Shared fixtures: real parts only (a private Xvfb screen, never the machine's display)."""
+"""Shared fixtures: real parts only (private Xvfb screens, never the machine's display, and
+real X11 windows from named processes).  Every process started here is stopped in the
+fixture's ``finally``; every wait is bounded."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from x11_windows import WAIT, WINDOW_SCRIPT, Window
 
 from fastrec.demo.display import VirtualDisplay
-
-
-@pytest.fixture
-def xvfb() -> Iterator[VirtualDisplay]:
-    """A private 1280x720 Xvfb server for one test."""
-    with VirtualDisplay(1280, 720) as display:
-        yield display
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +28,56 @@ def _no_real_display(monkeypatch: pytest.MonkeyPatch) -> None:
 def shm_entries() -> Iterator[set[str]]:
     """/dev/shm before the test; the test compares against it after."""
     yield set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+@pytest.fixture(scope="module")
+def wm_display() -> Iterator[VirtualDisplay]:
+    """A private 1280x720 Xvfb with the openbox window manager, shared by a module."""
+    with VirtualDisplay(1280, 720, window_manager=True) as display:
+        yield display
+
+
+@pytest.fixture
+def bare_display() -> Iterator[VirtualDisplay]:
+    """A private 1280x720 Xvfb without a window manager: windows sit where they ask."""
+    with VirtualDisplay(1280, 720) as display:
+        yield display
+
+
+@pytest.fixture
+def spawn_window(tmp_path: Path) -> Iterator[Callable[..., Window]]:
+    """``spawn_window(display, geometry, colour, process_name=None, class_name="Tk",
+    popup=False)`` starts a Tk window and waits until it is shown.  With ``process_name``
+    the Python interpreter runs through a symlink of that name, so /proc/PID/comm is that
+    name; ``popup`` makes it override-redirect (a menu, as far as X is concerned)."""
+    started: list[Window] = []
+
+    def spawn(display: VirtualDisplay, geometry: str, colour: str,
+              process_name: str | None = None, class_name: str = "Tk",
+              popup: bool = False) -> Window:
+        exe = os.path.realpath(sys.executable)
+        if process_name is not None:
+            link = tmp_path / process_name
+            if not link.exists():
+                link.symlink_to(exe)
+            exe = str(link)
+        title = f"win-{uuid.uuid4().hex[:10]}"
+        proc = subprocess.Popen([exe, "-c", WINDOW_SCRIPT, title, geometry, colour, class_name,
+                                 "popup" if popup else "window"],
+                                env=display.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        window = Window(proc, 0, title, display.env)
+        started.append(window)
+        found = subprocess.run(
+            ["xdotool", "search", "--sync", "--onlyvisible", "--name", f"^{title}$"],
+            env=display.env, capture_output=True, text=True, timeout=WAIT, check=False)
+        ids = found.stdout.split()
+        assert found.returncode == 0 and ids, f"window {title} did not appear: {found.stderr}"
+        window.id = int(ids[0])
+        return window
+
+    try:
+        yield spawn
+    finally:
+        for window in started:
+            window.stop()

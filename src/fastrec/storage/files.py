@@ -97,6 +97,16 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
     fsync_dir(target.parent)
 
 
+def reserve_temp(target: str | os.PathLike[str]) -> Path:
+    """A new empty private (0600) temporary file beside ``target``, named so that retention
+    recognises and clears it if it is ever left behind.  For writers that need a path (an
+    FFmpeg muxer) rather than the file object :func:`atomic_writer` gives."""
+    target = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
 def write_private(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Atomically replace ``path`` with ``data`` (a str is written as UTF-8), mode 0600."""
     payload = data.encode("utf-8") if isinstance(data, str) else data

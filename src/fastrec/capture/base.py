@@ -1,0 +1,262 @@
+"""The contract between capture sources and the engine: what to record, and the pixels.
+
+A :class:`CaptureSource` answers two questions each frame:
+
+* :meth:`~CaptureSource.locate` -- *what* to record now: a :class:`Target` (a screen
+  rectangle plus the parts of it that other windows cover), or ``None`` to pause.  ``None``
+  is how a source says "the window is minimised, fully covered or gone"; the engine then
+  records a gap.  A source never falls back to the whole desktop: that was the reference
+  recorder's privacy leak.
+* :meth:`~CaptureSource.grab` -- the BGRA pixels of exactly ``target.region``.
+
+Coordinates are screen pixels (the virtual screen: on Windows a monitor left of the
+primary one has negative x).  ``Target.occluded`` is relative to ``target.region``, so it
+indexes straight into the grabbed frame.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+
+
+class CaptureError(RuntimeError):
+    """A source cannot work: its display is unreachable, its platform unsupported, ..."""
+
+
+def _check_int(owner: str, name: str, value: Any) -> None:
+    # bool is an int subclass, and numpy integers are welcome (slicing code produces them)
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")  # noqa: TRY004
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A rectangle of screen (or frame) pixels: top-left corner and size.
+
+    ``width`` and ``height`` may be 0 (an empty region); :meth:`intersection` returns
+    ``None`` rather than an empty region, so ``None`` checks are all a caller needs.
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "width", "height"):
+            _check_int("Region", name, getattr(self, name))
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if self.width < 0 or self.height < 0:
+            raise ValueError(
+                f"Region width and height must be >= 0, got {self.width}x{self.height}"
+            )
+
+    @classmethod
+    def from_edges(cls, left: int, top: int, right: int, bottom: int) -> Region:
+        """The region from ``left``/``top`` (inclusive) to ``right``/``bottom`` (exclusive)."""
+        return cls(left, top, max(0, right - left), max(0, bottom - top))
+
+    @property
+    def right(self) -> int:
+        """First column right of the region."""
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        """First row below the region."""
+        return self.y + self.height
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def is_empty(self) -> bool:
+        return self.width == 0 or self.height == 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.width, self.height
+
+    def intersection(self, other: Region) -> Region | None:
+        """The overlap of two regions, or ``None`` if they do not overlap."""
+        left, top = max(self.x, other.x), max(self.y, other.y)
+        right, bottom = min(self.right, other.right), min(self.bottom, other.bottom)
+        if right <= left or bottom <= top:
+            return None
+        return Region(left, top, right - left, bottom - top)
+
+    def intersects(self, other: Region) -> bool:
+        return self.intersection(other) is not None
+
+    def contains(self, other: Region) -> bool:
+        """True if ``other`` lies entirely inside this region."""
+        return (self.x <= other.x and self.y <= other.y
+                and other.right <= self.right and other.bottom <= self.bottom)
+
+    def clip_to(self, screen: Region) -> Region | None:
+        """The part of this region that lies on ``screen``; ``None`` if it is all off screen."""
+        return self.intersection(screen)
+
+    def translate(self, dx: int, dy: int) -> Region:
+        return Region(self.x + dx, self.y + dy, self.width, self.height)
+
+    def relative_to(self, origin: Region) -> Region:
+        """This region in the coordinates of ``origin``'s top-left corner."""
+        return self.translate(-origin.x, -origin.y)
+
+    def subtract(self, other: Region) -> list[Region]:
+        """The parts of this region not covered by ``other``: up to four disjoint rectangles
+        (full-width bands above and below, then the left and right pieces between them)."""
+        cut = self.intersection(other)
+        if cut is None:
+            return [] if self.is_empty else [self]
+        pieces = [
+            Region.from_edges(self.x, self.y, self.right, cut.y),  # above
+            Region.from_edges(self.x, cut.bottom, self.right, self.bottom),  # below
+            Region.from_edges(self.x, cut.y, cut.x, cut.bottom),  # left
+            Region.from_edges(cut.right, cut.y, self.right, cut.bottom),  # right
+        ]
+        return [p for p in pieces if not p.is_empty]
+
+    def as_mss(self) -> dict[str, int]:
+        """The region as an mss monitor dict."""
+        return {"left": self.x, "top": self.y, "width": self.width, "height": self.height}
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}{self.x:+d}{self.y:+d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What to record in one frame.
+
+    ``region``: the screen rectangle to grab (never empty).
+    ``occluded``: parts of ``region`` covered by *other* windows, relative to ``region``
+    (they index the grabbed frame directly).  The engine blanks them so another
+    application's pixels are never recorded.  They may touch but do not overlap.
+    ``window_id``: the recorded window (X11 window id or Win32 HWND), ``None`` for a screen.
+    ``title``: the window title when there is one (metadata, event log).
+    ``reason``: a short human-readable why, for logs ("rdp window 0x400005 (xfreerdp)").
+    """
+
+    region: Region
+    occluded: tuple[Region, ...] = ()
+    window_id: int | None = None
+    title: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.region, Region):
+            raise ValueError(f"Target.region must be a Region, got {self.region!r}")  # noqa: TRY004
+        if self.region.is_empty:
+            raise ValueError(f"Target.region must not be empty, got {self.region}")
+        frame = Region(0, 0, self.region.width, self.region.height)
+        object.__setattr__(self, "occluded", tuple(self.occluded))
+        for part in self.occluded:
+            if not isinstance(part, Region) or not frame.contains(part):
+                raise ValueError(
+                    f"Target.occluded must hold Regions inside 0,0..{frame.width}x{frame.height} "
+                    f"(relative to the target region), got {part!r}"
+                )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the frame :meth:`CaptureSource.grab` returns."""
+        return self.region.size
+
+    def blank_occluded(self, frame: np.ndarray, value: int = 0) -> np.ndarray:
+        """Fill the occluded parts of a grabbed ``frame`` with ``value``, in place; returns it.
+
+        A convenience for tests and simple callers; the engine may use its own masks.
+        """
+        for part in self.occluded:
+            frame[part.y : part.bottom, part.x : part.right] = value
+        return frame
+
+
+class CaptureSource(ABC):
+    """Where frames come from.  Use it as a context manager::
+
+        with open_source("rdp_window", display=":1") as source:
+            target = source.locate()
+            if target is not None:
+                frame = source.grab(target)
+
+    A source is used from one thread (X connections and mss handles are not shared).
+    """
+
+    _opened = False
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Acquire the display connections and handles; ``with`` calls it."""
+        if self._opened:
+            return
+        self._open()
+        self._opened = True
+
+    def close(self) -> None:
+        """Release everything (idempotent); ``with`` calls it."""
+        if not self._opened:
+            return
+        self._opened = False
+        self._close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened
+
+    def _require_open(self) -> None:
+        if not self._opened:
+            raise CaptureError(f"{type(self).__name__} is not open: use it in a `with` block")
+
+    @abstractmethod
+    def _open(self) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    @abstractmethod
+    def locate(self) -> Target | None:
+        """What to record now, or ``None`` to pause (see :attr:`pause_reason`)."""
+
+    @abstractmethod
+    def grab(self, target: Target) -> np.ndarray:
+        """BGRA uint8 pixels of exactly ``target.region``, shape ``(height, width, 4)``.
+
+        The array is the caller's: later grabs do not overwrite it.
+        """
+
+    def damaged(self) -> bool | None:
+        """Did anything change on screen (in the last located region) since the last call?
+
+        ``False`` lets the engine skip the grab; ``None`` means the source cannot tell.
+        """
+        return None
+
+    @property
+    def pause_reason(self) -> str | None:
+        """Why the last :meth:`locate` returned ``None`` ("minimised", ...), else ``None``."""
+        return getattr(self, "_pause_reason", None)
+
+
+def check_grab_target(target: Target, screen: Region) -> None:
+    """Refuse to grab outside ``screen`` (a stale target after a resolution change)."""
+    if not screen.contains(target.region):
+        raise CaptureError(
+            f"target region {target.region} is not inside the screen {screen}; call locate() again"
+        )

@@ -1,0 +1,96 @@
+"""Full-screen recording (RECORDING_MODE=full_screen): all monitors, or one of them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target
+from fastrec.capture.grabber import Grabber, ScreenGrabber
+
+
+def describe_monitors(monitors: list[Region]) -> str:
+    """"0 (all monitors, 1280x720+0+0), 1 (1280x720+0+0)" for error messages."""
+    parts = [f"0 (all monitors, {monitors[0]})"] if monitors else []
+    parts += [f"{i} ({m})" for i, m in enumerate(monitors[1:], start=1)]
+    return ", ".join(parts)
+
+
+class FullScreenSource(CaptureSource):
+    """The whole desktop: ``monitor=0`` is every monitor together (mss's virtual screen),
+    ``monitor=N`` the N-th monitor.
+
+    Never pauses: :meth:`locate` always returns the monitor.  The monitor index is checked
+    against the display's layout when the source opens.
+    """
+
+    def __init__(self, display: str | None = None, monitor: int = 0, *,
+                 grabber: Grabber | None = None) -> None:
+        if not isinstance(monitor, int) or isinstance(monitor, bool) or monitor < 0:
+            raise ValueError(
+                f"FullScreenSource.monitor must be an integer >= 0 (0 = all monitors), got {monitor!r}"
+            )
+        self.display = display
+        self.monitor = monitor
+        self._grabber: Grabber = grabber if grabber is not None else ScreenGrabber(display)
+        self._target: Target | None = None
+        self._damage: Any = None  # x11.DamageMonitor, made on first damaged() (X11 only)
+
+    def _open(self) -> None:
+        self._grabber.open()
+        try:
+            monitors = self._grabber.monitors()
+            if self.monitor >= len(monitors):
+                raise ValueError(
+                    f"FullScreenSource.monitor={self.monitor} does not exist on display "
+                    f"{self.display or '$DISPLAY'}; available monitors: {describe_monitors(monitors)}"
+                )
+        except BaseException:
+            self._grabber.close()
+            raise
+        region = monitors[self.monitor]
+        if region.is_empty:
+            self._grabber.close()
+            raise CaptureError(f"monitor {self.monitor} has no pixels: {region}")
+        label = "all monitors" if self.monitor == 0 else f"monitor {self.monitor}"
+        self._target = Target(region, reason=f"full screen: {label} {region}")
+
+    def _close(self) -> None:
+        if self._damage is not None:
+            self._damage.close()
+            self._damage = None
+        self._grabber.close()
+
+    @property
+    def monitors(self) -> list[Region]:
+        """The display's monitors (0 = all together); the source must be open."""
+        self._require_open()
+        return self._grabber.monitors()
+
+    def locate(self) -> Target:
+        self._require_open()
+        assert self._target is not None
+        return self._target
+
+    def grab(self, target: Target) -> np.ndarray:
+        self._require_open()
+        check_grab_target(target, self._grabber.monitors()[0])
+        return self._grabber.grab(target.region)
+
+    def damaged(self) -> bool | None:
+        """X DAMAGE inside the monitor on X11 (see :mod:`fastrec.capture.x11`); ``None``
+        elsewhere or when python-xlib or the extension is missing."""
+        self._require_open()
+        assert self._target is not None
+        if self._damage is None:
+            if not sys.platform.startswith("linux"):
+                return None
+            try:
+                from fastrec.capture.x11 import DamageMonitor
+            except ImportError:  # python-xlib not installed: "unknown" is a valid answer
+                return None
+            self._damage = DamageMonitor(self.display)
+        changed: bool | None = self._damage.damaged(self._target.region)
+        return changed

@@ -1,0 +1,248 @@
+"""The capture process: what is on screen -> changed? -> I420 -> masks -> ring slot.
+
+Schedule: frame k is due at t0 + k/fps; ticks we are late for are skipped and counted,
+never bunched up.  A frame identical to the previous one is neither converted nor encoded,
+except that a keyframe is repeated every ``keyframe_interval`` seconds so players can seek
+across idle stretches.  When the target vanishes (minimised, covered, gone) one blank frame
+opens a gap in the timeline; the source never falls back to the desktop.
+
+The output frame size is fixed for the session (the first target's size x scale).  A
+target that changes size is scaled to fit it with its aspect ratio kept (letterboxed), so
+the video never distorts and the encoder never restarts mid-segment.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from fastrec.capture import open_source
+from fastrec.capture.base import Region, Target
+from fastrec.core.convert import Scaler, i420_planes, i420_size, output_size
+from fastrec.core.diff import TileDiff
+from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
+from fastrec.engine.protocol import FrameFlags
+from fastrec.engine.ring import FrameRing
+from fastrec.engine.usage import cpu_seconds
+
+STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureConfig:
+    """One session's capture settings."""
+
+    session_id: str
+    mode: str = "rdp_window"
+    display: str | None = None
+    source_options: dict[str, Any] = field(default_factory=dict)
+    fps: int = 10
+    scale: float = 1.0
+    keyframe_interval: float = 2.0
+    tile_size: int = 64
+    ring_slots: int = 8
+    full_policy: str = "block"
+    ring_timeout: float = 0.5
+    masks: tuple[MaskRegion, ...] = ()  # in screen coordinates
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Counters of one capture process, sent to the supervisor."""
+
+    ticks: int = 0
+    grabbed: int = 0
+    unchanged: int = 0  # identical to the previous frame: not converted, not encoded
+    published: int = 0
+    dropped: int = 0  # the ring was full
+    late_ticks: int = 0  # skipped because capture fell behind the schedule
+    paused_ticks: int = 0  # the target was minimised, covered or gone
+    damage_skips: int = 0  # the X DAMAGE hint said nothing changed: not even grabbed
+    keyframes: int = 0
+    region: tuple[int, int, int, int] | None = None
+    output_size: tuple[int, int] = (0, 0)
+    elapsed: float = 0.0
+    cpu_seconds: float = 0.0  # this capture process's own CPU time
+
+
+class _Layout:
+    """Where a target of a given size lands in the fixed output frame."""
+
+    def __init__(self, width: int, height: int, out_w: int, out_h: int) -> None:
+        fit = min(out_w / width, out_h / height)
+        self.w = min(out_w, max(2, int(width * fit) & ~1))
+        self.h = min(out_h, max(2, int(height * fit) & ~1))
+        self.x = ((out_w - self.w) // 2) & ~1
+        self.y = ((out_h - self.h) // 2) & ~1
+        self.letterboxed = (self.w, self.h) != (out_w, out_h)
+        self.scaler = Scaler(width, height, self.w, self.h)
+        self.sx, self.sy = self.w / width, self.h / height
+
+
+def _blank(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    y.fill(16)  # BT.709 limited-range black
+    u.fill(128)
+    v.fill(128)
+
+
+class CaptureLoop:
+    """Runs one session's capture until told to stop (see :func:`capture_main`)."""
+
+    def __init__(self, config: CaptureConfig, source: Any, ring: FrameRing, out_w: int, out_h: int) -> None:
+        self.config = config
+        self.source = source
+        self.ring = ring
+        self.out_w, self.out_h = out_w, out_h
+        self.stats = CaptureStats(output_size=(out_w, out_h))
+        self._layouts: dict[tuple[int, int], _Layout] = {}
+        self._diff: TileDiff | None = None
+        self._previous: np.ndarray | None = None
+        self._paused = False
+        self._last_key = -math.inf
+        self._last_target: Target | None = None
+
+    def _layout(self, width: int, height: int) -> _Layout:
+        key = (width, height)
+        if key not in self._layouts:
+            self._layouts[key] = _Layout(width, height, self.out_w, self.out_h)
+        return self._layouts[key]
+
+    def tick(self, stamp: float) -> None:
+        """Capture once at ``stamp`` (a time.monotonic() reading)."""
+        self.stats.ticks += 1
+        target = self.source.locate()
+        if target is None:
+            self.stats.paused_ticks += 1
+            if not self._paused:
+                self._paused = True
+                self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+            return
+        region = target.region
+        resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
+        forced = resized or self._paused or target != self._last_target
+        self._paused = False
+        self._last_target = target
+        key_due = stamp - self._last_key >= self.config.keyframe_interval
+        if not forced and not key_due and self.source.damaged() is False:
+            self.stats.damage_skips += 1
+            return
+        frame = self.source.grab(target)
+        self.stats.grabbed += 1
+        if resized:
+            self._diff = TileDiff(region.width, region.height, self.config.tile_size)
+            self._previous = np.empty((region.height, region.width, 4), np.uint8)
+        assert self._diff is not None and self._previous is not None
+        changed = self._diff.compare(frame, self._previous, copy=True)
+        if resized:
+            self._previous[...] = frame
+        if not (changed or forced or key_due):
+            self.stats.unchanged += 1
+            return
+        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if (key_due or resized) else FrameFlags.NONE)
+
+    def finish(self, stamp: float) -> None:
+        """The session's last frame, at stop time, so the video lasts as long as the session."""
+        if self._previous is not None and not self._paused and self._last_target is not None:
+            self._publish(self._previous, self._last_target, stamp, FrameFlags.FINAL)
+
+    def _publish(self, frame: np.ndarray | None, target: Target | None, stamp: float, flags: FrameFlags) -> None:
+        slot = self.ring.acquire()
+        if slot is None:
+            self.stats.dropped += 1
+            return
+        with slot:
+            y, u, v = i420_planes(slot.data, self.out_w, self.out_h)
+            if frame is None or target is None:
+                _blank(y, u, v)
+            else:
+                self._convert(frame, target, y, u, v)
+            if flags & FrameFlags.KEYFRAME:
+                self._last_key = stamp
+                self.stats.keyframes += 1
+            slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
+        self.stats.published += 1
+
+    def _convert(self, frame: np.ndarray, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        region = target.region
+        lay = self._layout(region.width, region.height)
+        if lay.letterboxed:
+            _blank(y, u, v)  # slots are reused: the borders must be painted every time
+        ys = y[lay.y : lay.y + lay.h, lay.x : lay.x + lay.w]
+        us = u[lay.y // 2 : (lay.y + lay.h) // 2, lay.x // 2 : (lay.x + lay.w) // 2]
+        vs = v[lay.y // 2 : (lay.y + lay.h) // 2, lay.x // 2 : (lay.x + lay.w) // 2]
+        lay.scaler.convert(frame, ys, us, vs)
+        masks = [MaskRegion(m.x - region.x, m.y - region.y, m.width, m.height, m.kind, m.strength, m.colour)
+                 for m in self.config.masks]
+        # other windows on top of the target: their pixels are not the session's to record
+        masks += [MaskRegion(o.x, o.y, o.width, o.height, MaskKind.BLOCK) for o in target.occluded]
+        if masks:
+            mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
+
+
+def _first_target(source: Any, timeout: float) -> Target:
+    deadline = time.monotonic() + timeout
+    while (target := source.locate()) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no window to record: nothing matched within "
+                               f"{timeout:.0f} s (is the RDP client running and visible?)")
+        time.sleep(0.1)
+    return target
+
+
+def capture_main(config: CaptureConfig, control: Connection, start_timeout: float = 10.0) -> None:
+    """Body of a session's capture process.
+
+    Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every
+    second, ("stopped", dict) at the end or ("error", message); stops on "stop".
+    """
+    try:
+        with open_source(config.mode, config.display, **config.source_options) as source:
+            first = _first_target(source, start_timeout)
+            out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
+            with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
+                           timeout=config.ring_timeout) as ring:
+                control.send(("ring", ring.endpoint(0), (out_w, out_h)))
+                loop = CaptureLoop(config, source, ring, out_w, out_h)
+                _run(loop, config.fps, control)
+                ring.close()
+                control.send(("stopped", asdict(loop.stats)))
+    except Exception as exc:
+        control.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
+    period = 1.0 / fps
+    t0 = time.monotonic()
+    next_stats = t0 + STATS_EVERY
+    tick = 0
+    while True:
+        due = t0 + tick * period
+        now = time.monotonic()
+        if now < due:
+            if control.poll(due - now):  # sleeps until due, or wakes for "stop"
+                if control.recv() == "stop":
+                    break
+                continue
+        elif now - due >= period:
+            skipped = math.floor((now - due) / period)
+            loop.stats.late_ticks += skipped
+            tick += skipped
+        tick += 1
+        stamp = time.monotonic()
+        loop.tick(stamp)
+        if stamp >= next_stats:
+            next_stats += STATS_EVERY
+            loop.stats.elapsed = stamp - t0
+            loop.stats.cpu_seconds = cpu_seconds()
+            loop.stats.region = None if loop._last_target is None else tuple(
+                getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
+            control.send(("stats", asdict(loop.stats)))
+    stamp = time.monotonic()
+    loop.finish(stamp)
+    loop.stats.elapsed = stamp - t0
+    loop.stats.cpu_seconds = cpu_seconds()

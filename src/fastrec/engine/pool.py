@@ -1,0 +1,191 @@
+"""Encoder worker processes, and the supervisor side that feeds and watches them.
+
+Each worker runs one thread per session it was given; a session's frames are encoded in
+order by that one thread.  libx264 releases the GIL while it encodes, so one worker can
+carry several sessions.  A worker that dies is replaced; each of its sessions goes on in
+a new segment in the replacement, from the next frame in its ring.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import wait
+from typing import Any
+
+import numpy as np
+
+from fastrec.core.convert import i420_size
+from fastrec.engine.protocol import (
+    EncoderFailed,
+    FrameFlags,
+    SegmentClosed,
+    SegmentNaming,
+    SegmentOpened,
+    SegmentPolicy,
+    SessionEncoded,
+    WorkerDied,
+)
+from fastrec.engine.ring import RingClosed, RingEndpoint, RingReader
+from fastrec.engine.segments import EncoderSettings, SegmentWriter
+from fastrec.engine.usage import cpu_seconds
+from fastrec.settings import default_encoder_workers
+
+SPAWN = mp.get_context("spawn")
+Event = SegmentOpened | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeJob:
+    """Everything a worker needs to encode one session."""
+
+    session_id: str
+    endpoint: RingEndpoint
+    settings: EncoderSettings
+    policy: SegmentPolicy
+    naming: SegmentNaming
+    first_part: int = 1
+
+
+def _encode_session(job: EncodeJob, events: Any) -> None:
+    frames = 0
+    size = i420_size(job.settings.width, job.settings.height)
+    shape = (job.settings.height * 3 // 2, job.settings.width)
+    try:
+        with RingReader(job.endpoint) as reader, SegmentWriter(
+            job.session_id, job.settings, job.policy, job.naming.path,
+            on_open=lambda part, path: events.put(SegmentOpened(job.session_id, part, path)),
+            on_segment=lambda info: events.put(SegmentClosed(info)), first_part=job.first_part,
+        ) as writer:
+            while True:
+                try:
+                    slot = reader.read(timeout=1.0)
+                except RingClosed:
+                    break
+                if slot is None:
+                    continue
+                with slot:
+                    pixels = np.asarray(slot.data[:size]).reshape(shape)
+                    writer.write(pixels, slot.header.timestamp,
+                                 keyframe=bool(slot.header.flags & FrameFlags.KEYFRAME))
+                frames += 1
+        events.put(SessionEncoded(job.session_id, frames, cpu_seconds()))
+    except Exception as exc:  # the supervisor owns the user-facing error
+        events.put(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}"))
+
+
+def _worker_main(tasks: Any, events: Any) -> None:
+    threads: list[threading.Thread] = []
+    while (job := tasks.get()) is not None:
+        thread = threading.Thread(target=_encode_session, args=(job, events),
+                                  name=f"encode-{job.session_id}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+
+
+@dataclass
+class _Worker:
+    process: Any
+    tasks: Any
+    jobs: dict[str, EncodeJob] = field(default_factory=dict)
+
+
+class EncoderPool:
+    """``workers`` spawned encoder processes; a context manager.
+
+    ``submit`` hands a session to the least busy worker.  ``events`` returns what happened
+    since the last call (segments opened and closed, sessions done or failed, workers that
+    died and were replaced); call it regularly, e.g. from a supervisor thread.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        count = default_encoder_workers() if workers is None else workers
+        if not 1 <= count <= 64:
+            raise ValueError(f"workers must be between 1 and 64, got {count}")
+        self._events: Any = SPAWN.Queue()
+        self._workers = [self._spawn() for _ in range(count)]
+        self._parts: dict[str, int] = {}  # session -> part being written
+        self._closed = False
+
+    def _spawn(self) -> _Worker:
+        tasks = SPAWN.Queue()
+        process = SPAWN.Process(target=_worker_main, args=(tasks, self._events),
+                                name="fastrec-encoder", daemon=True)
+        process.start()
+        return _Worker(process, tasks)
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def submit(self, job: EncodeJob) -> int:
+        """Start encoding a session; returns the worker index it went to."""
+        index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].jobs))
+        worker = self._workers[index]
+        worker.jobs[job.session_id] = job
+        worker.tasks.put(job)
+        return index
+
+    def events(self, timeout: float = 0.0) -> list[Event]:
+        """Events since the last call, waiting up to ``timeout`` for the first one."""
+        out: list[Event] = self._replace_dead()
+        try:
+            out.append(self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait())
+            while True:
+                out.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        for event in out:
+            self._track(event)
+        return out
+
+    def _track(self, event: Event) -> None:
+        if isinstance(event, SegmentOpened):
+            self._parts[event.session_id] = event.part
+        elif isinstance(event, SessionEncoded | EncoderFailed):
+            self._parts.pop(event.session_id, None)
+            for worker in self._workers:
+                job = worker.jobs.pop(event.session_id, None)
+                if job is not None:
+                    job.endpoint.close()
+
+    def _replace_dead(self) -> list[Event]:
+        died: list[Event] = []
+        sentinels = {w.process.sentinel: i for i, w in enumerate(self._workers)}
+        for sentinel in wait(list(sentinels), timeout=0):
+            index = sentinels[sentinel]
+            old = self._workers[index]
+            old.process.join()
+            self._workers[index] = new = self._spawn()
+            for session_id, job in old.jobs.items():
+                # the next part, so the replacement never overwrites what the dead one wrote
+                part = self._parts.get(session_id, job.first_part - 1) + 1
+                new.jobs[session_id] = moved = replace(job, first_part=part)
+                new.tasks.put(moved)
+            died.append(WorkerDied(index, old.process.exitcode, tuple(old.jobs)))
+        return died
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Let every worker finish its sessions (their rings must be closed) and exit."""
+        if self._closed:
+            return
+        self._closed = True
+        for worker in self._workers:
+            worker.tasks.put(None)
+        for worker in self._workers:
+            worker.process.join(timeout)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            for job in worker.jobs.values():
+                job.endpoint.close()
+
+    def __enter__(self) -> EncoderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

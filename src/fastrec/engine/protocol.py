@@ -1,0 +1,98 @@
+"""What crosses between the engine's processes besides pixels: frame flags in the ring's
+slot headers and the small messages of the supervisor, capture and encoder processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntFlag
+from pathlib import Path
+
+
+class FrameFlags(IntFlag):
+    """Flags the capture process sets on a ring slot."""
+
+    NONE = 0
+    KEYFRAME = 1  # encode as a keyframe: seeking points, also across idle stretches
+    PAUSED = 2  # the target vanished (minimised, covered, gone): a blank frame opens the gap
+    FINAL = 4  # the last frame of the session, stamped at stop time
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPolicy:
+    """When the encoder starts a new segment (None: never for that reason)."""
+
+    max_bytes: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """One finished (or crash-truncated) segment file."""
+
+    session_id: str
+    part: int
+    path: Path
+    first_timestamp: float
+    last_timestamp: float
+    frames: int
+    keyframes: int
+    bytes: int
+    finalized: bool  # remuxed for fast seeking; False leaves the fragmented file as written
+
+    @property
+    def duration(self) -> float:
+        return self.last_timestamp - self.first_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentNaming:
+    """Where a session's segments go: part 1 is ``{basename}.mp4``, later parts
+    ``{basename}_part{N}.mp4``."""
+
+    directory: Path
+    basename: str
+
+    def path(self, part: int) -> Path:
+        suffix = "" if part == 1 else f"_part{part}"
+        return self.directory / f"{self.basename}{suffix}.mp4"
+
+
+# Encoder pool events, sent from workers to the supervisor.
+
+@dataclass(frozen=True, slots=True)
+class SegmentOpened:
+    session_id: str
+    part: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentClosed:
+    info: SegmentInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEncoded:
+    """A session's ring closed and every frame in it was encoded."""
+
+    session_id: str
+    frames: int
+    worker_cpu_seconds: float  # the whole worker process's CPU time so far
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderFailed:
+    """Encoding a session failed (disk full, unwritable directory...); files written so far
+    stay playable."""
+
+    session_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDied:
+    """An encoder worker process died; its sessions continue in a new segment."""
+
+    worker: int
+    exitcode: int | None
+    sessions: tuple[str, ...]

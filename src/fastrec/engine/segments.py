@@ -1,0 +1,216 @@
+"""One session's frames into rotating H.264 segment files.
+
+Each segment is a fragmented MP4 while it is written, so a recorder killed at any moment
+leaves a file that plays up to its last fragment (about a second).  Rotation (by size or
+duration) flushes the old encoder into the old file and starts a fresh one whose first
+frame is a keyframe: the frame that triggered it is written once, in the new segment.
+A clean close remuxes the file with its index up front so players seek at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fastrec.core.convert import tag_colours
+from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
+from fastrec.storage.files import reserve_temp
+
+TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
+# Fragments at every keyframe and at least every second, so a crash loses about a second.
+FRAGMENTED_MP4 = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",  # hand each fragment to the OS at once, not when a 256 kB buffer fills
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderSettings:
+    """How a session's frames are encoded."""
+
+    width: int
+    height: int
+    crf: int = 23
+    preset: str = "veryfast"
+    fps_hint: int = 10  # x264's rate control assumes this frame rate
+    # Frames come in only when something changed; a keyframe is forced by the capture clock
+    # (FrameFlags.KEYFRAME), so scene-cut detection is off.
+    x264_params: str = "scenecut=0:keyint=infinite"
+
+
+class SegmentWriter:
+    """Encode frames into ``path_for(part)`` files, rotating by ``policy``; a context manager.
+
+    ``on_open`` is called with (part, path) when a segment starts, ``on_segment`` with its
+    :class:`SegmentInfo` when it is closed.
+    """
+
+    def __init__(self, session_id: str, settings: EncoderSettings, policy: SegmentPolicy,
+                 path_for: Callable[[int], Path],
+                 on_segment: Callable[[SegmentInfo], None] | None = None, first_part: int = 1,
+                 on_open: Callable[[int, Path], None] | None = None) -> None:
+        self.session_id = session_id
+        self.settings = settings
+        self.policy = policy
+        self._path_for = path_for
+        self._on_segment = on_segment
+        self._on_open = on_open
+        self._part = first_part - 1
+        self._out: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self._path: Path | None = None
+        self._first = self._last = 0.0
+        self._frames = self._keyframes = self._bytes = 0
+        self.segments: list[SegmentInfo] = []
+
+    @property
+    def part(self) -> int:
+        """The part number of the segment being written (0 before the first frame)."""
+        return self._part
+
+    @property
+    def path(self) -> Path | None:
+        """The file being written, if any."""
+        return self._path
+
+    def write(self, pixels: np.ndarray, timestamp: float, keyframe: bool = False) -> None:
+        """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``."""
+        if self._out is not None and timestamp <= self._last:
+            return  # a clock that steps back would make the file unplayable
+        if self._out is None or self._rotation_due(timestamp):
+            self._close_segment(finalize=True)
+            self._open_segment(timestamp)
+            keyframe = True
+        assert self._stream is not None and self._out is not None
+        frame = av.VideoFrame.from_numpy_buffer(pixels, format="yuv420p")
+        tag_colours(frame)
+        frame.pts = round((timestamp - self._first) / TIME_BASE)
+        frame.time_base = TIME_BASE
+        if keyframe:
+            frame.pict_type = av.video.frame.PictureType.I
+            self._keyframes += 1
+        self._mux(self._out, self._stream.encode(frame))
+        self._frames += 1
+        self._last = timestamp
+
+    def close(self, finalize: bool = True) -> list[SegmentInfo]:
+        """Flush and close the current segment; returns every segment written."""
+        self._close_segment(finalize)
+        return self.segments
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        # after an error the file stays as written (fragmented, playable), not remuxed
+        self.close(finalize=exc_type is None)
+
+    def _rotation_due(self, timestamp: float) -> bool:
+        p = self.policy
+        return ((p.max_bytes is not None and self._bytes >= p.max_bytes)
+                or (p.max_seconds is not None and timestamp - self._first >= p.max_seconds))
+
+    def _open_segment(self, timestamp: float) -> None:
+        self._part += 1
+        self._path = Path(self._path_for(self._part))
+        s = self.settings
+        try:
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # created 0600 before FFmpeg opens it: recordings hold what was on screen
+            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write recording {self._path}: {exc.strerror}") from exc
+        out = av.open(str(self._path), "w", format="mp4", options=FRAGMENTED_MP4)
+        try:
+            stream = out.add_stream("libx264", rate=s.fps_hint)
+            stream.width, stream.height, stream.pix_fmt = s.width, s.height, "yuv420p"
+            stream.time_base = TIME_BASE
+            stream.codec_context.time_base = TIME_BASE
+            tag_colours(stream.codec_context)
+            stream.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": s.x264_params}
+        except BaseException:
+            out.close()
+            raise
+        self._out, self._stream = out, stream
+        self._first = self._last = timestamp
+        self._frames = self._keyframes = self._bytes = self._good_size = 0
+        if self._on_open is not None:
+            self._on_open(self._part, self._path)
+
+    def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
+        try:
+            out.mux(packets)
+        except Exception:
+            self._abandon(out)
+            raise
+        self._bytes += sum(packet.size for packet in packets)
+        if packets:
+            # with flush_packets the file now ends on a whole fragment (or on the header)
+            assert self._path is not None
+            self._good_size = self._path.stat().st_size
+
+    def _abandon(self, out: av.container.OutputContainer) -> None:
+        """A write failed (disk full...): keep the file as it was after the last good write,
+        which plays; a half-written fragment at its end would not."""
+        self._out = self._stream = None
+        try:
+            out.close()
+        except Exception:
+            pass  # the trailer cannot be written either; it is cut off below
+        assert self._path is not None
+        try:
+            os.truncate(self._path, self._good_size)
+        except OSError:
+            pass
+        self._record(finalized=False)
+
+    def _close_segment(self, finalize: bool) -> None:
+        if self._out is None:
+            return
+        out, stream, path = self._out, self._stream, self._path
+        self._out = self._stream = None
+        try:
+            assert stream is not None
+            self._mux(out, stream.encode(None))
+        finally:
+            out.close()
+        self._record(finalized=finalize and _remux_faststart(path))
+
+    def _record(self, finalized: bool) -> None:
+        path = self._path
+        assert path is not None
+        info = SegmentInfo(self.session_id, self._part, path, self._first, self._last, self._frames,
+                           self._keyframes, path.stat().st_size, finalized)
+        self.segments.append(info)
+        if self._on_segment is not None:
+            self._on_segment(info)
+
+
+def _remux_faststart(path: Path) -> bool:
+    """Rewrite a fragmented MP4 as a plain one with its index first; False keeps the original."""
+    try:
+        tmp = reserve_temp(path)
+    except OSError:
+        return False
+    try:
+        with av.open(str(path)) as src, av.open(str(tmp), "w", format="mp4",
+                                                options={"movflags": "+faststart"}) as dst:
+            source = src.streams.video[0]
+            target = dst.add_stream_from_template(source)
+            for packet in src.demux(source):
+                if packet.dts is None:
+                    continue  # the demuxer's end-of-stream marker
+                packet.stream = target
+                dst.mux(packet)
+        os.replace(tmp, path)
+        return True
+    except (av.FFmpegError, OSError):
+        tmp.unlink(missing_ok=True)
+        return False

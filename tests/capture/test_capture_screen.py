@@ -1,0 +1,87 @@
+"""Full-screen capture on a real X server (Xvfb): shape, content, monitors, DAMAGE."""
+
+from __future__ import annotations
+
+import pytest
+from x11_windows import bgr, needs_x, share_of, wait_for
+
+from fastrec.capture import CaptureError, FullScreenSource, Region, Target, open_source
+
+pytestmark = needs_x
+
+
+def test_full_screen_grab_shows_a_window_where_it_is(bare_display, spawn_window):
+    # no window manager: the window sits exactly at +200+150
+    spawn_window(bare_display, "320x240+200+150", "#ff8000")
+    with open_source("full_screen", bare_display.display) as source:
+        target = source.locate()
+        assert target.region == Region(0, 0, 1280, 720) and target.occluded == ()
+        assert target.window_id is None
+
+        def painted():
+            frame = source.grab(target)
+            return frame if share_of(frame[150:390, 200:520], "#ff8000") == 1.0 else None
+
+        frame = wait_for(painted, what="the orange window on the screen grab")
+        assert frame.shape == (720, 1280, 4) and frame.dtype.name == "uint8"
+        assert tuple(frame[150, 200, :3]) == bgr("#ff8000")  # BGRA order
+        assert share_of(frame[:150], "#ff8000") == 0 and share_of(frame[390:], "#ff8000") == 0
+        assert share_of(frame[:, :200], "#ff8000") == 0 and share_of(frame[:, 520:], "#ff8000") == 0
+        # the array is the caller's: a second grab does not overwrite it
+        frame[:] = 7
+        assert share_of(source.grab(target)[150:390, 200:520], "#ff8000") == 1.0
+
+
+def test_one_monitor_and_the_monitor_list(bare_display):
+    with FullScreenSource(bare_display.display, monitor=1) as source:
+        assert source.locate().region == Region(0, 0, 1280, 720)
+        assert source.monitors == [Region(0, 0, 1280, 720)] * 2
+
+
+def test_a_missing_monitor_is_a_clear_error(bare_display):
+    source = FullScreenSource(bare_display.display, monitor=3)
+    with pytest.raises(ValueError) as err:
+        source.open()
+    assert str(err.value) == (
+        f"FullScreenSource.monitor=3 does not exist on display {bare_display.display}; "
+        "available monitors: 0 (all monitors, 1280x720+0+0), 1 (1280x720+0+0)"
+    )
+    assert not source.is_open
+
+
+@pytest.mark.parametrize("monitor", [-1, 1.0, True, "1"])
+def test_the_monitor_must_be_a_non_negative_integer(monitor):
+    with pytest.raises(ValueError, match="FullScreenSource.monitor must be an integer >= 0"):
+        FullScreenSource(":0", monitor=monitor)
+
+
+def test_grab_refuses_a_region_off_the_screen(bare_display):
+    with (FullScreenSource(bare_display.display) as source,
+          pytest.raises(CaptureError, match="is not inside the screen 1280x720")):
+        source.grab(Target(Region(1200, 700, 100, 100)))
+
+
+def test_an_unreachable_display_is_a_clear_error():
+    with pytest.raises(CaptureError, match="cannot open the screen :4242"):
+        FullScreenSource(":4242").open()
+
+
+def test_no_display_means_an_error_not_the_developers_screen():
+    # tests/conftest.py unsets DISPLAY; a source without a display must refuse to start
+    with pytest.raises(CaptureError, match=r"cannot open the screen \$DISPLAY"):
+        FullScreenSource(None).open()
+
+
+def test_use_without_with_is_refused():
+    with pytest.raises(CaptureError, match="FullScreenSource is not open: use it in a `with` block"):
+        FullScreenSource(":0").locate()
+
+
+def test_damage_tells_an_idle_screen_from_a_changing_one(bare_display, spawn_window):
+    window = spawn_window(bare_display, "100x100+10+10", "#00ff00")
+    with FullScreenSource(bare_display.display) as source:
+        assert source.damaged() is True  # nothing is known about the time before
+        wait_for(lambda: source.damaged() is False, what="an idle screen")
+        window.xdotool("windowmove", "400", "300")
+        wait_for(lambda: source.damaged() is True, what="damage after a window moved")
+        wait_for(lambda: source.damaged() is False, what="idle again")

@@ -1,0 +1,85 @@
+"""The engine following real X11 windows on a private Xvfb with a window manager."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fastrec.engine.capture_loop import CaptureConfig
+from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
+from fastrec.engine.recorder import EncodingOptions, Recorder
+from x11_windows import wait_for
+
+
+def _frames(path: Path) -> list[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as container:
+        return [(float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
+def _mean_colour(rgb: np.ndarray) -> np.ndarray | None:
+    """Mean RGB of the non-black pixels (letterbox and pause frames are black)."""
+    lit = rgb.astype(int).sum(axis=2) > 90
+    return rgb[lit].mean(axis=0) if lit.mean() > 0.2 else None
+
+
+def _start(recorder: Recorder, config: CaptureConfig, tmp_path: Path) -> None:
+    recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, f"s_{config.session_id}"))
+    wait_for(lambda: recorder.status(config.session_id)["state"] != "starting", what="recording")
+    assert recorder.status(config.session_id)["state"] == "recording", recorder.status(config.session_id)
+
+
+def test_rdp_window_is_followed_and_pauses_while_minimised_never_showing_the_desktop(
+        wm_display, spawn_window, tmp_path: Path):
+    rdp = spawn_window(wm_display, "480x270+40+40", "#2040e0", process_name="xfreerdp")
+    spawn_window(wm_display, "500x300+700+380", "#20e040")  # another app: must never be recorded
+    with Recorder(workers=1) as recorder:
+        config = CaptureConfig("r", mode="rdp_window", display=wm_display.display, fps=10)
+        _start(recorder, config, tmp_path)
+        time.sleep(1.5)
+        rdp.xdotool("windowmove", "300", "200", sync=True)
+        time.sleep(1.5)
+        moved = recorder.status("r")["capture"]["region"]
+        rdp.xdotool("windowminimize", sync=True)
+        time.sleep(2.0)
+        rdp.xdotool("windowactivate", sync=True)
+        time.sleep(1.5)
+        recorder.stop("r")
+        status = recorder.wait("r", timeout=60)
+    assert status["state"] == "stopped", status
+    capture = status["capture"]
+    assert capture["output_size"] == [480, 270] or tuple(capture["output_size"]) == (480, 270)
+    assert moved[0] >= 290 and moved[1] >= 190, moved  # the region followed the window
+    assert capture["paused_ticks"] >= 10 and capture["dropped"] == 0
+    frames = _frames(Path(status["segments"][0]))
+    colours = [_mean_colour(rgb) for _, rgb in frames]
+    blue = [c is not None and c[2] > 150 and c[1] < 120 for c in colours]
+    black = [c is None for c in colours]
+    assert all(b or k for b, k in zip(blue, black)), "a frame shows something other than the window"
+    assert not any(c is not None and c[1] > 150 for c in colours), "the other app's window leaked"
+    # the minimised stretch is one blank frame and a gap in the timeline
+    gaps = [t1 - t0 for (t0, _), (t1, _) in zip(frames, frames[1:])]
+    assert any(black) and max(gaps) >= 1.5, gaps
+
+
+def test_active_window_recording_switches_with_the_focus(wm_display, spawn_window, tmp_path: Path):
+    red = spawn_window(wm_display, "400x300+50+50", "#e02020")
+    blue = spawn_window(wm_display, "600x240+500+300", "#2020e0")
+    red.xdotool("windowactivate", sync=True)
+    with Recorder(workers=1) as recorder:
+        _start(recorder, CaptureConfig("a", mode="active_window", display=wm_display.display, fps=10), tmp_path)
+        time.sleep(1.5)
+        blue.xdotool("windowactivate", sync=True)
+        time.sleep(1.5)
+        recorder.stop("a")
+        status = recorder.wait("a", timeout=60)
+    assert status["state"] == "stopped", status
+    colours = [_mean_colour(rgb) for _, rgb in _frames(Path(status["segments"][0]))]
+    names = ["red" if c[0] > 150 and c[2] < 120 else "blue" if c[2] > 150 and c[0] < 120 else "other"
+             for c in colours if c is not None]
+    assert names[0] == "red" and names[-1] == "blue", names
+    assert "other" not in names
+    # one switch, and the blue window (another size) is letterboxed into the same frame size
+    assert names.index("blue") == len(names) - names[::-1].index("red")

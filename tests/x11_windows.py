@@ -1,0 +1,89 @@
+"""Test helpers for real X11 windows: bounded waits, Tk windows from named processes, colour
+checks.  Used by the capture and engine tests (fixtures in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+WAIT = 10.0  # seconds: the longest any test waits for the X server or a window manager
+
+needs_x = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("Xvfb", "openbox", "xdotool")),
+    reason="needs Xvfb, openbox and xdotool (scripts/setup.sh)",
+)
+
+# A Tk window filled with one colour: argv = title, geometry, colour, class, kind.  Tk never sets
+# _NET_WM_PID, so the sources must find its process through the X server (X-Resource).
+WINDOW_SCRIPT = """
+import sys, tkinter as tk
+root = tk.Tk(className=sys.argv[4])
+root.title(sys.argv[1])
+root.geometry(sys.argv[2])
+root.configure(bg=sys.argv[3])
+if sys.argv[5] == "popup":  # override-redirect, like a menu or tooltip: no WM, no frame
+    root.overrideredirect(True)
+root.mainloop()
+"""
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = WAIT, what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something other than None/False; fail after
+    ``timeout``."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while value is None or value is False:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
+        time.sleep(0.02)
+        value = predicate()
+    return value
+
+
+@dataclass
+class Window:
+    """A running Tk window: its process and its X window id (the WM's client)."""
+
+    proc: subprocess.Popen[bytes]
+    id: int
+    title: str
+    env: dict[str, str]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def xdotool(self, command: str, *args: str, sync: bool = False) -> None:
+        """Run ``xdotool <command> [--sync] <this window> <args>``."""
+        cmd = ["xdotool", command, *(["--sync"] if sync else []), str(self.id), *args]
+        subprocess.run(cmd, env=self.env, check=True, timeout=WAIT, capture_output=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def bgr(colour: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` as the (b, g, r) of a BGRA frame."""
+    value = colour.lstrip("#")
+    r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+    return b, g, r
+
+
+def share_of(frame: Any, colour: str) -> float:
+    """Fraction of ``frame``'s pixels that are exactly ``colour``."""
+    b, g, r = bgr(colour)
+    hits = (frame[..., 0] == b) & (frame[..., 1] == g) & (frame[..., 2] == r)
+    return float(hits.mean()) if hits.size else 0.0
