@@ -43,7 +43,7 @@ class CaptureConfig:
     source_options: dict[str, Any] = field(default_factory=dict)
     fps: int = 10
     scale: float = 1.0
-    keyframe_interval: float = 2.0
+    keyframe_interval: float = 10.0  # seconds; a 1080p keyframe costs ~80 kB (README)
     tile_size: int = 64
     ring_slots: int = 8
     full_policy: str = "block"
