@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from x11_windows import WAIT, WINDOW_SCRIPT, Window
 
 from fastrec.demo.display import VirtualDisplay
@@ -22,6 +23,14 @@ def _no_real_display(monkeypatch: pytest.MonkeyPatch) -> None:
     # a test that forgets its private display must fail, not record the developer's screen
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    # logging configuration is process-wide: a test that configures it must not change
+    # what the next test's capture_logs() sees
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

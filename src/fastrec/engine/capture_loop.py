@@ -14,6 +14,7 @@ the video never distorts and the encoder never restarts mid-segment.
 from __future__ import annotations
 
 import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -49,6 +50,9 @@ class CaptureConfig:
     full_policy: str = "block"
     ring_timeout: float = 0.5
     masks: tuple[MaskRegion, ...] = ()  # in screen coordinates
+    # A window that has just appeared (first seen, restored, newly focused) shows whatever
+    # was beneath it until its owner paints: other windows' pixels.  Wait this long first.
+    settle_seconds: float = 0.3
 
 
 @dataclass(slots=True)
@@ -102,7 +106,8 @@ class CaptureLoop:
         self._layouts: dict[tuple[int, int], _Layout] = {}
         self._diff: TileDiff | None = None
         self._previous: np.ndarray | None = None
-        self._paused = False
+        self._paused = True  # until the first target has settled
+        self._settle_until: float | None = None
         self._last_key = -math.inf
         self._last_target: Target | None = None
 
@@ -118,13 +123,19 @@ class CaptureLoop:
         target = self.source.locate()
         if target is None:
             self.stats.paused_ticks += 1
+            self._settle_until = None
             if not self._paused:
                 self._paused = True
                 self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
             return
         region = target.region
+        appeared = self._paused or (self._last_target is not None
+                                    and target.window_id != self._last_target.window_id)
+        if appeared and target.window_id is not None and not self._settled(stamp):
+            self.stats.paused_ticks += 1
+            return
         resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
-        forced = resized or self._paused or target != self._last_target
+        forced = resized or appeared or target != self._last_target
         self._paused = False
         self._last_target = target
         key_due = stamp - self._last_key >= self.config.keyframe_interval
@@ -144,6 +155,14 @@ class CaptureLoop:
             self.stats.unchanged += 1
             return
         self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if (key_due or resized) else FrameFlags.NONE)
+
+    def _settled(self, stamp: float) -> bool:
+        if self._settle_until is None:
+            self._settle_until = stamp + self.config.settle_seconds
+        if stamp < self._settle_until:
+            return False
+        self._settle_until = None
+        return True
 
     def finish(self, stamp: float) -> None:
         """The session's last frame, at stop time, so the video lasts as long as the session."""
@@ -184,13 +203,26 @@ class CaptureLoop:
             mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
 
 
-def _first_target(source: Any, timeout: float) -> Target:
+class _Stopped(Exception):
+    """The supervisor said stop (or went away) before there was anything to record."""
+
+
+def _stop_requested(control: Connection, wait: float = 0.0) -> bool:
+    # "stop", or the supervisor gone (EOF): either way this session is over
+    try:
+        return control.poll(wait) and control.recv() == "stop"
+    except (EOFError, OSError):
+        return True
+
+
+def _first_target(source: Any, timeout: float, control: Connection) -> Target:
     deadline = time.monotonic() + timeout
     while (target := source.locate()) is None:
         if time.monotonic() > deadline:
             raise RuntimeError("no window to record: nothing matched within "
                                f"{timeout:.0f} s (is the RDP client running and visible?)")
-        time.sleep(0.1)
+        if _stop_requested(control, 0.1):
+            raise _Stopped
     return target
 
 
@@ -200,19 +232,31 @@ def capture_main(config: CaptureConfig, control: Connection, start_timeout: floa
     Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every
     second, ("stopped", dict) at the end or ("error", message); stops on "stop".
     """
+    # Ctrl-C in a terminal reaches the whole process group: the supervisor decides when
+    # to stop, so the files are sealed instead of cut off
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with open_source(config.mode, config.display, **config.source_options) as source:
-            first = _first_target(source, start_timeout)
+            first = _first_target(source, start_timeout, control)
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
             with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
                            timeout=config.ring_timeout) as ring:
-                control.send(("ring", ring.endpoint(0), (out_w, out_h)))
+                _send(control, ("ring", ring.endpoint(0), (out_w, out_h)))
                 loop = CaptureLoop(config, source, ring, out_w, out_h)
                 _run(loop, config.fps, control)
                 ring.close()
-                control.send(("stopped", asdict(loop.stats)))
+                _send(control, ("stopped", asdict(loop.stats)))
+    except _Stopped:
+        _send(control, ("stopped", asdict(CaptureStats())))
     except Exception as exc:
-        control.send(("error", f"{type(exc).__name__}: {exc}"))
+        _send(control, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _send(control: Connection, message: Any) -> None:
+    try:
+        control.send(message)
+    except OSError:
+        pass  # the supervisor is gone: nobody to tell
 
 
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
@@ -224,9 +268,9 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
         due = t0 + tick * period
         now = time.monotonic()
         if now < due:
-            if control.poll(due - now):  # sleeps until due, or wakes for "stop"
-                if control.recv() == "stop":
-                    break
+            if _stop_requested(control, due - now):  # sleeps until due, or wakes for "stop"
+                break
+            if time.monotonic() < due:
                 continue
         elif now - due >= period:
             skipped = math.floor((now - due) / period)
@@ -241,7 +285,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
             loop.stats.cpu_seconds = cpu_seconds()
             loop.stats.region = None if loop._last_target is None else tuple(
                 getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
-            control.send(("stats", asdict(loop.stats)))
+            _send(control, ("stats", asdict(loop.stats)))
     stamp = time.monotonic()
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0

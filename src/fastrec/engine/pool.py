@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import signal
 import threading
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
@@ -77,8 +78,19 @@ def _encode_session(job: EncodeJob, events: Any) -> None:
 
 
 def _worker_main(tasks: Any, events: Any) -> None:
+    # Ctrl-C goes to the whole process group; the supervisor decides when encoding stops
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = mp.parent_process()
     threads: list[threading.Thread] = []
-    while (job := tasks.get()) is not None:
+    while True:
+        try:
+            job = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                break  # orphaned: finish the sessions in hand (their rings close), then exit
+            continue
+        if job is None:
+            break
         thread = threading.Thread(target=_encode_session, args=(job, events),
                                   name=f"encode-{job.session_id}", daemon=True)
         thread.start()
