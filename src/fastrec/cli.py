@@ -1,15 +1,28 @@
 """`python -m fastrec`: the command line.
 
-Exit codes: 0 success, 1 runtime failure (the message says what failed), 2 bad usage or
-bad values (the message names the option, the value and what is allowed).
+Commands: ``demo``, ``record``, ``status``, ``list``, ``info``, ``verify``, ``storage``,
+``cleanup``, ``watch`` (``python -m fastrec COMMAND --help`` for each).
+
+Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
+chain is broken; ``record``: the recording ended in an error), 2 bad usage or bad values
+(the message names the option or RECORDING_* variable, the value and what is allowed),
+130 ``demo`` interrupted.  Settings come from the environment and
+``.env`` (``--env-file``), options win over both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from fastrec.settings import SettingsError
 
 
 def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
@@ -39,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=_bounded(float, 0.1, 2.0), default=1.0, help="resolution scale, 0.1-2.0 (default 1.0)")
     demo.add_argument("--preset", default="veryfast", help="libx264 preset (default veryfast)")
     demo.add_argument("--output-dir", type=Path, default=Path("recordings"), help="where to write (default ./recordings)")
+    add_commands(commands)
     return parser
 
 
@@ -54,16 +68,469 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- recording and storage commands -----------------------------------------------------
+
+_RECORD_MODES = ("full_screen", "rdp_window", "active_window", "synthetic")
+
+
+def _common(parser: argparse.ArgumentParser, *, json_output: bool = False) -> None:
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="recordings directory (default RECORDING_OUTPUT_DIR, ./recordings)")
+    parser.add_argument("--env-file", default=None, help="read RECORDING_* settings from this file (default ./.env)")
+    parser.add_argument("--log-format", choices=("console", "json"), default=None,
+                        help="log lines on standard error (default RECORDING_LOG_FORMAT)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
+                        help="least important log lines shown (default warning)")
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_commands(commands: Any) -> None:
+    """Add record, status, list, info, verify, storage, cleanup and watch to ``commands``."""
+    record = commands.add_parser(
+        "record", help="record the screen, a window or the RDP client until Ctrl-C or --duration",
+        description="Record one session. A live line on standard error shows elapsed time, "
+                    "capture rate, frames, size and dropped frames. Ctrl-C (or SIGTERM) stops "
+                    "cleanly: the last part is sealed and its metadata written. Exit 0 when the "
+                    "recording ended normally, 1 when it ended in an error, 2 for bad values.")
+    record.add_argument("--mode", choices=_RECORD_MODES, default=None,
+                        help="what to record (default RECORDING_MODE; synthetic: a generated desktop)")
+    record.add_argument("--display", default=None, help="X display to record, e.g. :1 (default $DISPLAY)")
+    record.add_argument("--fps", type=_bounded(int, 1, 60), default=None, help="frames per second, 1-60")
+    record.add_argument("--quality", type=_bounded(int, 0, 51), default=None, help="H.264 CRF, 0-51 (lower is better)")
+    record.add_argument("--scale", type=_bounded(float, 0.1, 2.0), default=None, help="resolution scale, 0.1-2.0")
+    record.add_argument("--preset", default=None, help="libx264 preset (default RECORDING_PRESET)")
+    record.add_argument("--duration", type=_bounded(float, 0.1, 7 * 86400), default=None,
+                        help="stop after this many seconds (default: until Ctrl-C)")
+    record.add_argument("--session-id", default=None, help="session id (default rec_{con-codigo}_{epoch})")
+    record.add_argument("--con-codigo", default=None, help="connection code (metadata con_codigo; in the file name)")
+    record.add_argument("--server", default=None, help="server name (metadata name; in the file name)")
+    record.add_argument("--ip", default=None, help="server address (metadata ip)")
+    record.add_argument("--user", default=None, help="user name (metadata user)")
+    record.add_argument("--connection-type", default="RDP", help="connection type (default RDP)")
+    _common(record)
+
+    status = commands.add_parser("status", help="settings, storage and the recordings in progress",
+                                 description="Show the recording settings, the storage use and the "
+                                             "segments still being recorded (status recording).")
+    _common(status, json_output=True)
+
+    listing = commands.add_parser("list", help="a table of the recorded segments (from the index)",
+                                  description="List recorded segments, oldest first, from the SQLite "
+                                              "index (rebuilt from the metadata files when missing).")
+    listing.add_argument("--session", default=None, help="only this session id")
+    listing.add_argument("--server", default=None, help="only this server name (case-insensitive)")
+    listing.add_argument("--user", default=None, help="only this user (case-insensitive)")
+    listing.add_argument("--rebuild", action="store_true", help="rebuild the index from the metadata files first")
+    _common(listing, json_output=True)
+
+    info = commands.add_parser("info", help="the metadata of one session's segments",
+                               description="Print the metadata of every segment of SESSION.")
+    info.add_argument("session", metavar="SESSION", help="session id")
+    _common(info, json_output=True)
+
+    verify = commands.add_parser("verify", help="check a session's files against their hashes and the chain",
+                                 description="Check every part of SESSION: size, SHA-256, and the hash "
+                                             "chain between parts. Exit 0 when intact, 1 when a part is "
+                                             "modified, missing, reordered or unsealed (each is printed).")
+    verify.add_argument("session", metavar="SESSION", help="session id")
+    _common(verify, json_output=True)
+
+    storage = commands.add_parser("storage", help="how much the recordings take and how full the quota is",
+                                  description="Print get_storage_info(): size, quota use, counts, "
+                                              "oldest/newest, free disk space.")
+    _common(storage, json_output=True)
+
+    cleanup = commands.add_parser(
+        "cleanup", help="delete old recordings / keep under the size quota",
+        description="Without options: delete segments older than RECORDING_MAX_FILE_AGE_DAYS, then the "
+                    "oldest until under RECORDING_MAX_TOTAL_SIZE_GB. With --older-than and/or "
+                    "--max-total-gb only those limits apply. A segment being recorded is never deleted.")
+    cleanup.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+    cleanup.add_argument("--older-than", type=_bounded(float, 0, 100000), default=None, metavar="DAYS",
+                         help="delete finished segments older than DAYS (0: all finished segments)")
+    cleanup.add_argument("--max-total-gb", type=_bounded(float, 0, 1e9), default=None, metavar="GB",
+                         help="delete the oldest segments until the total is at most GB")
+    _common(cleanup, json_output=True)
+
+    watch = commands.add_parser(
+        "watch", help="record every RDP connection (xfreerdp, rdesktop, remmina, mstsc) until Ctrl-C",
+        description="Watch for RDP client processes with a window; record each connection from the "
+                    "moment its window appears until its process exits. Runs until Ctrl-C or SIGTERM.")
+    watch.add_argument("--display", default=None, help="X display the clients run on (default $DISPLAY)")
+    watch.add_argument("--mode", choices=_RECORD_MODES[:3], default=None,
+                       help="what to record per connection (default RECORDING_MODE)")
+    watch.add_argument("--poll-interval", type=_bounded(float, 0.1, 60), default=1.0,
+                       help="seconds between looks at the process list (default 1)")
+    _common(watch)
+
+    exits = {
+        "record": "1 the recording ended in an error or recorded nothing",
+        "verify": "1 a part is modified, missing, reordered or unsealed, or the session has no parts",
+        "info": "1 no such session",
+        "cleanup": "1 a file could not be deleted",
+        "watch": "1 the recorder could not start",
+        "status": "1 the index cannot be read", "list": "1 the index cannot be read",
+        "storage": "1 the directory cannot be read",
+    }
+    for name, failure in exits.items():
+        commands.choices[name].epilog = (f"exit codes: 0 success; {failure}; 2 bad usage or a bad value "
+                                         "(the option or RECORDING_* variable, the value and what is "
+                                         "allowed are named)")
+
+
+def _settings(args: argparse.Namespace, *, recording: bool = False, **overrides: Any) -> Any:
+    from fastrec.logs import configure_logging
+    from fastrec.settings import load_settings
+
+    if args.output_dir is not None:
+        overrides["output_dir"] = str(args.output_dir)
+    if recording:
+        overrides["enabled"] = True  # the operator asked for a recording: that is the switch
+    settings = load_settings(args.env_file, **{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(args.log_format or settings.log_format, args.log_level)
+    return settings
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _mb(size: int | None) -> str:
+    return "-" if size is None else f"{size / (1024 * 1024):.2f}"
+
+
+class _StopSignal:
+    """SIGINT/SIGTERM set an event instead of raising.
+
+    Ctrl-C in a terminal signals the whole process group: the capture and encoder
+    processes must not die of it before we have sealed their files.  A process started
+    while SIGINT is ignored keeps ignoring it (the disposition survives exec, and Python
+    respects it), so SIGINT is ignored (:meth:`shield`) whenever the manager may spawn a
+    process, and handled (:meth:`arm`) only while we merely wait.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.event.set()
+
+    def shield(self) -> None:
+        if not self._saved:
+            self._saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+            signal.signal(signal.SIGTERM, self._handler)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def arm(self) -> None:
+        signal.signal(signal.SIGINT, self._handler)
+
+    def restore(self) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved = {}
+
+
+def _until_spawned(manager: Any, timeout: float = 10.0) -> None:
+    """Wait until no session waits for its capture process to be started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sessions = manager.get_recording_status()["sessions"].values()
+        if not any(s["state"] == "pending" for s in sessions):
+            return
+        time.sleep(0.01)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from fastrec.manager import RecordingManager
+
+    mode = args.mode
+    settings = _settings(args, recording=True, fps=args.fps, quality=args.quality,
+                         resolution_scale=args.scale, preset=args.preset,
+                         mode=mode if mode not in (None, "synthetic") else None)
+    mode = mode or settings.mode
+    source_options: dict[str, Any] = {}
+    if mode == "synthetic":
+        source_options = {"width": 640, "height": 360, "fps": settings.fps, "scenario": "typing"}
+    session_id = args.session_id or f"rec_{args.con_codigo or 'cli'}_{int(time.time())}"
+    connection = {"con_codigo": args.con_codigo, "ip": args.ip, "name": args.server or args.ip,
+                  "user": args.user, "connection_type": args.connection_type}
+    stop = _StopSignal()
+    stop.shield()
+    manager = RecordingManager(settings, mode=mode, display=args.display, source_options=source_options,
+                               cleanup_schedule=False)
+    try:
+        if not manager.initialize():
+            print(f"fastrec record: the recorder could not start (see the log above; output "
+                  f"directory {settings.output_dir})", file=sys.stderr)
+            return 1
+        if not manager.start_session_recording(session_id, connection):
+            print(f"fastrec record: session {session_id} could not be started", file=sys.stderr)
+            return 1
+        _until_spawned(manager)
+        stop.arm()
+        begun = time.monotonic()
+        started: float | None = None  # --duration counts from the first frame, not the start-up
+        tty = sys.stderr.isatty()
+        next_line = 0.0
+        while manager.is_recording(session_id):
+            now = time.monotonic()
+            if started is None and manager.get_recording_status(session_id)["current_file"]:
+                started = now
+            if args.duration is not None and started is not None and now - started >= args.duration:
+                break
+            if stop.event.wait(0.05):
+                break
+            if now >= next_line:
+                next_line = now + (0.5 if tty else 1.0)
+                st = manager.get_recording_status(session_id)
+                line = (f"REC {st['state']:<9} {now - (started or begun):7.1f} s  {st['fps']:5.1f} fps  "
+                        f"{st['frames']['encoded']:6d} frames  {st['size_mb']:8.2f} MB  "
+                        f"{st['frames']['dropped']} dropped")
+                print(f"\r{line}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+        manager.stop_session_recording(session_id)
+        if not manager.wait_for_session(session_id, timeout=60):
+            print(f"\nfastrec record: session {session_id} did not finish within 60 s", file=sys.stderr)
+            return 1
+        if tty:
+            print(file=sys.stderr)
+        st = manager.get_recording_status(session_id)
+    finally:
+        manager.shutdown()
+        stop.restore()
+    print(f"session {session_id}: {st['state']}, {st['segments']} file(s), {st['size_mb']:.2f} MB, "
+          f"{st['frames']['encoded']} frames encoded, {st['frames']['dropped']} dropped, "
+          f"{st['elapsed_seconds']:.1f} s")
+    for path in st["files"]:
+        print(f"  {path}")
+    for error in st["errors"]:
+        print(f"  error: {error}")
+    return 0 if st["state"] == "stopped" and st["segments"] else 1
+
+
+def _open_index(settings: Any, rebuild: bool = False) -> Any:
+    from fastrec.storage import INDEX_FILE, RecordingIndex
+
+    index = RecordingIndex(Path(settings.output_dir) / INDEX_FILE, settings.output_dir)
+    if rebuild:
+        index.rebuild()
+    return index
+
+
+def _status(args: argparse.Namespace) -> int:
+    from fastrec.storage import RotationManager
+
+    settings = _settings(args)
+    config = settings.get_recording_config()
+    storage = RotationManager.from_settings(settings).get_storage_info()
+    live = []
+    if Path(settings.output_dir).is_dir():
+        with _open_index(settings) as index:
+            live = [e for e in index.search() if e.status == "recording"]
+    if args.json:
+        _print_json({"settings": config, "storage": storage,
+                     "recording": [{"session_id": e.session_id, "part": e.part, "file": str(e.path),
+                                    "start_time": e.start_time.isoformat()} for e in live]})
+        return 0
+    print(f"recording {'enabled' if settings.enabled else 'disabled'} (RECORDING_ENABLED), "
+          f"auto-start {'on' if settings.auto_start else 'off'}, mode {settings.mode}")
+    print(f"fps {settings.fps}, quality {settings.quality}, scale {settings.resolution_scale}, "
+          f"preset {settings.preset}, rotate at {settings.max_file_size_mb} MB / "
+          f"{settings.max_duration_minutes} min")
+    print(f"output {storage['output_dir']}: {storage['total_size_gb']:.3f} GB of "
+          f"{storage['max_total_size_gb']} GB ({storage['size_usage_percent']}%), "
+          f"{storage['session_count']} session(s), {storage['segment_count']} segment(s)")
+    if live:
+        print("being recorded:")
+        for e in live:
+            print(f"  {e.session_id} part {e.part}  since {e.start_time:%Y-%m-%d %H:%M:%S}  {e.path.name}")
+    else:
+        print("nothing is being recorded")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not Path(settings.output_dir).is_dir():
+        print(f"no recordings in {settings.output_dir}")
+        return 0
+    with _open_index(settings, args.rebuild) as index:
+        entries = index.search(session_id=args.session, server=args.server, user=args.user)
+    if args.json:
+        _print_json([{"session_id": e.session_id, "part": e.part, "file": str(e.path),
+                      "start_time": e.start_time, "end_time": e.end_time, "server": e.server,
+                      "ip": e.ip, "user": e.user, "connection_type": e.connection_type,
+                      "con_codigo": e.con_codigo, "status": e.status, "size_bytes": e.size_bytes,
+                      "sha256": e.sha256} for e in entries])
+        return 0
+    if not entries:
+        print(f"no recordings in {settings.output_dir}")
+        return 0
+    rows = [("SESSION", "PART", "START", "SECONDS", "SERVER", "USER", "IP", "MB", "STATUS", "FILE")]
+    for e in entries:
+        seconds = f"{(e.end_time - e.start_time).total_seconds():.1f}" if e.end_time else "-"
+        rows.append((e.session_id, str(e.part), f"{e.start_time:%Y-%m-%d %H:%M:%S}", seconds,
+                     e.server or "-", e.user or "-", e.ip or "-", _mb(e.size_bytes), e.status, e.path.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _session_metadata(settings: Any, session_id: str) -> list[Any]:
+    from fastrec.storage import MetadataError, iter_metadata
+
+    found = [m for _, m in iter_metadata(settings.output_dir)
+             if not isinstance(m, MetadataError) and m.session_id == session_id]
+    return sorted(found, key=lambda m: (m.chain.part, m.start_time))
+
+
+def _info(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    metas = _session_metadata(settings, args.session)
+    if not metas:
+        print(f"fastrec info: no session {args.session!r} in {settings.output_dir}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json([json.loads(m.to_json()) for m in metas])
+        return 0
+    first = metas[0]
+    c = first.connection_info
+    r = first.recorder_settings
+    print(f"session {args.session}: {len(metas)} part(s)")
+    print(f"  connection: con_codigo={c.con_codigo} name={c.name} ip={c.ip} user={c.user} "
+          f"type={c.connection_type}")
+    print(f"  settings: fps={r.fps} quality={r.quality} scale={r.resolution_scale} "
+          f"max_file_size_mb={r.max_file_size_mb} max_duration_minutes={r.max_duration_minutes}")
+    for m in metas:
+        duration = f"{m.duration_seconds:.1f} s" if m.duration_seconds is not None else "-"
+        print(f"  part {m.chain.part}: {m.file.name}  {m.start_time:%Y-%m-%d %H:%M:%S}  {duration}  "
+              f"{_mb(m.file.size_bytes)} MB  {m.frames.encoded} frames  {m.status}  "
+              f"capture {m.capture.mode} {list(m.capture.region) if m.capture.region else '-'}  "
+              f"sha256 {(m.file.sha256 or '-')[:16]}")
+        for error in m.errors:
+            print(f"    error: {error}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from fastrec.storage import verify_session
+
+    settings = _settings(args)
+    report = verify_session(settings.output_dir, args.session)
+    if args.json:
+        _print_json({"session_id": report.session_id, "ok": report.ok, "unreadable": list(report.unreadable),
+                     "segments": [{"part": s.part, "file": s.file, "status": s.status,
+                                   "problems": list(s.problems)} for s in report.segments]})
+    else:
+        print(report.summary)
+    return 0 if report.ok else 1
+
+
+def _storage(args: argparse.Namespace) -> int:
+    from fastrec.storage import RotationManager
+
+    info = RotationManager.from_settings(_settings(args)).get_storage_info()
+    if args.json:
+        _print_json(info)
+        return 0
+    for key, value in info.items():
+        print(f"{key:20} {value}")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from fastrec.storage import RotationManager
+
+    settings = _settings(args)
+    index = _open_index(settings) if Path(settings.output_dir).is_dir() else None
+    on_deleted = index.remove if index is not None else None
+    try:
+        if args.older_than is None and args.max_total_gb is None:
+            rotation = RotationManager.from_settings(settings, on_deleted=on_deleted)
+        else:
+            # only the limits asked for: the other one is unlimited; 0 days: every finished segment
+            age = float("inf") if args.older_than is None else max(args.older_than, 1e-9)
+            size = float("inf") if args.max_total_gb is None else max(args.max_total_gb, 1e-12)
+            rotation = RotationManager(settings.output_dir, size, age, on_deleted=on_deleted)
+        result = rotation.perform_cleanup(dry_run=args.dry_run)
+    finally:
+        if index is not None:
+            index.close()
+    if args.json:
+        _print_json(result)
+    else:
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {result['deleted_files']} file(s) of {result['deleted_segments']} segment(s), "
+              f"{'would free' if args.dry_run else 'freed'} {result['freed_gb']:.3f} GB")
+        for name in result["deleted"]:
+            print(f"  {name}")
+        for skipped in result["skipped"]:
+            print(f"  kept {skipped['segment']}: {skipped['reason']} ({skipped['detail']})")
+        for error in result["errors"]:
+            print(f"  error: {error}")
+    return 1 if result["errors"] else 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from fastrec.manager import RecordingManager
+    from fastrec.monitor import ConnectionMonitor
+
+    settings = _settings(args, recording=True, auto_start=True, mode=args.mode)
+    stop = _StopSignal()
+    stop.shield()
+    manager = RecordingManager(settings, display=args.display)
+    manager.add_observer(lambda event, sid, details: print(
+        f"{time.strftime('%H:%M:%S')} {event} {sid} "
+        + " ".join(f"{k}={v}" for k, v in details.items() if k in ("error", "part", "files")), flush=True))
+    try:
+        if not manager.initialize():
+            print("fastrec watch: the recorder could not start (see the log above)", file=sys.stderr)
+            return 1
+        monitor = ConnectionMonitor(manager, display=args.display, poll_interval=args.poll_interval)
+        print(f"watching for RDP connections on display {args.display or '$DISPLAY'}; "
+              f"recording into {settings.output_dir} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        # the monitor's polls run here, in the main thread, so that the capture processes
+        # they start are spawned while SIGINT is ignored (see _StopSignal)
+        while not stop.event.is_set():
+            stop.shield()
+            try:
+                monitor.poll()
+            except Exception as exc:  # noqa: BLE001 - keep watching
+                print(f"fastrec watch: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _until_spawned(manager)
+            stop.arm()
+            stop.event.wait(args.poll_interval)
+        monitor.stop()
+    finally:
+        manager.shutdown()
+        stop.restore()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
+    "storage": _storage, "cleanup": _cleanup, "watch": _watch,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handlers = {"demo": _demo, **COMMANDS}
     try:
-        return {"demo": _demo}[args.command](args)
+        return handlers[args.command](args)
+    except SettingsError as exc:  # one line per variable, no traceback
+        for message in exc.messages:
+            print(f"fastrec {args.command}: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one clear line, no traceback, for the operator
         print(f"fastrec {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
 
 
 if __name__ == "__main__":

@@ -1,0 +1,260 @@
+"""RecordingManager end to end: real engine processes on the synthetic source, real files."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fastrec.engine.protocol import SegmentPolicy
+from fastrec.logs import configure_logging
+from fastrec.manager import RecordingManager
+from fastrec.settings import load_settings
+from fastrec.storage import INDEX_FILE, RecordingIndex, iter_metadata, read_metadata, verify_session
+
+CONNECTION = {"con_codigo": 123, "ip": "192.168.1.100", "name": "Production Server",
+              "user": "administrator", "connection_type": "RDP"}
+SYNTHETIC = {"width": 320, "height": 240, "fps": 10, "scenario": "video"}
+REFERENCE_KEYS = {"session_id", "connection_info", "start_time", "recorder_settings"}
+
+
+def _settings(tmp_path: Path, **overrides):
+    values = {"enabled": True, "output_dir": str(tmp_path / "rec"), "encoder_workers": 1, "fps": 10}
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def _manager(tmp_path: Path, **kw) -> RecordingManager:
+    settings = kw.pop("settings", None) or _settings(tmp_path)
+    return RecordingManager(settings, mode="synthetic", source_options=SYNTHETIC, **kw)
+
+
+def _wait(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def log_stream():
+    stream = io.StringIO()
+    configure_logging("json", "debug", stream=stream)
+    yield stream
+    configure_logging("console", "warning")
+
+
+def _log_events(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_disabled_recording_is_refused_with_a_reason(tmp_path: Path, log_stream):
+    manager = RecordingManager(load_settings(enabled=False, output_dir=str(tmp_path / "rec")),
+                               mode="synthetic", source_options=SYNTHETIC)
+    try:
+        assert manager.initialize() is False
+        assert manager.start_session_recording("s1", CONNECTION) is False
+        assert manager.is_recording() is False
+        assert manager.stop_session_recording() is False
+        status = manager.get_recording_status()
+        assert status["enabled"] is False and status["is_recording"] is False
+        assert not (tmp_path / "rec").exists()  # a disabled recorder writes nothing
+    finally:
+        manager.shutdown()
+    events = [e["event"] for e in _log_events(log_stream)]
+    assert any("RECORDING_ENABLED=false" in e and "s1" in e for e in events), events
+
+
+def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
+    manager = _manager(tmp_path)
+    seen: list[tuple[str, str]] = []
+    manager.add_observer(lambda event, sid, details: seen.append((event, sid)))
+    try:
+        assert manager.initialize() is True
+        assert manager.initialize() is True  # idempotent
+        assert manager.get_recording_status("nope") == {"session_id": "nope", "known": False,
+                                                        "state": "unknown", "is_recording": False}
+        t0 = time.perf_counter()
+        assert manager.start_session_recording("rdp_123_1", CONNECTION) is True
+        start_s = time.perf_counter() - t0
+        assert manager.start_session_recording("rdp_123_1", CONNECTION) is False  # already recording
+        assert manager.start_session_recording("", CONNECTION) is False
+        assert manager.is_recording() and manager.is_recording("rdp_123_1")
+        assert not manager.is_recording("other")
+        assert _wait(lambda: manager.get_recording_status("rdp_123_1")["state"] == "recording")
+        assert _wait(lambda: manager.get_recording_status("rdp_123_1")["frames"]["encoded"] > 5)
+        status = manager.get_recording_status()
+        assert status["is_recording"] is True and status["active_sessions"] == ["rdp_123_1"]
+        assert status["session_id"] == "rdp_123_1" and status["enabled"] and status["initialized"]
+        session = status["current_session"]
+        assert session["state"] == "recording" and session["connection_info"] == CONNECTION
+        assert session["current_file"].endswith(".mp4") and session["output_size"] == [320, 240]
+        assert set(session["frames"]) == {"captured", "encoded", "unchanged", "dropped"}
+        info = manager.get_storage_info()
+        assert info["active_sessions"] == ["rdp_123_1"] and "size_usage_percent" in info
+        assert info["active_count"] == 1
+
+        t0 = time.perf_counter()
+        assert manager.stop_session_recording() is True  # the reference's call: no id
+        stop_s = time.perf_counter() - t0
+        assert manager.stop_session_recording() is False  # nothing left to stop
+        assert manager.wait_for_session("rdp_123_1", timeout=30)
+        final = manager.get_recording_status("rdp_123_1")
+        assert final["state"] == "stopped" and final["is_recording"] is False and final["errors"] == []
+        assert final["segments"] == 1 and final["bytes"] > 0 and final["end_time"]
+        assert not manager.is_recording()
+    finally:
+        manager.shutdown()
+    assert start_s < 0.05 and stop_s < 0.05, (start_s, stop_s)
+    assert _wait(lambda: ("stopped", "rdp_123_1") in seen, 5)
+    assert seen[0] == ("started", "rdp_123_1")
+    messages = [e["event"] for e in _log_events(log_stream)]
+    assert "Recording started for session: rdp_123_1" in messages
+    assert "Recording stopped for session: rdp_123_1" in messages
+    started = next(e for e in _log_events(log_stream) if e["event"].startswith("Recording started"))
+    assert started["session_id"] == "rdp_123_1" and started["level"] == "info"
+
+    (meta_path,) = [p for p, _ in iter_metadata(tmp_path / "rec")]
+    raw = json.loads(meta_path.read_text())
+    assert REFERENCE_KEYS <= set(raw)
+    assert raw["connection_info"] == CONNECTION
+    assert set(raw["recorder_settings"]) >= {"fps", "quality", "resolution_scale", "max_file_size_mb",
+                                             "max_duration_minutes"}
+    assert raw["status"] == "complete" and raw["file"]["sha256"] and raw["end_time"]
+    assert raw["frames"]["encoded"] > 5 and raw["capture"]["mode"] == "synthetic"
+    assert verify_session(tmp_path / "rec", "rdp_123_1").ok
+    with RecordingIndex(tmp_path / "rec" / INDEX_FILE) as index:
+        (entry,) = index.search(session_id="rdp_123_1")
+    assert entry.status == "complete" and entry.server == "Production Server"
+
+
+def test_several_sessions_record_at_once_and_rotate_into_a_verifiable_chain(tmp_path: Path):
+    manager = _manager(tmp_path, segment_policy=SegmentPolicy(max_seconds=1.0))
+    rotated: list[tuple[str, int]] = []
+    manager.add_observer(lambda e, sid, d: rotated.append((sid, d["part"])) if e == "rotated" else None)
+    ids = ["a", "b", "c"]
+    try:
+        for n, sid in enumerate(ids):
+            assert manager.start_session_recording(sid, {**CONNECTION, "con_codigo": n, "name": f"srv{n}"})
+        assert _wait(lambda: all(manager.get_recording_status(s)["segments"] >= 3 for s in ids), 30)
+        assert set(manager.get_recording_status()["active_sessions"]) == set(ids)
+        for sid in ids:
+            assert manager.stop_session_recording(sid)
+        for sid in ids:
+            assert manager.wait_for_session(sid, 30)
+    finally:
+        manager.shutdown()
+    out = tmp_path / "rec"
+    for sid in ids:
+        report = verify_session(out, sid)
+        assert report.ok, report.summary
+        assert len(report.segments) >= 3
+        assert any(s == sid for s, _ in rotated)
+    # the chain: part N names N-1's hash and file, N-1 names N as next
+    metas = sorted((m for _, m in iter_metadata(out) if m.session_id == "a"), key=lambda m: m.chain.part)
+    for prev, nxt in itertools.pairwise(metas):
+        assert nxt.chain.previous_sha256 == prev.file.sha256
+        assert nxt.chain.previous_file == prev.file.name and prev.chain.next_file == nxt.file.name
+    assert all(m.status == "complete" for m in metas)
+    # tampering is detected
+    victim = out / metas[1].file.name
+    with open(victim, "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02")
+    assert not verify_session(out, "a").ok
+
+
+def test_stop_before_the_engine_started_and_shutdown_stop_everything(tmp_path: Path):
+    manager = _manager(tmp_path)
+    try:
+        assert manager.start_session_recording("quick", CONNECTION)
+        assert manager.stop_session_recording("quick")
+        assert manager.wait_for_session("quick", 30)
+        assert manager.get_recording_status("quick")["state"] in ("stopped", "error")
+        assert manager.start_session_recording("long", CONNECTION)
+        assert _wait(lambda: manager.get_recording_status("long")["current_file"] is not None)
+        # the reference's manual cleanup: a live part is never deleted, even by "everything"
+        result = manager.rotation_manager.force_cleanup_by_age(days=0)
+        current = Path(manager.get_recording_status("long")["current_file"])
+        assert current.exists() and current.name not in result["deleted"]
+        assert any(s["reason"] == "active" for s in result["skipped"])
+        assert "session_" in str(manager.rotation_manager.force_cleanup_by_size(target_size_gb=0)["skipped"])
+    finally:
+        manager.shutdown()
+    assert manager.get_recording_status("long")["state"] == "stopped"
+    assert verify_session(tmp_path / "rec", "long").ok
+    # no empty claimed file is left behind by the session that never recorded a frame
+    assert all(p.stat().st_size > 0 for p in (tmp_path / "rec").glob("*.mp4"))
+
+
+def test_an_engine_error_is_reported_logged_and_observed(tmp_path: Path, log_stream):
+    manager = RecordingManager(_settings(tmp_path), mode="synthetic",
+                               source_options={"scenario": "no-such-scenario"})
+    errors: list[str] = []
+    manager.add_observer(lambda e, sid, d: errors.append(d["error"]) if e == "error" else None)
+    try:
+        assert manager.start_session_recording("bad", CONNECTION) is True  # fails in the background
+        assert manager.wait_for_session("bad", 30)
+        status = manager.get_recording_status("bad")
+    finally:
+        manager.shutdown()
+    assert status["state"] == "error" and status["errors"] and errors
+    assert any(e["event"].startswith("Recording error for session bad: ") and e["level"] == "error"
+               for e in _log_events(log_stream))
+    assert not list((tmp_path / "rec").glob("*.mp4"))
+
+
+def test_scheduled_cleanup_runs_and_spares_live_segments(tmp_path: Path):
+    settings = _settings(tmp_path, cleanup_interval_hours=0.0005)  # every 1.8 s
+    out = tmp_path / "rec"
+    out.mkdir(mode=0o700, exist_ok=True)
+    old = out / "session_1_old_20200101_000000.mp4"
+    old.write_bytes(b"x" * 100)
+    os.utime(old, (time.time() - 90 * 86400,) * 2)
+    manager = _manager(tmp_path, settings=settings)
+    try:
+        assert manager.start_session_recording("live", CONNECTION)
+        assert _wait(lambda: manager.scheduler is not None and manager.scheduler.runs >= 2, 20)
+        assert not old.exists()
+        current = manager.get_recording_status("live")["current_file"]
+        assert current and Path(current).exists()
+        assert manager.get_recording_status()["cleanup"]["runs"] >= 2
+    finally:
+        manager.shutdown()
+    assert verify_session(out, "live").ok
+    meta = read_metadata(next(out.glob("*_metadata.json")))
+    assert meta.session_id == "live"
+
+
+def test_concurrent_callers_from_many_threads(tmp_path: Path):
+    import threading
+
+    manager = _manager(tmp_path)
+    results: dict[str, list[bool]] = {}
+    assert manager.initialize()
+
+    def caller(sid: str) -> None:
+        started = manager.start_session_recording(sid, {**CONNECTION, "name": sid})
+        time.sleep(1.5)
+        stopped = manager.stop_session_recording(sid)
+        results[sid] = [started, stopped, manager.wait_for_session(sid, 30)]
+
+    threads = [threading.Thread(target=caller, args=(f"t{i}",)) for i in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert results == {f"t{i}": [True, True, True] for i in range(4)}
+        assert manager.get_recording_status()["active_sessions"] == []
+    finally:
+        manager.shutdown()
+    for i in range(4):
+        assert verify_session(tmp_path / "rec", f"t{i}").ok
