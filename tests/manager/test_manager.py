@@ -81,9 +81,9 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         assert manager.initialize() is True  # idempotent
         assert manager.get_recording_status("nope") == {"session_id": "nope", "known": False,
                                                         "state": "unknown", "is_recording": False}
-        t0 = time.perf_counter()
         assert manager.start_session_recording("rdp_123_1", CONNECTION) is True
-        start_s = time.perf_counter() - t0
+        # returned before the engine did its work (a process start): a GUI thread never waits
+        assert manager.get_recording_status("rdp_123_1")["state"] in ("pending", "starting")
         assert manager.start_session_recording("rdp_123_1", CONNECTION) is False  # already recording
         assert manager.start_session_recording("", CONNECTION) is False
         assert manager.is_recording() and manager.is_recording("rdp_123_1")
@@ -101,9 +101,9 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         assert info["active_sessions"] == ["rdp_123_1"] and "size_usage_percent" in info
         assert info["active_count"] == 1
 
-        t0 = time.perf_counter()
         assert manager.stop_session_recording() is True  # the reference's call: no id
-        stop_s = time.perf_counter() - t0
+        # returned before the files were sealed
+        assert manager.get_recording_status("rdp_123_1")["state"] == "stopping"
         assert manager.stop_session_recording() is False  # nothing left to stop
         assert manager.wait_for_session("rdp_123_1", timeout=30)
         final = manager.get_recording_status("rdp_123_1")
@@ -112,7 +112,6 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         assert not manager.is_recording()
     finally:
         manager.shutdown()
-    assert start_s < 0.05 and stop_s < 0.05, (start_s, stop_s)
     assert _wait(lambda: ("stopped", "rdp_123_1") in seen, 5)
     assert seen[0] == ("started", "rdp_123_1")
     messages = [e["event"] for e in _log_events(log_stream)]
