@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.storage import iter_metadata
@@ -130,33 +131,12 @@ def test_ctrl_c_in_a_terminal_stops_cleanly_and_seals_the_file(tmp_path: Path):
     assert verify.returncode == 0, verify.stdout
 
 
-CLIENT_SCRIPT = """
-import tkinter as tk
-root = tk.Tk()
-root.title("FreeRDP: rdp.example.com")
-root.geometry("320x240+20+20")
-label = tk.Label(root, text="0", font=("Helvetica", 30))
-label.pack(expand=True, fill="both")
-def tick(n=[0]):
-    n[0] += 1
-    label.configure(text=str(n[0]))
-    root.after(100, tick)
-tick()
-root.mainloop()
-"""
 
 
 def _statuses(out: Path) -> list[str]:
     return [m.status for _, m in iter_metadata(out) if not isinstance(m, Exception)]
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path):
@@ -164,7 +144,7 @@ def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path)
     fake = tmp_path / "bin" / "xfreerdp"
     fake.parent.mkdir()
     fake.symlink_to(os.path.realpath(sys.executable))
-    (tmp_path / "client.py").write_text(CLIENT_SCRIPT)
+    (tmp_path / "client.py").write_text(RDP_CLIENT_SCRIPT)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
     with VirtualDisplay(640, 480, window_manager=True) as display:
         watch = subprocess.Popen([sys.executable, "-m", "fastrec", "watch", "--display", display.display,
@@ -177,11 +157,11 @@ def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path)
             client = subprocess.Popen([str(fake), str(tmp_path / "client.py"), "/v:rdp.example.com",
                                        "/u:eve"], env=display.env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
-            assert _wait(lambda: "recording" in _statuses(out), 20), "no recording started"
+            assert wait_until(lambda: "recording" in _statuses(out), 20), "no recording started"
             time.sleep(2.0)
             client.terminate()
             client.wait(10)
-            assert _wait(lambda: _statuses(out) == ["complete"], 20), _statuses(out)
+            assert wait_until(lambda: _statuses(out) == ["complete"], 20), _statuses(out)
             os.killpg(watch.pid, signal.SIGINT)
             stdout, stderr = watch.communicate(timeout=30)
         finally:

@@ -34,6 +34,34 @@ root.mainloop()
 """
 
 
+# A stand-in RDP client window whose content changes ten times a second.  Run it through a
+# link to the Python interpreter named like a client (xfreerdp) so /proc/PID/comm matches.
+RDP_CLIENT_SCRIPT = """
+import tkinter as tk
+root = tk.Tk()
+root.title("FreeRDP: test")
+root.geometry("400x300+50+50")
+label = tk.Label(root, text="0", font=("Helvetica", 40))
+label.pack(expand=True, fill="both")
+def tick(n=[0]):
+    n[0] += 1
+    label.configure(text=str(n[0]))
+    root.after(100, tick)
+tick()
+root.mainloop()
+"""
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, step: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes; returns its last truth."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
+
+
 def wait_for(predicate: Callable[[], T], timeout: float = WAIT, what: str = "condition") -> T:
     """Poll ``predicate`` until it returns something other than None/False; fail after
     ``timeout``."""

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from x11_windows import wait_until
 
 from fastrec.engine.protocol import SegmentPolicy
 from fastrec.logs import configure_logging
@@ -34,13 +35,6 @@ def _manager(tmp_path: Path, **kw) -> RecordingManager:
     return RecordingManager(settings, mode="synthetic", source_options=SYNTHETIC, **kw)
 
 
-def _wait(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture
@@ -88,8 +82,8 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         assert manager.start_session_recording("", CONNECTION) is False
         assert manager.is_recording() and manager.is_recording("rdp_123_1")
         assert not manager.is_recording("other")
-        assert _wait(lambda: manager.get_recording_status("rdp_123_1")["state"] == "recording")
-        assert _wait(lambda: manager.get_recording_status("rdp_123_1")["frames"]["encoded"] > 5)
+        assert wait_until(lambda: manager.get_recording_status("rdp_123_1")["state"] == "recording")
+        assert wait_until(lambda: manager.get_recording_status("rdp_123_1")["frames"]["encoded"] > 5)
         status = manager.get_recording_status()
         assert status["is_recording"] is True and status["active_sessions"] == ["rdp_123_1"]
         assert status["session_id"] == "rdp_123_1" and status["enabled"] and status["initialized"]
@@ -112,7 +106,7 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         assert not manager.is_recording()
     finally:
         manager.shutdown()
-    assert _wait(lambda: ("stopped", "rdp_123_1") in seen, 5)
+    assert wait_until(lambda: ("stopped", "rdp_123_1") in seen, 5)
     assert seen[0] == ("started", "rdp_123_1")
     messages = [e["event"] for e in _log_events(log_stream)]
     assert "Recording started for session: rdp_123_1" in messages
@@ -142,7 +136,7 @@ def test_several_sessions_record_at_once_and_rotate_into_a_verifiable_chain(tmp_
     try:
         for n, sid in enumerate(ids):
             assert manager.start_session_recording(sid, {**CONNECTION, "con_codigo": n, "name": f"srv{n}"})
-        assert _wait(lambda: all(manager.get_recording_status(s)["segments"] >= 3 for s in ids), 30)
+        assert wait_until(lambda: all(manager.get_recording_status(s)["segments"] >= 3 for s in ids), 30)
         assert set(manager.get_recording_status()["active_sessions"]) == set(ids)
         for sid in ids:
             assert manager.stop_session_recording(sid)
@@ -178,7 +172,7 @@ def test_stop_before_the_engine_started_and_shutdown_stop_everything(tmp_path: P
         assert manager.wait_for_session("quick", 30)
         assert manager.get_recording_status("quick")["state"] in ("stopped", "error")
         assert manager.start_session_recording("long", CONNECTION)
-        assert _wait(lambda: manager.get_recording_status("long")["current_file"] is not None)
+        assert wait_until(lambda: manager.get_recording_status("long")["current_file"] is not None)
         # the reference's manual cleanup: a live part is never deleted, even by "everything"
         result = manager.rotation_manager.force_cleanup_by_age(days=0)
         current = Path(manager.get_recording_status("long")["current_file"])
@@ -220,7 +214,7 @@ def test_scheduled_cleanup_runs_and_spares_live_segments(tmp_path: Path):
     manager = _manager(tmp_path, settings=settings)
     try:
         assert manager.start_session_recording("live", CONNECTION)
-        assert _wait(lambda: manager.scheduler is not None and manager.scheduler.runs >= 2, 20)
+        assert wait_until(lambda: manager.scheduler is not None and manager.scheduler.runs >= 2, 20)
         assert not old.exists()
         current = manager.get_recording_status("live")["current_file"]
         assert current and Path(current).exists()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.manager import RecordingManager
@@ -21,30 +21,8 @@ from fastrec.monitor import ConnectionMonitor, parse_command_line
 from fastrec.settings import load_settings
 from fastrec.storage import iter_metadata, verify_session
 
-CLIENT_SCRIPT = """
-import tkinter as tk
-root = tk.Tk()
-root.title("FreeRDP: 10.1.2.3")
-root.geometry("400x300+50+50")
-label = tk.Label(root, text="0", font=("Helvetica", 40))
-label.pack(expand=True, fill="both")
-count = [0]
-def tick():
-    count[0] += 1
-    label.configure(text=str(count[0]))
-    root.after(100, tick)
-tick()
-root.mainloop()
-"""
 
 
-def _wait(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 @pytest.mark.parametrize(("name", "cmdline", "expected"), [
@@ -84,7 +62,7 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
     fake.parent.mkdir()
     fake.symlink_to(os.path.realpath(sys.executable))
     script = tmp_path / "client.py"
-    script.write_text(CLIENT_SCRIPT)
+    script.write_text(RDP_CLIENT_SCRIPT)
     out = tmp_path / "rec"
     settings = load_settings(enabled=True, auto_start=True, mode="rdp_window", output_dir=str(out),
                              encoder_workers=1, fps=10)
@@ -104,17 +82,17 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
                                        "/p:hunter2"], env=display.env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
             comm = Path(f"/proc/{client.pid}/comm")
-            assert _wait(lambda: comm.read_text().strip() == "xfreerdp", 5)  # after its exec
-            assert _wait(lambda: client.pid in monitor.sessions), "the client was not detected"
+            assert wait_until(lambda: comm.read_text().strip() == "xfreerdp", 5)  # after its exec
+            assert wait_until(lambda: client.pid in monitor.sessions), "the client was not detected"
             session_id = monitor.sessions[client.pid]
-            assert _wait(lambda: manager.get_recording_status(session_id)["frames"]["encoded"] >= 5)
+            assert wait_until(lambda: manager.get_recording_status(session_id)["frames"]["encoded"] >= 5)
             status = manager.get_recording_status(session_id)
             assert status["state"] == "recording" and status["mode"] == "rdp_window"
             assert status["region"][2:] == [400, 300]  # the client's window, not the screen
             assert windowless.pid not in monitor.sessions and len(monitor.sessions) == 1
             client.terminate()
             client.wait(10)
-            assert _wait(lambda: not manager.is_recording(session_id)), "recording did not stop"
+            assert wait_until(lambda: not manager.is_recording(session_id)), "recording did not stop"
             assert manager.wait_for_session(session_id, 30)
             assert manager.get_recording_status(session_id)["state"] == "stopped"
         finally:
