@@ -173,5 +173,5 @@ def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path)
     assert " started rdp_" in stdout and " stopped rdp_" in stdout
     (meta,) = [m for _, m in iter_metadata(out)]
     assert meta.connection_info.name == "rdp.example.com" and meta.connection_info.user == "eve"
-    assert list(meta.capture.region)[2:] == [320, 240]
+    assert list(meta.capture.region)[2:] == [400, 300]
     assert _run("verify", meta.session_id, "--output-dir", str(out), cwd=tmp_path).returncode == 0
