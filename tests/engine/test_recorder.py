@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import psutil
 import pytest
+from x11_windows import wait_until
 
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
@@ -103,21 +104,28 @@ if __name__ == "__main__":
 
 
 def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
+    shm_before = set(os.listdir("/dev/shm"))
     script = tmp_path / "record.py"
     script.write_text(RECORDER_SCRIPT)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "recording"
         time.sleep(4.0)
-        tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        # the recorder, its capture process and its encoder -- not multiprocessing's resource
+        # tracker, whose job is to clean up after exactly this (its semaphores in /dev/shm)
+        tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)
+                             if "resource_tracker" not in " ".join(c.cmdline())]
         for pid in tree:
-            os.kill(pid, signal.SIGKILL)  # the recorder, its capture process and its encoder
+            os.kill(pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
     frames = _decoded_frames(tmp_path / "session_k.mp4")
     # the file plays up to its last fragment: at most a couple of seconds are lost
     assert frames >= 10 * (4.0 - 2.5), frames
+    # and nothing is left in /dev/shm once the tracker has noticed (the ring never is there)
+    assert wait_until(lambda: set(os.listdir("/dev/shm")) <= shm_before, 10), \
+        set(os.listdir("/dev/shm")) - shm_before
 
 
 def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Path):
