@@ -151,16 +151,6 @@ def _new_children(before: set[int]) -> list[int]:
         return []
 
 
-def _wait_recording(recorder: Recorder, sid: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (state := recorder.status(sid)["state"]) == "starting":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"session {sid} did not start within {timeout:.0f} s")
-        time.sleep(0.02)
-    if state == "error":
-        raise RuntimeError("; ".join(recorder.status(sid)["errors"]))
-
-
 def _supervisor_native_id() -> int | None:
     for t in threading.enumerate():
         if t.name == "fastrec-supervisor" and t.is_alive():
@@ -181,7 +171,7 @@ def run_fastrec(display: VirtualDisplay, launched: float, out_dir: Path, seconds
         sup_cpu0 = thread_cpu_seconds(sup)
         with sampler:
             recorder.start(config, EncodingOptions(CRF, preset), SegmentPolicy(), naming)
-            _wait_recording(recorder, sid)
+            recorder.wait_started(sid)
             start = time.monotonic()
             base = sampler.cpu_snapshot()
             sup_base = thread_cpu_seconds(sup)
@@ -356,7 +346,7 @@ def run_multi(out_dir: Path, seconds: float, sessions: int = 4, preset: str = "v
                 recorder.start(config, EncodingOptions(CRF, preset), SegmentPolicy(),
                                SegmentNaming(out_dir, f"multi_{i}"))
             for sid in sids:
-                _wait_recording(recorder, sid)
+                recorder.wait_started(sid)
             start = time.monotonic()
             base = sum(sampler.cpu_snapshot().values()) + thread_cpu_seconds(sup) - sup_cpu0
             time.sleep(seconds)

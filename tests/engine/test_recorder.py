@@ -96,8 +96,7 @@ if __name__ == "__main__":
     config = CaptureConfig("k", mode="synthetic", fps=10,
                            source_options={"width": 640, "height": 360, "fps": 10, "scenario": "video"})
     recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(Path(sys.argv[1]), "session_k"))
-    while recorder.status("k")["state"] != "recording":
-        time.sleep(0.05)
+    recorder.wait_started("k")
     print("recording", flush=True)
     time.sleep(600)
 """

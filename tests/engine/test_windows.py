@@ -11,7 +11,6 @@ import numpy as np
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
-from x11_windows import wait_for
 
 
 def _frames(path: Path) -> list[tuple[float, np.ndarray]]:
@@ -27,8 +26,7 @@ def _mean_colour(rgb: np.ndarray) -> np.ndarray | None:
 
 def _start(recorder: Recorder, config: CaptureConfig, tmp_path: Path) -> None:
     recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, f"s_{config.session_id}"))
-    wait_for(lambda: recorder.status(config.session_id)["state"] != "starting", what="recording")
-    assert recorder.status(config.session_id)["state"] == "recording", recorder.status(config.session_id)
+    recorder.wait_started(config.session_id)
 
 
 def test_rdp_window_is_followed_and_pauses_while_minimised_never_showing_the_desktop(

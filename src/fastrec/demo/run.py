@@ -74,7 +74,7 @@ def run_demo(seconds: float = 20.0, output_dir: Path = Path("recordings"), fps: 
             with Recorder(workers=1) as recorder:
                 recorder.start(config, EncodingOptions(crf, preset),
                                SegmentPolicy(), naming)
-                _wait_recording(recorder, session)
+                recorder.wait_started(session)  # the demo's seconds count from here
                 start = time.monotonic()
                 while (elapsed := time.monotonic() - start) < seconds:
                     time.sleep(min(1.0, seconds - elapsed))
@@ -95,16 +95,6 @@ def run_demo(seconds: float = 20.0, output_dir: Path = Path("recordings"), fps: 
                       status["encoded_frames"], c.get("dropped", 0), c.get("late_ticks", 0),
                       c.get("cpu_seconds", 0.0) + status["encoder_cpu_seconds"], status["errors"])
 
-
-def _wait_recording(recorder: Recorder, session: str, timeout: float = 30.0) -> None:
-    # the capture process needs a moment to start; the demo's seconds count from then
-    deadline = time.monotonic() + timeout
-    while (state := recorder.status(session)["state"]) == "starting":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the recording did not start within {timeout:.0f} s")
-        time.sleep(0.05)
-    if state == "error":
-        raise RuntimeError("; ".join(recorder.status(session)["errors"]))
 
 
 __all__ = ["DemoReport", "run_demo"]

@@ -106,6 +106,18 @@ class Recorder:
                 session.state = "stopping"
                 self._send(session, "stop")
 
+    def wait_started(self, session_id: str, timeout: float = 30.0) -> None:
+        """Wait until a session records (its capture process is up and its ring handed to an
+        encoder); raises RuntimeError with its errors if it failed, TimeoutError if slow."""
+        session = self._session(session_id)
+        deadline = time.monotonic() + timeout
+        while session.state == "starting":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"session {session_id!r} did not start within {timeout:.0f} s")
+            time.sleep(0.02)
+        if session.state == "error":
+            raise RuntimeError("; ".join(session.errors))
+
     def wait(self, session_id: str, timeout: float | None = None) -> dict[str, Any]:
         """Wait until a session has finished (files closed); returns its status."""
         session = self._session(session_id)
