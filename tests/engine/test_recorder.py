@@ -181,3 +181,43 @@ def test_unwritable_directory_is_a_clear_error(tmp_path: Path):
         status = recorder.wait("u", timeout=60)
     assert status["state"] == "error"
     assert any("session_u.mp4" in e for e in status["errors"]), status
+
+
+HOST_SCRIPT = """
+import sys, time
+from pathlib import Path
+# no `if __name__ == "__main__"` guard, as in many host applications: multiprocessing's
+# spawn would run this again in every child process
+with open(sys.argv[1], "a") as marker:
+    marker.write("imported\\n")
+from fastrec.engine.capture_loop import CaptureConfig
+from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
+from fastrec.engine.recorder import EncodingOptions, Recorder
+import psutil
+config = CaptureConfig("host", mode="synthetic", fps=10,
+                       source_options={"width": 320, "height": 240, "fps": 10, "scenario": "video"})
+with Recorder(workers=1) as recorder:
+    recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(Path(sys.argv[2]), "host"))
+    recorder.wait_started("host")
+    time.sleep(1.0)
+    children = [" ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)]
+    print("CHILDREN", len(children), *children, sep="\\n")
+    recorder.stop("host")
+    print("STATE", recorder.wait("host", timeout=60)["state"])
+"""
+
+
+def test_engine_processes_do_not_run_the_host_script_or_a_resource_tracker(tmp_path: Path):
+    script, marker = tmp_path / "host_app.py", tmp_path / "imported.txt"
+    script.write_text(HOST_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(marker), str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "STATE stopped" in out.stdout
+    assert marker.read_text() == "imported\n"  # the host script ran once: in the host
+    children = out.stdout.split("CHILDREN\n", 1)[1].split("STATE", 1)[0].split("\n")
+    assert children[0] == "2", out.stdout  # one capture process and one encoder worker
+    assert not any("resource_tracker" in c for c in children)
+    assert any("fastrec-capture-host" in c for c in children) and any("fastrec-encoder" in c for c in children)
+    (video,) = tmp_path.glob("host*.mp4")
+    assert _decoded_frames(video) > 0

@@ -226,7 +226,7 @@ def _first_target(source: Any, timeout: float, control: Connection) -> Target:
     return target
 
 
-def capture_main(config: CaptureConfig, control: Connection, start_timeout: float = 10.0) -> None:
+def capture_main(control: Connection, config: CaptureConfig, start_timeout: float = 10.0) -> None:
     """Body of a session's capture process.
 
     Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every

@@ -8,17 +8,17 @@ a new segment in the replacement, from the next frame in its ring.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import queue
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import wait
-from typing import Any
+from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
 from fastrec.core.convert import i420_size
+from fastrec.engine import launch
+from fastrec.engine.launch import Child
 from fastrec.engine.protocol import (
     EncoderFailed,
     FrameFlags,
@@ -32,9 +32,7 @@ from fastrec.engine.protocol import (
 from fastrec.engine.ring import RingClosed, RingEndpoint, RingReader
 from fastrec.engine.segments import EncoderSettings, SegmentWriter
 from fastrec.engine.usage import cpu_seconds
-from fastrec.settings import default_encoder_workers
 
-SPAWN = mp.get_context("spawn")
 Event = SegmentOpened | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
 
 
@@ -50,15 +48,15 @@ class EncodeJob:
     first_part: int = 1
 
 
-def _encode_session(job: EncodeJob, events: Any) -> None:
+def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
     frames = 0
     size = i420_size(job.settings.width, job.settings.height)
     shape = (job.settings.height * 3 // 2, job.settings.width)
     try:
         with RingReader(job.endpoint) as reader, SegmentWriter(
             job.session_id, job.settings, job.policy, job.naming.path,
-            on_open=lambda part, path: events.put(SegmentOpened(job.session_id, part, path)),
-            on_segment=lambda info: events.put(SegmentClosed(info)), first_part=job.first_part,
+            on_open=lambda part, path: emit(SegmentOpened(job.session_id, part, path)),
+            on_segment=lambda info: emit(SegmentClosed(info)), first_part=job.first_part,
         ) as writer:
             while True:
                 try:
@@ -72,26 +70,33 @@ def _encode_session(job: EncodeJob, events: Any) -> None:
                     writer.write(pixels, slot.header.timestamp,
                                  keyframe=bool(slot.header.flags & FrameFlags.KEYFRAME))
                 frames += 1
-        events.put(SessionEncoded(job.session_id, frames, cpu_seconds()))
+        emit(SessionEncoded(job.session_id, frames, cpu_seconds()))
     except Exception as exc:  # the supervisor owns the user-facing error
-        events.put(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}"))
+        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}"))
 
 
-def _worker_main(tasks: Any, events: Any) -> None:
+def _worker_main(conn: Connection) -> None:
+    """Body of an encoder worker: jobs come in on ``conn``, events go out on it."""
     # Ctrl-C goes to the whole process group; the supervisor decides when encoding stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = mp.parent_process()
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            try:
+                conn.send(event)
+            except OSError:
+                pass  # the supervisor is gone; the files still get finished
+
     threads: list[threading.Thread] = []
     while True:
         try:
-            job = tasks.get(timeout=1.0)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                break  # orphaned: finish the sessions in hand (their rings close), then exit
-            continue
+            job = conn.recv()
+        except (EOFError, OSError):
+            break  # orphaned: finish the sessions in hand (their rings close), then exit
         if job is None:
             break
-        thread = threading.Thread(target=_encode_session, args=(job, events),
+        thread = threading.Thread(target=_encode_session, args=(job, emit),
                                   name=f"encode-{job.session_id}", daemon=True)
         thread.start()
         threads.append(thread)
@@ -101,13 +106,29 @@ def _worker_main(tasks: Any, events: Any) -> None:
 
 @dataclass
 class _Worker:
-    process: Any
-    tasks: Any
+    child: Child
     jobs: dict[str, EncodeJob] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # submit and close race
+
+    def send(self, message: EncodeJob | None) -> None:
+        with self.lock:
+            try:
+                self.child.conn.send(message)
+            except OSError:
+                pass  # it died: the next events() call replaces it and resubmits its jobs
+
+    def drain(self) -> list[Event]:
+        out: list[Event] = []
+        try:
+            while self.child.conn.poll():
+                out.append(self.child.conn.recv())
+        except (EOFError, OSError):
+            pass
+        return out
 
 
 class EncoderPool:
-    """``workers`` spawned encoder processes; a context manager.
+    """``workers`` encoder processes; a context manager.
 
     ``submit`` hands a session to the least busy worker.  ``events`` returns what happened
     since the last call (segments opened and closed, sessions done or failed, workers that
@@ -115,42 +136,39 @@ class EncoderPool:
     """
 
     def __init__(self, workers: int | None = None) -> None:
-        count = default_encoder_workers() if workers is None else workers
+        if workers is None:
+            from fastrec.settings import default_encoder_workers  # pydantic: not in the workers
+            workers = default_encoder_workers()
+        count = workers
         if not 1 <= count <= 64:
             raise ValueError(f"workers must be between 1 and 64, got {count}")
-        self._events: Any = SPAWN.Queue()
         self._workers = [self._spawn() for _ in range(count)]
         self._parts: dict[str, int] = {}  # session -> part being written
         self._closed = False
 
-    def _spawn(self) -> _Worker:
-        tasks = SPAWN.Queue()
-        process = SPAWN.Process(target=_worker_main, args=(tasks, self._events),
-                                name="fastrec-encoder", daemon=True)
-        process.start()
-        return _Worker(process, tasks)
+    @staticmethod
+    def _spawn() -> _Worker:
+        return _Worker(launch.start(_worker_main, name="fastrec-encoder"))
 
     @property
     def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers]
+        return [w.child.pid for w in self._workers]
 
     def submit(self, job: EncodeJob) -> int:
         """Start encoding a session; returns the worker index it went to."""
         index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].jobs))
         worker = self._workers[index]
         worker.jobs[job.session_id] = job
-        worker.tasks.put(job)
+        worker.send(job)
         return index
 
     def events(self, timeout: float = 0.0) -> list[Event]:
         """Events since the last call, waiting up to ``timeout`` for the first one."""
         out: list[Event] = self._replace_dead()
-        try:
-            out.append(self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait())
-            while True:
-                out.append(self._events.get_nowait())
-        except queue.Empty:
-            pass
+        if not out:
+            wait([w.child.conn for w in self._workers], timeout=timeout)
+        for worker in self._workers:
+            out.extend(worker.drain())
         for event in out:
             self._track(event)
         return out
@@ -166,20 +184,24 @@ class EncoderPool:
                     job.endpoint.close()
 
     def _replace_dead(self) -> list[Event]:
-        died: list[Event] = []
-        sentinels = {w.process.sentinel: i for i, w in enumerate(self._workers)}
-        for sentinel in wait(list(sentinels), timeout=0):
-            index = sentinels[sentinel]
-            old = self._workers[index]
-            old.process.join()
+        out: list[Event] = []
+        for index, old in enumerate(self._workers):
+            if old.child.is_alive():
+                continue
+            last = old.drain()  # what it said before it died comes first
+            for event in last:
+                self._track(event)
+            out.extend(last)
+            old.child.join()
+            old.child.conn.close()
             self._workers[index] = new = self._spawn()
             for session_id, job in old.jobs.items():
                 # the next part, so the replacement never overwrites what the dead one wrote
                 part = self._parts.get(session_id, job.first_part - 1) + 1
                 new.jobs[session_id] = moved = replace(job, first_part=part)
-                new.tasks.put(moved)
-            died.append(WorkerDied(index, old.process.exitcode, tuple(old.jobs)))
-        return died
+                new.send(moved)
+            out.append(WorkerDied(index, old.child.exitcode, tuple(old.jobs)))
+        return out
 
     def close(self, timeout: float = 30.0) -> None:
         """Let every worker finish its sessions (their rings must be closed) and exit."""
@@ -187,12 +209,11 @@ class EncoderPool:
             return
         self._closed = True
         for worker in self._workers:
-            worker.tasks.put(None)
+            worker.send(None)
         for worker in self._workers:
-            worker.process.join(timeout)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+            worker.child.join(timeout)
+            worker.child.kill()
+            worker.child.conn.close()
             for job in worker.jobs.values():
                 job.endpoint.close()
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from fastrec.engine import launch
 from fastrec.engine.capture_loop import CaptureConfig, capture_main
-from fastrec.engine.pool import SPAWN, EncodeJob, EncoderPool
+from fastrec.engine.pool import EncodeJob, EncoderPool
 from fastrec.engine.protocol import (
     EncoderFailed,
     SegmentClosed,
@@ -49,7 +50,7 @@ class Session:
     options: EncodingOptions
     policy: SegmentPolicy
     naming: SegmentNaming
-    process: Any
+    process: launch.Child
     control: Connection
     started: float = field(default_factory=time.time)
     state: str = "starting"  # starting, recording, stopping, stopped, error
@@ -91,12 +92,9 @@ class Recorder:
             old = self._sessions.get(config.session_id)
             if old is not None and not old.done.is_set():
                 raise ValueError(f"session {config.session_id!r} is already recording")
-            mine, theirs = SPAWN.Pipe()
-            process = SPAWN.Process(target=capture_main, args=(config, theirs),
-                                    name=f"fastrec-capture-{config.session_id}", daemon=True)
-            process.start()
-            theirs.close()
-            self._sessions[config.session_id] = Session(config, options, policy, naming, process, mine)
+            process = launch.start(capture_main, config, name=f"fastrec-capture-{config.session_id}")
+            self._sessions[config.session_id] = Session(config, options, policy, naming, process,
+                                                        process.conn)
 
     def stop(self, session_id: str) -> None:
         """Ask a session to stop; returns at once.  ``wait`` for it to finish."""
@@ -148,8 +146,8 @@ class Recorder:
         self._pool.close()
         for session in self._sessions.values():
             session.process.join(5)
-            if session.process.is_alive():
-                session.process.kill()
+            session.process.kill()
+            session.control.close()
 
     def __enter__(self) -> Recorder:
         return self
@@ -193,6 +191,7 @@ class Recorder:
         try:
             kind, *rest = session.control.recv()
         except (EOFError, OSError):
+            session.process.join(1)  # its exit code says how it died
             kind, rest = "error", [f"capture process exited unexpectedly (code {session.process.exitcode})"]
         if kind == "ring":
             endpoint, (width, height) = rest

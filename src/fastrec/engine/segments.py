@@ -4,14 +4,18 @@ Each segment is a fragmented MP4 while it is written, so a recorder killed at an
 leaves a file that plays up to its last fragment (about a second).  Rotation (by size or
 duration) flushes the old encoder into the old file and starts a fresh one whose first
 frame is a keyframe: the frame that triggered it is written once, in the new segment.
-A clean close remuxes the file with its index up front so players seek at once.
+A clean close remuxes the file with its index up front so players seek at once; that runs
+on a finisher thread, so a rotation never holds up the next segment's frames (the ring in
+front of the encoder only has to absorb encoding jitter).  The callbacks run on that thread
+too, in order: segment N is reported closed before segment N+1 is reported open.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,7 +56,7 @@ class SegmentWriter:
     """Encode frames into ``path_for(part)`` files, rotating by ``policy``; a context manager.
 
     ``on_open`` is called with (part, path) when a segment starts, ``on_segment`` with its
-    :class:`SegmentInfo` when it is closed.
+    :class:`SegmentInfo` when it is closed - both from the writer's finisher thread.
     """
 
     def __init__(self, session_id: str, settings: EncoderSettings, policy: SegmentPolicy,
@@ -71,7 +75,9 @@ class SegmentWriter:
         self._path: Path | None = None
         self._first = self._last = 0.0
         self._frames = self._keyframes = self._bytes = 0
-        self.segments: list[SegmentInfo] = []
+        self.segments: list[SegmentInfo] = []  # complete once close() has returned
+        self._finisher: ThreadPoolExecutor | None = None
+        self._finishing: list[Future[None]] = []
 
     @property
     def part(self) -> int:
@@ -104,8 +110,19 @@ class SegmentWriter:
         self._last = timestamp
 
     def close(self, finalize: bool = True) -> list[SegmentInfo]:
-        """Flush and close the current segment; returns every segment written."""
-        self._close_segment(finalize)
+        """Flush and close the current segment, wait for the finisher; returns every
+        segment written."""
+        try:
+            self._close_segment(finalize)
+        finally:
+            pending, self._finishing = self._finishing, []
+            try:
+                for future in pending:
+                    future.result()  # a finisher error (the on_segment callback's) surfaces here
+            finally:
+                if self._finisher is not None:
+                    self._finisher.shutdown()
+                    self._finisher = None
         return self.segments
 
     def __enter__(self) -> SegmentWriter:
@@ -146,7 +163,7 @@ class SegmentWriter:
         self._first = self._last = timestamp
         self._frames = self._keyframes = self._bytes = self._good_size = 0
         if self._on_open is not None:
-            self._on_open(self._part, self._path)
+            self._later(self._on_open, self._part, self._path)
 
     def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
         try:
@@ -173,25 +190,36 @@ class SegmentWriter:
             os.truncate(self._path, self._good_size)
         except OSError:
             pass
-        self._record(finalized=False)
+        self._finish_later(remux=False)
 
     def _close_segment(self, finalize: bool) -> None:
         if self._out is None:
             return
-        out, stream, path = self._out, self._stream, self._path
+        out, stream = self._out, self._stream
         self._out = self._stream = None
         try:
             assert stream is not None
             self._mux(out, stream.encode(None))
         finally:
             out.close()
-        self._record(finalized=finalize and _remux_faststart(path))
+        self._finish_later(remux=finalize)
 
-    def _record(self, finalized: bool) -> None:
-        path = self._path
-        assert path is not None
-        info = SegmentInfo(self.session_id, self._part, path, self._first, self._last, self._frames,
-                           self._keyframes, path.stat().st_size, finalized)
+    def _finish_later(self, remux: bool) -> None:
+        assert self._path is not None
+        info = SegmentInfo(self.session_id, self._part, self._path, self._first, self._last,
+                           self._frames, self._keyframes, 0, finalized=False)
+        self._later(self._finish, info, remux)
+
+    def _later(self, fn: Callable[..., None], *args: object) -> None:
+        """Run on the finisher thread: in order, so a segment's close is reported before
+        the next one's open (whose file is already being written meanwhile)."""
+        if self._finisher is None:
+            self._finisher = ThreadPoolExecutor(1, thread_name_prefix=f"finish-{self.session_id}")
+        self._finishing.append(self._finisher.submit(fn, *args))
+
+    def _finish(self, info: SegmentInfo, remux: bool) -> None:
+        finalized = remux and _remux_faststart(info.path)
+        info = replace(info, bytes=info.path.stat().st_size, finalized=finalized)
         self.segments.append(info)
         if self._on_segment is not None:
             self._on_segment(info)

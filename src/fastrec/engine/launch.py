@@ -1,0 +1,101 @@
+"""Start the engine's child processes (capture loops, encoder workers).
+
+Not multiprocessing's spawn: spawn re-imports the host application's main script in every
+child (a GUI toolkit in the capture process, or a crash if the script lacks a
+``__main__`` guard) and starts a resource-tracker process.  A child here is a fresh
+interpreter that imports only fastrec and runs one function with one duplex
+:class:`~multiprocessing.connection.Connection` to the parent: a socket pair whose child
+end is inherited (POSIX).  Objects sent over it are pickled as by multiprocessing, file
+descriptors included (ring endpoints), so the child shares the parent's authkey.
+
+Liveness: the child sees EOF on its connection when the parent is gone; the parent
+polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+from importlib import import_module
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import fastrec
+
+# argv: [python, -c, _BOOT, package root, fd, name]; the name makes `ps` readable
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from fastrec.engine.launch import _child_main; _child_main()"
+_ROOT = str(Path(fastrec.__file__).resolve().parent.parent)
+
+
+class Child:
+    """A running child process and the parent's end of its connection."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], conn: Connection, name: str) -> None:
+        self._popen = popen
+        self.conn = conn
+        self.name = name
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        """The exit code once it has exited (negative: killed by that signal), else None."""
+        return self._popen.poll()
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait up to ``timeout`` seconds for it to exit (reaping it)."""
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def kill(self) -> None:
+        if self.is_alive():
+            self._popen.kill()
+        self._popen.wait()
+
+    def __repr__(self) -> str:
+        return f"<Child {self.name} pid={self.pid} exitcode={self.exitcode}>"
+
+
+def start(target: Callable[..., None], *args: Any, name: str) -> Child:
+    """Run ``target(conn, *args)`` in a new interpreter; ``target`` must be a module-level
+    function of fastrec and ``args`` picklable (sockets and ring endpoints included)."""
+    if os.name != "posix":  # handle inheritance on Windows is not written (no machine to try it)
+        raise NotImplementedError("fastrec's engine processes need a POSIX system")
+    mine, theirs = socket.socketpair()
+    try:
+        popen = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, _ROOT, str(theirs.fileno()), name],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+    except BaseException:
+        mine.close()
+        raise
+    finally:
+        theirs.close()
+    conn = Connection(mine.detach())
+    # the authkey first: unpickling the arguments may already fetch file descriptors
+    conn.send(bytes(mp.current_process().authkey))
+    conn.send((target.__module__, target.__qualname__, args))
+    return Child(popen, conn, name)
+
+
+def _child_main() -> None:
+    conn = Connection(int(sys.argv[2]))
+    mp.current_process().authkey = conn.recv()
+    mp.current_process().name = sys.argv[3]
+    module, qualname, args = conn.recv()
+    target: Any = import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    target(conn, *args)
