@@ -108,6 +108,7 @@ def _worker_main(conn: Connection) -> None:
 class _Worker:
     child: Child
     jobs: dict[str, EncodeJob] = field(default_factory=dict)
+    eof: bool = False  # its connection closed: it is exiting or dead
     lock: threading.Lock = field(default_factory=threading.Lock)  # submit and close race
 
     def send(self, message: EncodeJob | None) -> None:
@@ -123,7 +124,7 @@ class _Worker:
             while self.child.conn.poll():
                 out.append(self.child.conn.recv())
         except (EOFError, OSError):
-            pass
+            self.eof = True
         return out
 
 
@@ -153,6 +154,11 @@ class EncoderPool:
     @property
     def pids(self) -> list[int]:
         return [w.child.pid for w in self._workers]
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The workers' connections: readable when there are events (or a worker died)."""
+        return [w.child.conn for w in self._workers]
 
     def submit(self, job: EncodeJob) -> int:
         """Start encoding a session; returns the worker index it went to."""
@@ -186,13 +192,14 @@ class EncoderPool:
     def _replace_dead(self) -> list[Event]:
         out: list[Event] = []
         for index, old in enumerate(self._workers):
-            if old.child.is_alive():
+            if old.child.is_alive() and not old.eof:
                 continue
             last = old.drain()  # what it said before it died comes first
             for event in last:
                 self._track(event)
             out.extend(last)
-            old.child.join()
+            old.child.join(5)
+            old.child.kill()  # a worker that closed its end but hangs is as good as dead
             old.child.conn.close()
             self._workers[index] = new = self._spawn()
             for session_id, job in old.jobs.items():

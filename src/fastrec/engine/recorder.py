@@ -9,6 +9,7 @@ stopped / error (``segment_closed`` carries the :class:`SegmentInfo` a metadata 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -82,6 +83,9 @@ class Recorder:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._closing = False
+        # the supervisor sleeps in wait() until a process says something; this wakes it
+        # for a new session or for close()
+        self._wake_in, self._wake_out = socket.socketpair()
         self._thread = threading.Thread(target=self._supervise, name="fastrec-supervisor", daemon=True)
         self._thread.start()
 
@@ -95,6 +99,7 @@ class Recorder:
             process = launch.start(capture_main, config, name=f"fastrec-capture-{config.session_id}")
             self._sessions[config.session_id] = Session(config, options, policy, naming, process,
                                                         process.conn)
+        self._wake()
 
     def stop(self, session_id: str) -> None:
         """Ask a session to stop; returns at once.  ``wait`` for it to finish."""
@@ -142,12 +147,14 @@ class Recorder:
         for session in list(self._sessions.values()):
             session.done.wait(max(0.0, deadline - time.monotonic()))
         self._closing = True
+        self._wake()
         self._thread.join(timeout)
         self._pool.close()
         for session in self._sessions.values():
             session.process.join(5)
             session.process.kill()
             session.control.close()
+        self._wake_out.close()
 
     def __enter__(self) -> Recorder:
         return self
@@ -176,16 +183,28 @@ class Recorder:
             except Exception:  # an observer's bug must not stop the recording
                 pass
 
+    def _wake(self) -> None:
+        try:
+            self._wake_out.send(b"!")
+        except OSError:
+            pass  # already closed: the supervisor is gone
+
     def _supervise(self) -> None:
-        while not self._closing:
-            with self._lock:
-                live = {s.control: s for s in self._sessions.values() if not s.capture_done}
-            for conn in wait(list(live), timeout=0.05) if live else []:
-                self._on_capture(live[conn])
-            if not live:
-                time.sleep(0.05)
-            for event in self._pool.events():
-                self._on_pool(event)
+        try:
+            while not self._closing:
+                with self._lock:
+                    live = {s.control: s for s in self._sessions.values() if not s.capture_done}
+                # an idle recorder wakes once a second (or when a process writes or exits)
+                ready = wait([*live, *self._pool.connections, self._wake_in], timeout=1.0)
+                if self._wake_in in ready:
+                    self._wake_in.recv(4096)
+                for conn in ready:
+                    if conn in live:
+                        self._on_capture(live[conn])
+                for event in self._pool.events():
+                    self._on_pool(event)
+        finally:
+            self._wake_in.close()
 
     def _on_capture(self, session: Session) -> None:
         try:

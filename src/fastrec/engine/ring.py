@@ -74,8 +74,10 @@ _FIELDS = struct.Struct("=dIIQI")  # timestamp, width, height, size, flags
 FREE, WRITING, READY, READING = 0, 1, 2, 3
 _U32 = 0xFFFF_FFFF
 
-# Waiters wake at least this often to notice a dead peer that rang no doorbell.
-_POLL = 0.1
+# Waiters wake at least this often to notice a dead peer that rang no doorbell.  A peer
+# that dies closes its doorbell socket, which wakes the waiter at once; this is the
+# fallback, and an idle encoder's only wake-up (each costs a /proc read), so it is rare.
+_POLL = 1.0
 _SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
