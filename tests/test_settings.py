@@ -135,7 +135,7 @@ def test_defaults() -> None:
     assert (s.max_file_size_mb, s.max_duration_minutes) == (100, 30)
     assert (s.max_total_size_gb, s.max_file_age_days, s.cleanup_interval_hours) == (10.0, 30, 6.0)
     assert s.output_dir == Path("recordings")
-    assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 10.0, 64, 4)
+    assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 10.0, 64, 3)
     assert (s.full_policy, s.log_format, s.monitor) == ("block", "console", 0)
     assert s.encoder_workers == min(32, max(1, (os.cpu_count() or 1) - 1))
 

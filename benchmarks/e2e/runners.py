@@ -14,9 +14,12 @@ CPU accounting (the most accurate available for each):
   process exits after stop, so its CPU is max(last sample, the CPU it reported itself at
   exit).  The supervisor thread (which runs in the embedding app's process) is added
   from its own per-thread counters.
-Memory: the peak over 0.2 s samples of the summed RSS (and PSS) of the recorder's
-processes; for single-process recorders also ``ru_maxrss`` (kernel's exact peak), and the
-reported peak is the larger of the two.
+Memory: the peak over 0.2 s samples of the summed RSS and PSS of the recorder's
+processes.  PSS counts a page shared by n processes (libraries, the shared-memory ring)
+as 1/n in each, so the sum is the memory the recorder really holds; summed RSS counts
+shared pages once per process.  Not ``ru_maxrss``: for a child started with
+fork/vfork + exec it includes the pre-exec image, i.e. the benchmark's own Python
+process (a 2.3 GB parent made ffmpeg "peak" at 2.3 GB).
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ def _run_ffmpeg(name: str, case: str, display: VirtualDisplay, launched: float, 
     result.cpu = result.cpu_total - base
     result.cpu_note = (f"os.wait4 rusage {result.cpu_total:.2f} s (psutil sampled {sampler.total_cpu():.2f} s); "
                        f"start-up before the grab loop {base:.2f} s")
-    result.peak_rss = max(sampler.peak_rss, usage.ru_maxrss * 1024)
+    result.peak_rss = sampler.peak_rss
     result.peak_pss = sampler.peak_pss
     frames = re.findall(r"frame=\s*(\d+)", text)
     drops = re.findall(r"drop=\s*(\d+)", text)
@@ -316,7 +319,7 @@ def run_naive(display: VirtualDisplay, launched: float, out_dir: Path, seconds: 
     result.cpu = result.cpu_total - base
     result.cpu_note = (f"os.wait4 rusage {result.cpu_total:.2f} s (psutil sampled {sampler.total_cpu():.2f} s); "
                        f"start-up before the first grab {base:.2f} s")
-    result.peak_rss = max(sampler.peak_rss, usage.ru_maxrss * 1024)
+    result.peak_rss = sampler.peak_rss
     result.peak_pss = sampler.peak_pss
     result.captured = stats.get("captured")
     result.encoded = stats.get("written")

@@ -128,7 +128,7 @@ class RecordingSettings(BaseSettings):
     tile_size: Annotated[int, Field(ge=8, le=256)] = 64
     # frames between capture and encoder (3 MB each at 1080p); the remux of a finished
     # segment runs beside the encoder, so the ring only absorbs encoding jitter
-    ring_slots: Annotated[int, Field(ge=2, le=64)] = 4
+    ring_slots: Annotated[int, Field(ge=2, le=64)] = 3
     full_policy: FullPolicy = "block"
     log_format: LogFormat = "console"
     monitor: Annotated[int, Field(ge=0)] = 0

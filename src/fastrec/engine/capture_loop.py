@@ -46,7 +46,7 @@ class CaptureConfig:
     scale: float = 1.0
     keyframe_interval: float = 10.0  # seconds; a 1080p keyframe costs ~80 kB (README)
     tile_size: int = 64
-    ring_slots: int = 4  # see RecordingSettings.ring_slots
+    ring_slots: int = 3  # see RecordingSettings.ring_slots
     full_policy: str = "block"
     ring_timeout: float = 0.5
     masks: tuple[MaskRegion, ...] = ()  # in screen coordinates
