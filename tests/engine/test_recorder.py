@@ -110,10 +110,8 @@ def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
     try:
         assert proc.stdout.readline().strip() == "recording"
         time.sleep(4.0)
-        # the recorder, its capture process and its encoder -- not multiprocessing's resource
-        # tracker, whose job is to clean up after exactly this (its semaphores in /dev/shm)
-        tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)
-                             if "resource_tracker" not in " ".join(c.cmdline())]
+        # the recorder, its capture process and its encoder
+        tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         for pid in tree:
             os.kill(pid, signal.SIGKILL)
     finally:
@@ -122,9 +120,30 @@ def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
     frames = _decoded_frames(tmp_path / "session_k.mp4")
     # the file plays up to its last fragment: at most a couple of seconds are lost
     assert frames >= 10 * (4.0 - 2.5), frames
-    # and nothing is left in /dev/shm once the tracker has noticed (the ring never is there)
-    assert wait_until(lambda: set(os.listdir("/dev/shm")) <= shm_before, 10), \
-        set(os.listdir("/dev/shm")) - shm_before
+    # and nothing is left in /dev/shm (the ring never is there)
+    assert set(os.listdir("/dev/shm")) <= shm_before, set(os.listdir("/dev/shm")) - shm_before
+
+
+def test_engine_processes_finish_the_file_when_the_host_is_killed(tmp_path: Path):
+    # the embedding application crashes: its capture and encoder processes see their
+    # connection close, seal the file and exit on their own
+    script = tmp_path / "record.py"
+    script.write_text(RECORDER_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "recording"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) == 2
+        time.sleep(3.0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, [" ".join(c.cmdline()) for c in alive]
+    finally:
+        proc.kill()
+        proc.wait()
+    frames = _decoded_frames(tmp_path / "session_k.mp4")
+    assert frames >= 10 * 3.0 * 0.8, frames  # everything up to the crash
 
 
 def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Path):
