@@ -73,6 +73,9 @@ def start(target: Callable[..., None], *args: Any, name: str) -> Child:
     function of fastrec and ``args`` picklable (sockets and ring endpoints included)."""
     if os.name != "posix":  # handle inheritance on Windows is not written (no machine to try it)
         raise NotImplementedError("fastrec's engine processes need a POSIX system")
+    if getattr(sys, "frozen", False):  # sys.executable is the application, not a Python
+        raise NotImplementedError("fastrec's engine processes cannot start from a frozen "
+                                  "application (PyInstaller, cx_Freeze) yet: run it on a Python interpreter")
     mine, theirs = socket.socketpair()
     try:
         popen = subprocess.Popen(
