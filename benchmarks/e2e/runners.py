@@ -123,6 +123,16 @@ def _reap(proc: subprocess.Popen[Any], timeout: float) -> Any:
         time.sleep(0.02)
 
 
+def _child_usage(result: Result, usage: Any, base: float, sampler: TreeSampler, start: str) -> None:
+    """CPU (exact, from our child's rusage) and memory (sampled) of a one-process recorder."""
+    result.cpu_total = usage.ru_utime + usage.ru_stime
+    result.cpu = result.cpu_total - base
+    result.cpu_note = (f"os.wait4 rusage {result.cpu_total:.2f} s (psutil sampled {sampler.total_cpu():.2f} s); "
+                       f"start-up before {start} {base:.2f} s")
+    result.peak_rss = sampler.peak_rss
+    result.peak_pss = sampler.peak_pss
+
+
 def probe(result: Result) -> None:
     """Output size, duration and packet count (ffprobe) of the result's files."""
     result.bytes = sum(f.stat().st_size for f in result.files if f.exists())
@@ -254,12 +264,7 @@ def _run_ffmpeg(name: str, case: str, display: VirtualDisplay, launched: float, 
     text = log.read_text(errors="replace")
     if proc.returncode != 0:
         result.errors.append(f"ffmpeg exited {proc.returncode}: {text.strip()[-400:]}")
-    result.cpu_total = usage.ru_utime + usage.ru_stime
-    result.cpu = result.cpu_total - base
-    result.cpu_note = (f"os.wait4 rusage {result.cpu_total:.2f} s (psutil sampled {sampler.total_cpu():.2f} s); "
-                       f"start-up before the grab loop {base:.2f} s")
-    result.peak_rss = sampler.peak_rss
-    result.peak_pss = sampler.peak_pss
+    _child_usage(result, usage, base, sampler, "the grab loop")
     frames = re.findall(r"frame=\s*(\d+)", text)
     drops = re.findall(r"drop=\s*(\d+)", text)
     dups = re.findall(r"dup=\s*(\d+)", text)
@@ -315,12 +320,7 @@ def run_naive(display: VirtualDisplay, launched: float, out_dir: Path, seconds: 
     except (ValueError, IndexError):
         stats = {}
         result.errors.append(f"naive recorder printed no stats: {rest[-200:]!r}")
-    result.cpu_total = usage.ru_utime + usage.ru_stime
-    result.cpu = result.cpu_total - base
-    result.cpu_note = (f"os.wait4 rusage {result.cpu_total:.2f} s (psutil sampled {sampler.total_cpu():.2f} s); "
-                       f"start-up before the first grab {base:.2f} s")
-    result.peak_rss = sampler.peak_rss
-    result.peak_pss = sampler.peak_pss
+    _child_usage(result, usage, base, sampler, "the first grab")
     result.captured = stats.get("captured")
     result.encoded = stats.get("written")
     result.dropped = 0  # it never skips a frame; it falls behind instead (late)
