@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from fastrec.capture import open_source
-from fastrec.capture.base import Region, Target
+from fastrec.capture.base import Target
 from fastrec.core.convert import Scaler, i420_planes, i420_size, output_size
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
+from fastrec.engine.launch import send
 from fastrec.engine.protocol import FrameFlags
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
@@ -241,22 +242,15 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
             with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
                            timeout=config.ring_timeout) as ring:
-                _send(control, ("ring", ring.endpoint(0), (out_w, out_h)))
+                send(control, ("ring", ring.endpoint(0), (out_w, out_h)))
                 loop = CaptureLoop(config, source, ring, out_w, out_h)
                 _run(loop, config.fps, control)
                 ring.close()
-                _send(control, ("stopped", asdict(loop.stats)))
+                send(control, ("stopped", asdict(loop.stats)))
     except _Stopped:
-        _send(control, ("stopped", asdict(CaptureStats())))
+        send(control, ("stopped", asdict(CaptureStats())))
     except Exception as exc:
-        _send(control, ("error", f"{type(exc).__name__}: {exc}"))
-
-
-def _send(control: Connection, message: Any) -> None:
-    try:
-        control.send(message)
-    except OSError:
-        pass  # the supervisor is gone: nobody to tell
+        send(control, ("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
@@ -285,7 +279,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
             loop.stats.cpu_seconds = cpu_seconds()
             loop.stats.region = None if loop._last_target is None else tuple(
                 getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
-            _send(control, ("stats", asdict(loop.stats)))
+            send(control, ("stats", asdict(loop.stats)))
     stamp = time.monotonic()
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0

@@ -93,6 +93,16 @@ def start(target: Callable[..., None], *args: Any, name: str) -> Child:
     return Child(popen, conn, name)
 
 
+def send(conn: Connection, message: Any) -> bool:
+    """Send on a parent/child connection; False (nothing raised) when the other side is
+    gone - its exit is noticed and handled where the connection is read."""
+    try:
+        conn.send(message)
+    except OSError:
+        return False
+    return True
+
+
 def _child_main() -> None:
     conn = Connection(int(sys.argv[2]))
     mp.current_process().authkey = conn.recv()

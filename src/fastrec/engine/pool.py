@@ -18,7 +18,6 @@ import numpy as np
 
 from fastrec.core.convert import i420_size
 from fastrec.engine import launch
-from fastrec.engine.launch import Child
 from fastrec.engine.protocol import (
     EncoderFailed,
     FrameFlags,
@@ -82,11 +81,8 @@ def _worker_main(conn: Connection) -> None:
     lock = threading.Lock()
 
     def emit(event: Event) -> None:
-        with lock:
-            try:
-                conn.send(event)
-            except OSError:
-                pass  # the supervisor is gone; the files still get finished
+        with lock:  # one message at a time from the session threads
+            launch.send(conn, event)  # the supervisor may be gone; the files still get finished
 
     threads: list[threading.Thread] = []
     while True:
@@ -106,17 +102,15 @@ def _worker_main(conn: Connection) -> None:
 
 @dataclass
 class _Worker:
-    child: Child
+    child: launch.Child
     jobs: dict[str, EncodeJob] = field(default_factory=dict)
     eof: bool = False  # its connection closed: it is exiting or dead
     lock: threading.Lock = field(default_factory=threading.Lock)  # submit and close race
 
     def send(self, message: EncodeJob | None) -> None:
         with self.lock:
-            try:
-                self.child.conn.send(message)
-            except OSError:
-                pass  # it died: the next events() call replaces it and resubmits its jobs
+            # if it died, the next events() call replaces it and resubmits its jobs
+            launch.send(self.child.conn, message)
 
     def drain(self) -> list[Event]:
         out: list[Event] = []
@@ -140,10 +134,9 @@ class EncoderPool:
         if workers is None:
             from fastrec.settings import default_encoder_workers  # pydantic: not in the workers
             workers = default_encoder_workers()
-        count = workers
-        if not 1 <= count <= 64:
-            raise ValueError(f"workers must be between 1 and 64, got {count}")
-        self._workers = [self._spawn() for _ in range(count)]
+        if not 1 <= workers <= 64:
+            raise ValueError(f"workers must be between 1 and 64, got {workers}")
+        self._workers = [self._spawn() for _ in range(workers)]
         self._parts: dict[str, int] = {}  # session -> part being written
         self._closed = False
 

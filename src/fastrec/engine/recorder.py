@@ -107,7 +107,7 @@ class Recorder:
             session = self._session(session_id)
             if session.state in ("starting", "recording"):
                 session.state = "stopping"
-                self._send(session, "stop")
+                launch.send(session.control, "stop")
 
     def wait_started(self, session_id: str, timeout: float = 30.0) -> None:
         """Wait until a session records (its capture process is up and its ring handed to an
@@ -169,12 +169,6 @@ class Recorder:
             return self._sessions[session_id]
         except KeyError:
             raise KeyError(f"no session {session_id!r}") from None
-
-    def _send(self, session: Session, message: Any) -> None:
-        try:
-            session.control.send(message)
-        except OSError:
-            pass  # the capture process is gone; its EOF is handled by the supervisor
 
     def _emit(self, event: str, session: Session, **details: Any) -> None:
         if self._observer is not None:
@@ -266,7 +260,7 @@ class Recorder:
             session.errors.append(event.error)
             session.state = "error"
             session.encoder_done = True
-            self._send(session, "stop")  # files written so far stay playable
+            launch.send(session.control, "stop")  # files written so far stay playable
             self._emit("error", session, error=event.error)
             self._maybe_done(session)
 
