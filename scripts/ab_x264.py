@@ -60,7 +60,7 @@ def _one(reference: Path, variant: str, out: Path) -> dict[str, object]:
     import numpy as np
 
     from fastrec.engine.protocol import SegmentPolicy
-    from fastrec.engine.segments import EncoderSettings, SegmentWriter
+    from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 
     params, _, threads = variant.partition("@")
     default = EncoderSettings(2, 2)

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from fastrec.engine import launch
-from fastrec.engine.pool import _worker_main
+from fastrec.engine.encoder.pool import _worker_main
 
 
 def test_a_child_is_a_named_interpreter_that_exits_when_told():

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastrec.engine import launch
 from fastrec.engine.capture_loop import CaptureConfig, capture_main
-from fastrec.engine.pool import EncodeJob, EncoderPool
+from fastrec.engine.encoder.pool import EncodeJob, EncoderPool
 from fastrec.engine.protocol import (
     EncoderFailed,
     SegmentClosed,
@@ -30,7 +30,7 @@ from fastrec.engine.protocol import (
     SessionEncoded,
     WorkerDied,
 )
-from fastrec.engine.segments import EncoderSettings
+from fastrec.engine.encoder.writer import EncoderSettings
 
 Observer = Callable[[str, str, dict[str, Any]], None]  # (event, session_id, details)
 

@@ -23,6 +23,7 @@ __all__ = [
     "FILE_MODE",
     "TEMP_SUFFIX",
     "atomic_writer",
+    "create_private",
     "ensure_private_dir",
     "fsync_dir",
     "temp_target",
@@ -95,6 +96,17 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
             temp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+def create_private(path: str | os.PathLike[str]) -> int:
+    """Create a new, empty private (0600) file at ``path`` and return its open descriptor.
+
+    Never follows or replaces what is already there: a file, a planted symlink or anything
+    else at ``path`` raises FileExistsError, so a recorder never truncates recorded video
+    or writes through a link into somebody else's file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, FILE_MODE)
 
 
 def reserve_temp(target: str | os.PathLike[str]) -> Path:

@@ -29,7 +29,7 @@ from fastrec.engine.protocol import (
     WorkerDied,
 )
 from fastrec.engine.ring import RingClosed, RingEndpoint, RingReader
-from fastrec.engine.segments import EncoderSettings, SegmentWriter
+from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 from fastrec.engine.usage import cpu_seconds
 
 Event = SegmentOpened | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
