@@ -195,7 +195,7 @@ def run_fastrec(display: VirtualDisplay, launched: float, out_dir: Path, seconds
             status = recorder.wait(sid, timeout=120)
             time.sleep(0.3)  # one more sample with the encoder idle, after its flush
         sup_end = thread_cpu_seconds(sup)
-        encoders = set(recorder.encoder_pids)
+        encoders = {status["encoder_pid"]}
     c = status["capture"]
     enc = [pid for pid in sampler.cpu if pid in encoders]
     others = [pid for pid in sampler.cpu if pid not in encoders]

@@ -20,6 +20,7 @@ import pytest
 from x11_windows import wait_until
 
 from fastrec.engine.capture_loop import CaptureConfig
+from fastrec.engine.events import EngineEvent, SessionError, SessionFinished
 from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
 
@@ -147,17 +148,17 @@ def test_engine_processes_finish_the_file_when_the_host_is_killed(tmp_path: Path
 
 
 def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Path):
-    events: list[tuple[str, str]] = []
-    with Recorder(workers=1, observer=lambda e, s, d: events.append((e, s))) as recorder:
+    events: list[EngineEvent] = []
+    with Recorder(workers=1, on_event=events.append) as recorder:
         config = _synthetic("w", "video")
         recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, "session_w"))
         time.sleep(3.0)
-        os.kill(recorder.encoder_pids[0], signal.SIGKILL)
+        os.kill(recorder.status("w")["encoder_pid"], signal.SIGKILL)
         time.sleep(3.0)
         recorder.stop("w")
         status = recorder.wait("w", timeout=60)
     assert any("encoder worker 0 died" in e for e in status["errors"]), status
-    assert ("error", "w") in events
+    assert any(isinstance(e, SessionError) and e.session_id == "w" and not e.fatal for e in events)
     assert (tmp_path / "session_w.mp4").exists()
     second = tmp_path / "session_w_part2.mp4"
     assert str(second) in status["segments"]
@@ -180,14 +181,15 @@ def tiny_disk(tmp_path: Path):
 
 
 def test_disk_full_stops_the_session_cleanly_and_keeps_what_was_written(tiny_disk: Path):
-    events: list[str] = []
-    with Recorder(workers=1, observer=lambda e, s, d: events.append(e)) as recorder:
+    events: list[EngineEvent] = []
+    with Recorder(workers=1, on_event=events.append) as recorder:
         recorder.start(_synthetic("d", "video"), EncodingOptions(crf=10), SegmentPolicy(),
                        SegmentNaming(tiny_disk, "session_d"))
         status = recorder.wait("d", timeout=60)  # ends by itself when the disk fills up
     assert status["state"] == "error"
     assert any("No space left on device" in e or "ENOSPC" in e or "space" in e.lower() for e in status["errors"]), status
-    assert "error" in events and "stopped" in events
+    assert any(isinstance(e, SessionError) and e.fatal for e in events)
+    assert isinstance(events[-1], SessionFinished) and events[-1].state == "error"
     assert _decoded_frames(tiny_disk / "session_d.mp4") > 0
 
 

@@ -91,21 +91,37 @@ def test_paths(tmp_path: Path) -> None:
     assert basename_of(tmp_path / "cleanup_stats.json") is None
 
 
+def _claim(directory: Path, base: str) -> str:
+    return claim_basename(directory, base, lambda name: f'{{"claimed": "{name}"}}'.encode())
+
+
 def test_collisions_never_overwrite(tmp_path: Path) -> None:
     base = recording_basename(123, "ServerName", START)
-    first = claim_basename(tmp_path, base)
+    first = _claim(tmp_path, base)
     video_path(tmp_path, first).write_bytes(b"first recording")
-    second = claim_basename(tmp_path, base)
-    third = claim_basename(tmp_path, base)
+    second = _claim(tmp_path, base)
+    third = _claim(tmp_path, base)
     assert (first, second, third) == (base, f"{base}-2", f"{base}-3")
     assert video_path(tmp_path, first).read_bytes() == b"first recording"
-    assert video_path(tmp_path, second).exists() and video_path(tmp_path, second).stat().st_size == 0
-    assert video_path(tmp_path, second).stat().st_mode & 0o777 == 0o600
+    # the claim is the metadata file, private; the video is the encoder's to create
+    assert metadata_path(tmp_path, second).read_text() == f'{{"claimed": "{second}"}}'
+    assert metadata_path(tmp_path, second).stat().st_mode & 0o777 == 0o600
+    assert not video_path(tmp_path, second).exists()
+
+
+def test_a_link_at_the_claimed_name_is_skipped_not_followed(tmp_path: Path) -> None:
+    base = recording_basename(123, "ServerName", START)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    metadata_path(tmp_path, base).symlink_to(victim)
+    video_path(tmp_path, f"{base}-2").symlink_to(tmp_path / "nowhere")
+    assert _claim(tmp_path, base) == f"{base}-3"
+    assert victim.read_text() == "keep me"
 
 
 def test_collision_with_orphan_metadata(tmp_path: Path) -> None:
     # the video is gone but its metadata is evidence: the name is not reused
     base = recording_basename(123, "ServerName", START)
     metadata_path(tmp_path, base).write_text("{}")
-    assert claim_basename(tmp_path, base) == f"{base}-2"
+    assert _claim(tmp_path, base) == f"{base}-2"
     assert metadata_path(tmp_path, base).read_text() == "{}"

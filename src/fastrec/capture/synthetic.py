@@ -53,11 +53,14 @@ class SyntheticSource(CaptureSource):
 
     Time ``t`` is seconds since :meth:`open` on ``clock`` (:attr:`start_time`); the content
     at ``t`` is that of frame ``floor(t * fps)``.  The same ``seed`` gives the same frames.
+
+    ``fail_after``: a broken screen for fault tests - grabs after that many raise
+    CaptureError.
     """
 
     def __init__(self, width: int = 1280, height: int = 720, fps: int = 10,
                  scenario: str = "typing", *, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, fail_after: int | None = None) -> None:
         _check_positive_int("width", width, 16384)
         _check_positive_int("height", height, 16384)
         _check_positive_int("fps", fps, 240)
@@ -89,6 +92,7 @@ class SyntheticSource(CaptureSource):
         self._page: tuple[int, int, np.ndarray] | None = None  # (page, chars drawn, canvas)
         self._texture: np.ndarray | None = None
         self._damage_key: int | None = None
+        self._grabs_left = fail_after
 
     # -- CaptureSource ----------------------------------------------------------
     def _open(self) -> None:
@@ -106,6 +110,10 @@ class SyntheticSource(CaptureSource):
         if not self._target.region.contains(target.region):
             raise CaptureError(f"target region {target.region} is not inside the synthetic "
                                f"screen {self._target.region}")
+        if self._grabs_left is not None:
+            if self._grabs_left <= 0:
+                raise CaptureError("the synthetic screen broke (fail_after)")
+            self._grabs_left -= 1
         t = max(0.0, self.clock() - self.start_time)
         self.last_grab_time = t
         frame = self.frame_at(t)

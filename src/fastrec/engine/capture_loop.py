@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -33,6 +34,7 @@ from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
+LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +252,14 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
     except _Stopped:
         send(control, ("stopped", asdict(CaptureStats())))
     except Exception as exc:
-        send(control, ("error", f"{type(exc).__name__}: {exc}"))
+        send(control, ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    # The ring's descriptors travel to the supervisor through this process (multiprocessing's
+    # resource sharer): exiting before the supervisor has read every message would take
+    # them away.  It says "bye" once it has; a dead supervisor is EOF.
+    try:
+        control.poll(LINGER_SECONDS)
+    except OSError:
+        pass
 
 
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:

@@ -1,10 +1,19 @@
 """The supervisor: sessions, each a capture process, sharing one encoder pool.
 
-One supervisor thread routes messages: a capture process's ring goes to an encoder
-worker, stats and segment events land in the session's status, errors stop the session
-cleanly, and observers hear of started / segment_opened / rotated / segment_closed /
-stopped / error (``segment_closed`` carries the :class:`SegmentInfo` a metadata writer needs).  ``start`` and
-``stop`` return promptly; ``wait`` blocks until a stopping session is finished.
+The engine owns each session's life-cycle (:mod:`fastrec.engine.events`).  ``start`` and
+``stop`` only change a session's state under the lock and wake the supervisor thread, so
+they return at once and any number of threads may call them; the supervisor thread does
+everything slow or fallible: it launches capture processes, hands their rings to encoder
+workers, and routes what the processes say into the session and out as typed events.
+
+Invariants:
+- A session is finished only when both its sides are: the capture process has said its
+  last word (or died), and - if its ring ever reached an encoder - that encoder has
+  reported the session encoded or failed.  So no segment event can follow
+  :class:`~fastrec.engine.events.SessionFinished`.
+- Nothing that goes wrong while handling one message stops the supervisor: the session
+  concerned ends in ``error`` with the traceback logged; other sessions go on.
+- Observer failures are logged with their traceback and otherwise ignored.
 """
 
 from __future__ import annotations
@@ -12,14 +21,28 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+import structlog
+
 from fastrec.engine import launch
 from fastrec.engine.capture_loop import CaptureConfig, capture_main
 from fastrec.engine.encoder.pool import EncodeJob, EncoderPool
+from fastrec.engine.encoder.writer import EncoderSettings
+from fastrec.engine.events import (
+    LIVE_STATES,
+    EngineEvent,
+    SegmentFinished,
+    SessionError,
+    SessionFinished,
+    SessionStarted,
+    SessionState,
+)
 from fastrec.engine.protocol import (
     EncoderFailed,
     SegmentClosed,
@@ -30,9 +53,10 @@ from fastrec.engine.protocol import (
     SessionEncoded,
     WorkerDied,
 )
-from fastrec.engine.encoder.writer import EncoderSettings
 
-Observer = Callable[[str, str, dict[str, Any]], None]  # (event, session_id, details)
+log = structlog.get_logger("fastrec.engine")
+
+OnEvent = Callable[[EngineEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,74 +75,96 @@ class Session:
     options: EncodingOptions
     policy: SegmentPolicy
     naming: SegmentNaming
-    process: launch.Child
-    control: Connection
+    state: SessionState = SessionState.STARTING
+    process: launch.Child | None = None
+    submitted: bool = False  # its ring went to an encoder: wait for the encoder's last word
+    stop_requested: bool = False
     started: float = field(default_factory=time.time)
-    state: str = "starting"  # starting, recording, stopping, stopped, error
     errors: list[str] = field(default_factory=list)
     capture: dict[str, Any] = field(default_factory=dict)
     segments: list[SegmentInfo] = field(default_factory=list)
     current: str | None = None
     encoded_frames: int = 0
     encoder_cpu_seconds: float = 0.0
+    encoder_pid: int | None = None
     capture_done: bool = False
     encoder_done: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def session_id(self) -> str:
+        return self.config.session_id
+
     def status(self) -> dict[str, Any]:
         return {
-            "session_id": self.config.session_id, "state": self.state, "errors": list(self.errors),
+            "session_id": self.session_id, "state": str(self.state), "errors": list(self.errors),
             "started": self.started, "current_file": self.current,
             "segments": [str(s.path) for s in self.segments], "encoded_frames": self.encoded_frames,
-            "encoder_cpu_seconds": self.encoder_cpu_seconds, "capture": dict(self.capture),
+            "encoder_cpu_seconds": self.encoder_cpu_seconds, "encoder_pid": self.encoder_pid,
+            "capture_pid": self.process.pid if self.process is not None else None,
+            "capture": dict(self.capture),
         }
 
 
 class Recorder:
-    """Record several sessions at once; a context manager. Thread-safe."""
+    """Record several sessions at once; a context manager. Thread-safe.
 
-    def __init__(self, workers: int | None = None, observer: Observer | None = None) -> None:
+    ``on_event`` is called on the supervisor thread with every
+    :data:`~fastrec.engine.events.EngineEvent`; it must not block (hand the event over to
+    another thread for slow work such as writing files).
+    """
+
+    def __init__(self, workers: int | None = None, on_event: OnEvent | None = None) -> None:
         self._pool = EncoderPool(workers)
-        self._observer = observer
+        self._on_event = on_event
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._closing = False
         # the supervisor sleeps in wait() until a process says something; this wakes it
-        # for a new session or for close()
+        # for a new session, a stop request or close()
         self._wake_in, self._wake_out = socket.socketpair()
         self._thread = threading.Thread(target=self._supervise, name="fastrec-supervisor", daemon=True)
         self._thread.start()
 
     def start(self, config: CaptureConfig, options: EncodingOptions, policy: SegmentPolicy,
               naming: SegmentNaming) -> None:
-        """Start recording a session; returns at once (state "starting")."""
+        """Start recording a session; returns at once (state ``starting``).  Raises
+        ValueError when a session of that id has not finished yet."""
         with self._lock:
+            if self._closing:
+                raise RuntimeError("the recorder is closed")
             old = self._sessions.get(config.session_id)
             if old is not None and not old.done.is_set():
                 raise ValueError(f"session {config.session_id!r} is already recording")
-            process = launch.start(capture_main, config, name=f"fastrec-capture-{config.session_id}")
-            self._sessions[config.session_id] = Session(config, options, policy, naming, process,
-                                                        process.conn)
+            self._sessions[config.session_id] = Session(config, options, policy, naming)
         self._wake()
 
-    def stop(self, session_id: str) -> None:
-        """Ask a session to stop; returns at once.  ``wait`` for it to finish."""
+    def stop(self, session_id: str) -> bool:
+        """Ask a session to stop; returns at once (``wait`` for it to finish).  False when
+        it had already been asked or has finished."""
         with self._lock:
             session = self._session(session_id)
-            if session.state in ("starting", "recording"):
-                session.state = "stopping"
-                launch.send(session.control, "stop")
+            if session.stop_requested or session.done.is_set():
+                return False
+            session.stop_requested = True
+            if session.state in (SessionState.STARTING, SessionState.RECORDING):
+                session.state = SessionState.STOPPING
+            if session.process is not None:
+                launch.send(session.process.conn, "stop")
+        self._wake()  # a session not launched yet is finished by the supervisor
+        return True
 
     def wait_started(self, session_id: str, timeout: float = 30.0) -> None:
         """Wait until a session records (its capture process is up and its ring handed to an
         encoder); raises RuntimeError with its errors if it failed, TimeoutError if slow."""
         session = self._session(session_id)
         deadline = time.monotonic() + timeout
-        while session.state == "starting":
+        while session.state == SessionState.STARTING:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"session {session_id!r} did not start within {timeout:.0f} s")
-            time.sleep(0.02)
-        if session.state == "error":
+            if session.done.wait(0.02):
+                break
+        if session.state == SessionState.ERROR:
             raise RuntimeError("; ".join(session.errors))
 
     def wait(self, session_id: str, timeout: float | None = None) -> dict[str, Any]:
@@ -135,25 +181,32 @@ class Recorder:
                 return self._session(session_id).status()
             return {sid: s.status() for sid, s in self._sessions.items()}
 
-    @property
-    def encoder_pids(self) -> list[int]:
-        return self._pool.pids
+    def forget(self, session_id: str) -> None:
+        """Drop a finished session's status (its id can then be started again)."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None and session.done.is_set():
+                del self._sessions[session_id]
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every session, wait for their files, stop the workers."""
-        for sid in list(self._sessions):
-            self.stop(sid)
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            self.stop(session.session_id)
         deadline = time.monotonic() + timeout
-        for session in list(self._sessions.values()):
+        for session in sessions:
             session.done.wait(max(0.0, deadline - time.monotonic()))
-        self._closing = True
+        with self._lock:
+            self._closing = True
         self._wake()
         self._thread.join(timeout)
         self._pool.close()
-        for session in self._sessions.values():
-            session.process.join(5)
-            session.process.kill()
-            session.control.close()
+        for session in sessions:
+            if session.process is not None:
+                session.process.join(5)
+                session.process.kill()
+                session.process.conn.close()
         self._wake_out.close()
 
     def __enter__(self) -> Recorder:
@@ -170,12 +223,14 @@ class Recorder:
         except KeyError:
             raise KeyError(f"no session {session_id!r}") from None
 
-    def _emit(self, event: str, session: Session, **details: Any) -> None:
-        if self._observer is not None:
-            try:
-                self._observer(event, session.config.session_id, details)
-            except Exception:  # an observer's bug must not stop the recording
-                pass
+    def _emit(self, event: EngineEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # an observer's bug must not stop the recording
+            log.exception("Recording observer failed", engine_event=type(event).__name__,
+                          session_id=event.session_id)
 
     def _wake(self) -> None:
         try:
@@ -183,26 +238,89 @@ class Recorder:
         except OSError:
             pass  # already closed: the supervisor is gone
 
+    @contextmanager
+    def _guard(self, session: Session, what: str) -> Iterator[None]:
+        """A bug or an unexpected failure while handling ``session`` ends that session
+        (with the traceback logged), never the supervisor."""
+        try:
+            yield
+        except Exception as exc:
+            self._fail(session, f"{what}: {type(exc).__name__}: {exc}", traceback.format_exc())
+
     def _supervise(self) -> None:
         try:
-            while not self._closing:
+            while True:
                 with self._lock:
-                    live = {s.control: s for s in self._sessions.values() if not s.capture_done}
+                    if self._closing:
+                        break
+                    waiting = [s for s in self._sessions.values() if s.process is None and not s.done.is_set()]
+                for session in waiting:
+                    with self._guard(session, "capture process could not be started"):
+                        self._launch(session)
+                with self._lock:
+                    live = {s.process.conn: s for s in self._sessions.values()
+                            if s.process is not None and not s.capture_done}
                 # an idle recorder wakes once a second (or when a process writes or exits)
                 ready = wait([*live, *self._pool.connections, self._wake_in], timeout=1.0)
                 if self._wake_in in ready:
                     self._wake_in.recv(4096)
                 for conn in ready:
                     if conn in live:
-                        self._on_capture(live[conn])
-                for event in self._pool.events():
-                    self._on_pool(event)
+                        with self._guard(live[conn], "capture message could not be handled"):
+                            self._on_capture(live[conn])
+                self._pool_events()
+        except Exception:  # a bug in the loop itself: say so; sessions are failed below
+            log.exception("Recording supervisor failed")
         finally:
             self._wake_in.close()
+            with self._lock:
+                unfinished = [s for s in self._sessions.values() if not s.done.is_set()]
+            for session in unfinished:  # nobody would ever finish them
+                session.capture_done = session.encoder_done = True
+                self._fail(session, "the recording engine was closed before the session finished")
+
+    def _launch(self, session: Session) -> None:
+        if session.stop_requested:  # stopped before it ever started: nothing was recorded
+            session.capture_done = session.encoder_done = True
+            self._maybe_done(session)
+            return
+        process = launch.start(capture_main, session.config,
+                               name=f"fastrec-capture-{session.session_id}")
+        with self._lock:
+            session.process = process
+            if session.stop_requested:  # asked while it was being launched
+                launch.send(process.conn, "stop")
+
+    def _pool_events(self) -> None:
+        try:
+            events = self._pool.events()
+        except Exception as exc:  # e.g. a dead worker could not be replaced
+            tb = traceback.format_exc()
+            log.error("Encoder pool failed", error=f"{type(exc).__name__}: {exc}", exception=tb)
+            with self._lock:
+                hit = [s for s in self._sessions.values() if s.submitted and not s.encoder_done]
+            for session in hit:
+                session.encoder_done = True
+                self._fail(session, f"encoder pool failed: {type(exc).__name__}: {exc}", tb)
+            return
+        for event in events:
+            if isinstance(event, WorkerDied):
+                for sid in event.sessions:
+                    session = self._sessions.get(sid)
+                    if session is not None:
+                        with self._guard(session, "encoder event could not be handled"):
+                            self._on_worker_died(session, event)
+                continue
+            sid = event.info.session_id if isinstance(event, SegmentClosed) else event.session_id
+            session = self._sessions.get(sid)
+            if session is not None and not session.done.is_set():
+                with self._guard(session, "encoder event could not be handled"):
+                    self._on_encoder(session, event)
 
     def _on_capture(self, session: Session) -> None:
+        assert session.process is not None
         try:
-            kind, *rest = session.control.recv()
+            kind, *rest = session.process.conn.recv()
         except (EOFError, OSError):
             session.process.join(1)  # its exit code says how it died
             kind, rest = "error", [f"capture process exited unexpectedly (code {session.process.exitcode})"]
@@ -210,63 +328,80 @@ class Recorder:
             endpoint, (width, height) = rest
             c = session.config
             settings = EncoderSettings(width, height, session.options.crf, session.options.preset, c.fps)
-            self._pool.submit(EncodeJob(c.session_id, endpoint, settings, session.policy, session.naming))
-            if session.state == "starting":
-                session.state = "recording"
-            self._emit("started", session, width=width, height=height)
+            worker = self._pool.submit(EncodeJob(c.session_id, endpoint, settings, session.policy, session.naming))
+            session.submitted = True
+            session.encoder_pid = self._pool.pids[worker]
+            with self._lock:
+                if session.state == SessionState.STARTING:
+                    session.state = SessionState.RECORDING
+            self._emit(SessionStarted(c.session_id, width, height))
         elif kind == "stats":
             session.capture = rest[0]
         elif kind == "stopped":
             session.capture = rest[0]
             session.capture_done = True
+            launch.send(session.process.conn, "bye")  # its last word was heard: it may exit
             self._maybe_done(session)
         elif kind == "error":
-            session.errors.append(rest[0])
             session.capture_done = True
-            if session.current is None:  # never reached the encoder: nothing else will finish it
-                session.encoder_done = True
-            session.state = "error"
-            self._emit("error", session, error=rest[0])
-            self._maybe_done(session)
+            launch.send(session.process.conn, "bye")
+            self._fail(session, rest[0], rest[1] if len(rest) > 1 else None)
+        else:
+            raise ValueError(f"unknown message {kind!r} from the capture process")
 
-    def _on_pool(self, event: Any) -> None:
-        if isinstance(event, WorkerDied):
-            for sid in event.sessions:
-                session = self._sessions.get(sid)
-                if session is not None:
-                    message = (f"encoder worker {event.worker} died (exit code {event.exitcode}); "
-                               "recording continues in a new segment")
-                    session.errors.append(message)
-                    self._emit("error", session, error=message)
-            return
-        sid = event.info.session_id if isinstance(event, SegmentClosed) else event.session_id
-        session = self._sessions.get(sid)
-        if session is None:
-            return
+    def _on_worker_died(self, session: Session, event: WorkerDied) -> None:
+        message = (f"encoder worker {event.worker} died (exit code {event.exitcode}); "
+                   "recording continues in a new segment")
+        session.errors.append(message)
+        session.encoder_pid = self._pool.pids[event.worker]
+        self._emit(SessionError(session.session_id, message, fatal=False))
+
+    def _on_encoder(self, session: Session, event: Any) -> None:
         if isinstance(event, SegmentOpened):
             session.current = str(event.path)
-            self._emit("segment_opened", session, part=event.part, path=event.path)
-            if event.part > 1:
-                self._emit("rotated", session, part=event.part, path=str(event.path))
+            self._emit(event)
         elif isinstance(event, SegmentClosed):
             session.segments.append(event.info)
-            self._emit("segment_closed", session, info=event.info, capture=dict(session.capture))
+            if session.current == str(event.info.path):
+                session.current = None
+            self._emit(SegmentFinished(event.info, dict(session.capture)))
         elif isinstance(event, SessionEncoded):
             session.encoded_frames = event.frames
             session.encoder_cpu_seconds = event.worker_cpu_seconds
             session.encoder_done = True
             self._maybe_done(session)
         elif isinstance(event, EncoderFailed):
-            session.errors.append(event.error)
-            session.state = "error"
             session.encoder_done = True
-            launch.send(session.control, "stop")  # files written so far stay playable
-            self._emit("error", session, error=event.error)
-            self._maybe_done(session)
+            if session.process is not None:
+                launch.send(session.process.conn, "stop")  # files written so far stay playable
+            self._fail(session, event.error, getattr(event, "traceback", None))
+
+    def _fail(self, session: Session, message: str, tb: str | None = None) -> None:
+        """A fatal error: the session ends in ``error`` once both sides are done."""
+        if session.done.is_set():
+            return
+        log.error("Recording engine error", session_id=session.session_id, error=message,
+                  **({"exception": tb} if tb else {}))
+        with self._lock:
+            session.errors.append(message)
+            session.state = SessionState.ERROR
+            if session.process is None or not session.submitted:
+                # never reached an encoder: no encoder event will come for it
+                session.encoder_done = True
+            if session.process is None:
+                session.capture_done = True
+            elif not session.capture_done:
+                launch.send(session.process.conn, "stop")
+        self._emit(SessionError(session.session_id, message, fatal=True, traceback=tb))
+        self._maybe_done(session)
 
     def _maybe_done(self, session: Session) -> None:
-        if session.capture_done and session.encoder_done and not session.done.is_set():
-            if session.state != "error":
-                session.state = "stopped"
+        if not (session.capture_done and session.encoder_done) or session.done.is_set():
+            return
+        with self._lock:
+            if session.state != SessionState.ERROR:
+                session.state = SessionState.STOPPED
+            session.current = None
             session.done.set()
-            self._emit("stopped", session, segments=[str(s.path) for s in session.segments])
+        self._emit(SessionFinished(session.session_id, session.state, tuple(session.segments),
+                                   tuple(session.errors), dict(session.capture)))

@@ -27,6 +27,7 @@ __all__ = [
     "ensure_private_dir",
     "fsync_dir",
     "temp_target",
+    "write_new_private",
     "write_private",
 ]
 
@@ -125,6 +126,28 @@ def write_private(path: str | os.PathLike[str], data: bytes | str) -> Path:
     with atomic_writer(path, "wb") as handle:
         handle.write(payload)
     return Path(path)
+
+
+def write_new_private(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Publish a new file at ``path`` holding ``data`` (0600), complete or not at all.
+
+    Exclusive: FileExistsError when anything - a file, a symlink - is at ``path``.  The
+    data goes to a private temporary file first, which is then hard-linked to ``path``
+    (``link`` never replaces and never follows a link at its target).
+    """
+    target = Path(path)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temp_name, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+    fsync_dir(target.parent)
+    return target
 
 
 def temp_target(name: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -131,23 +132,26 @@ def basename_of(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def claim_basename(directory: str | os.PathLike[str], basename: str) -> str:
+def claim_basename(directory: str | os.PathLike[str], basename: str,
+                   metadata_for: Callable[[str], bytes]) -> str:
     """Reserve ``basename`` in ``directory`` (or ``basename-2``, ``-3`` ...) and return it.
 
-    The video file is created empty (0600) with O_EXCL, so two recorders starting in the
-    same second can never pick the same name; a name whose metadata already exists is
-    skipped too, even if its video is gone.  The caller then opens the reserved video
-    file for writing.
+    The claim is the name's metadata file, published with ``metadata_for(name)`` as its
+    content by :func:`~fastrec.storage.files.write_new_private` (exclusive: never over an
+    existing file or link), so two recorders starting in the same second can never pick
+    the same name.  A name whose video already exists is skipped.  The video file itself
+    is created later, exclusively, by the encoder.
     """
+    from fastrec.storage.files import write_new_private
+
     folder = Path(directory)
     for attempt in range(1, _MAX_CLAIM_ATTEMPTS + 1):
         candidate = basename if attempt == 1 else f"{basename}-{attempt}"
-        if metadata_path(folder, candidate).exists():
+        if os.path.lexists(video_path(folder, candidate)):
             continue
         try:
-            fd = os.open(video_path(folder, candidate), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            write_new_private(metadata_path(folder, candidate), metadata_for(candidate))
         except FileExistsError:
             continue
-        os.close(fd)
         return candidate
     raise FileExistsError(f"{folder / basename}: {_MAX_CLAIM_ATTEMPTS} names in a row are taken")

@@ -1,0 +1,624 @@
+"""RecordingManager: the reference recorder's API over the engine and the storage layer.
+
+The embedding app calls the reference's methods (``initialize``,
+``start_session_recording``, ``stop_session_recording``, ``is_recording``,
+``get_recording_status``, ``perform_cleanup``, ``get_storage_info``, ``shutdown`` and
+``rotation_manager.force_cleanup_by_*``); several sessions record at once, by session id,
+and the single-session calls of the reference (no id) act on the most recent session.
+
+This is a facade: the engine (:class:`~fastrec.engine.recorder.Recorder`) owns each
+session's life-cycle and reports it with typed events; :mod:`.sealing` turns those into
+metadata files, the hash chain and index entries on the manager's one event thread
+(:mod:`.dispatch`), in the order they happened; :mod:`.session` renders the status.
+``start``/``stop`` only change the engine's state and return within milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+import structlog
+
+from fastrec.engine.capture_loop import CaptureConfig
+from fastrec.engine.events import (
+    EngineEvent,
+    SegmentFinished,
+    SegmentOpened,
+    SessionError,
+    SessionFinished,
+    SessionStarted,
+    SessionState,
+)
+from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
+from fastrec.engine.recorder import EncodingOptions, Recorder
+from fastrec.logs import recording_error, recording_started, recording_stopped
+from fastrec.manager.dispatch import EventThread
+from fastrec.manager.sealing import SessionFiles, now
+from fastrec.manager.session import ManagedSession
+from fastrec.privacy.connection import clean_connection_info
+from fastrec.settings import RecordingSettings, load_settings
+from fastrec.storage import (
+    INDEX_FILE,
+    CaptureInfo,
+    CleanupScheduler,
+    ConnectionInfo,
+    RecorderSettings,
+    RecordingIndex,
+    RotationManager,
+    SegmentMetadata,
+    claim_basename,
+    ensure_private_dir,
+    iter_metadata,
+    read_metadata,
+    recording_basename,
+)
+
+__all__ = ["OBSERVER_EVENTS", "Observer", "RecordingManager"]
+
+log = structlog.get_logger("fastrec.manager")
+
+Observer = Callable[[str, str, dict[str, Any]], None]  # (event, session_id, details): the reference's
+RecorderFactory = Callable[..., Recorder]  # (workers=..., on_event=...) -> a Recorder
+
+OBSERVER_EVENTS = ("started", "stopped", "rotated", "error")
+_MB = 1024 * 1024
+KEEP_FINISHED = 100  # finished sessions whose status stays available
+
+
+class RecordingManager:
+    """Record remote-desktop sessions: the reference's API, thread-safe, many sessions.
+
+    ``settings``: the ``RECORDING_*`` settings (default: :func:`load_settings` from the
+    environment and ``.env``).  ``recorder_factory(workers=..., on_event=...)`` makes the
+    engine (default :class:`~fastrec.engine.recorder.Recorder`).  ``mode``, ``display`` and
+    ``source_options`` override, for every session, the capture mode (``"synthetic"`` too,
+    which the settings do not accept), the X display (default ``$DISPLAY``) and the
+    capture source's options; :meth:`start_session_recording` can override them per
+    session.  ``segment_policy`` replaces the rotation limits that
+    RECORDING_MAX_FILE_SIZE_MB / RECORDING_MAX_DURATION_MINUTES give (whole megabytes and
+    minutes), e.g. ``SegmentPolicy(max_seconds=2)`` in tests.  ``cleanup_schedule``: run
+    the retention cleanup every ``RECORDING_CLEANUP_INTERVAL_HOURS`` (the first run right
+    after :meth:`initialize`).
+
+    Observers (:meth:`add_observer`) are called as ``callback(event, session_id,
+    details)`` from the manager's event thread, for ``"started"`` (details: width,
+    height, mode), ``"rotated"`` (part, path), ``"error"`` (error) and ``"stopped"``
+    (state, files, errors).  A failing observer is logged with its traceback and ignored.
+    """
+
+    def __init__(self, settings: RecordingSettings | None = None,
+                 recorder_factory: RecorderFactory = Recorder, *,
+                 mode: str | None = None, display: str | None = None,
+                 source_options: dict[str, Any] | None = None,
+                 segment_policy: SegmentPolicy | None = None,
+                 cleanup_schedule: bool = True) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.recorder_factory = recorder_factory
+        self.mode = mode
+        self.display = display
+        self.source_options = dict(source_options or {})
+        self.segment_policy = segment_policy
+        self.cleanup_schedule = cleanup_schedule
+        self.output_dir = Path(self.settings.output_dir)
+        # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
+        self.rotation_manager = RotationManager.from_settings(
+            self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted)
+        self.index: RecordingIndex | None = None
+        self.scheduler: CleanupScheduler | None = None
+        self.recorder: Recorder | None = None
+        self._lock = threading.RLock()
+        self._sessions: dict[str, ManagedSession] = {}
+        self._order: list[str] = []  # session ids, oldest start first
+        self._observers: list[Observer] = []
+        self._events = EventThread(self._handle, name="fastrec-manager-events")
+        self._initialized = False
+        self._closed = False
+
+    # --- life cycle ---------------------------------------------------------------
+
+    def initialize(self) -> bool:
+        """Get ready to record; True when recording is possible.
+
+        False (with the reason logged) when ``RECORDING_ENABLED`` is false, a setting is
+        invalid, the output directory cannot be used, the engine cannot start or the
+        manager was shut down.  Creates the output directory (0700), opens the index
+        (``recordings_index.sqlite3``; recording goes on without it when it is damaged),
+        seals the parts an earlier recorder left ``recording`` when it was killed, starts
+        the engine's encoder workers and the cleanup schedule.  Idempotent;
+        :meth:`start_session_recording` calls it when needed.  Storage calls
+        (:meth:`get_storage_info`, :meth:`perform_cleanup`, ``rotation_manager``) work
+        without it.
+        """
+        with self._lock:
+            if self._closed:
+                log.error("Recording manager was shut down; create a new one")
+                return False
+            if self._initialized:
+                return True
+            if not self.settings.enabled:
+                log.warning("Recording is disabled (RECORDING_ENABLED=false): nothing will be recorded",
+                            reason="disabled")
+                return False
+            if not self.settings.validate_recording_config():  # logs each problem
+                return False
+            try:
+                ensure_private_dir(self.output_dir)
+            except OSError as exc:
+                log.error(f"Recording could not be initialized: {exc}", error=str(exc))
+                return False
+            self.index = self._open_index()
+            self._recover()
+            try:
+                self.recorder = self.recorder_factory(workers=self.settings.encoder_workers,
+                                                      on_event=self._events.put)
+            except Exception as exc:  # noqa: BLE001 - any failure: reported, initialize() says False
+                log.exception(f"Recording could not be initialized: {exc}", error=str(exc))
+                self._close_index()
+                return False
+            self._events.start()
+            if self.cleanup_schedule:
+                self.scheduler = CleanupScheduler(self.rotation_manager,
+                                                  self.settings.cleanup_interval_hours).start()
+            self._initialized = True
+            log.info("Recording manager initialized", output_dir=str(self.output_dir),
+                     mode=self.mode or self.settings.mode, fps=self.settings.fps,
+                     quality=self.settings.quality, workers=self.settings.encoder_workers)
+            return True
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every session, wait (up to ``timeout`` s) until their files are sealed, then
+        stop the cleanup schedule, the engine and the event thread.  Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            initialized = self._initialized
+            live = [s.session_id for s in self._sessions.values() if s.live]
+        if initialized:
+            for session_id in live:
+                self.stop_session_recording(session_id)
+            deadline = time.monotonic() + timeout
+            for session_id in live:
+                self.wait_for_session(session_id, max(0.0, deadline - time.monotonic()))
+            if self.scheduler is not None:
+                self.scheduler.stop(timeout=10)
+            try:
+                assert self.recorder is not None
+                self.recorder.close(timeout=max(1.0, deadline - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
+                log.exception(f"Recording engine did not close cleanly: {exc}", error=str(exc))
+            self._events.close(timeout=10)
+        self._close_index()
+        log.info("Recording manager shut down")
+
+    def __enter__(self) -> Self:
+        self.initialize()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    # --- observers ------------------------------------------------------------------
+
+    def add_observer(self, callback: Observer) -> None:
+        """Call ``callback(event, session_id, details)`` on started/stopped/rotated/error."""
+        with self._lock:
+            self._observers.append(callback)
+
+    def remove_observer(self, callback: Observer) -> None:
+        """Stop calling ``callback`` (no error when it was not added)."""
+        with self._lock:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+    # --- recording --------------------------------------------------------------------
+
+    def start_session_recording(self, session_id: str, connection_info: Mapping[str, Any] | None = None, *,
+                                mode: str | None = None, display: str | None = None,
+                                source_options: dict[str, Any] | None = None) -> bool:
+        """Start recording ``session_id``; returns at once.
+
+        ``connection_info``: the reference's dict (con_codigo, ip, name, user,
+        connection_type, and the documented extras of
+        :func:`fastrec.privacy.connection.clean_connection_info`); credentials and
+        secret-looking or unknown keys are dropped (and named in the log), never stored.
+        ``mode``, ``display``, ``source_options`` override the manager's for this session.
+        True when the recording was started (the engine then works in the background; a
+        later failure is reported as an ``"error"`` event, a log line and in the status);
+        False, with the reason logged, when recording is disabled or not possible, the
+        session id is empty, ``connection_info`` is not a mapping, or that session is
+        already recording.  A session id used before continues that session's chain.
+        """
+        if not isinstance(session_id, str) or not session_id.strip():
+            log.error("Recording not started: session_id must be a non-empty string",
+                      session_id=repr(session_id))
+            return False
+        if connection_info is not None and not isinstance(connection_info, Mapping):
+            log.error(f"Recording not started for session {session_id}: connection_info must be "
+                      f"a dict or None, got {type(connection_info).__name__}",
+                      session_id=session_id, reason="bad connection_info")
+            return False
+        if not self.settings.enabled:
+            log.warning(f"Recording not started for session {session_id}: recording is disabled "
+                        "(RECORDING_ENABLED=false)", session_id=session_id, reason="disabled")
+            return False
+        if not self.initialize():
+            log.error(f"Recording not started for session {session_id}: the recorder is not available",
+                      session_id=session_id, reason="not initialized")
+            return False
+        assert self.recorder is not None
+        info = self._connection(session_id, connection_info or {})
+        settings = self.settings
+        mode = mode or self.mode or settings.mode
+        with self._lock:
+            if self._closed:
+                return False
+            old = self._sessions.get(session_id)
+            if old is not None and old.live:
+                log.warning(f"Recording not started for session {session_id}: it is already recording",
+                            session_id=session_id, reason="already recording")
+                return False
+            try:
+                session = self._new_session(session_id, info, mode)
+                config = self._capture_config(
+                    session_id, settings, mode, display if display is not None else self.display,
+                    source_options if source_options is not None else self.source_options)
+                policy = self.segment_policy or SegmentPolicy(
+                    max_bytes=int(settings.max_file_size_mb * _MB),
+                    max_seconds=float(settings.max_duration_minutes) * 60.0)
+                self.recorder.forget(session_id)
+                self.recorder.start(config, EncodingOptions(crf=settings.quality, preset=settings.preset),
+                                    policy, SegmentNaming(session.files.directory, session.files.basename))
+            except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
+                log.exception(f"Recording not started for session {session_id}: {exc}",
+                              session_id=session_id, error=str(exc))
+                return False
+            self._sessions[session_id] = session
+            if session_id in self._order:
+                self._order.remove(session_id)
+            self._order.append(session_id)
+        log.debug("Recording requested", session_id=session_id, mode=mode, file=session.files.basename)
+        return True
+
+    def stop_session_recording(self, session_id: str | None = None) -> bool:
+        """Stop recording ``session_id`` (None: the most recently started live session);
+        returns at once.  True when a live session was asked to stop; False when there is
+        none (or it is already stopping).  The files are sealed in the background:
+        :meth:`wait_for_session` waits for that."""
+        with self._lock:
+            session = self._resolve(session_id, live_only=True)
+            if session is None or self.recorder is None:
+                return False
+            try:
+                return self.recorder.stop(session.session_id)
+            except KeyError:
+                return False
+
+    def wait_for_session(self, session_id: str | None = None, timeout: float | None = None) -> bool:
+        """Block until ``session_id`` (None: the most recent) has finished and its metadata
+        is sealed; False on timeout or when there is no such session."""
+        with self._lock:
+            session = self._resolve(session_id, live_only=False)
+        return session is not None and session.finished.wait(timeout)
+
+    def is_recording(self, session_id: str | None = None) -> bool:
+        """Whether ``session_id`` is being recorded (None: whether any session is).
+
+        A session counts from the moment it is started until its files are sealed."""
+        with self._lock:
+            if session_id is None:
+                return any(s.live for s in self._sessions.values())
+            session = self._sessions.get(session_id)
+            return session is not None and session.live
+
+    def get_recording_status(self, session_id: str | None = None) -> dict[str, Any]:
+        """The state of one session, or of the manager with every session.
+
+        With ``session_id``, that session's dict:
+
+        - ``session_id``: str; ``known``: False for an id never started (then
+          ``is_recording`` is False, ``state`` "unknown" and the other keys are absent)
+        - ``state``: "starting" (looking for its window/screen), "recording",
+          "stopping" (until its files are sealed), "stopped" or "error"
+        - ``is_recording``: bool (starting to stopping)
+        - ``mode``: the capture mode; ``connection_info``: the dict given at start
+        - ``start_time``: ISO 8601 local time of the start call; ``end_time``: when it
+          finished, or None; ``elapsed_seconds``: seconds from start to now (or to end)
+        - ``current_file``: path of the part being written, or None; ``current_part``:
+          its number, or None
+        - ``files``: paths of every part so far (oldest first); ``segments``: their count
+        - ``bytes``: size of those files now; ``size_mb``: the same in MiB
+        - ``frames``: {"captured", "encoded", "unchanged", "dropped"} -- capture loop
+          counters (captured = every tick the loop ran; encoded = frames sent to the
+          encoder; unchanged = identical frames skipped; dropped = frames lost because
+          the encoder fell behind)
+        - ``fps``: frames captured per second so far (the loop's achieved rate)
+        - ``output_size``: [width, height] of the video, or None before the first frame
+        - ``region``: [x, y, width, height] of the recorded screen area, or None
+        - ``errors``: error messages, oldest first
+
+        Without ``session_id`` (the reference's call), the manager's dict:
+
+        - ``enabled``: RECORDING_ENABLED; ``initialized``: :meth:`initialize` succeeded
+        - ``is_recording``: any session live; ``active_sessions``: their ids, oldest first
+        - ``session_id``: the most recently started session's id, or None;
+          ``current_session``: its dict (above), or None; ``current_file``: its
+          ``current_file`` (None when nothing is being written)
+        - ``mode``, ``output_dir``, ``fps``, ``quality``, ``resolution_scale``,
+          ``max_file_size_mb``, ``max_duration_minutes``: the settings in use
+        - ``sessions``: {session_id: session dict} for every live session and the last
+          ``KEEP_FINISHED`` (100) finished ones, oldest first
+        - ``cleanup``: {"runs", "last_result"} of the cleanup schedule (runs 0 and
+          last_result None when it has not run or is off)
+        """
+        with self._lock:
+            if session_id is not None:
+                session = self._sessions.get(session_id)
+                if session is None:
+                    return {"session_id": session_id, "known": False, "state": "unknown",
+                            "is_recording": False}
+                return session.status(self._engine_status(session))
+            sessions = {sid: self._sessions[sid].status(self._engine_status(self._sessions[sid]))
+                        for sid in self._order}
+            latest = self._order[-1] if self._order else None
+            s = self.settings
+            return {
+                "enabled": s.enabled, "initialized": self._initialized,
+                "is_recording": any(v["is_recording"] for v in sessions.values()),
+                "active_sessions": [sid for sid, v in sessions.items() if v["is_recording"]],
+                "session_id": latest, "current_session": sessions.get(latest) if latest else None,
+                "current_file": sessions[latest]["current_file"] if latest else None,
+                "mode": self.mode or s.mode, "output_dir": str(self.output_dir), "fps": s.fps,
+                "quality": s.quality, "resolution_scale": s.resolution_scale,
+                "max_file_size_mb": s.max_file_size_mb, "max_duration_minutes": s.max_duration_minutes,
+                "sessions": sessions,
+                "cleanup": {"runs": self.scheduler.runs if self.scheduler else 0,
+                            "last_result": self.scheduler.last_result if self.scheduler else None},
+            }
+
+    # --- storage -------------------------------------------------------------------------
+
+    def perform_cleanup(self, dry_run: bool = False) -> dict[str, Any]:
+        """Delete recordings older than RECORDING_MAX_FILE_AGE_DAYS, then the oldest down
+        to RECORDING_MAX_TOTAL_SIZE_GB; a part being recorded is never touched.
+
+        Returns :meth:`RotationManager.perform_cleanup`'s dict: operation, dry_run,
+        started_at, output_dir, max_file_age_days, target_size_gb, deleted_files,
+        deleted_segments, deleted (file names), freed_bytes, freed_gb, skipped
+        ([{segment, reason, detail, due_to}]), errors, total_size_bytes_before,
+        total_size_bytes_after, target_reached.  Logs ``Cleanup completed: deleted N
+        files, freed X GB``.
+        """
+        return self.rotation_manager.perform_cleanup(dry_run=dry_run)
+
+    def get_storage_info(self) -> dict[str, Any]:
+        """How much the recordings take, and how full the quota is.
+
+        - ``output_dir``: the directory (str)
+        - ``total_size_bytes``, ``total_size_gb``: size of every recording file (videos,
+          metadata, leftover temp files); GB = 1024**3 bytes
+        - ``max_total_size_gb``: RECORDING_MAX_TOTAL_SIZE_GB
+        - ``size_usage_percent``: total / quota * 100 (the reference's key)
+        - ``max_file_age_days``: RECORDING_MAX_FILE_AGE_DAYS
+        - ``file_count``, ``video_count``, ``segment_count``, ``session_count``: files,
+          videos, segments (video + metadata) and distinct sessions on disk
+        - ``active_count``: segments being recorded now
+        - ``oldest``, ``newest``: ISO 8601 start of the oldest/newest segment, or None
+        - ``free_disk_bytes``: free space on the directory's filesystem, or None
+        - ``active_sessions``: ids of the sessions this manager is recording
+        """
+        info = self.rotation_manager.get_storage_info()
+        with self._lock:
+            info["active_sessions"] = [sid for sid in self._order if self._sessions[sid].live]
+        return info
+
+    # --- internals: sessions ------------------------------------------------------------
+
+    def _connection(self, session_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        cleaned = clean_connection_info(given)
+        if cleaned.dropped:
+            log.warning("Connection details not stored (secret-looking, unknown or not a plain value): "
+                        + ", ".join(sorted(cleaned.dropped)), session_id=session_id)
+        return cleaned.as_dict()
+
+    def _new_session(self, session_id: str, info: dict[str, Any], mode: str) -> ManagedSession:
+        s = self.settings
+        started_at = now()
+        code = info.get("con_codigo")
+        server = info.get("name") or info.get("ip") or "unknown"
+        template = SegmentMetadata(
+            session_id=session_id,
+            connection_info=ConnectionInfo(**info),
+            start_time=started_at,
+            recorder_settings=RecorderSettings(
+                fps=s.fps, quality=s.quality, resolution_scale=s.resolution_scale,
+                max_file_size_mb=s.max_file_size_mb, max_duration_minutes=s.max_duration_minutes,
+                preset=s.preset, keyframe_interval_seconds=s.keyframe_interval_seconds),
+            capture=CaptureInfo(mode=mode),
+            status="recording",
+        )
+        template = _with_recorder_process(template)
+        # the part-1 metadata is published exclusively: it claims the name for this session
+        basename = claim_basename(self.output_dir, recording_basename(
+            code if code not in (None, "") else session_id, server, started_at),
+            lambda name: (template.model_copy(update={"file": template.file.model_copy(
+                update={"name": name + ".mp4"})}).to_json() + "\n").encode("utf-8"))
+        files = SessionFiles(self.output_dir, basename, template, index=self.index,
+                             previous=self._last_sealed(session_id))
+        return ManagedSession(session_id, info, mode, started_at, files)
+
+    def _last_sealed(self, session_id: str) -> SegmentMetadata | None:
+        """The last sealed part of an earlier recording of this session id, if any."""
+        candidates: list[SegmentMetadata] = []
+        if self.index is not None:
+            try:
+                for entry in self.index.search(session_id=session_id):
+                    if entry.metadata_path is not None and entry.status != "recording":
+                        candidates.append(read_metadata(entry.metadata_path))
+            except Exception as exc:  # noqa: BLE001 - derived data: fall back to the files
+                log.warning("Recording index could not be searched", error=f"{type(exc).__name__}: {exc}")
+                candidates = []
+        if not candidates:
+            candidates = [m for _, m in iter_metadata(self.output_dir)
+                          if isinstance(m, SegmentMetadata) and m.session_id == session_id
+                          and m.status != "recording" and m.file.sha256]
+        return max(candidates, key=lambda m: m.chain.part, default=None)
+
+    def _capture_config(self, session_id: str, settings: RecordingSettings, mode: str,
+                        display: str | None, source_options: dict[str, Any]) -> CaptureConfig:
+        options: dict[str, Any] = {"monitor": settings.monitor} if mode == "full_screen" else {}
+        options.update(source_options)
+        return CaptureConfig(
+            session_id=session_id, mode=mode, display=display, source_options=options,
+            fps=settings.fps, scale=settings.resolution_scale,
+            keyframe_interval=settings.keyframe_interval_seconds, tile_size=settings.tile_size,
+            ring_slots=settings.ring_slots, full_policy=settings.full_policy)
+
+    def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
+        if session_id is not None:
+            session = self._sessions.get(session_id)
+            return session if session is not None and (session.live or not live_only) else None
+        for sid in reversed(self._order):
+            if self._sessions[sid].live or not live_only:
+                return self._sessions[sid]
+        return None
+
+    def _engine_status(self, session: ManagedSession) -> dict[str, Any] | None:
+        if session.final is not None or self.recorder is None:
+            return None
+        try:
+            return self.recorder.status(session.session_id)
+        except KeyError:
+            return None
+
+    # --- internals: storage --------------------------------------------------------------
+
+    def _open_index(self) -> RecordingIndex | None:
+        try:
+            return RecordingIndex(self.output_dir / INDEX_FILE, self.output_dir)
+        except Exception as exc:  # noqa: BLE001 - derived data: recording never depends on it
+            log.error(f"Recording index unavailable; recording goes on without it: {exc}",
+                      error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _recover(self) -> None:
+        try:
+            from fastrec.storage.recovery import recover_interrupted
+            report = recover_interrupted(self.output_dir, is_live=self._is_live_path)
+        except Exception as exc:  # noqa: BLE001 - recovery is best effort; recording comes first
+            log.exception(f"Interrupted recordings could not be recovered: {exc}")
+            return
+        for path in report.sealed:
+            log.warning("Recording left by a recorder that was killed sealed as interrupted", file=str(path))
+            if self.index is not None:
+                try:
+                    self.index.add(read_metadata(path), path.parent / read_metadata(path).file.name, path)
+                except Exception:  # noqa: BLE001 - derived data
+                    pass
+
+    def _is_live_path(self, path: Path) -> bool:
+        key = os.path.abspath(path)
+        with self._lock:
+            return any(key in s.files.live_paths() for s in self._sessions.values() if s.live)
+
+    def _on_deleted(self, path: Path) -> None:
+        if self.index is not None:
+            self.index.remove(path)
+
+    def _close_index(self) -> None:
+        if self.index is not None:
+            try:
+                self.index.close()
+            except Exception as exc:  # noqa: BLE001 - closing is best effort
+                log.debug("Recording index did not close cleanly", error=str(exc))
+
+    # --- the event thread: engine events -> files, logs, observers ----------------------
+
+    def _handle(self, event: EngineEvent) -> None:
+        with self._lock:
+            session = self._sessions.get(event.session_id)
+        if session is None or session.finished.is_set():
+            return
+        files = session.files
+        match event:
+            case SessionStarted(width=width, height=height):
+                session.output_size = files.output_size = (width, height)
+                recording_started(log, session.session_id, mode=session.mode, file=files.basename,
+                                  width=width, height=height, output_dir=str(files.directory))
+                self._notify("started", session.session_id,
+                             {"mode": session.mode, "width": width, "height": height})
+            case SegmentOpened(part=part, path=path):
+                files.opened(part, Path(path), self._capture_now(session))
+                if part > 1:
+                    log.info("Recording rotated to a new file", session_id=session.session_id,
+                             part=part, file=str(path))
+                    self._notify("rotated", session.session_id, {"part": part, "path": str(path)})
+            case SegmentFinished(info=info, capture=capture):
+                failed = self._engine_state(session) == SessionState.ERROR
+                files.closed(info, capture, failed=failed)
+            case SessionError(message=message, traceback=tb):
+                recording_error(log, session.session_id, message, **({"exception": tb} if tb else {}))
+                self._notify("error", session.session_id, {"error": message})
+            case SessionFinished():
+                self._finish(session, event)
+
+    def _capture_now(self, session: ManagedSession) -> dict[str, Any]:
+        engine = self._engine_status(session)
+        return dict(engine["capture"]) if engine else {}
+
+    def _engine_state(self, session: ManagedSession) -> SessionState | None:
+        engine = self._engine_status(session)
+        return SessionState(engine["state"]) if engine else None
+
+    def _finish(self, session: ManagedSession, final: SessionFinished) -> None:
+        files = session.files
+        files.finish(final.capture)
+        if not files.parts:  # the engine never opened a file: the claim holds nothing
+            _remove_claim(files)
+        with self._lock:
+            session.final = final
+            session.ended_at = now()
+            session.finished.set()
+            done = [sid for sid in self._order if not self._sessions[sid].live]
+            for sid in done[: max(0, len(done) - KEEP_FINISHED)]:
+                self._order.remove(sid)
+                del self._sessions[sid]
+                if self.recorder is not None:
+                    self.recorder.forget(sid)
+        state = session.state(None)
+        errors = session.errors(None)
+        paths = [str(p) for p in files.files()]
+        recording_stopped(log, session.session_id, state=state, files=len(paths), errors=len(errors))
+        self._notify("stopped", session.session_id, {"state": state, "files": paths, "errors": errors})
+
+    def _notify(self, event: str, session_id: str, details: dict[str, Any]) -> None:
+        with self._lock:
+            observers = list(self._observers)
+        for callback in observers:
+            try:
+                callback(event, session_id, details)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop recording
+                log.exception("Recording observer failed", observer=repr(callback),
+                              observed=event, session_id=session_id)
+
+
+def _with_recorder_process(meta: SegmentMetadata) -> SegmentMetadata:
+    """Who writes the parts: recovery tells a killed recorder's parts by it."""
+    try:
+        from fastrec.storage.metadata import RecorderProcess
+    except ImportError:  # pragma: no cover
+        return meta
+    return meta.model_copy(update={"recorder": RecorderProcess.current()})
+
+
+def _remove_claim(files: SessionFiles) -> None:
+    from fastrec.storage.naming import metadata_path
+    try:
+        metadata_path(files.directory, files.basename).unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -1,0 +1,226 @@
+"""One session's files on disk: each part's metadata, its seal and the hash chain.
+
+Every part's ``_metadata.json`` is written with status ``recording`` when the part opens,
+linked to the next part when that one opens, and sealed (size, SHA-256, chain hash, end
+time, frame counts) when it closes.  Invariants:
+
+- A part is sealed at most once, in part order, each chained to the part sealed before it
+  (``previous``); a late or repeated close event never seals a part again.
+- A part whose close never comes (its encoder died, the session ended in an error) is
+  sealed ``interrupted`` as it is on disk: its frames are counted from the file.
+- The chain continues across recordings of one session id: a session id started again
+  after it stopped goes on from the last sealed part found in the directory, so
+  ``verify`` sees one chain, not two part 1s.
+- A failure to write metadata or the index is recorded as the session's error and never
+  stops the other parts from being sealed.  The index is derived data: its failures are
+  logged only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from fastrec.engine.protocol import SegmentInfo
+from fastrec.storage.integrity import link_next, seal_segment
+from fastrec.storage.metadata import SegmentMetadata, write_metadata
+from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path
+
+log = structlog.get_logger("fastrec.manager")
+
+
+def now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@dataclass
+class Part:
+    number: int  # the part number in the file name (the engine's)
+    video: Path
+    meta_path: Path
+    meta: SegmentMetadata
+    sealed: bool = False
+    bytes: int = 0
+
+
+@dataclass
+class SessionFiles:
+    """The parts of one recording and the chain they continue; used from one thread (the
+    manager's event thread) only."""
+
+    directory: Path
+    basename: str
+    template: SegmentMetadata  # what every part's metadata starts from
+    index: Any = None  # a RecordingIndex, or None when there is none
+    previous: SegmentMetadata | None = None  # the last sealed part of this session id
+    parts: dict[int, Part] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # what could not be written
+    counted: dict[str, int] = field(default_factory=dict)  # capture counters already in a part
+    output_size: tuple[int, int] | None = None
+    chain_offset: int = field(init=False)  # parts of earlier recordings of this session id
+
+    def __post_init__(self) -> None:
+        self.chain_offset = self.previous.chain.part if self.previous is not None else 0
+
+    def live_paths(self) -> set[str]:
+        paths = {os.path.abspath(p.video) for p in self.parts.values() if not p.sealed}
+        if not self.parts:  # claimed; the engine has not opened it yet
+            paths.add(os.path.abspath(self.directory / f"{self.basename}{VIDEO_SUFFIX}"))
+        return paths
+
+    def files(self) -> list[Path]:
+        return [self.parts[n].video for n in sorted(self.parts)]
+
+    def current(self) -> Part | None:
+        live = [p for p in self.parts.values() if not p.sealed]
+        return max(live, key=lambda p: p.number) if live else None
+
+    def size(self) -> int:
+        total = 0
+        for part in self.parts.values():
+            if part.sealed:
+                total += part.bytes
+            else:
+                try:
+                    total += part.video.stat().st_size
+                except OSError:
+                    pass
+        return total
+
+    # --- events ---------------------------------------------------------------------------
+
+    def opened(self, number: int, video: Path, capture: dict[str, Any]) -> None:
+        """Part ``number`` started being written to ``video``."""
+        previous_part = self.parts.get(number - 1)
+        if previous_part is not None and not previous_part.sealed:
+            self.seal(previous_part, None, capture)  # its encoder died: no close will come for it
+        meta = self.template.model_copy(deep=True)
+        meta.start_time = now()  # the part's first frame: what its time 0 shows
+        meta.file.name = video.name
+        meta.chain.part = self.chain_offset + number
+        meta.capture.output_size = self.output_size
+        meta.status = "recording"
+        if self.previous is not None:
+            meta.chain.previous_file = self.previous.file.name
+            meta.chain.previous_sha256 = self.previous.file.sha256
+        part = Part(number, video, metadata_path(video.parent, video.name[: -len(VIDEO_SUFFIX)]), meta)
+        self.parts[number] = part
+        self._write(part, meta)
+        if self.previous is not None:
+            self._attempt(f"link {self.previous.file.name} to {video.name}",
+                          lambda: self._link(video.name))
+
+    def closed(self, info: SegmentInfo, capture: dict[str, Any], *, failed: bool) -> None:
+        """The engine closed a part; ``failed``: the session had a fatal error."""
+        part = self.parts.get(info.part)
+        if part is None:  # closed without an open event: describe it anyway
+            self.opened(info.part, Path(info.path), capture)
+            part = self.parts[info.part]
+        if part.sealed:
+            log.warning("Recording part closed twice; the first seal stands",
+                        file=part.video.name, part=info.part)
+            return
+        self.seal(part, info, capture, status="interrupted" if failed and not info.finalized else "complete")
+
+    def finish(self, capture: dict[str, Any]) -> None:
+        """The session ended: seal whatever is still open, as it is on disk."""
+        for number in sorted(self.parts):
+            part = self.parts[number]
+            if not part.sealed:
+                self.seal(part, None, capture)
+
+    # --- sealing --------------------------------------------------------------------------
+
+    def seal(self, part: Part, info: SegmentInfo | None, capture: dict[str, Any], *,
+             status: str = "interrupted") -> None:
+        meta = part.meta.model_copy(deep=True)
+        region = capture.get("region")
+        meta.capture.region = tuple(region) if region else meta.capture.region  # type: ignore[assignment]
+        meta.capture.output_size = self.output_size or meta.capture.output_size
+        totals = {"unchanged": int(capture.get("unchanged", 0)) + int(capture.get("damage_skips", 0)),
+                  "dropped": int(capture.get("dropped", 0))}
+        delta = {k: max(0, v - self.counted.get(k, 0)) for k, v in totals.items()}
+        self.counted.update(totals)
+        if info is not None:
+            encoded, keyframes, duration = info.frames, info.keyframes, max(0.0, info.duration)
+        else:
+            encoded, keyframes, duration = _probe(part.video)
+        meta.frames.captured = encoded + delta["unchanged"] + delta["dropped"]
+        meta.frames.encoded = encoded
+        meta.frames.unchanged = delta["unchanged"]
+        meta.frames.dropped = delta["dropped"]
+        meta.frames.keyframes = keyframes  # type: ignore[attr-defined]
+        if self.errors or status == "interrupted":
+            meta.errors = list(self.errors)
+        if info is None and not part.video.is_file():
+            meta.errors.append(f"{part.video.name}: no video was written")
+            self._write(part, meta.model_copy(update={"status": "interrupted"}))
+            part.sealed = True
+            return
+        try:
+            sealed = seal_segment(meta, part.video, self.previous, status=status,  # type: ignore[arg-type]
+                                  end_time=meta.start_time + timedelta(seconds=duration))
+        except OSError as exc:
+            self._error(f"{part.video.name} could not be sealed: {exc}")
+            part.sealed = True
+            return
+        sealed.chain.part = max(sealed.chain.part, meta.chain.part)
+        if info is not None:
+            sealed.file.finalized = info.finalized  # type: ignore[attr-defined]
+        part.meta, part.sealed, part.bytes = sealed, True, sealed.file.size_bytes or 0
+        self.previous = sealed
+        self._write(part, sealed)
+        log.info("Recording segment sealed", session_id=sealed.session_id, part=part.number,
+                 file=part.video.name, bytes=sealed.file.size_bytes, frames=encoded, status=status)
+
+    def _write(self, part: Part, meta: SegmentMetadata) -> None:
+        part.meta = meta
+        self._attempt(f"metadata {part.meta_path.name}", lambda: write_metadata(part.meta_path, meta))
+        if self.index is not None:
+            try:
+                self.index.add(meta, part.video, part.meta_path)
+            except Exception as exc:  # noqa: BLE001 - derived data: the metadata file is the record
+                log.warning("Recording index not updated", file=part.video.name,
+                            error=f"{type(exc).__name__}: {exc}")
+
+    def _link(self, next_file: str) -> None:
+        assert self.previous is not None
+        path = metadata_path(self.directory, self.previous.file.name[: -len(VIDEO_SUFFIX)])
+        if path.is_file():
+            self.previous = link_next(path, next_file)
+
+    def _attempt(self, what: str, action: Any) -> None:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - a full or read-only disk: the session's error
+            self._error(f"{what} could not be written: {type(exc).__name__}: {exc}")
+
+    def _error(self, message: str) -> None:
+        log.error("Recording metadata error", error=message)
+        self.errors.append(message)
+
+
+def _probe(video: Path) -> tuple[int, int | None, float]:
+    """Frames, keyframes and duration of what is on disk (0 frames when unreadable)."""
+    try:
+        import av  # only when a part must be sealed without the encoder's figures
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            frames = keyframes = 0
+            first = last = None
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                frames += 1
+                keyframes += bool(packet.is_keyframe)
+                t = float(packet.pts * packet.time_base)
+                first = t if first is None else min(first, t)
+                last = t if last is None else max(last, t)
+            return frames, keyframes, (last - first) if first is not None and last is not None else 0.0
+    except Exception:  # noqa: BLE001 - 0 bytes, no moov: nothing playable
+        return 0, 0, 0.0

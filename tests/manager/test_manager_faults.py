@@ -1,0 +1,248 @@
+"""RecordingManager under faults (issue 8): a broken screen, a failing observer, values
+JSON cannot store, a full disk, a directory remounted read-only, API misuse and races.
+
+Each test drives the real engine (capture and encoder processes, synthetic source) into
+real files, and asserts what an operator sees: the session finishes, its metadata is
+sealed and the chain verifies; nothing hangs."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from x11_windows import wait_until
+
+from fastrec.engine.protocol import SegmentPolicy
+from fastrec.logs import configure_logging
+from fastrec.manager import RecordingManager
+from fastrec.settings import load_settings
+from fastrec.storage import iter_metadata, verify_session
+
+CONNECTION = {"con_codigo": 7, "ip": "10.0.0.5", "name": "Faulty", "user": "auditor",
+              "connection_type": "RDP"}
+SMALL = {"width": 320, "height": 240, "fps": 10, "scenario": "video"}
+FINISH = 60  # a hang guard for waits on a state, not a timing assertion
+
+
+def _manager(out: Path, source: dict | None = None, **settings) -> RecordingManager:
+    values = {"enabled": True, "output_dir": str(out), "encoder_workers": 1, "fps": 10}
+    values.update(settings)
+    return RecordingManager(load_settings(**values), mode="synthetic",
+                            source_options=source or SMALL, cleanup_schedule=False)
+
+
+def _metadata(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p, _ in iter_metadata(out)]
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging("json", "debug", stream=stream)
+    yield stream
+    configure_logging("console", "warning")
+
+
+def _logged(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_a_capture_error_right_after_the_start_leaves_one_sealed_verifiable_chain(tmp_path: Path):
+    # bug 6: the error reached the manager before the encoder's segment-opened event; the
+    # session was called done while the encoder still wrote, and the late close sealed the
+    # same part again, chained to itself
+    out = tmp_path / "rec"
+    manager = _manager(out, {"width": 1920, "height": 1080, "fps": 60, "scenario": "video",
+                             "fail_after": 1}, fps=60, preset="veryslow")
+    try:
+        assert manager.start_session_recording("broken", CONNECTION)
+        assert manager.wait_for_session("broken", FINISH)
+        status = manager.get_recording_status("broken")
+    finally:
+        manager.shutdown()
+    assert status["state"] == "error"
+    assert any("synthetic screen broke" in e for e in status["errors"]), status["errors"]
+    metas = _metadata(out)
+    assert [m["chain"]["part"] for m in metas] == list(range(1, len(metas) + 1))
+    assert all(m["status"] != "recording" for m in metas)
+    assert all(m["chain"]["previous_file"] != m["file"]["name"] for m in metas)
+    report = verify_session(out, "broken")
+    assert report.ok, report.summary
+
+
+def test_engine_and_observer_failures_are_logged_with_their_traceback(tmp_path: Path, log_stream):
+    # bug 7: engine errors reached the log as "Type: message" only; observer errors were
+    # swallowed by a bare pass
+    def observer(event: str, session_id: str, details: dict) -> None:
+        raise ValueError("the observer's own bug")
+
+    manager = _manager(tmp_path / "rec", {**SMALL, "fail_after": 3})
+    manager.add_observer(observer)
+    try:
+        assert manager.start_session_recording("tb", CONNECTION)
+        assert manager.wait_for_session("tb", FINISH)
+    finally:
+        manager.shutdown()
+    lines = _logged(log_stream)
+    error = next(e for e in lines if e["event"].startswith("Recording error for session tb"))
+    assert "Traceback" in error["exception"]
+    assert "grab" in error["exception"] and "synthetic screen broke" in error["exception"]
+    failed = [e for e in lines if e["event"] == "Recording observer failed"]
+    assert failed and all("the observer's own bug" in e["exception"] for e in failed)
+    assert {e["observed"] for e in failed} >= {"started", "error", "stopped"}
+
+
+def test_values_json_cannot_store_never_stop_the_manager(tmp_path: Path):
+    # bug 9: bytes in connection_info made the metadata write raise; the handler's own
+    # log call then raised TypeError and the event thread died: no later session was sealed
+    out = tmp_path / "rec"
+    manager = _manager(out)
+    odd = {**CONNECTION, "name": b"\xffserver", "user": object(), "password": "hunter2"}
+    try:
+        for sid, info in (("odd", odd), ("after", CONNECTION)):
+            assert manager.start_session_recording(sid, info)
+            assert wait_until(lambda: manager.get_recording_status(sid)["segments"] >= 1, FINISH)
+            assert manager.stop_session_recording(sid)
+            assert manager.wait_for_session(sid, FINISH)
+    finally:
+        manager.shutdown()
+    metas = {m["session_id"]: m for m in _metadata(out)}
+    assert metas["odd"]["status"] == metas["after"]["status"] == "complete"
+    assert "hunter2" not in json.dumps(metas["odd"])
+    assert verify_session(out, "odd").ok and verify_session(out, "after").ok
+
+
+def test_api_misuse_gets_the_documented_answers(tmp_path: Path):
+    # bug 20: a non-dict connection_info raised; initialize() said True after shutdown()
+    manager = _manager(tmp_path / "rec")
+    try:
+        assert manager.start_session_recording("x", "notadict") is False  # type: ignore[arg-type]
+        assert manager.start_session_recording("x", ["con_codigo", 1]) is False  # type: ignore[arg-type]
+        assert not manager.is_recording("x")
+    finally:
+        manager.shutdown()
+    assert manager.initialize() is False
+    assert manager.start_session_recording("y", CONNECTION) is False
+
+
+def test_a_session_id_used_again_continues_its_chain(tmp_path: Path):
+    # bug 20: the second recording of an id started a second part 1, and verify called
+    # intact files "reordered"
+    out = tmp_path / "rec"
+    manager = _manager(out)
+    try:
+        for _ in range(2):
+            assert manager.start_session_recording("again", CONNECTION)
+            assert wait_until(lambda: manager.get_recording_status("again")["frames"]["encoded"] >= 3, FINISH)
+            assert manager.stop_session_recording("again")
+            assert manager.wait_for_session("again", FINISH)
+    finally:
+        manager.shutdown()
+    metas = sorted(_metadata(out), key=lambda m: m["chain"]["part"])
+    assert [m["chain"]["part"] for m in metas] == [1, 2]
+    assert metas[1]["chain"]["previous_file"] == metas[0]["file"]["name"]
+    assert metas[0]["chain"]["next_file"] == metas[1]["file"]["name"]
+    report = verify_session(out, "again")
+    assert report.ok, report.summary
+
+
+def test_start_and_stop_of_one_id_from_many_threads(tmp_path: Path):
+    # bug 20: racing start/stop calls ended with "capture process exited unexpectedly
+    # (code 0)" and no file
+    out = tmp_path / "rec"
+    manager = _manager(out)
+    barrier = threading.Barrier(8)
+    started: list[bool] = []
+
+    def hammer(n: int) -> None:
+        barrier.wait()
+        for _ in range(5):
+            started.append(manager.start_session_recording("race", CONNECTION))
+            manager.stop_session_recording("race")
+
+    try:
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(FINISH)
+        assert manager.wait_for_session("race", FINISH)
+        status = manager.get_recording_status("race")
+    finally:
+        manager.shutdown()
+    assert any(started)
+    assert not any("exited unexpectedly" in e for e in status["errors"]), status["errors"]
+    assert status["state"] == "stopped"
+    assert all(m["status"] != "recording" for m in _metadata(out))
+    assert verify_session(out, "race").ok or not _metadata(out)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k,mode=0700", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_ends_the_session_with_its_error_and_nothing_hangs(small_tmpfs: Path):
+    # bug 9: the index write failed on the full disk, the event thread died, the CLI hung
+    # 60 s and the metadata said "complete" with no error
+    out = small_tmpfs / "rec"
+    manager = _manager(out, {"width": 640, "height": 360, "fps": 10, "scenario": "video"}, quality=5)
+    try:
+        assert manager.start_session_recording("full", CONNECTION)
+        assert manager.wait_for_session("full", FINISH)  # ends by itself when the disk fills
+        status = manager.get_recording_status("full")
+    finally:
+        manager.shutdown()
+    assert status["state"] == "error"
+    assert any("space" in e.lower() for e in status["errors"]), status["errors"]
+    for meta in _metadata(out):
+        assert not (meta["status"] == "complete" and not meta["errors"]), meta
+
+
+@pytest.fixture
+def remountable(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    source, view = tmp_path / "disk", tmp_path / "view"
+    source.mkdir(mode=0o700)
+    view.mkdir(mode=0o700)
+    subprocess.run(["mount", "--bind", str(source), str(view)], check=True)
+    try:
+        yield source, view
+    finally:
+        for _ in range(2):
+            subprocess.run(["umount", "-l", str(view)], check=False, capture_output=True)
+
+
+def test_a_directory_remounted_read_only_mid_recording_ends_the_session(remountable):
+    # bug 9: remounted read-only mid-recording, the session hung and its metadata stayed
+    # "recording"
+    source, view = remountable
+    manager = _manager(view)
+    manager.segment_policy = SegmentPolicy(max_seconds=1.0)
+    try:
+        assert manager.start_session_recording("ro", CONNECTION)
+        assert wait_until(lambda: manager.get_recording_status("ro")["frames"]["encoded"] >= 3, FINISH)
+        # a read-only mount over the directory: what is open goes on, every new file fails
+        subprocess.run(["mount", "--bind", str(source), str(view)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True, capture_output=True)
+        assert manager.wait_for_session("ro", FINISH)  # the next write fails; it ends there
+        status = manager.get_recording_status("ro")
+    finally:
+        manager.shutdown()
+    assert status["state"] == "error"
+    assert any("read-only" in e.lower() for e in status["errors"]), status["errors"]
+    # what was written before stays: the first part is playable and sealed
+    first = Path(status["files"][0])
+    assert first.stat().st_size > 0
+    (meta,) = [m for m in _metadata(view) if m["file"]["name"] == first.name]
+    assert meta["status"] in ("complete", "interrupted") and meta["file"]["sha256"]
