@@ -249,28 +249,12 @@ class Recorder:
 
     def _supervise(self) -> None:
         try:
-            while True:
-                with self._lock:
-                    if self._closing:
-                        break
-                    waiting = [s for s in self._sessions.values() if s.process is None and not s.done.is_set()]
-                for session in waiting:
-                    with self._guard(session, "capture process could not be started"):
-                        self._launch(session)
-                with self._lock:
-                    live = {s.process.conn: s for s in self._sessions.values()
-                            if s.process is not None and not s.capture_done}
-                # an idle recorder wakes once a second (or when a process writes or exits)
-                ready = wait([*live, *self._pool.connections, self._wake_in], timeout=1.0)
-                if self._wake_in in ready:
-                    self._wake_in.recv(4096)
-                for conn in ready:
-                    if conn in live:
-                        with self._guard(live[conn], "capture message could not be handled"):
-                            self._on_capture(live[conn])
-                self._pool_events()
-        except Exception:  # a bug in the loop itself: say so; sessions are failed below
-            log.exception("Recording supervisor failed")
+            while not self._closing:
+                try:
+                    self._supervise_once()
+                except Exception:  # a bug in the loop itself: say so, back off, go on
+                    log.exception("Recording supervisor error; it goes on")
+                    wait([self._wake_in], timeout=1.0)
         finally:
             self._wake_in.close()
             with self._lock:
@@ -278,6 +262,25 @@ class Recorder:
             for session in unfinished:  # nobody would ever finish them
                 session.capture_done = session.encoder_done = True
                 self._fail(session, "the recording engine was closed before the session finished")
+
+    def _supervise_once(self) -> None:
+        with self._lock:
+            waiting = [s for s in self._sessions.values() if s.process is None and not s.done.is_set()]
+        for session in waiting:
+            with self._guard(session, "capture process could not be started"):
+                self._launch(session)
+        with self._lock:
+            live = {s.process.conn: s for s in self._sessions.values()
+                    if s.process is not None and not s.capture_done}
+        # an idle recorder wakes once a second (or when a process writes or exits)
+        ready = wait([*live, *self._pool.connections, self._wake_in], timeout=1.0)
+        if self._wake_in in ready:
+            self._wake_in.recv(4096)
+        for conn in ready:
+            if conn in live:
+                with self._guard(live[conn], "capture message could not be handled"):
+                    self._on_capture(live[conn])
+        self._pool_events()
 
     def _launch(self, session: Session) -> None:
         if session.stop_requested:  # stopped before it ever started: nothing was recorded

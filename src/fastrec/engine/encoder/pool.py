@@ -151,7 +151,7 @@ class EncoderPool:
     @property
     def connections(self) -> list[Connection]:
         """The workers' connections: readable when there are events (or a worker died)."""
-        return [w.child.conn for w in self._workers]
+        return [w.child.conn for w in self._workers if not w.child.conn.closed]
 
     def submit(self, job: EncodeJob) -> int:
         """Start encoding a session; returns the worker index it went to."""
