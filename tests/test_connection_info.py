@@ -66,8 +66,8 @@ def test_a_password_key_is_dropped_and_named_without_its_value(tmp_path: Path):
     assert PASSWORD not in metadata_text(tmp_path, details)
 
 
-@pytest.mark.parametrize("name", ["password", "Password", "PASSWD", "pwd", "secret", "client_secret",
-                                  "token", "X-Auth-Token", "accessToken", "api_key", "key",
+@pytest.mark.parametrize("name", ["password", "Password", "PASSWD", "pwd", "secret",
+                                  "client_secret", "token", "X-Auth-Token", "accessToken", "api_key", "key",
                                   "credentials", "auth", "Authorization", "cookie", "session key",
                                   "sessionKey", "db_password", "privateKey", "pin", "otp"])
 def test_secret_looking_names(name: str):
@@ -142,13 +142,15 @@ def test_credentials_go_before_the_cut():
     ("client", "xfreerdp /v:srv /password:" + PASSWORD, "xfreerdp /v:srv /password:[redacted]"),
     ("client", "xfreerdp /v:srv /pth:" + PASSWORD + " /gp:" + PASSWORD,
      "xfreerdp /v:srv /pth:[redacted] /gp:[redacted]"),
-    ("client", "xfreerdp /gateway:g:gw,u:bob,p:" + PASSWORD, "xfreerdp /gateway:g:gw,u:bob,p:[redacted]"),
+    ("client", "xfreerdp /gateway:g:gw,u:bob,p:" + PASSWORD,
+     "xfreerdp /gateway:g:gw,u:bob,p:[redacted]"),
     ("client", "rdesktop -u bob -p " + PASSWORD + " srv", "rdesktop -u bob -p [redacted] srv"),
     ("client", "rdesktop -p" + PASSWORD + " srv", "rdesktop -p[redacted] srv"),
     ("client", "tool --password=" + PASSWORD, "tool --password=[redacted]"),
     ("client", "tool --password " + PASSWORD, "tool --password [redacted]"),
     ("domain", "server=srv\npassword=" + PASSWORD + "\n", "server=srv\npassword=[redacted]\n"),
-    ("name", "https://srv/?user=bob&token=" + PASSWORD + "&x=1", "https://srv/?user=bob&token=[redacted]&x=1"),
+    ("name", "https://srv/?user=bob&token=" + PASSWORD + "&x=1",
+     "https://srv/?user=bob&token=[redacted]&x=1"),
 ])
 def test_credentials_are_stripped_from_values(tmp_path: Path, key: str, value: str, kept: str):
     details = clean_connection_info({key: value})
@@ -186,7 +188,8 @@ def test_values_are_read_through_their_base_type(tmp_path: Path):
     ("port", 3389.0, "a float is not stored (allowed: a whole number 1-65535 or None)"),
     ("pid", True, "a bool is not stored (allowed: a whole number 1-2147483647 or None)"),
     ("pid", -1, "-1 is not stored (allowed: 1-2147483647)"),
-    ("con_codigo", 1 << 70, "an integer of 71 bits is not stored (allowed: a 64-bit integer or text)"),
+    ("con_codigo", 1 << 70,
+     "an integer of 71 bits is not stored (allowed: a 64-bit integer or text)"),
     ("name", 10 ** 400, "an integer of 1329 bits is not stored as text (allowed: at most 64 bits)"),
 ])
 def test_out_of_range_numbers_are_dropped_with_the_rule(key: str, value: object, reason: str):
@@ -212,7 +215,8 @@ def test_not_a_mapping_is_a_type_error_naming_the_type():
 def test_the_extras_are_documented_fields():
     assert FIELDS == ("con_codigo", "ip", "name", "user", "connection_type", "port", "domain",
                       "client", "pid")
-    assert [f.name for f in dataclasses.fields(ConnectionDetails)] == [*FIELDS, "dropped", "changed"]
+    names = [f.name for f in dataclasses.fields(ConnectionDetails)]
+    assert names == [*FIELDS, "dropped", "changed"]
     details = clean_connection_info({"port": 3390, "domain": "CORP", "client": "xfreerdp",
                                      "pid": 77, "name": "srv"})
     assert details.as_dict() == {"con_codigo": None, "ip": None, "name": "srv", "user": None,
@@ -230,7 +234,8 @@ _planted = st.one_of(
     st.tuples(st.sampled_from(_TEXT_FIELDS), st.sampled_from(_FORMS)),
     st.tuples(st.just("user"), st.just("admin:{}")))  # user:password: only the user field
 # a password: anything but the separators that end one in its form (space, & ; ,)
-_passwords = st.text(st.characters(codec="utf-8").filter(lambda c: not c.isspace() and c not in "&;,"),
+_passwords = st.text(st.characters(codec="utf-8").filter(lambda c: not c.isspace()
+                                                         and c not in "&;,"),
                      min_size=1, max_size=20)
 
 

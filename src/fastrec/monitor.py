@@ -98,9 +98,9 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
     """connection_info from an RDP client's command line.
 
     Understands FreeRDP and mstsc (``/v:host[:port] /u:user /d:domain``, also ``/u:DOM\\user``),
-    rdesktop (``-u user -d domain host[:port]``) and Remmina (``rdp://[user[:password]@]host[:port]``
-    anywhere in an argument, or a ``.remmina`` file, whose name stands for the host: the
-    file is not read).  Returns {"con_codigo": None, "ip", "name", "user",
+    rdesktop (``-u user -d domain host[:port]``) and Remmina
+    (``rdp://[user[:password]@]host[:port]`` anywhere in an argument, or a ``.remmina``
+    file, whose name stands for the host: the file is not read).  Returns {"con_codigo": None, "ip", "name", "user",
     "connection_type": "RDP", "port", "client"}; unknown parts are None.  Passwords
     (``/p:``, ``-p``, a URI's ``:password@``) are never copied, and the result has been
     through :func:`~fastrec.privacy.connection.clean_connection_info`.

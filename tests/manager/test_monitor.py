@@ -76,8 +76,8 @@ def test_no_password_from_any_command_line(name, cmdline):
 def test_a_hostile_command_line_still_gives_bounded_json():
     # a 5000-digit port made int() raise; a 10 kB user was stored whole; bytes that are not
     # UTF-8 (decoded by psutil with surrogateescape) could not be written as JSON
-    info = parse_command_line("xfreerdp", ["xfreerdp", "/v:[::1]:" + "9" * 5000, "/u:" + "u" * 10_000,
-                                           "/d:D\udcff"])
+    info = parse_command_line("xfreerdp", ["xfreerdp", "/v:[::1]:" + "9" * 5000,
+                                           "/u:" + "u" * 10_000, "/d:D\udcff"])
     assert info["ip"] == "::1" and info["port"] is None
     user = info["user"]
     assert user.startswith("D\\xff\\uuu") and user.endswith("u…") and len(user) == MAX_TEXT
