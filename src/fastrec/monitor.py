@@ -6,8 +6,14 @@ same process-name patterns the ``rdp_window`` capture mode uses to find their wi
 a connection once it shows a top-level window (a client still asking for a password, or
 one that failed to connect, shows none or exits); its recording is pinned to that
 process's windows, so two connections never record each other, and stops when the
-process exits.  connection_info comes from the client's command line (passwords are
-never read).
+process exits.  connection_info comes from the client's command line.
+
+Invariant: no password from a command line reaches connection_info, the monitor's log or
+anything else outside this process.  The parser never copies a password option's value
+nor a URI's user-info password, and what it returns has been through
+:func:`fastrec.privacy.connection.clean_connection_info` (which strips credentials from
+every value again, bounds them and keeps only the allowed keys); the raw command line
+stays in :class:`RdpClient`, whose repr leaves it out.
 """
 
 from __future__ import annotations
@@ -17,14 +23,16 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
+from urllib.parse import unquote
 
 import psutil
 import structlog
 
 from fastrec.capture import WindowPatterns
 from fastrec.capture.matching import DEFAULT_PROCESS_NAMES, compile_pattern
+from fastrec.privacy.connection import clean_connection_info
 
 __all__ = ["ConnectionMonitor", "RdpClient", "parse_command_line"]
 
@@ -33,12 +41,13 @@ log = structlog.get_logger("fastrec.monitor")
 
 @dataclass(frozen=True, slots=True)
 class RdpClient:
-    """One running RDP client process the monitor has seen."""
+    """One running RDP client process the monitor has seen.  ``cmdline`` may hold a
+    password (``/p:...``): it is left out of the repr, so logging a client never shows it."""
 
     pid: int
     name: str
     create_time: float
-    cmdline: tuple[str, ...]
+    cmdline: tuple[str, ...] = field(repr=False)
 
 
 def _split_host(value: str) -> tuple[str | None, int | None]:
@@ -48,11 +57,28 @@ def _split_host(value: str) -> tuple[str | None, int | None]:
         return None, None
     match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", value)
     if match:
-        return match.group(1), int(match.group(2)) if match.group(2) else None
+        return match.group(1), _port_number(match.group(2))
     if value.count(":") == 1:
         host, _, port = value.partition(":")
-        return host or None, int(port) if port.isdigit() else None
+        return host or None, _port_number(port)
     return value, None  # a bare IPv6 address, or a plain host name
+
+
+def _port_number(text: str | None) -> int | None:
+    # at most 5 ASCII digits: int() of thousands of digits raises, of "²" too
+    if text and len(text) <= 5 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def _rdp_uri(rest: str) -> tuple[str | None, str | None, int | None]:
+    """(user, host, port) from what follows ``rdp://`` in Remmina's
+    ``rdp://[user[:password]@]host[:port]``.  The user-info ends at the *last* ``@`` (a
+    password may hold ``@`` or ``/``); the password, after its first ``:``, is never read."""
+    userinfo, at, hostpart = rest.rpartition("@")
+    user = (unquote(userinfo.partition(":")[0]) or None) if at else None
+    host, port = _split_host(re.split(r"[/?#]", hostpart, maxsplit=1)[0])
+    return user, host, port
 
 
 def _user_with_domain(user: str | None, domain: str | None) -> str | None:
@@ -60,6 +86,9 @@ def _user_with_domain(user: str | None, domain: str | None) -> str | None:
         return f"{domain}\\{user}"
     return user
 
+
+# what parse_command_line returns: the reference's keys, the port and the client program
+_PARSED_KEYS = ("con_codigo", "ip", "name", "user", "connection_type", "port", "client")
 
 # rdesktop options that take a value (everything else is a flag or the server)
 _RDESKTOP_VALUE_OPTIONS = set("udscpnkgaxrTXoBzyMNEK") - set("zKEBMN")
@@ -69,10 +98,12 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
     """connection_info from an RDP client's command line.
 
     Understands FreeRDP and mstsc (``/v:host[:port] /u:user /d:domain``, also ``/u:DOM\\user``),
-    rdesktop (``-u user -d domain host[:port]``) and Remmina (``rdp://[user@]host[:port]``
-    or a ``.remmina`` file).  Returns {"con_codigo": None, "ip", "name", "user",
+    rdesktop (``-u user -d domain host[:port]``) and Remmina
+    (``rdp://[user[:password]@]host[:port]`` anywhere in an argument, or a ``.remmina``
+    file, whose name stands for the host: the file is not read).  Returns {"con_codigo": None, "ip", "name", "user",
     "connection_type": "RDP", "port", "client"}; unknown parts are None.  Passwords
-    (``/p:``, ``-p``) are never copied.
+    (``/p:``, ``-p``, a URI's ``:password@``) are never copied, and the result has been
+    through :func:`~fastrec.privacy.connection.clean_connection_info`.
     """
     args = list(cmdline[1:]) if cmdline else []
     host = port = user = domain = None
@@ -96,10 +127,9 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
             i += 1
     elif "remmina" in client:
         for arg in args:
-            match = re.match(r"(?i)rdp://(?:([^@/]+)@)?([^/]+)", arg)
-            if match:
-                user = match.group(1)
-                host, port = _split_host(match.group(2))
+            at = arg.lower().find("rdp://")
+            if at >= 0:  # -c rdp://..., --connect=rdp://... or the bare URI
+                user, host, port = _rdp_uri(arg[at + len("rdp://"):])
                 break
             if arg.lower().endswith(".remmina"):
                 host = host or arg.rsplit("/", 1)[-1][: -len(".remmina")]
@@ -118,8 +148,10 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
             ip = str(ipaddress.ip_address(host))
         except ValueError:
             ip = host  # a host name: the reference keeps whatever the app connected to
-    return {"con_codigo": None, "ip": ip, "name": host, "user": _user_with_domain(user, domain),
-            "connection_type": "RDP", "port": port, "client": name}
+    details = clean_connection_info({
+        "con_codigo": None, "ip": ip, "name": host, "user": _user_with_domain(user, domain),
+        "connection_type": "RDP", "port": port, "client": name})
+    return {key: getattr(details, key) for key in _PARSED_KEYS}
 
 
 class ConnectionMonitor:

@@ -7,23 +7,24 @@ is named; it runs on a private Xvfb with openbox.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import structlog
 from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.manager import RecordingManager
-from fastrec.monitor import ConnectionMonitor, parse_command_line
+from fastrec.monitor import ConnectionMonitor, RdpClient, parse_command_line
+from fastrec.privacy.connection import MAX_TEXT
 from fastrec.settings import load_settings
 from fastrec.storage import iter_metadata, verify_session
 
-
-
-
+PASSWORD = "S3cret!"
 
 @pytest.mark.parametrize(("name", "cmdline", "expected"), [
     ("xfreerdp", ["xfreerdp", "/v:10.0.0.5:3390", "/u:alice", "/d:CORP", "/p:secret"],
@@ -38,6 +39,13 @@ from fastrec.storage import iter_metadata, verify_session
     ("mstsc.exe", ["C:\\Windows\\system32\\mstsc.exe", "/v:192.168.1.100", "/f"],
      {"ip": "192.168.1.100", "name": "192.168.1.100", "user": None}),
     ("remmina", ["remmina", "-c", "rdp://dave@srv.local:3389"], {"name": "srv.local", "user": "dave", "port": 3389}),
+    # the case: the old parser stored user "admin:S3cret!"
+    ("remmina", ["remmina", "-c", "rdp://admin:S3cret!@10.0.0.5"],
+     {"ip": "10.0.0.5", "name": "10.0.0.5", "user": "admin", "port": None}),
+    ("remmina", ["remmina", "--connect=rdp://CORP%5Cadmin:p@ss/w:rd@srv:3390"],
+     {"name": "srv", "user": "CORP\\admin", "port": 3390}),
+    ("remmina", ["remmina", "-c", "/home/u/.local/share/remmina/1612345.remmina"],
+     {"name": "1612345", "user": None}),
 ])
 def test_connection_info_comes_from_the_command_line(name, cmdline, expected):
     info = parse_command_line(name, cmdline)
@@ -45,6 +53,35 @@ def test_connection_info_comes_from_the_command_line(name, cmdline, expected):
     for key, value in expected.items():
         assert info[key] == value, (key, info)
     assert "secret" not in str(info) and "pw" not in str(info.values())
+    assert "S3cret" not in str(info) and "ss/w" not in str(info)
+
+
+@pytest.mark.parametrize(("name", "cmdline"), [
+    ("remmina", ["remmina", "-c", f"rdp://admin:{PASSWORD}@10.0.0.5"]),
+    ("remmina", ["remmina", f"rdp://admin:{PASSWORD}@10.0.0.5:3389/"]),
+    ("remmina", ["remmina", "-c", f"rdp://admin:{PASSWORD}@srv@10.0.0.5"]),
+    ("xfreerdp", ["xfreerdp", f"/v:admin:{PASSWORD}@10.0.0.5", "/u:admin", f"/p:{PASSWORD}"]),
+    ("xfreerdp", ["xfreerdp", "/v:srv", f"/u:admin:{PASSWORD}", f"/pth:{PASSWORD}"]),
+    ("xfreerdp", ["xfreerdp", "/v:srv", "/d:CORP", f"/gateway:g:gw,u:bob,p:{PASSWORD}"]),
+    ("rdesktop", ["rdesktop", "-u", f"admin:{PASSWORD}", "-p", PASSWORD, "srv"]),
+    ("rdesktop", ["rdesktop", f"-p{PASSWORD}", f"admin:{PASSWORD}@srv"]),
+    ("mstsc.exe", ["mstsc.exe", f"/v:admin:{PASSWORD}@srv"]),
+])
+def test_no_password_from_any_command_line(name, cmdline):
+    info = parse_command_line(name, cmdline)
+    assert "3cret" not in str(info), info
+    assert "3cret" not in repr(RdpClient(1, name, 0.0, tuple(cmdline)))  # safe to log
+
+
+def test_a_hostile_command_line_still_gives_bounded_json():
+    # a 5000-digit port made int() raise; a 10 kB user was stored whole; bytes that are not
+    # UTF-8 (decoded by psutil with surrogateescape) could not be written as JSON
+    info = parse_command_line("xfreerdp", ["xfreerdp", "/v:[::1]:" + "9" * 5000,
+                                           "/u:" + "u" * 10_000, "/d:D\udcff"])
+    assert info["ip"] == "::1" and info["port"] is None
+    user = info["user"]
+    assert user.startswith("D\\xff\\uuu") and user.endswith("u…") and len(user) == MAX_TEXT
+    assert json.loads(json.dumps(info)) == info
 
 
 def test_monitor_does_nothing_without_auto_start(tmp_path: Path):
@@ -57,8 +94,16 @@ def test_monitor_does_nothing_without_auto_start(tmp_path: Path):
         ConnectionMonitor(manager, poll_interval=0)
 
 
-def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
-    fake = tmp_path / "bin" / "xfreerdp"
+@pytest.mark.parametrize(("program", "args", "expected", "password"), [
+    ("xfreerdp", ["/v:10.1.2.3:3390", "/u:alice", "/d:CORP", "/p:hunter2"],
+     ("10.1.2.3", "10.1.2.3", "CORP\\alice"), "hunter2"),
+    # the remmina URI: the old monitor logged and stored user "admin:S3cret!"
+    ("remmina", ["-c", f"rdp://admin:{PASSWORD}@10.0.0.5"], ("10.0.0.5", "10.0.0.5", "admin"),
+     PASSWORD),
+])
+def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path, program, args,
+                                                                 expected, password):
+    fake = tmp_path / "bin" / program
     fake.parent.mkdir()
     fake.symlink_to(os.path.realpath(sys.executable))
     script = tmp_path / "client.py"
@@ -66,10 +111,17 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
     out = tmp_path / "rec"
     settings = load_settings(enabled=True, auto_start=True, mode="rdp_window", output_dir=str(out),
                              encoder_workers=1, fps=10)
-    with VirtualDisplay(800, 600, window_manager=True) as display:
+    with (VirtualDisplay(800, 600, window_manager=True) as display,
+          structlog.testing.capture_logs() as logs):
         manager = RecordingManager(settings, display=display.display)
         events: list[tuple[str, str]] = []
-        manager.add_observer(lambda e, sid, d: events.append((e, sid)))
+        event_data: list[str] = []
+
+        def observe(event: str, sid: str, data: object) -> None:
+            events.append((event, sid))
+            event_data.append(repr(data))
+
+        manager.add_observer(observe)
         monitor = ConnectionMonitor(manager, display=display.display, poll_interval=0.3)
         client = None
         # an RDP client without a window (asking for a password, failing to connect) is not a session
@@ -78,11 +130,10 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
         try:
             assert manager.initialize()
             assert monitor.start() is True
-            client = subprocess.Popen([str(fake), str(script), "/v:10.1.2.3:3390", "/u:alice", "/d:CORP",
-                                       "/p:hunter2"], env=display.env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+            client = subprocess.Popen([str(fake), str(script), *args], env=display.env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             comm = Path(f"/proc/{client.pid}/comm")
-            assert wait_until(lambda: comm.read_text().strip() == "xfreerdp", 5)  # after its exec
+            assert wait_until(lambda: comm.read_text().strip() == program, 5)  # after its exec
             assert wait_until(lambda: client.pid in monitor.sessions), "the client was not detected"
             session_id = monitor.sessions[client.pid]
             assert wait_until(lambda: manager.get_recording_status(session_id)["frames"]["encoded"] >= 5)
@@ -108,6 +159,9 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path):
     assert verify_session(out, session_id).ok
     (meta,) = [m for _, m in iter_metadata(out) if m.session_id == session_id]
     info = meta.connection_info
-    assert (info.ip, info.name, info.user, info.connection_type) == ("10.1.2.3", "10.1.2.3", "CORP\\alice", "RDP")
+    assert (info.ip, info.name, info.user, info.connection_type) == (*expected, "RDP")
     text = "".join(p.read_text() for p in out.glob("*_metadata.json"))
-    assert "hunter2" not in text
+    assert password not in text
+    detected = [e for e in logs if e["event"] == "RDP connection detected"]
+    assert [(e["server"], e["user"]) for e in detected] == [expected[1:]]
+    assert password not in repr(logs) and password not in "".join(event_data)
