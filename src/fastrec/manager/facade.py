@@ -421,9 +421,9 @@ class RecordingManager:
 
     def _connection(self, session_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
         cleaned = clean_connection_info(given)
-        if cleaned.dropped:
-            log.warning("Connection details not stored (secret-looking, unknown or not a plain value): "
-                        + ", ".join(sorted(cleaned.dropped)), session_id=session_id)
+        if cleaned.dropped or cleaned.changed:
+            log.warning(f"Connection details cleaned before they are stored: {cleaned.summary()}",
+                        session_id=session_id)
         return cleaned.as_dict()
 
     def _new_session(self, session_id: str, info: dict[str, Any], mode: str) -> ManagedSession:
