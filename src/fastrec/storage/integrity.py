@@ -18,7 +18,9 @@ numbers (``chain.part=10000000``) is one line, not one per missing number.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,18 +84,49 @@ class VideoProbe:
     problem: str | None = None
 
 
-def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
+class _Head(io.RawIOBase):
+    """The first ``end`` bytes of a file, as a read-only file object."""
+
+    def __init__(self, handle: io.BufferedReader, end: int) -> None:
+        self._handle, self._end = handle, end
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        room = max(0, self._end - self._handle.tell())
+        view = memoryview(buffer)[:room]
+        return self._handle.readinto(view) or 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            offset, whence = self._end + offset, io.SEEK_SET
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+
+def probe_video(path: str | os.PathLike[str], *, end: int | None = None) -> VideoProbe:
     """Count the frames of ``path``'s first video stream from its packets and decode the
     first one; never raises for a damaged file (it is reported as not playable).
 
-    Fragmented or plain MP4 alike; a truncated last fragment ends the count.  Needs PyAV,
-    imported here only, so that storage loads without it.
+    Fragmented or plain MP4 alike; a truncated last fragment ends the count.  ``end``
+    probes only the file's first ``end`` bytes (what it will be once cut there).  Needs
+    PyAV, imported here only, so that storage loads without it.
     """
     import av  # lazily: reading recordings must not need the codec libraries loaded
 
     frames, first, last, decoded, problem = 0, None, None, False, None
     try:
-        with av.open(os.fspath(path)) as container:
+        with contextlib.ExitStack() as stack:
+            source: Any = os.fspath(path)
+            if end is not None:
+                source = _Head(stack.enter_context(open(path, "rb")), end)  # noqa: SIM115
+            container = stack.enter_context(av.open(source, format="mp4" if end is not None else None))
             if not container.streams.video:
                 return VideoProbe(0, 0.0, False, "no video stream")
             stream = container.streams.video[0]
@@ -103,9 +136,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
                         continue  # the demuxer's end-of-stream marker
                     frames += 1
                     start = float(packet.pts * packet.time_base)
-                    end = start + float((packet.duration or 0) * packet.time_base)
+                    stop = start + float((packet.duration or 0) * packet.time_base)
                     first = start if first is None else min(first, start)
-                    last = end if last is None else max(last, end)
+                    last = stop if last is None else max(last, stop)
                     if not decoded:
                         decoded = bool(packet.decode())
             except (av.FFmpegError, ValueError) as exc:  # a cut-off fragment: count what came before
@@ -125,7 +158,7 @@ def seal_segment(
     *,
     status: Literal["complete", "interrupted"] = "complete",
     end_time: datetime | None = None,
-    probe: bool = False,
+    probe: bool | VideoProbe = False,
 ) -> SegmentMetadata:
     """A copy of ``meta`` sealed over its finished ``video`` file, chained to ``previous``.
 
@@ -133,16 +166,19 @@ def seal_segment(
     part's hash and name, the chain hash, the status and (when given) the end time (naive:
     local time) and duration.  The caller writes the result with :func:`write_metadata`.
 
-    ``probe=True`` seals what is on disk as it is (:func:`probe_video`): when the frame
-    count is unknown (``frames.encoded`` 0) it is taken from the file, and a file without
-    a playable frame (0 bytes, a header only) is sealed ``interrupted`` with 0 frames and
-    the error "holds no playable video (...)".
+    ``probe=True`` seals what is on disk as it is (:func:`probe_video`; or pass the
+    :class:`VideoProbe` already made): when the frame count is unknown (``frames.encoded``
+    0) it is taken from the file, and a file without a playable frame (0 bytes, a header
+    only) is sealed ``interrupted`` with 0 frames and the error "holds no playable video
+    (...)".
     """
     path = Path(video)
     sealed = meta.model_copy(deep=True)
-    if probe:
-        _apply_probe(sealed, probe_video(path) if path.stat().st_size else VideoProbe(0, 0.0, False, "0 bytes"))
-        if NO_VIDEO in " ".join(sealed.errors):
+    if probe is not False:
+        if not isinstance(probe, VideoProbe):
+            probe = probe_video(path) if path.stat().st_size else VideoProbe(0, 0.0, False, "0 bytes")
+        _apply_probe(sealed, probe)
+        if not probe.playable:
             status = "interrupted"
     sealed.file.name = path.name
     sealed.file.size_bytes = path.stat().st_size
