@@ -197,7 +197,10 @@ def _recover(segment: Segment, meta: SegmentMetadata, reason: str,
     keep = _whole_fragments_end(video)
     cut = info.st_size - keep if keep is not None else 0
     # probed as it will be once cut, so that a dry run reports the same
-    found = probe_video(video, end=keep if cut else None) if info.st_size - cut else VideoProbe(0, 0.0, False, "0 bytes")
+    if info.st_size - cut:
+        found = probe_video(video, end=keep if cut else None)
+    else:
+        found = VideoProbe(0, 0.0, False, "0 bytes")
     if cut and not dry_run:
         fd = os.open(video, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
@@ -205,8 +208,8 @@ def _recover(segment: Segment, meta: SegmentMetadata, reason: str,
             os.fsync(fd)
         finally:
             os.close(fd)
-    part = RecoveredPart(meta.session_id, meta.chain.part, video, segment.metadata, found.frames if found.playable else 0,
-                         cut, found.playable, reason)
+    part = RecoveredPart(meta.session_id, meta.chain.part, video, segment.metadata,
+                         found.frames if found.playable else 0, cut, found.playable, reason)
     if dry_run:
         return part
     earlier = [m for m in sealed_by_session.get(meta.session_id, []) if m.chain.part < meta.chain.part]

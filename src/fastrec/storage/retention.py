@@ -327,7 +327,7 @@ def _unlink_all(paths: Iterable[Path], dry_run: bool, result: dict[str, Any]) ->
     """Remove ``paths`` in order, stopping at the first failure; True if none failed."""
     for path in paths:
         try:
-            size = path.stat().st_size
+            size = path.lstat().st_size  # the file itself: a link put there since is not followed
             if not dry_run:
                 path.unlink()
         except FileNotFoundError:
