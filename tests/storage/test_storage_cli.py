@@ -51,7 +51,7 @@ def test_list_never_follows_a_link_at_the_index(recordings: Path, tmp_path: Path
     victim.write_text("precious")
     os.chmod(victim, 0o644)
     (recordings / INDEX_FILE).symlink_to(victim)
-    code, out, err = run(capsys, "list", "--output-dir", str(recordings))
+    code, _, err = run(capsys, "list", "--output-dir", str(recordings))
     assert code == 1
     assert f"recording index {recordings / INDEX_FILE}: is a symbolic link (to {victim})" in err
     assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o644
@@ -80,12 +80,12 @@ def test_storage_with_a_start_time_in_year_1(recordings: Path, capsys: pytest.Ca
 def test_verify_of_a_huge_part_number_is_a_few_lines(recordings: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parts = write_session(recordings, 2)
     edit(parts[1][1], chain__part=10_000_000)
-    code, out, err = run(capsys, "verify", SESSION, "--output-dir", str(recordings))
+    code, out, _ = run(capsys, "verify", SESSION, "--output-dir", str(recordings))
     assert code == 1
     assert out.splitlines() == [
         f"session {SESSION}: 2 segment(s), 2 problem(s)",
-        f"  part 2 ({parts[1][0].name}): missing - part 1 names it as the next part; no readable metadata "
-        "(its video is still there)",
+        (f"  part 2 ({parts[1][0].name}): missing - part 1 names it as the next part; "
+         "no readable metadata (its video is still there)"),
         f"  {parts[1][1].name}: metadata cannot be read",
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -217,3 +217,38 @@ def test_iter_metadata_reports_bad_files_without_hiding_good_ones(tmp_path: Path
     assert [p.name for p, _ in found] == ["a_metadata.json", "b_metadata.json"]
     assert isinstance(found[0][1], SegmentMetadata) and isinstance(found[1][1], MetadataError)
     assert list(iter_metadata(tmp_path / "missing")) == []
+
+
+def test_metadata_is_never_read_through_a_link_or_from_a_fifo(tmp_path: Path) -> None:
+    good = tmp_path / "a_metadata.json"
+    write_metadata(good, SegmentMetadata.model_validate(REFERENCE_METADATA))
+    (tmp_path / "b_metadata.json").symlink_to(good)
+    os.mkfifo(tmp_path / "c_metadata.json")  # reading it would block forever
+    assert [p.name for p, _ in iter_metadata(tmp_path)] == ["a_metadata.json"]
+    with pytest.raises(MetadataError, match="cannot be read"):
+        read_metadata(tmp_path / "b_metadata.json")
+    with pytest.raises(MetadataError, match="not a regular file"):
+        read_metadata(tmp_path / "c_metadata.json")
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"chain": {"part": 10_000_000}}, "chain.part: Input should be less than or equal to 1000000"),
+    ({"start_time": "0001-01-01T00:00:00"}, "start_time: Value error, 0001-01-01T00:00:00 is not between"),
+    ({"file": {"sha256": "é" * 64}}, "file.sha256: String should match pattern"),
+    ({"frames": {"encoded": -1}}, "frames.encoded: Input should be greater than or equal to 0"),
+])
+def test_out_of_bounds_metadata_is_reported(tmp_path: Path, change: dict, problem: str) -> None:
+    path = tmp_path / "session_9_S_20251026_143022_metadata.json"
+    path.write_text(json.dumps(dict(REFERENCE_METADATA, **change)))
+    with pytest.raises(MetadataError, match=f"not valid metadata \\({problem}"):
+        read_metadata(path)
+
+
+def test_naive_times_are_local_and_compare_with_aware_ones(tmp_path: Path) -> None:
+    path = tmp_path / "m_metadata.json"
+    path.write_text(json.dumps(dict(REFERENCE_METADATA, end_time="2025-10-26T15:00:22+00:00")))
+    meta = read_metadata(path)
+    assert meta.start_time == datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
+    assert meta.end_time is not None
+    expected = datetime(2025, 10, 26, 15, 0, 22, tzinfo=UTC) - datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
+    assert meta.end_time - meta.start_time == expected

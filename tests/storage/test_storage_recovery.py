@@ -137,7 +137,7 @@ def test_dry_run_changes_nothing(recordings: Path) -> None:
 
 
 def test_plain_faststart_file_is_never_cut(recordings: Path) -> None:
-    video, meta_file = recording_part(recordings, 1, dead_recorder(), faststart=True)
+    video, _ = recording_part(recordings, 1, dead_recorder(), faststart=True)
     with open(video, "ab") as handle:
         handle.write(b"\0" * 100)  # whatever is at its end is not ours to cut
     size = video.stat().st_size
@@ -184,7 +184,7 @@ def test_probe_video(tmp_path: Path) -> None:
 
 def test_unplayable_part_is_sealed_interrupted_with_an_error_verify_shows(recordings: Path) -> None:
     """Bug 18: a 0-byte part was sealed "complete", its chain reported intact."""
-    first_video, first_meta_file, first = write_segment(recordings, part=1)
+    _, first_meta_file, first = write_segment(recordings, part=1)
     video = video_path(recordings, recording_basename(123, "Production Server", NOW, 2))
     video.write_bytes(b"")
     meta = SegmentMetadata(session_id=SESSION, start_time=NOW + timedelta(minutes=30))

@@ -125,7 +125,7 @@ def probe_video(path: str | os.PathLike[str], *, end: int | None = None) -> Vide
         with contextlib.ExitStack() as stack:
             source: Any = os.fspath(path)
             if end is not None:
-                source = _Head(stack.enter_context(open(path, "rb")), end)  # noqa: SIM115
+                source = _Head(stack.enter_context(open(path, "rb")), end)
             container = stack.enter_context(av.open(source, format="mp4" if end is not None else None))
             if not container.streams.video:
                 return VideoProbe(0, 0.0, False, "no video stream")

@@ -26,7 +26,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,8 +57,8 @@ SegmentStatus = Literal["recording", "complete", "interrupted"]
 
 MAX_PART = 1_000_000  # a part a minute for almost two years
 MAX_METADATA_BYTES = 4 * 1024 * 1024  # ours are a few kB; anything this big is not ours
-EARLIEST = datetime(1971, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2999, 12, 31, tzinfo=timezone.utc)
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 _MAX_COUNT = 2**53  # sizes in bytes, frame counts: what a JSON number holds exactly
 _MAX_SECONDS = 100 * 366 * 86400.0
 

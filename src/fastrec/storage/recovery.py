@@ -42,7 +42,13 @@ import structlog
 
 from fastrec.storage.files import fsync_dir
 from fastrec.storage.integrity import NO_VIDEO, VideoProbe, probe_video, seal_segment
-from fastrec.storage.metadata import MetadataError, RecorderProcess, SegmentMetadata, read_metadata, write_metadata
+from fastrec.storage.metadata import (
+    MetadataError,
+    RecorderProcess,
+    SegmentMetadata,
+    read_metadata,
+    write_metadata,
+)
 from fastrec.storage.naming import METADATA_SUFFIX
 from fastrec.storage.segments import Segment, scan
 

@@ -452,7 +452,7 @@ class CleanupScheduler:
             try:
                 self._wake.wait(self.interval_seconds)
                 self._wake.clear()
-            except Exception as exc:  # noqa: BLE001 - the schedule must outlive any one failure
+            except Exception as exc:
                 log.exception("Cleanup schedule could not wait; retrying", error=str(exc))
                 self._stopping.wait(MIN_INTERVAL_SECONDS)
                 continue

@@ -28,7 +28,13 @@ from pathlib import Path
 
 from fastrec.storage.files import temp_target
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
-from fastrec.storage.naming import METADATA_SUFFIX, NAME_PREFIX, VIDEO_SUFFIX, basename_of, is_recording_basename
+from fastrec.storage.naming import (
+    METADATA_SUFFIX,
+    NAME_PREFIX,
+    VIDEO_SUFFIX,
+    basename_of,
+    is_recording_basename,
+)
 
 __all__ = ["Scan", "Segment", "scan", "scan_segments", "stray_temp_files"]
 
