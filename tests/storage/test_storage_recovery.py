@@ -212,3 +212,33 @@ def test_frames_unknown_to_the_encoder_are_counted_from_the_file(recordings: Pat
     known = meta.model_copy(deep=True)
     known.frames.encoded = known.frames.captured = 12  # the encoder's own count wins
     assert seal_segment(known, video, probe=True).frames.encoded == 12
+
+
+def test_two_orphaned_parts_are_sealed_in_order_and_chained(recordings: Path) -> None:
+    recorder = dead_recorder()
+    first_video, first_meta = recording_part(recordings, 1, recorder)
+    second_video, second_meta = recording_part(recordings, 2, recorder, first_meta)
+    report = recover_interrupted(recordings)
+    assert [(p.part, p.video) for p in report.sealed] == [(1, first_video), (2, second_video)]
+    assert read_metadata(second_meta).chain.previous_sha256 == read_metadata(first_meta).file.sha256
+    assert verify_session(recordings, SESSION).ok
+
+
+def test_a_part_cut_inside_its_first_fragment_is_sealed_with_no_video(recordings: Path) -> None:
+    base = recording_basename(123, "Production Server", NOW)
+    video = video_path(recordings, base)
+    boxes = write_fragmented_mp4(video)
+    first_moof = boxes[2][0]
+    with open(video, "r+b") as handle:
+        handle.truncate(first_moof + 300)  # the recorder died inside its first fragment
+    meta = SegmentMetadata(session_id=SESSION, start_time=NOW, recorder=dead_recorder())
+    meta.file.name = video.name
+    write_metadata(metadata_path(recordings, base), meta)
+    [part] = recover_interrupted(recordings).sealed
+    assert (part.cut_bytes, part.frames, part.playable) == (300, 0, False)
+    assert video.stat().st_size == first_moof  # the header alone: ftyp + moov
+    sealed = read_metadata(metadata_path(recordings, base))
+    assert sealed.status == "interrupted" and sealed.frames.encoded == 0
+    assert sealed.errors[-1].startswith("holds no playable video")
+    report = verify_session(recordings, SESSION)
+    assert report.ok and "holds no playable video" in report.summary
