@@ -1,7 +1,7 @@
 """`python -m fastrec`: the command line.
 
 Commands: ``demo``, ``record``, ``status``, ``list``, ``info``, ``verify``, ``storage``,
-``cleanup``, ``watch`` (``python -m fastrec COMMAND --help`` for each).
+``cleanup``, ``watch``, ``recover`` (``python -m fastrec COMMAND --help`` for each).
 
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
 chain is broken; ``record``: the recording ended in an error), 2 bad usage or bad values
@@ -164,6 +164,15 @@ def add_commands(commands: Any) -> None:
                        help="seconds between looks at the process list (default 1)")
     _common(watch)
 
+    recover = commands.add_parser(
+        "recover", help="seal the parts a killed recorder left in status recording",
+        description="Find parts whose metadata says 'recording' but whose recorder is gone (its "
+                    "process ended, or nothing was written for 15 minutes when that cannot be "
+                    "checked), cut each back to its last whole fragment, and seal it as "
+                    "'interrupted' in its session's hash chain. Prints what it sealed.")
+    recover.add_argument("--dry-run", action="store_true", help="only report what would be sealed")
+    _common(recover, json_output=True)
+
     exits = {
         "record": "1 the recording ended in an error or recorded nothing",
         "verify": "1 a part is modified, missing, reordered or unsealed, or the session has no parts",
@@ -172,6 +181,7 @@ def add_commands(commands: Any) -> None:
         "watch": "1 the recorder could not start",
         "status": "1 the index cannot be read", "list": "1 the index cannot be read",
         "storage": "1 the directory cannot be read",
+        "recover": "1 a part could not be sealed",
     }
     for name, failure in exits.items():
         commands.choices[name].epilog = (f"exit codes: 0 success; {failure}; 2 bad usage or a bad value "
@@ -509,9 +519,36 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(args: argparse.Namespace) -> int:
+    from fastrec.storage import IndexUnavailable, recover_interrupted
+
+    settings = _settings(args)
+    index = None
+    if not args.dry_run and Path(settings.output_dir).is_dir():
+        try:
+            index = _open_index(settings)
+        except IndexUnavailable as exc:  # the metadata is the truth; the index can be rebuilt
+            print(f"fastrec recover: {exc} (not updated)", file=sys.stderr)
+    try:
+        report = recover_interrupted(settings.output_dir, dry_run=args.dry_run,
+                                     on_sealed=None if index is None else index.add)
+    finally:
+        if index is not None:
+            index.close()
+    if args.json:
+        _print_json({"dry_run": report.dry_run, "sealed": [
+            {"session_id": p.session_id, "part": p.part, "file": str(p.video), "frames": p.frames,
+             "cut_bytes": p.cut_bytes, "playable": p.playable, "reason": p.reason} for p in report.sealed],
+            "skipped": [{"file": str(f), "reason": r} for f, r in report.skipped],
+            "errors": [{"file": str(f), "error": e} for f, e in report.errors]})
+    else:
+        print(report.summary)
+    return 1 if report.errors else 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
-    "storage": _storage, "cleanup": _cleanup, "watch": _watch,
+    "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
 }
 
 

@@ -95,3 +95,34 @@ def write_session(directory: Path, parts: int = 3, *, start: datetime = NOW, siz
             set_mtime(video, mtime)
             set_mtime(meta_file, mtime)
     return made
+
+
+def write_fragmented_mp4(path: Path, frames: int = 30, fps: int = 10) -> list[tuple[int, bytes]]:
+    """A real H.264 fragmented MP4 as the recorder writes it (a keyframe, so a fragment,
+    every ``fps`` frames); returns its top-level boxes as (offset, type)."""
+    import struct
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from fastrec.engine.encoder.writer import FRAGMENTED_MP4
+
+    with av.open(str(path), "w", format="mp4", options=FRAGMENTED_MP4) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={fps}:bframes=0:scenecut=0"}
+        for i in range(frames):
+            image = np.full((48, 64, 3), (i * 8) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i * 1000 // fps, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    data = path.read_bytes()
+    boxes, position = [], 0
+    while position < len(data):
+        size, kind = struct.unpack(">I4s", data[position:position + 8])
+        boxes.append((position, kind))
+        position += size
+    return boxes

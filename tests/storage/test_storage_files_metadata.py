@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,18 +37,55 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_ensure_private_dir(tmp_path: Path) -> None:
+def test_ensure_private_dir_creates_0700_whatever_the_umask(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "recordings"
-    assert ensure_private_dir(target) == target
-    assert mode(target) == 0o700
-    loose = tmp_path / "loose"
-    loose.mkdir(mode=0o755)
-    os.chmod(loose, 0o755)
-    ensure_private_dir(loose)
-    assert mode(loose) == 0o700
+    old = os.umask(0o022)
+    try:
+        assert ensure_private_dir(target) == target
+    finally:
+        os.umask(old)
+    assert [mode(p) for p in (tmp_path / "a", tmp_path / "a" / "b", target)] == [0o700] * 3
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="exists and is not a directory"):
         ensure_private_dir(tmp_path / "file")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    with pytest.raises(NotADirectoryError, match="symbolic link to nowhere"):
+        ensure_private_dir(tmp_path / "dangling" / "recordings")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_existing_private_enough_dir_is_left_as_it_is(tmp_path: Path) -> None:
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    os.chmod(loose, 0o755)  # readable by others: the files in it are 0600, the mode is the owner's
+    ensure_private_dir(loose)
+    assert mode(loose) == 0o755
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_shared_dir_is_refused_not_chmodded(tmp_path: Path, through_link: bool) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: everybody may plant files and links in it
+    path = shared
+    if through_link:
+        path = tmp_path / "recordings"
+        path.symlink_to(shared)
+    with pytest.raises(files_module.UnsafeDirectory) as caught:
+        ensure_private_dir(path)
+    assert shared.stat().st_mode & 0o7777 == 0o1777  # never re-permissioned
+    message = str(caught.value)
+    assert f"{path}: mode 1777: group or others may write in it" in message
+    assert f"allowed: a directory owned by uid {os.geteuid()}" in message
+
+
+def test_dir_of_another_user_is_refused(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 4321, 4321)  # we are root in the test environment
+    with pytest.raises(files_module.UnsafeDirectory, match=f"{theirs}: owned by uid 4321, not uid 0 \\(mode 0700\\)"):
+        ensure_private_dir(theirs)
+    assert theirs.stat().st_uid == 4321 and mode(theirs) == 0o700
 
 
 def test_write_private_is_0600_whatever_the_umask(tmp_path: Path) -> None:
@@ -108,7 +145,7 @@ def test_temp_target() -> None:
 
 def test_metadata_round_trip(tmp_path: Path) -> None:
     meta = SegmentMetadata.model_validate(REFERENCE_METADATA)
-    meta.end_time = datetime(2025, 10, 26, 15, 0, 22)
+    meta.end_time = datetime(2025, 10, 26, 15, 0, 22).astimezone()
     meta.frames.captured, meta.frames.encoded, meta.frames.unchanged = 100, 60, 40
     meta.capture.mode, meta.capture.region, meta.capture.output_size = "rdp_window", (0, 0, 1280, 720), (640, 360)
     meta.errors.append("window lost for 2 s")
@@ -117,7 +154,9 @@ def test_metadata_round_trip(tmp_path: Path) -> None:
     write_metadata(path, meta)
     assert mode(path) == 0o600
     data = json.loads(path.read_text())
-    assert data["start_time"] == "2025-10-26T14:30:22.123456"  # ISO 8601, as the reference
+    # ISO 8601 as the reference wrote it, now with its offset: the reference's naive time is local
+    assert data["start_time"].startswith("2025-10-26T14:30:22.123456")
+    assert datetime.fromisoformat(data["start_time"]) == datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
     assert data["connection_info"]["con_codigo"] == 123
     assert data["capture"]["region"] == [0, 0, 1280, 720]
     assert set(data) >= {"session_id", "connection_info", "start_time", "recorder_settings", "end_time",
@@ -178,3 +217,38 @@ def test_iter_metadata_reports_bad_files_without_hiding_good_ones(tmp_path: Path
     assert [p.name for p, _ in found] == ["a_metadata.json", "b_metadata.json"]
     assert isinstance(found[0][1], SegmentMetadata) and isinstance(found[1][1], MetadataError)
     assert list(iter_metadata(tmp_path / "missing")) == []
+
+
+def test_metadata_is_never_read_through_a_link_or_from_a_fifo(tmp_path: Path) -> None:
+    good = tmp_path / "a_metadata.json"
+    write_metadata(good, SegmentMetadata.model_validate(REFERENCE_METADATA))
+    (tmp_path / "b_metadata.json").symlink_to(good)
+    os.mkfifo(tmp_path / "c_metadata.json")  # reading it would block forever
+    assert [p.name for p, _ in iter_metadata(tmp_path)] == ["a_metadata.json"]
+    with pytest.raises(MetadataError, match="cannot be read"):
+        read_metadata(tmp_path / "b_metadata.json")
+    with pytest.raises(MetadataError, match="not a regular file"):
+        read_metadata(tmp_path / "c_metadata.json")
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"chain": {"part": 10_000_000}}, "chain.part: Input should be less than or equal to 1000000"),
+    ({"start_time": "0001-01-01T00:00:00"}, "start_time: Value error, 0001-01-01T00:00:00 is not between"),
+    ({"file": {"sha256": "é" * 64}}, "file.sha256: String should match pattern"),
+    ({"frames": {"encoded": -1}}, "frames.encoded: Input should be greater than or equal to 0"),
+])
+def test_out_of_bounds_metadata_is_reported(tmp_path: Path, change: dict, problem: str) -> None:
+    path = tmp_path / "session_9_S_20251026_143022_metadata.json"
+    path.write_text(json.dumps(dict(REFERENCE_METADATA, **change)))
+    with pytest.raises(MetadataError, match=f"not valid metadata \\({problem}"):
+        read_metadata(path)
+
+
+def test_naive_times_are_local_and_compare_with_aware_ones(tmp_path: Path) -> None:
+    path = tmp_path / "m_metadata.json"
+    path.write_text(json.dumps(dict(REFERENCE_METADATA, end_time="2025-10-26T15:00:22+00:00")))
+    meta = read_metadata(path)
+    assert meta.start_time == datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
+    assert meta.end_time is not None
+    expected = datetime(2025, 10, 26, 15, 0, 22, tzinfo=UTC) - datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
+    assert meta.end_time - meta.start_time == expected

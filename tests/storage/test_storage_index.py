@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from storage_builders import NOW, write_segment, write_session
 
 from fastrec.storage import INDEX_FILE, RecordingIndex, read_metadata
+from fastrec.storage.index import IndexUnavailable
 
 
 @pytest.fixture
@@ -143,3 +146,85 @@ def test_closed_index_and_threads(populated: Path) -> None:
     index.close()
     with pytest.raises(ValueError, match="is closed"):
         index.search()
+
+
+# --- planted links and damaged derived data (issue 8: bugs 10 and 14) ---
+
+def test_link_at_the_index_path_is_never_followed(populated: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.chmod(victim, 0o644)
+    absent = tmp_path / "absent.db"
+    for target in (victim, absent):
+        link = populated / INDEX_FILE
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        with pytest.raises(IndexUnavailable, match=f"{INDEX_FILE}: is a symbolic link \\(to {target}\\)"):
+            RecordingIndex(link)
+        assert link.is_symlink()
+    assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o644
+    assert not absent.exists()  # not created through the link
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recordings", "victim.txt"]
+
+
+def test_link_at_a_journal_path_is_refused(populated: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (populated / f"{INDEX_FILE}-wal").symlink_to(victim)
+    with pytest.raises(IndexUnavailable, match=f"{INDEX_FILE}-wal is a symbolic link"):
+        RecordingIndex(populated / INDEX_FILE)
+    assert victim.read_text() == "precious" and not (populated / INDEX_FILE).exists()
+
+
+def test_new_index_is_private_whatever_the_umask(populated: Path) -> None:
+    old = os.umask(0)
+    try:
+        RecordingIndex(populated / INDEX_FILE).close()
+    finally:
+        os.umask(old)
+    assert (populated / INDEX_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_directory_at_the_index_path_is_one_clear_error(populated: Path) -> None:
+    (populated / INDEX_FILE).mkdir()
+    with pytest.raises(IndexUnavailable) as caught:
+        RecordingIndex(populated / INDEX_FILE)
+    assert str(caught.value) == f"recording index {populated / INDEX_FILE}: is a directory, not a database file"
+    assert caught.value.path == populated / INDEX_FILE
+
+
+@pytest.mark.parametrize("user_version", [0, 7])
+def test_database_of_another_program_is_left_untouched(populated: Path, user_version: int) -> None:
+    db = populated / INDEX_FILE
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+        conn.execute("INSERT INTO users VALUES ('ana')")
+        if user_version:
+            conn.execute("CREATE TABLE segments (x)")  # even a table of the same name
+            conn.execute(f"PRAGMA user_version = {user_version}")
+    conn.close()
+    before = db.read_bytes()
+    with pytest.raises(IndexUnavailable, match="a database of another program .* tables: segments, users|"
+                                               "a database of another program .* tables: users"):
+        RecordingIndex(db)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in populated.iterdir() if p.name.startswith(INDEX_FILE)) == [INDEX_FILE]
+
+
+def test_older_index_of_ours_without_application_id_is_kept(populated: Path) -> None:
+    db = populated / INDEX_FILE
+    with RecordingIndex(db) as index:
+        index.remove(index.search(session_id="rdp_2")[0].path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA application_id = 0")  # as written before the id existed
+    conn.close()
+    with RecordingIndex(db) as index:
+        assert index.count() == 3
+
+
+def test_deeply_nested_metadata_is_skipped_by_the_rebuild(populated: Path) -> None:
+    deep = populated / "session_8_X_20251026_143022_metadata.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with RecordingIndex(populated / INDEX_FILE) as index:
+        assert index.count() == 4
+        assert sessions(index.search(session_id="rdp_2")) == [("rdp_2", 1)]

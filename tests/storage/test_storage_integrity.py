@@ -163,3 +163,26 @@ def test_wrong_links_are_reordered(recordings: Path, field: str) -> None:
     result = dict(states(recordings))
     assert "reordered" in result.values()
     assert json.loads(parts[1][1].read_text())["chain"][field] == "session_elsewhere.mp4"
+
+
+def test_a_gap_in_part_numbers_is_one_check(recordings: Path) -> None:
+    parts = write_session(recordings, 3)
+    meta = read_metadata(parts[2][1])
+    meta.chain.part = 999_999  # valid, but 999 996 numbers are missing in between
+    write_metadata(parts[2][1], meta)
+    report = verify_session(recordings, SESSION)
+    assert [(c.part, c.status) for c in report.segments] == [(1, "ok"), (2, "ok"), (3, "missing"),
+                                                             (999_999, "ok")]
+    assert report.segments[2].problems == ("no metadata for parts 3 to 999998 (999996 parts)",)
+    assert report.segments[2].file == parts[2][0].name  # part 2 names its successor
+    assert len(report.summary.splitlines()) == 2
+
+
+def test_metadata_that_fails_validation_is_unreadable_not_fatal(recordings: Path) -> None:
+    parts = write_session(recordings, 2)
+    data = json.loads(parts[1][1].read_text())
+    data["file"]["size_bytes"] = -5
+    data["frames"]["encoded"] = 10**30
+    parts[1][1].write_text(json.dumps(data))
+    report = verify_session(recordings, SESSION)
+    assert report.unreadable == (parts[1][1].name,) and not report.ok

@@ -126,28 +126,84 @@ def test_recording_status_protects_recent_files_only(recordings: Path) -> None:
     assert [(s["segment"], s["reason"]) for s in result["skipped"]] == [(live_video.name[:-4], "recording")]
 
 
-def test_video_without_metadata(recordings: Path) -> None:
-    fresh = recordings / "session_5_S_20251026_143000.mp4"  # just claimed, metadata not yet written
+def test_video_without_metadata_is_never_deleted(recordings: Path) -> None:
+    # just claimed (metadata not yet written) or not ours at all: either way not deleted
+    fresh = recordings / "session_5_S_20251026_143000.mp4"
     fresh.write_bytes(b"x" * 10)
     set_mtime(fresh, NOW_TS - 10)
     stale = recordings / "session_6_S_20250101_000000.mp4"
     stale.write_bytes(b"x" * 10)
     set_mtime(stale, NOW_TS - 60 * DAY)
     result = manager(recordings).force_cleanup_by_age(days=0)
-    assert fresh.exists() and not stale.exists()
-    assert result["skipped"][0]["reason"] == "recent"
+    assert fresh.exists() and stale.exists()
+    assert result["deleted"] == [] and result["skipped"] == []
+    assert result["ignored"] == [{"file": n, "reason": "no metadata of the recorder names it"}
+                                 for n in (fresh.name, stale.name)]
 
 
-def test_recent_segment_with_unreadable_metadata_is_kept(recordings: Path) -> None:
+def test_segment_with_unreadable_metadata_is_never_deleted(recordings: Path) -> None:
     video, meta = aged(recordings, 40)
     meta.write_text("{torn")
-    set_mtime(meta, NOW_TS - 60)
+    set_mtime(meta, NOW_TS - 40 * DAY)
     result = manager(recordings).force_cleanup_by_size(0)
     assert video.exists() and meta.exists()
-    assert result["skipped"][0]["reason"] == "recent"
-    set_mtime(meta, NOW_TS - 40 * DAY)  # long untouched: cleaned like any other file of ours
-    manager(recordings).force_cleanup_by_size(0)
-    assert not video.exists() and not meta.exists()
+    assert {i["file"] for i in result["ignored"]} == {video.name, meta.name}
+    assert result["ignored"][0]["reason"].startswith("its metadata is not the recorder's (not valid JSON")
+
+
+def test_cleanup_deletes_only_what_the_recorders_metadata_names(recordings: Path, tmp_path: Path) -> None:
+    """Bug 12: files named like recordings, but not written by the recorder, stay."""
+    ours_video, ours_meta = aged(recordings, 40)
+    ancient = NOW_TS - 400 * DAY
+    foreign = {
+        "session_holiday.mp4": b"family video",
+        "session_.mp4": b"x",
+        # valid-looking metadata of somebody else's: not a name the recorder gives
+        "session_config_metadata.json": json.dumps({"session_id": "x", "start_time": "2020-01-01T00:00:00",
+                                                    "file": {"name": "session_holiday.mp4"}}).encode(),
+        ".session_holiday.mp4.abc123.tmp": b"tmp",
+        ".notes.txt.k3j9x2.tmp": b"tmp",
+        ".session_9_X_20250101_000000.mp4.zz9zz9.tmp": b"tmp",  # its target has no metadata
+    }
+    for name, data in foreign.items():
+        (recordings / name).write_bytes(data)
+        set_mtime(recordings / name, ancient)
+    # a metadata file of the recorder's shape that names another file is not a claim on it
+    claims_other = recordings / "session_7_Y_20250101_000000_metadata.json"
+    claims_other.write_text(json.dumps({"session_id": "s7", "start_time": "2025-01-01T00:00:00",
+                                        "status": "complete", "file": {"name": "session_holiday.mp4"}}))
+    (recordings / "session_7_Y_20250101_000000.mp4").write_bytes(b"video")
+    for name in ("session_7_Y_20250101_000000_metadata.json", "session_7_Y_20250101_000000.mp4"):
+        set_mtime(recordings / name, ancient)
+    ours_temp = recordings / f".{ours_video.name}.a1b2c3d4.tmp"  # a remux of ours cut short
+    ours_temp.write_bytes(b"half")
+    set_mtime(ours_temp, ancient)
+
+    result = manager(recordings).force_cleanup_by_age(days=0)
+
+    assert sorted(result["deleted"]) == sorted([ours_video.name, ours_meta.name, ours_temp.name])
+    left = names(recordings)
+    assert set(foreign) <= left and (recordings / "session_holiday.mp4").read_bytes() == b"family video"
+    assert {"session_7_Y_20250101_000000_metadata.json", "session_7_Y_20250101_000000.mp4"} <= left
+    ignored = {i["file"]: i["reason"] for i in result["ignored"]}
+    assert ignored["session_holiday.mp4"] == "not a name the recorder gives"
+    assert ignored["session_7_Y_20250101_000000.mp4"] == (
+        "its metadata names 'session_holiday.mp4', not 'session_7_Y_20250101_000000.mp4'")
+    assert ignored[".session_9_X_20250101_000000.mp4.zz9zz9.tmp"] == "no metadata of the recorder names it"
+    assert ".notes.txt.k3j9x2.tmp" not in ignored  # not even named like ours
+    info = manager(recordings).get_storage_info()
+    assert info["segment_count"] == 0 and info["ignored_files"] == len(ignored)
+
+
+def test_link_at_the_stats_file_is_replaced_not_followed(recordings: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.chmod(victim, 0o644)
+    (recordings / STATS_FILE).symlink_to(victim)
+    manager(recordings).perform_cleanup()
+    assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o644
+    assert not (recordings / STATS_FILE).is_symlink()
+    assert len(json.loads((recordings / STATS_FILE).read_text())["runs"]) == 1
 
 
 def test_orphan_metadata_is_cleaned_with_age(recordings: Path) -> None:
@@ -324,3 +380,48 @@ def test_scheduler_on_demand_without_thread(recordings: Path) -> None:
     assert scheduler.runs == 1 and not scheduler.running
     with pytest.raises(ValueError, match="interval_hours=0: must be a number > 0"):
         CleanupScheduler(rm, 0)
+
+
+class _ScriptedWake:
+    """Stands in for the scheduler's wake-up event: records each wait, returns at once as
+    if the interval had passed, and stops the scheduler at the ``stop_at``-th wait."""
+
+    def __init__(self, scheduler: CleanupScheduler, stop_at: int) -> None:
+        self.scheduler, self.stop_at, self.timeouts = scheduler, stop_at, []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        if len(self.timeouts) >= self.stop_at:
+            self.scheduler._stopping.set()
+        return False
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("hours", "expected_wait"), [(1e-9, 60.0), (3e6, 30 * DAY), (6, 6 * 3600.0)])
+def test_scheduler_interval_is_clamped_to_sane_bounds(recordings: Path, hours: float,
+                                                      expected_wait: float) -> None:
+    """Bug 15: 1e-9 h ran retention in a busy loop; 3e6 h overflowed Event.wait."""
+    rm = _Counting(recordings, 10, 30, clock=lambda: NOW_TS)
+    scheduler = CleanupScheduler(rm, interval_hours=hours)
+    wake = _ScriptedWake(scheduler, stop_at=3)
+    scheduler._wake = wake  # type: ignore[assignment]
+    with scheduler:
+        assert scheduler.wait_for_runs(3, timeout=60)
+    assert not scheduler.running
+    assert wake.timeouts == [expected_wait] * 3  # every wait a sane one: no busy loop, no overflow
+    assert rm.calls == 3 and scheduler.last_error is None  # at start, then after 2 waits
+
+
+def test_scheduler_with_a_huge_interval_keeps_running(recordings: Path) -> None:
+    rm = _Counting(recordings, 10, 30, clock=lambda: NOW_TS)
+    with CleanupScheduler(rm, interval_hours=3e6) as scheduler:
+        assert scheduler.wait_for_runs(1, timeout=60)
+        scheduler.trigger()
+        assert scheduler.wait_for_runs(2, timeout=60)  # the thread is alive and wakes up
+        assert scheduler.running
+    assert rm.calls == 2

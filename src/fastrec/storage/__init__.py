@@ -1,9 +1,14 @@
 """Recording storage: file names, metadata, integrity chain, retention and the index.
 
 One module per job: :mod:`naming` (safe, unique file names), :mod:`files` (private
-directories, atomic writes), :mod:`metadata` (the ``_metadata.json`` model),
-:mod:`integrity` (SHA-256 and the hash chain), :mod:`segments` (what is on disk),
-:mod:`retention` (age/size cleanup and its schedule) and :mod:`index` (SQLite search).
+directories, atomic writes), :mod:`metadata` (the ``_metadata.json`` model, validated on
+read), :mod:`integrity` (SHA-256, the hash chain, probing a video), :mod:`segments`
+(what is on disk, and which of it is ours), :mod:`retention` (age/size cleanup and its
+schedule), :mod:`index` (SQLite search) and :mod:`recovery` (sealing the parts a killed
+recorder left in status ``recording``).
+
+Neither the compiled core nor PyAV is needed to import any of it: PyAV is imported
+inside :func:`~fastrec.storage.integrity.probe_video` only.
 
 The names below are imported on first use (PEP 562), so a process that needs one module
 (an encoder worker writing files) does not load pydantic and sqlite3 with the rest.
@@ -24,8 +29,13 @@ _EXPORTS = {
     "GB": "retention",
     "INDEX_FILE": "index",
     "IndexEntry": "index",
+    "IndexUnavailable": "index",
     "MetadataError": "metadata",
+    "RecorderProcess": "metadata",
     "RecorderSettings": "metadata",
+    "RecoveryReport": "recovery",
+    "UnsafeDirectory": "files",
+    "VideoProbe": "integrity",
     "RecordingIndex": "index",
     "RotationManager": "retention",
     "STATS_FILE": "retention",
@@ -40,7 +50,9 @@ _EXPORTS = {
     "iter_metadata": "metadata",
     "link_next": "integrity",
     "metadata_path": "naming",
+    "probe_video": "integrity",
     "read_metadata": "metadata",
+    "recover_interrupted": "recovery",
     "recording_basename": "naming",
     "sanitize_component": "naming",
     "scan_segments": "segments",

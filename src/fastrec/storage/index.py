@@ -2,14 +2,26 @@
 
 The index is derived data: the metadata files are the truth, and the index can always be
 rebuilt from them (:meth:`RecordingIndex.rebuild`).  Opening an index whose database is
-missing rebuilds it from the recordings directory; a database that is corrupt or of
-another schema version is set aside (renamed, never deleted) and rebuilt.
+missing rebuilds it from the recordings directory; a database of ours that is corrupt is
+set aside (renamed, never deleted) and rebuilt, one of an older schema version is reset.
+
+Recording never depends on the index: whatever makes it unusable -- a directory, a link
+or another kind of file at its path, a database some other program made (another schema,
+no ``application_id`` of ours), a locked or unreadable file -- is one exception,
+:class:`IndexUnavailable` (path and problem), raised by the constructor.  A caller that
+records catches it and goes on without an index (``rebuild`` makes a new one later).
+
+Invariants: the database file is created by us, new (O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
+before SQLite opens it, so its journal and WAL files are private too; a link at its path
+(or at its journal's) is refused, never followed or chmod-ed; a database we did not
+create is never modified.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -19,13 +31,16 @@ from typing import Any, Self
 
 import structlog
 
+from fastrec.storage.files import FILE_MODE, create_private
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
 
-__all__ = ["INDEX_FILE", "IndexEntry", "RecordingIndex"]
+__all__ = ["INDEX_FILE", "IndexEntry", "IndexUnavailable", "RecordingIndex"]
 
 INDEX_FILE = "recordings_index.sqlite3"
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x66726563  # "frec": marks a database as ours (PRAGMA application_id)
+_JOURNALS = ("-journal", "-wal", "-shm")
 
 log = structlog.get_logger("fastrec.storage.index")
 
@@ -81,6 +96,20 @@ class IndexEntry:
     status: str
     size_bytes: int | None
     sha256: str | None
+
+
+class IndexUnavailable(RuntimeError):
+    """The index at ``path`` cannot be used (``problem`` says why); nothing was changed.
+
+    Raised by :class:`RecordingIndex` for a directory, a link or another non-regular
+    file at the index path, a database of another program, or one SQLite cannot open
+    (locked, unreadable, a read-only directory).  Recording goes on without an index.
+    """
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"recording index {path}: {problem}")
 
 
 def _fold(text: str | None) -> str | None:
@@ -140,21 +169,30 @@ class RecordingIndex:
         # one connection shared under a lock: simple to close, and SQLite serialises writes anyway
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        existed = self.db_path.exists()
-        rebuild = not existed
         try:
-            self._conn = self._connect()
-            rebuild = self._ensure_schema() or rebuild
-        except sqlite3.OperationalError:
-            self.close()  # locked, unreadable directory ...: not ours to repair
+            created = self._claim_file()
+            try:
+                self._conn = self._connect()
+                rebuild = self._ensure_schema(created) or created
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) or created:
+                    raise  # locked, unreadable ...: not ours to repair
+                self._set_aside(exc)  # "file is not a database", "malformed"
+                self._claim_file()
+                self._conn = self._connect()
+                self._ensure_schema(True)
+                rebuild = True
+            if rebuild:
+                self.rebuild(self.recordings_dir)
+        except sqlite3.Error as exc:
+            self.close()
+            raise IndexUnavailable(self.db_path, f"SQLite cannot use it ({exc})") from exc
+        except OSError as exc:
+            self.close()
+            raise IndexUnavailable(self.db_path, f"cannot be opened ({exc.strerror or exc})") from exc
+        except IndexUnavailable:
+            self.close()
             raise
-        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
-            self._set_aside(exc)
-            self._conn = self._connect()
-            self._ensure_schema()
-            rebuild = True
-        if rebuild:
-            self.rebuild(self.recordings_dir)
 
     # --- lifecycle ---
 
@@ -260,27 +298,64 @@ class RecordingIndex:
             raise ValueError(f"index {self.db_path} is closed")
         return self._conn
 
+    def _claim_file(self) -> bool:
+        """Make sure a regular file of ours is at the path: True when it was created now."""
+        for suffix in _JOURNALS:  # SQLite opens these itself, following links: refuse them
+            journal = self.db_path.with_name(self.db_path.name + suffix)
+            if journal.is_symlink():
+                raise IndexUnavailable(self.db_path, f"{journal.name} is a symbolic link; "
+                                                     "the index is never opened through a link")
+        try:
+            os.close(create_private(self.db_path))  # 0600 before SQLite opens it
+            return True
+        except FileExistsError:
+            pass
+        info = os.lstat(self.db_path)
+        if stat.S_ISLNK(info.st_mode):
+            raise IndexUnavailable(self.db_path, f"is a symbolic link (to {os.readlink(self.db_path)}); "
+                                                 "the index is never opened through a link")
+        if stat.S_ISDIR(info.st_mode):
+            raise IndexUnavailable(self.db_path, "is a directory, not a database file")
+        if not stat.S_ISREG(info.st_mode):
+            raise IndexUnavailable(self.db_path, "is not a regular file")
+        if os.name == "posix" and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != FILE_MODE:
+            # an index of ours written by an older version: private like the rest
+            fd = os.open(self.db_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                os.fchmod(fd, FILE_MODE)
+            finally:
+                os.close(fd)
+        return False
+
     def _connect(self) -> sqlite3.Connection:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        # names, users and IPs: create the file 0600 before SQLite does, so that its
-        # journal and WAL files (created with the database's mode) are private too
-        os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if os.name == "posix":
-            os.chmod(self.db_path, 0o600)  # also an index created by an older version
         conn = sqlite3.connect(self.db_path, check_same_thread=False, timeout=10.0)
         conn.row_factory = sqlite3.Row
         return conn
 
-    def _ensure_schema(self) -> bool:
-        """Create the schema; True when the database was of another version (now reset)."""
+    def _ensure_schema(self, created: bool) -> bool:
+        """Create or check the schema; True when an older schema of ours was reset.
+
+        A database is ours when it carries our application_id, is empty (no tables), or
+        is one of schema version 1 from before the id (a ``segments`` table and nothing
+        else).  Anything else is another program's: IndexUnavailable, untouched.
+        """
         conn = self._db()
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        reset = version not in (0, SCHEMA_VERSION)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        ours = created or app_id == APPLICATION_ID or (app_id == 0 and (
+            not tables or (version == 1 and tables == {"segments"})))
+        if not ours:
+            listed = ", ".join(sorted(tables)[:5]) or "none"
+            raise IndexUnavailable(self.db_path, f"a database of another program (application_id {app_id}, "
+                                                 f"user_version {version}, tables: {listed}); left as it is")
+        reset = bool(tables) and version != SCHEMA_VERSION
         with conn:
             if reset:
                 conn.execute("DROP TABLE IF EXISTS segments")
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         # WAL: the admin server reads while the recorder writes
         conn.execute("PRAGMA journal_mode=WAL")
         return reset

@@ -5,16 +5,27 @@ SHA-256 and file name, and ``chain_hash = sha256(previous chain_hash + sha256)``
 strings, the previous chain hash being empty for part 1).  The previous part's metadata
 names the next file as soon as the next part starts, so losing the last part is detected
 too.  :func:`verify_session` walks the chain and says, per part, whether it is intact.
+
+A part is sealed as it is on disk: :func:`seal_segment` with ``probe=True`` counts its
+frames from the file when the encoder's count is unknown (:func:`probe_video`, PyAV,
+imported only there) and seals a file that holds no playable video (0 bytes, a header
+only) as ``interrupted`` with 0 frames and an error saying so.  Such a part is intact in
+the chain (its hash is right) and ``verify`` shows its error on its line.
+
+``verify`` costs what is on disk, never what a metadata file claims: a gap in the part
+numbers (``chain.part=10000000``) is one line, not one per missing number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastrec.storage.metadata import (
     MetadataError,
@@ -29,14 +40,17 @@ __all__ = [
     "SegmentCheck",
     "SegmentState",
     "VerifyReport",
+    "VideoProbe",
     "chain_hash",
     "link_next",
+    "probe_video",
     "seal_segment",
     "sha256_file",
     "verify_session",
 ]
 
 _CHUNK = 1 << 20
+NO_VIDEO = "holds no playable video"
 
 SegmentState = Literal["ok", "modified", "missing", "reordered", "unsealed"]
 # the worst problem of a segment names its state
@@ -57,6 +71,86 @@ def chain_hash(previous_chain_hash: str | None, sha256: str) -> str:
     return hashlib.sha256(((previous_chain_hash or "") + sha256).encode("ascii")).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class VideoProbe:
+    """What a video file holds: its frames, their time span, whether one decodes.
+
+    ``problem`` says why it is not playable (None when it is).
+    """
+
+    frames: int
+    duration_seconds: float
+    playable: bool
+    problem: str | None = None
+
+
+class _Head(io.RawIOBase):
+    """The first ``end`` bytes of a file, as a read-only file object."""
+
+    def __init__(self, handle: io.BufferedReader, end: int) -> None:
+        self._handle, self._end = handle, end
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        room = max(0, self._end - self._handle.tell())
+        view = memoryview(buffer)[:room]
+        return self._handle.readinto(view) or 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            offset, whence = self._end + offset, io.SEEK_SET
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+
+def probe_video(path: str | os.PathLike[str], *, end: int | None = None) -> VideoProbe:
+    """Count the frames of ``path``'s first video stream from its packets and decode the
+    first one; never raises for a damaged file (it is reported as not playable).
+
+    Fragmented or plain MP4 alike; a truncated last fragment ends the count.  ``end``
+    probes only the file's first ``end`` bytes (what it will be once cut there).  Needs
+    PyAV, imported here only, so that storage loads without it.
+    """
+    import av  # lazily: reading recordings must not need the codec libraries loaded
+
+    frames, first, last, decoded, problem = 0, None, None, False, None
+    try:
+        with contextlib.ExitStack() as stack:
+            source: Any = os.fspath(path)
+            if end is not None:
+                source = _Head(stack.enter_context(open(path, "rb")), end)
+            container = stack.enter_context(av.open(source, format="mp4" if end is not None else None))
+            if not container.streams.video:
+                return VideoProbe(0, 0.0, False, "no video stream")
+            stream = container.streams.video[0]
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0 or packet.pts is None:
+                        continue  # the demuxer's end-of-stream marker
+                    frames += 1
+                    start = float(packet.pts * packet.time_base)
+                    stop = start + float((packet.duration or 0) * packet.time_base)
+                    first = start if first is None else min(first, start)
+                    last = stop if last is None else max(last, stop)
+                    if not decoded:
+                        decoded = bool(packet.decode())
+            except (av.FFmpegError, ValueError) as exc:  # a cut-off fragment: count what came before
+                problem = f"damaged after frame {frames} ({exc})"
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        return VideoProbe(0, 0.0, False, f"cannot be opened ({exc})")
+    duration = 0.0 if first is None or last is None else max(0.0, last - first)
+    if not decoded:
+        return VideoProbe(frames, duration, False, problem or ("no frames" if not frames else "no frame decodes"))
+    return VideoProbe(frames, duration, True, problem)
+
+
 def seal_segment(
     meta: SegmentMetadata,
     video: str | os.PathLike[str],
@@ -64,15 +158,28 @@ def seal_segment(
     *,
     status: Literal["complete", "interrupted"] = "complete",
     end_time: datetime | None = None,
+    probe: bool | VideoProbe = False,
 ) -> SegmentMetadata:
     """A copy of ``meta`` sealed over its finished ``video`` file, chained to ``previous``.
 
     Fills file name, size and SHA-256, the part number (previous part + 1), the previous
-    part's hash and name, the chain hash, the status and (when given) the end time and
-    duration.  The caller writes the result with :func:`write_metadata`.
+    part's hash and name, the chain hash, the status and (when given) the end time (naive:
+    local time) and duration.  The caller writes the result with :func:`write_metadata`.
+
+    ``probe=True`` seals what is on disk as it is (:func:`probe_video`; or pass the
+    :class:`VideoProbe` already made): when the frame count is unknown (``frames.encoded``
+    0) it is taken from the file, and a file without a playable frame (0 bytes, a header
+    only) is sealed ``interrupted`` with 0 frames and the error "holds no playable video
+    (...)".
     """
     path = Path(video)
     sealed = meta.model_copy(deep=True)
+    if probe is not False:
+        if not isinstance(probe, VideoProbe):
+            probe = probe_video(path) if path.stat().st_size else VideoProbe(0, 0.0, False, "0 bytes")
+        _apply_probe(sealed, probe)
+        if not probe.playable:
+            status = "interrupted"
     sealed.file.name = path.name
     sealed.file.size_bytes = path.stat().st_size
     sealed.file.sha256 = sha256_file(path)
@@ -86,9 +193,20 @@ def seal_segment(
         sealed.chain.chain_hash = chain_hash(None, sealed.file.sha256)
     sealed.status = status
     if end_time is not None:
+        end_time = end_time if end_time.tzinfo is not None else end_time.astimezone()
         sealed.end_time = end_time
         sealed.duration_seconds = (end_time - sealed.start_time).total_seconds()
     return sealed
+
+
+def _apply_probe(meta: SegmentMetadata, found: VideoProbe) -> None:
+    frames = meta.frames
+    if not found.playable:
+        meta.errors.append(f"{NO_VIDEO} ({found.problem})")
+        frames.encoded = frames.captured = 0
+    elif frames.encoded == 0:  # the encoder's count is unknown: the file's is the truth
+        frames.encoded = found.frames
+        frames.captured = max(frames.captured, found.frames + frames.unchanged + frames.dropped)
 
 
 def link_next(previous_metadata: str | os.PathLike[str], next_file: str) -> SegmentMetadata:
@@ -107,6 +225,7 @@ class SegmentCheck:
     file: str | None
     status: SegmentState
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what its metadata says went wrong while recording (errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +250,14 @@ class VerifyReport:
         bad = [s for s in self.segments if s.status != "ok"]
         count = len(bad) + len(self.unreadable)
         head = f"session {self.session_id}: {len(self.segments)} segment(s), "
-        if not count:
-            return head + "chain intact"
-        lines = [head + f"{count} problem(s)"]
-        for check in bad:
+        lines = [head + (f"{count} problem(s)" if count else "chain intact")]
+        for check in self.segments:
+            if check.status == "ok" and not check.notes:
+                continue
+            said = check.problems if check.status != "ok" else ()
             lines.append(f"  part {check.part} ({check.file or 'unknown file'}): {check.status}"
-                         + (f" - {'; '.join(check.problems)}" if check.problems else ""))
+                         + (f" - {'; '.join(said)}" if said else "")
+                         + "".join(f" [{note}]" for note in check.notes))
         lines.extend(f"  {name}: metadata cannot be read" for name in self.unreadable)
         return "\n".join(lines)
 
@@ -176,14 +297,14 @@ def verify_session(directory: str | os.PathLike[str], session_id: str) -> Verify
         by_part.setdefault(meta.chain.part, []).append(meta)
     checks: list[SegmentCheck] = []
     last = max(by_part, default=0)
-    for part in range(1, last + 1):
-        metas = by_part.get(part)
-        if not metas:
-            checks.append(_gap(part, by_part))
-            continue
-        for meta in metas:
+    expected = 1
+    for part in sorted(by_part):  # what is there, never every number up to a claimed part
+        if part > expected:
+            checks.append(_gap(expected, part - 1, by_part))
+        for meta in by_part[part]:
             problems = _check_file(folder, meta) + _check_links(meta, by_part)
-            checks.append(_verdict(part, meta.file.name, problems))
+            checks.append(_verdict(part, meta, problems))
+        expected = part + 1
     tail = by_part[last][-1] if last else None
     known = {m.file.name for m in found}
     # a next part that is known elsewhere in the chain is a re-ordering, reported above
@@ -195,11 +316,15 @@ def verify_session(directory: str | os.PathLike[str], session_id: str) -> Verify
     return VerifyReport(session_id, folder, tuple(checks), unreadable)
 
 
-def _gap(part: int, by_part: dict[int, list[SegmentMetadata]]) -> SegmentCheck:
-    before = by_part.get(part - 1, [])
-    after = by_part.get(part + 1, [])
-    name = (before[0].chain.next_file if before else None) or (after[0].chain.previous_file if after else None)
-    return SegmentCheck(part, name, "missing", (f"no metadata for part {part}",))
+def _gap(first: int, last: int, by_part: dict[int, list[SegmentMetadata]]) -> SegmentCheck:
+    """One check for the missing parts ``first``..``last``, however many they are."""
+    before = by_part.get(first - 1, [])
+    after = by_part.get(last + 1, [])
+    name = before[0].chain.next_file if before else None  # names the first missing part
+    if name is None and first == last and after:
+        name = after[0].chain.previous_file
+    what = f"part {first}" if first == last else f"parts {first} to {last} ({last - first + 1} parts)"
+    return SegmentCheck(first, name, "missing", (f"no metadata for {what}",))
 
 
 def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
@@ -251,8 +376,11 @@ def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]
     return problems
 
 
-def _verdict(part: int, name: str, problems: list[tuple[str, str]]) -> SegmentCheck:
+def _verdict(part: int, meta: SegmentMetadata, problems: list[tuple[str, str]]) -> SegmentCheck:
+    notes: tuple[str, ...] = ()
+    if meta.status == "interrupted":
+        notes = ("interrupted" + (f": {'; '.join(meta.errors)}" if meta.errors else ""),)
     if not problems:
-        return SegmentCheck(part, name, "ok")
-    state = max((kind for kind, _ in problems), key=_SEVERITY.__getitem__)
-    return SegmentCheck(part, name, state, tuple(text for _, text in problems))  # type: ignore[arg-type]
+        return SegmentCheck(part, meta.file.name, "ok", (), notes)
+    state: Any = max((kind for kind, _ in problems), key=_SEVERITY.__getitem__)
+    return SegmentCheck(part, meta.file.name, state, tuple(text for _, text in problems), notes)

@@ -5,20 +5,34 @@ their names and shapes, so files written by the reference recorder still load; t
 (end time, frame counts, capture geometry, file hash, chain links, status, errors) is ours.
 Unknown keys are kept on load and written back unchanged: a newer or older writer never
 loses what another one recorded.
+
+A metadata file is input, not trusted: anyone who can edit one must not be able to break
+a whole command (``verify``, ``list``, ``storage``) with it.  So every value read is
+validated with bounds -- part numbers up to :data:`MAX_PART`, sizes, frame counts and
+durations non-negative and bounded, hashes 64 hex digits, times between
+:data:`EARLIEST` and :data:`LATEST` -- and times are made timezone-aware (a naive one, as
+the reference recorder wrote them, is local time), so two of them always compare.  Any
+failure to read or parse, including JSON nested deep enough to exhaust the recursion
+limit, is one :class:`MetadataError` naming the file and the problem.
+
+The optional ``recorder`` section (:class:`RecorderProcess`) names the process writing a
+part (pid, process start time, host), so that :mod:`fastrec.storage.recovery` can tell a
+part whose recorder died from one still being written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from fastrec.storage.files import write_private
+from fastrec.storage.files import read_private, write_private
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX, basename_of
 
 __all__ = [
@@ -29,6 +43,7 @@ __all__ = [
     "FileInfo",
     "FrameCounts",
     "MetadataError",
+    "RecorderProcess",
     "RecorderSettings",
     "SegmentMetadata",
     "SegmentStatus",
@@ -39,6 +54,26 @@ __all__ = [
 
 FORMAT_VERSION = 1
 SegmentStatus = Literal["recording", "complete", "interrupted"]
+
+MAX_PART = 1_000_000  # a part a minute for almost two years
+MAX_METADATA_BYTES = 4 * 1024 * 1024  # ours are a few kB; anything this big is not ours
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+_MAX_COUNT = 2**53  # sizes in bytes, frame counts: what a JSON number holds exactly
+_MAX_SECONDS = 100 * 366 * 86400.0
+
+
+def _sane_time(value: datetime) -> datetime:
+    # compare before converting: astimezone() itself fails (OverflowError) near year 1
+    if not EARLIEST.replace(tzinfo=None).date() <= value.date() <= LATEST.replace(tzinfo=None).date():
+        raise ValueError(f"{value.isoformat()} is not between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value.astimezone() if value.tzinfo is None else value  # naive: local time
+
+
+Time = Annotated[datetime, AfterValidator(_sane_time)]
+Count = Annotated[int, Field(ge=0, le=_MAX_COUNT)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+FileName = Annotated[str, Field(max_length=1024)]
 
 
 class _Open(BaseModel):
@@ -69,10 +104,10 @@ class RecorderSettings(_Open):
 class FrameCounts(_Open):
     """Frames seen by the capture loop: encoded + unchanged + dropped = captured."""
 
-    captured: int = 0
-    encoded: int = 0
-    unchanged: int = 0
-    dropped: int = 0
+    captured: Count = 0
+    encoded: Count = 0
+    unchanged: Count = 0
+    dropped: Count = 0
 
 
 class CaptureInfo(_Open):
@@ -86,37 +121,60 @@ class CaptureInfo(_Open):
 class FileInfo(_Open):
     """The segment's video file: its name (no directory), size and SHA-256 once sealed."""
 
-    name: str = ""
-    size_bytes: int | None = None
-    sha256: str | None = None
+    name: FileName = ""
+    size_bytes: Count | None = None
+    sha256: Sha256 | None = None
 
 
 class ChainInfo(_Open):
     """Links to the neighbouring parts; ``chain_hash = sha256(previous chain_hash + sha256)``."""
 
-    part: int = Field(default=1, ge=1)
-    previous_sha256: str | None = None
-    previous_file: str | None = None
-    next_file: str | None = None
-    chain_hash: str | None = None
+    part: int = Field(default=1, ge=1, le=MAX_PART)
+    previous_sha256: Sha256 | None = None
+    previous_file: FileName | None = None
+    next_file: FileName | None = None
+    chain_hash: Sha256 | None = None
+
+
+class RecorderProcess(_Open):
+    """The process that writes a part while its status is ``recording``.
+
+    A part whose process is gone (no such pid, or a pid now used by a process that started
+    at another time) was orphaned by a crash; ``host`` tells whether the pid can be
+    checked here at all (a directory shared between machines).
+    """
+
+    pid: int = Field(ge=1, le=2**31)
+    start_time: float = Field(ge=0, le=LATEST.timestamp(), allow_inf_nan=False)  # epoch s
+    host: str | None = Field(default=None, max_length=255)
+
+    @classmethod
+    def current(cls) -> RecorderProcess:
+        """This process: its pid, its start time (``psutil``) and this host's name."""
+        import socket
+
+        import psutil  # only the writer of a part needs it
+
+        return cls(pid=os.getpid(), start_time=psutil.Process().create_time(), host=socket.gethostname())
 
 
 class SegmentMetadata(_Open):
     """Everything known about one segment (one video file) of a recorded session."""
 
     format_version: int = FORMAT_VERSION
-    session_id: str
+    session_id: str = Field(min_length=1, max_length=1024)
     connection_info: ConnectionInfo = Field(default_factory=ConnectionInfo)
-    start_time: datetime
+    start_time: Time
     recorder_settings: RecorderSettings = Field(default_factory=RecorderSettings)
-    end_time: datetime | None = None
-    duration_seconds: float | None = None
+    end_time: Time | None = None
+    duration_seconds: float | None = Field(default=None, ge=-_MAX_SECONDS, le=_MAX_SECONDS, allow_inf_nan=False)
     frames: FrameCounts = Field(default_factory=FrameCounts)
     capture: CaptureInfo = Field(default_factory=CaptureInfo)
     file: FileInfo = Field(default_factory=FileInfo)
     chain: ChainInfo = Field(default_factory=ChainInfo)
     status: SegmentStatus = "recording"
     errors: list[str] = Field(default_factory=list)
+    recorder: RecorderProcess | None = None  # set while recording (see RecorderProcess)
 
     def to_json(self) -> str:
         """The file's content: indented JSON, ISO 8601 times."""
@@ -141,15 +199,19 @@ def read_metadata(path: str | os.PathLike[str]) -> SegmentMetadata:
     """Load a metadata file; raises :class:`MetadataError` naming the file and the problem.
 
     Unknown keys are kept.  A file from the reference recorder (no ``file`` section) gets
-    its video name from its own file name.
+    its video name from its own file name.  Never follows a link, reads only a regular
+    file of at most :data:`MAX_METADATA_BYTES`, and turns every parse failure (deep
+    nesting included) into MetadataError.
     """
     source = Path(path)
     try:
-        raw = source.read_bytes()
+        raw = read_private(source, MAX_METADATA_BYTES)
     except OSError as exc:
         raise MetadataError(source, f"cannot be read ({exc.strerror or exc})") from exc
     try:
         data: Any = json.loads(raw)
+    except RecursionError as exc:
+        raise MetadataError(source, "not valid metadata (JSON nested too deeply)") from exc
     except UnicodeDecodeError as exc:
         raise MetadataError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -162,8 +224,10 @@ def read_metadata(path: str | os.PathLike[str]) -> SegmentMetadata:
     try:
         meta = SegmentMetadata.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
         raise MetadataError(source, f"not valid metadata ({details})") from exc
+    except (RecursionError, ValueError, OverflowError) as exc:  # what a validator may let through
+        raise MetadataError(source, f"not valid metadata ({type(exc).__name__}: {exc})") from exc
     if not meta.file.name:
         base = basename_of(source)
         if base is not None and source.name.endswith(METADATA_SUFFIX):
@@ -181,7 +245,11 @@ def iter_metadata(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, Seg
     if not folder.is_dir():
         return
     for path in sorted(folder.glob(f"*{METADATA_SUFFIX}")):
-        if path.name.startswith(".") or not path.is_file():
+        try:
+            regular = stat.S_ISREG(path.lstat().st_mode)  # a link is not followed, nor listed
+        except OSError:
+            continue
+        if path.name.startswith(".") or not regular:
             continue
         try:
             yield path, read_metadata(path)

@@ -23,6 +23,7 @@ __all__ = [
     "VIDEO_SUFFIX",
     "basename_of",
     "claim_basename",
+    "is_recording_basename",
     "metadata_path",
     "recording_basename",
     "sanitize_component",
@@ -130,6 +131,17 @@ def basename_of(path: str | os.PathLike[str]) -> str | None:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return None
+
+
+# what recording_basename (+ claim_basename's "-N") produces; "session_" or
+# "session_holiday" are somebody else's names
+_BASENAME = re.compile(r"session_[^/\\]+_[^/\\]+_\d{8}_\d{6}(?:-\d+)?(?:_part\d+)?")
+
+
+def is_recording_basename(base: str) -> bool:
+    """Whether ``base`` has the shape of a name :func:`recording_basename` (and
+    :func:`claim_basename`) produce: ``session_{code}_{server}_{YYYYMMDD_HHMMSS}[-N][_partN]``."""
+    return _BASENAME.fullmatch(base) is not None
 
 
 def claim_basename(directory: str | os.PathLike[str], basename: str,

@@ -6,6 +6,17 @@ metadata, leftover temp files) is deleted as a whole, so metadata is never orpha
 none of our files is skipped; a segment that is being recorded is never touched.  Every
 run is appended to ``cleanup_stats.json`` and logged as
 ``Cleanup completed: deleted N files, freed X GB``.
+
+Retention deletes only what the recorder's own metadata says it wrote (see
+:mod:`fastrec.storage.segments`): a ``session_holiday.mp4``, a foreign
+``session_config_metadata.json`` or a stray temp file is reported under ``ignored`` and
+left alone, whatever its age.  ``cleanup_stats.json`` is read without following a link
+and replaced atomically (a link there is replaced, never written through).
+
+:class:`CleanupScheduler` never busy-loops and never dies: the interval is clamped to
+:data:`MIN_INTERVAL_SECONDS` .. :data:`MAX_INTERVAL_SECONDS` (a wait longer than that
+would overflow ``Event.wait`` on some platforms, and retention counts in days anyway),
+and whatever a run or a wait raises is logged and the schedule goes on.
 """
 
 from __future__ import annotations
@@ -23,14 +34,18 @@ from typing import Any, Self
 
 import structlog
 
-from fastrec.storage.files import write_private
-from fastrec.storage.segments import Segment, scan_segments, stray_temp_files
+from fastrec.storage.files import read_private, write_private
+from fastrec.storage.segments import Segment, scan, stray_temp_files
 
-__all__ = ["GB", "STATS_FILE", "CleanupScheduler", "RotationManager"]
+__all__ = ["GB", "MAX_INTERVAL_SECONDS", "MIN_INTERVAL_SECONDS", "STATS_FILE", "CleanupScheduler",
+           "RotationManager"]
 
 GB = 1024**3  # the reference's "GB" is 1024**3 bytes
 STATS_FILE = "cleanup_stats.json"
 DAY = 86400.0
+MIN_INTERVAL_SECONDS = 60.0
+MAX_INTERVAL_SECONDS = 30 * DAY  # < threading.TIMEOUT_MAX everywhere (49.7 days on Windows)
+_MAX_STATS_BYTES = 64 * 1024 * 1024
 
 log = structlog.get_logger("fastrec.storage.retention")
 
@@ -121,8 +136,9 @@ class RotationManager:
         - ``freed_bytes``, ``freed_gb``: space freed (GB = 1024**3 bytes)
         - ``skipped``: [{"segment", "reason", "detail"}] segments that were due but kept;
           reasons: "active" (is_active said so), "recording" (status recording and
-          recently modified), "recent" (no readable metadata, recently modified),
-          "error" (is_active failed, or a file could not be deleted)
+          recently modified), "error" (is_active failed, or a file could not be deleted)
+        - ``ignored``: [{"file", "reason"}] files that look like recordings but that no
+          metadata of the recorder names: never deleted, whatever their age
         - ``errors``: messages of files that could not be deleted
         - ``total_size_bytes_before`` / ``total_size_bytes_after``: recordings' size
         - ``target_reached``: whether the size target was met (True when not applied)
@@ -144,8 +160,11 @@ class RotationManager:
         - ``active_count``: segments is_active reports as being recorded
         - ``oldest``, ``newest``: ISO 8601 start of the oldest/newest segment, or None
         - ``free_disk_bytes``: free space on the directory's filesystem, or None
+        - ``ignored_files``: files that look like recordings but that no metadata of the
+          recorder names (not counted above, never deleted)
         """
-        segments = scan_segments(self.output_dir)
+        found = scan(self.output_dir)
+        segments = found.segments
         total = sum(s.size_bytes for s in segments)
         sessions = {s.session_id or f"file:{s.basename}" for s in segments}
         try:
@@ -167,6 +186,7 @@ class RotationManager:
             "oldest": _iso(segments[0].started) if segments else None,
             "newest": _iso(max(s.started for s in segments)) if segments else None,
             "free_disk_bytes": free,
+            "ignored_files": len(found.foreign),
         }
 
     def read_stats(self) -> list[dict[str, Any]]:
@@ -179,7 +199,8 @@ class RotationManager:
              target_gb: float | None) -> dict[str, Any]:
         with self._lock:
             now = self.clock()
-            segments = scan_segments(self.output_dir)
+            found = scan(self.output_dir)
+            segments = found.segments
             total_before = sum(s.size_bytes for s in segments)
             result: dict[str, Any] = {
                 "operation": operation, "dry_run": dry_run, "started_at": _iso(now),
@@ -188,6 +209,7 @@ class RotationManager:
                 "deleted_files": 0, "deleted_segments": 0, "deleted": [],
                 "freed_bytes": 0, "freed_gb": 0.0, "skipped": [], "errors": [],
                 "total_size_bytes_before": total_before, "target_reached": True,
+                "ignored": [{"file": p.name, "reason": why} for p, why in found.foreign],
             }
             remaining = list(segments)
             kept: set[str] = set()  # protected or undeletable: reported once, not retried
@@ -229,11 +251,8 @@ class RotationManager:
             return ("error", problem) if problem else ("active", "being recorded")
         if now - segment.newest_mtime >= self.recording_grace_seconds:
             return None
-        ago = f"modified {now - segment.newest_mtime:.0f} s ago"
         if segment.meta is not None and segment.meta.status == "recording":
-            return "recording", f"status recording, {ago}"
-        if segment.meta is None:  # not written yet, or unreadable: cannot tell it is finished
-            return "recent", f"no readable metadata, {ago}"
+            return "recording", f"status recording, modified {now - segment.newest_mtime:.0f} s ago"
         return None
 
     def _delete(self, segment: Segment, now: float, dry_run: bool, result: dict[str, Any],
@@ -308,7 +327,7 @@ def _unlink_all(paths: Iterable[Path], dry_run: bool, result: dict[str, Any]) ->
     """Remove ``paths`` in order, stopping at the first failure; True if none failed."""
     for path in paths:
         try:
-            size = path.stat().st_size
+            size = path.lstat().st_size  # the file itself: a link put there since is not followed
             if not dry_run:
                 path.unlink()
         except FileNotFoundError:
@@ -329,15 +348,19 @@ def _load_runs(path: Path) -> list[dict[str, Any]]:
     Raises ValueError when the file exists but is not readable JSON of that shape.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_private(path, _MAX_STATS_BYTES).decode("utf-8")
     except FileNotFoundError:
         return []
+    except OSError as exc:  # a link, a FIFO, something huge: not ours to read
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{path}: JSON nested too deeply") from exc
     if isinstance(data, dict) and isinstance(data.get("runs"), list):
         return [r for r in data["runs"] if isinstance(r, dict)]
     if isinstance(data, list):
@@ -353,13 +376,21 @@ class CleanupScheduler:
     Use as a context manager (``with CleanupScheduler(m, 6): ...``) or call
     :meth:`start` / :meth:`stop`.  :meth:`run_now` runs a cleanup in the calling thread;
     :meth:`trigger` asks the thread to run one soon.  An exception in a run is logged and
-    the schedule goes on.
+    the schedule goes on.  ``interval_hours`` is clamped to :data:`MIN_INTERVAL_SECONDS`
+    .. :data:`MAX_INTERVAL_SECONDS` (logged when it is), so the thread never busy-loops
+    and its wait never overflows; :attr:`interval_seconds` is the interval applied.
     """
 
     def __init__(self, manager: RotationManager, interval_hours: float, *, run_at_start: bool = True,
                  name: str = "fastrec-cleanup") -> None:
         self.manager = manager
-        self.interval_seconds = _positive("interval_hours", interval_hours) * 3600.0
+        asked = _positive("interval_hours", interval_hours) * 3600.0
+        self.interval_seconds = min(max(asked, MIN_INTERVAL_SECONDS), MAX_INTERVAL_SECONDS)
+        if self.interval_seconds != asked:
+            log.warning(f"Cleanup interval_hours={interval_hours!r} is outside "
+                        f"{MIN_INTERVAL_SECONDS / 3600:g}..{MAX_INTERVAL_SECONDS / 3600:g} hours; "
+                        f"cleanup runs every {self.interval_seconds / 3600:g} hours",
+                        interval_hours=interval_hours, applied_seconds=self.interval_seconds)
         self.run_at_start = run_at_start
         self.last_result: dict[str, Any] | None = None
         self.last_error: BaseException | None = None
@@ -418,8 +449,13 @@ class CleanupScheduler:
         if self.run_at_start:
             self._run_once(raise_errors=False)
         while not self._stopping.is_set():
-            self._wake.wait(self.interval_seconds)
-            self._wake.clear()
+            try:
+                self._wake.wait(self.interval_seconds)
+                self._wake.clear()
+            except Exception as exc:
+                log.exception("Cleanup schedule could not wait; retrying", error=str(exc))
+                self._stopping.wait(MIN_INTERVAL_SECONDS)
+                continue
             if self._stopping.is_set():
                 break
             self._run_once(raise_errors=False)

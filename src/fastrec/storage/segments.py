@@ -3,8 +3,21 @@
 A segment is one base name's video (``.mp4``), its metadata (``_metadata.json``) and any
 leftover temporary files of an atomic write aimed at either (``.{name}.{random}.tmp``).
 Retention deletes and counts segments as a whole, so a video never loses its metadata
-and no file of ours is ever left behind.  Only files named ``session_*`` (and their temp
-files) are ours; anything else in the directory is never touched.
+and no file of ours is ever left behind.
+
+Only what the recorder's own records say it wrote is a segment (retention deletes
+segments, so this is what keeps it off everybody else's files):
+
+- a metadata file is ours when its base name has the shape the recorder gives
+  (:func:`~fastrec.storage.naming.is_recording_basename`) and it is valid metadata whose
+  ``file.name`` is that base name's video;
+- a video is ours only when such a metadata file names it -- ``session_holiday.mp4``,
+  ``session_.mp4`` or a video whose metadata is unreadable are not;
+- a temporary file is ours only when its target is one of those files.
+
+Everything else that merely looks like a recording (a regular file named ``session_*``
+or a temp file) is listed in :attr:`Scan.foreign` with the reason, and never touched.
+Links and other non-regular files are not even listed.
 """
 
 from __future__ import annotations
@@ -15,9 +28,15 @@ from pathlib import Path
 
 from fastrec.storage.files import temp_target
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
-from fastrec.storage.naming import METADATA_SUFFIX, NAME_PREFIX, VIDEO_SUFFIX, basename_of
+from fastrec.storage.naming import (
+    METADATA_SUFFIX,
+    NAME_PREFIX,
+    VIDEO_SUFFIX,
+    basename_of,
+    is_recording_basename,
+)
 
-__all__ = ["Segment", "scan_segments", "stray_temp_files"]
+__all__ = ["Scan", "Segment", "scan", "scan_segments", "stray_temp_files"]
 
 
 @dataclass(slots=True)
@@ -82,22 +101,29 @@ class Segment:
         self.newest_mtime = max(self.newest_mtime, stat.st_mtime)
 
 
-def scan_segments(directory: str | os.PathLike[str], *, read_meta: bool = True) -> list[Segment]:
-    """Every segment in ``directory`` (not recursive), sorted by start time, part, name."""
+@dataclass(slots=True)
+class Scan:
+    """An output directory as found: our segments (oldest first) and look-alikes that are not ours."""
+
+    segments: list[Segment]
+    foreign: list[tuple[Path, str]]  # (file, why it is not ours), by name
+
+
+def scan(directory: str | os.PathLike[str]) -> Scan:
+    """Every segment of ours in ``directory`` (not recursive), sorted by start time, part,
+    name; and the files that look like recordings but that no metadata of ours claims."""
     folder = Path(directory)
-    segments: dict[str, Segment] = {}
+    candidates: dict[str, Segment] = {}
+    foreign: list[tuple[Path, str]] = []
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
-        return []
+        return Scan([], [])
     for entry in entries:
         name = entry.name
         target = temp_target(name)
         owner = target if target is not None else name
         if not owner.startswith(NAME_PREFIX):
-            continue
-        base = basename_of(owner)
-        if base is None:
             continue
         try:
             if not entry.is_file(follow_symlinks=False):
@@ -105,8 +131,12 @@ def scan_segments(directory: str | os.PathLike[str], *, read_meta: bool = True) 
             stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue  # deleted while we looked
-        segment = segments.setdefault(base, Segment(base, folder))
         path = Path(entry.path)
+        base = basename_of(owner)
+        if base is None or not is_recording_basename(base):
+            foreign.append((path, "not a name the recorder gives"))
+            continue
+        segment = candidates.setdefault(base, Segment(base, folder))
         if target is not None:
             segment.temps.append(path)
         elif name.endswith(METADATA_SUFFIX):
@@ -114,14 +144,37 @@ def scan_segments(directory: str | os.PathLike[str], *, read_meta: bool = True) 
         else:
             segment.video = path
         segment._add(path, stat)
-    for segment in segments.values():
-        segment.temps.sort()
-        if read_meta and segment.metadata is not None:
-            try:
-                segment.meta = read_metadata(segment.metadata)
-            except MetadataError as exc:
-                segment.meta_error = exc.problem
-    return sorted(segments.values(), key=lambda s: (s.started, s.part, s.basename))
+    segments = []
+    for segment in candidates.values():
+        reason = _claim(segment)
+        if reason is None:
+            segment.temps.sort()
+            segments.append(segment)
+        else:
+            foreign.extend((p, reason) for p in segment.files)
+    segments.sort(key=lambda s: (s.started, s.part, s.basename))
+    foreign.sort()
+    return Scan(segments, foreign)
+
+
+def _claim(segment: Segment) -> str | None:
+    """None when ``segment``'s metadata says the recorder wrote it, else why not."""
+    if segment.metadata is None:
+        return "no metadata of the recorder names it"
+    try:
+        segment.meta = read_metadata(segment.metadata)
+    except MetadataError as exc:
+        segment.meta_error = exc.problem
+        return f"its metadata is not the recorder's ({exc.problem})"
+    video_name = f"{segment.basename}{VIDEO_SUFFIX}"
+    if segment.meta.file.name != video_name:
+        return f"its metadata names {segment.meta.file.name!r}, not {video_name!r}"
+    return None
+
+
+def scan_segments(directory: str | os.PathLike[str]) -> list[Segment]:
+    """Every segment of ours in ``directory`` (see :func:`scan`)."""
+    return scan(directory).segments
 
 
 def stray_temp_files(directory: str | os.PathLike[str], target_name: str) -> list[Path]:
