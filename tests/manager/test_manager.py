@@ -7,9 +7,11 @@ import itertools
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from storage_builders import write_segment
 from x11_windows import wait_until
 
 from fastrec.engine.protocol import SegmentPolicy
@@ -205,17 +207,18 @@ def test_an_engine_error_is_reported_logged_and_observed(tmp_path: Path, log_str
 
 
 def test_scheduled_cleanup_runs_and_spares_live_segments(tmp_path: Path):
-    settings = _settings(tmp_path, cleanup_interval_hours=0.0005)  # every 1.8 s
     out = tmp_path / "rec"
     out.mkdir(mode=0o700, exist_ok=True)
-    old = out / "session_1_old_20200101_000000.mp4"
-    old.write_bytes(b"x" * 100)
-    os.utime(old, (time.time() - 90 * 86400,) * 2)
-    manager = _manager(tmp_path, settings=settings)
+    # a finished recording from 2020, sealed by the recorder: retention's to delete
+    old, old_meta, _ = write_segment(out, session_id="old", start=datetime(2020, 1, 1), mtime=time.time() - 90 * 86400)
+    manager = _manager(tmp_path)
     try:
         assert manager.start_session_recording("live", CONNECTION)
-        assert wait_until(lambda: manager.scheduler is not None and manager.scheduler.runs >= 2, 20)
-        assert not old.exists()
+        assert wait_until(lambda: manager.get_recording_status("live")["current_file"] is not None, 20)
+        assert manager.scheduler is not None
+        manager.scheduler.trigger()  # a second run while "live" records
+        assert manager.scheduler.wait_for_runs(2, timeout=20)
+        assert not old.exists() and not old_meta.exists()
         current = manager.get_recording_status("live")["current_file"]
         assert current and Path(current).exists()
         assert manager.get_recording_status()["cleanup"]["runs"] >= 2

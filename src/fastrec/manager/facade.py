@@ -47,6 +47,7 @@ from fastrec.storage import (
     CaptureInfo,
     CleanupScheduler,
     ConnectionInfo,
+    RecorderProcess,
     RecorderSettings,
     RecordingIndex,
     RotationManager,
@@ -56,6 +57,7 @@ from fastrec.storage import (
     iter_metadata,
     read_metadata,
     recording_basename,
+    recover_interrupted,
 )
 
 __all__ = ["OBSERVER_EVENTS", "Observer", "RecordingManager"]
@@ -441,8 +443,8 @@ class RecordingManager:
                 preset=s.preset, keyframe_interval_seconds=s.keyframe_interval_seconds),
             capture=CaptureInfo(mode=mode),
             status="recording",
+            recorder=RecorderProcess.current(),  # recovery tells a killed recorder's parts by it
         )
-        template = _with_recorder_process(template)
         # the part-1 metadata is published exclusively: it claims the name for this session
         basename = claim_basename(self.output_dir, recording_basename(
             code if code not in (None, "") else session_id, server, started_at),
@@ -507,19 +509,16 @@ class RecordingManager:
             return None
 
     def _recover(self) -> None:
+        """Seal the parts a killed recorder left ``recording`` (cut back to their last whole
+        fragment, hashed, chained, ``interrupted``)."""
         try:
-            from fastrec.storage.recovery import recover_interrupted
-            report = recover_interrupted(self.output_dir, is_live=self._is_live_path)
+            report = recover_interrupted(self.output_dir, is_live=self._is_live_path,
+                                         on_sealed=self.index.add if self.index is not None else None)
         except Exception as exc:  # noqa: BLE001 - recovery is best effort; recording comes first
             log.exception(f"Interrupted recordings could not be recovered: {exc}")
             return
-        for path in report.sealed:
-            log.warning("Recording left by a recorder that was killed sealed as interrupted", file=str(path))
-            if self.index is not None:
-                try:
-                    self.index.add(read_metadata(path), path.parent / read_metadata(path).file.name, path)
-                except Exception:  # noqa: BLE001 - derived data
-                    pass
+        for part in report.sealed:
+            log.warning("Recording left by a killed recorder sealed as interrupted", file=str(part.video))
 
     def _is_live_path(self, path: Path) -> bool:
         key = os.path.abspath(path)
@@ -605,15 +604,6 @@ class RecordingManager:
             except Exception:  # noqa: BLE001 - an observer's bug must not stop recording
                 log.exception("Recording observer failed", observer=repr(callback),
                               observed=event, session_id=session_id)
-
-
-def _with_recorder_process(meta: SegmentMetadata) -> SegmentMetadata:
-    """Who writes the parts: recovery tells a killed recorder's parts by it."""
-    try:
-        from fastrec.storage.metadata import RecorderProcess
-    except ImportError:  # pragma: no cover
-        return meta
-    return meta.model_copy(update={"recorder": RecorderProcess.current()})
 
 
 def _remove_claim(files: SessionFiles) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from fastrec.engine.protocol import SegmentInfo
-from fastrec.storage.integrity import link_next, seal_segment
+from fastrec.storage.integrity import VideoProbe, link_next, probe_video, seal_segment
 from fastrec.storage.metadata import SegmentMetadata, write_metadata
 from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path
 
@@ -146,15 +146,13 @@ class SessionFiles:
                   "dropped": int(capture.get("dropped", 0))}
         delta = {k: max(0, v - self.counted.get(k, 0)) for k, v in totals.items()}
         self.counted.update(totals)
-        if info is not None:
-            encoded, keyframes, duration = info.frames, info.keyframes, max(0.0, info.duration)
-        else:
-            encoded, keyframes, duration = _probe(part.video)
+        encoded = info.frames if info is not None else 0  # 0: counted from the file
         meta.frames.captured = encoded + delta["unchanged"] + delta["dropped"]
         meta.frames.encoded = encoded
         meta.frames.unchanged = delta["unchanged"]
         meta.frames.dropped = delta["dropped"]
-        meta.frames.keyframes = keyframes  # type: ignore[attr-defined]
+        if info is not None:
+            meta.frames.keyframes = info.keyframes  # type: ignore[attr-defined]
         if self.errors or status == "interrupted":
             meta.errors = list(self.errors)
         if info is None and not part.video.is_file():
@@ -163,8 +161,13 @@ class SessionFiles:
             part.sealed = True
             return
         try:
+            found: VideoProbe | bool = False
+            duration = max(0.0, info.duration) if info is not None else 0.0
+            if info is None:  # without the encoder's figures, what is on disk is sealed as it is
+                found = probe_video(part.video)
+                duration = found.duration_seconds
             sealed = seal_segment(meta, part.video, self.previous, status=status,  # type: ignore[arg-type]
-                                  end_time=meta.start_time + timedelta(seconds=duration))
+                                  end_time=meta.start_time + timedelta(seconds=duration), probe=found)
         except OSError as exc:
             self._error(f"{part.video.name} could not be sealed: {exc}")
             part.sealed = True
@@ -176,7 +179,8 @@ class SessionFiles:
         self.previous = sealed
         self._write(part, sealed)
         log.info("Recording segment sealed", session_id=sealed.session_id, part=part.number,
-                 file=part.video.name, bytes=sealed.file.size_bytes, frames=encoded, status=status)
+                 file=part.video.name, bytes=sealed.file.size_bytes, frames=sealed.frames.encoded,
+                 status=sealed.status)
 
     def _write(self, part: Part, meta: SegmentMetadata) -> None:
         part.meta = meta
@@ -203,24 +207,3 @@ class SessionFiles:
     def _error(self, message: str) -> None:
         log.error("Recording metadata error", error=message)
         self.errors.append(message)
-
-
-def _probe(video: Path) -> tuple[int, int | None, float]:
-    """Frames, keyframes and duration of what is on disk (0 frames when unreadable)."""
-    try:
-        import av  # only when a part must be sealed without the encoder's figures
-        with av.open(str(video)) as container:
-            stream = container.streams.video[0]
-            frames = keyframes = 0
-            first = last = None
-            for packet in container.demux(stream):
-                if packet.pts is None:
-                    continue
-                frames += 1
-                keyframes += bool(packet.is_keyframe)
-                t = float(packet.pts * packet.time_base)
-                first = t if first is None else min(first, t)
-                last = t if last is None else max(last, t)
-            return frames, keyframes, (last - first) if first is not None and last is not None else 0.0
-    except Exception:  # noqa: BLE001 - 0 bytes, no moov: nothing playable
-        return 0, 0, 0.0

@@ -1,6 +1,6 @@
 """Builders for small, real recording directories: files of known size, mtime and metadata.
 
-Imported by the storage tests as ``storage_builders`` (tests/storage is on sys.path).
+Imported by the tests as ``storage_builders`` (tests/ is on sys.path, as for x11_windows).
 """
 
 from __future__ import annotations
