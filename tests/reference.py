@@ -22,10 +22,6 @@ def tile_map(cur: np.ndarray, prev: np.ndarray, tw: int, th: int) -> np.ndarray:
     return out
 
 
-def tiles_to_pixels(tiles: np.ndarray, tw: int, th: int, w: int, h: int) -> np.ndarray:
-    return np.kron(tiles, np.ones((th, tw), dtype=np.uint8))[:h, :w].astype(bool)
-
-
 def resample_matrix(n_in: int, n_out: int) -> np.ndarray:
     """Area weights when shrinking, bilinear (half-pixel centres) when enlarging."""
     m = np.zeros((n_out, n_in))

@@ -22,22 +22,18 @@ def _changed(frame: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
 @settings(max_examples=150, deadline=None)
 @given(frame=bgra_frames(), tw=st.integers(1, 40), th=st.integers(1, 40),
        flips=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
-def test_tiles_and_rects_match_reference(frame, tw, th, flips, seed):
+def test_tile_map_matches_reference(frame, tw, th, flips, seed):
     rng = np.random.default_rng(seed)
     h, w = frame.shape[:2]
     prev = _changed(frame, rng, flips)
     diff = TileDiff(w, h, tw, th)
     count = diff.compare(frame, prev)
     expected = ref.tile_map(frame, prev, tw, th)
+    # the map has one entry per tile, partial edge tiles included, and marks exactly the
+    # tiles holding a changed pixel; the count and `dirty` both say how many
+    assert (diff.rows, diff.cols) == expected.shape
     np.testing.assert_array_equal(diff.tiles, expected)
-    assert count == expected.sum()
-    # the rectangles cover exactly the changed tiles, without overlap, inside the frame
-    covered = np.zeros((h, w), dtype=np.int32)
-    for x, y, rw, rh in diff.rects():
-        assert rw > 0 and rh > 0 and x >= 0 and y >= 0 and x + rw <= w and y + rh <= h
-        covered[y : y + rh, x : x + rw] += 1
-    assert covered.max(initial=0) <= 1
-    np.testing.assert_array_equal(covered.astype(bool), ref.tiles_to_pixels(expected, tw, th, w, h))
+    assert count == diff.dirty == expected.sum()
 
 
 @settings(max_examples=100, deadline=None)
@@ -52,26 +48,28 @@ def test_copy_makes_prev_the_new_reference_without_touching_padding(frame, prev_
     diff = TileDiff(w, h, tile)
     expected = ref.tile_map(frame, prev, tile, tile)
     assert diff.compare(frame, prev, copy=True) == expected.sum()
+    np.testing.assert_array_equal(diff.tiles, expected)  # the copy pass (production) marks the same
     np.testing.assert_array_equal(prev, frame)
     assert (storage[:, w:] == 77).all()
     assert diff.compare(frame, prev) == 0
 
 
-def test_unchanged_frame_reports_zero_and_no_rects():
+def test_unchanged_frame_reports_zero_and_no_tiles():
     frame = np.random.default_rng(1).integers(0, 256, (1080, 1920, 4), dtype=np.uint8)
     diff = TileDiff(1920, 1080)
     assert diff.compare(frame, frame.copy()) == 0
+    assert diff.dirty == 0
     assert not diff.tiles.any()
-    assert diff.rects().shape == (0, 4)
 
 
 def test_one_pixel_change_marks_its_tile_only():
-    frame = np.zeros((1080, 1920, 4), dtype=np.uint8)
+    frame = np.zeros((1080, 1910, 4), dtype=np.uint8)
     prev = frame.copy()
-    frame[700, 1900, 2] = 1  # in the last, partial tile column
-    diff = TileDiff(1920, 1080, 64)
+    frame[700, 1900, 2] = 1  # in the last, partial (54-pixel) tile column
+    diff = TileDiff(1910, 1080, 64)
     assert diff.compare(frame, prev) == 1
-    assert diff.rects().tolist() == [[1856, 640, 64, 64]]
+    assert diff.tiles.shape == (17, 30)
+    assert np.argwhere(diff.tiles).tolist() == [[700 // 64, 1900 // 64]]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 # Tile diff: which tiles of a BGRA frame changed since the previous frame.
 
-from libc.stdint cimport uint8_t, int32_t
+from libc.stdint cimport uint8_t
 from libc.string cimport memcmp, memcpy, memset
 
 import numpy as np
@@ -52,7 +52,7 @@ cdef class TileDiff:
 
     ``compare`` fills the preallocated ``tiles`` map (rows x cols, 1 = changed) and returns
     the number of changed tiles; it allocates nothing, so an unchanged frame costs only the
-    comparison.  ``rects`` merges the changed tiles into pixel rectangles.
+    comparison.
     """
 
     cdef readonly int width, height, tile_w, tile_h, cols, rows
@@ -105,69 +105,6 @@ cdef class TileDiff:
                                     self.width, self.height, self.tile_w, self.tile_h,
                                     &self._tiles[0, 0], self.cols, self.rows, copy)
         return self.dirty
-
-    def rects(self):
-        """The changed tiles of the last ``compare`` merged into rectangles.
-
-        Returns an (N, 4) int32 array of x, y, width, height in pixels, clipped to the
-        frame: runs of changed tiles along a tile row, grown downwards while the rows
-        below have the same run.
-        """
-        out = np.empty((self.rows * (self.cols // 2 + 1), 4), dtype=np.int32)
-        scratch = np.empty(2 * (self.cols // 2 + 1), dtype=np.int32)
-        cdef int32_t[:, ::1] o = out
-        cdef int32_t[::1] s = scratch
-        cdef int n
-        with nogil:
-            n = merge_rects(&self._tiles[0, 0], self.cols, self.rows, self.tile_w,
-                            self.tile_h, self.width, self.height, &o[0, 0], &s[0])
-        return out[:n].copy()
-
-
-cdef int merge_rects(const uint8_t* tiles, int cols, int rows, int tw, int th,
-                     int width, int height, int32_t* out, int32_t* scratch) noexcept nogil:
-    # out rows: x, y, w, h.  `prev_open` lists the rectangles that reach the previous tile
-    # row, left to right; a run with the same span extends one of them downwards.
-    cdef int half = cols // 2 + 1
-    cdef int32_t* prev_open = scratch
-    cdef int32_t* cur_open = scratch + half
-    cdef int32_t* swap
-    cdef int n = 0, n_prev = 0, n_cur, k, ty, tx, run0, r
-    cdef int32_t x, w, y1
-    for ty in range(rows):
-        n_cur = 0
-        k = 0
-        tx = 0
-        y1 = min((ty + 1) * th, height)
-        while tx < cols:
-            if not tiles[ty * cols + tx]:
-                tx += 1
-                continue
-            run0 = tx
-            while tx < cols and tiles[ty * cols + tx]:
-                tx += 1
-            x = run0 * tw
-            w = min(tx * tw, width) - x
-            while k < n_prev and out[prev_open[k] * 4] < x:
-                k += 1
-            if k < n_prev and out[prev_open[k] * 4] == x and out[prev_open[k] * 4 + 2] == w:
-                r = prev_open[k]
-                out[r * 4 + 3] = y1 - out[r * 4 + 1]
-                k += 1
-            else:
-                r = n
-                n += 1
-                out[r * 4] = x
-                out[r * 4 + 1] = ty * th
-                out[r * 4 + 2] = w
-                out[r * 4 + 3] = y1 - ty * th
-            cur_open[n_cur] = r
-            n_cur += 1
-        swap = prev_open
-        prev_open = cur_open
-        cur_open = swap
-        n_prev = n_cur
-    return n
 
 
 cdef inline void _check_frame(str name, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
