@@ -1,5 +1,6 @@
 """Test helpers for real X11 windows: bounded waits, Tk windows from named processes, colour
-checks.  Used by the capture and engine tests (fixtures in tests/conftest.py)."""
+checks, occlusion masking.  Used by the capture and engine tests (fixtures in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
+
+from fastrec.capture import Target
+from fastrec.core.masks import MaskKind, MaskRegion, mask_bgra
 
 T = TypeVar("T")
 WAIT = 10.0  # seconds: the longest any test waits for the X server or a window manager
@@ -115,3 +120,11 @@ def share_of(frame: Any, colour: str) -> float:
     b, g, r = bgr(colour)
     hits = (frame[..., 0] == b) & (frame[..., 1] == g) & (frame[..., 2] == r)
     return float(hits.mean()) if hits.size else 0.0
+
+
+def mask_occluded(frame: np.ndarray, target: Target) -> np.ndarray:
+    """Hide ``target.occluded`` in a grabbed BGRA ``frame`` in place, as the capture loop
+    does (a BLOCK mask per part, in frame coordinates); returns ``frame``."""
+    parts = target.occluded
+    mask_bgra(frame, [MaskRegion(p.x, p.y, p.width, p.height, MaskKind.BLOCK) for p in parts])
+    return frame

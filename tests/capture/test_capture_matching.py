@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from x11_windows import mask_occluded
+
 from fastrec.capture import Region, Target, WindowInfo, WindowPatterns, occlusion, pick_rdp_window
 from fastrec.capture.matching import compile_pattern, pick_active_window, windows_above
 
@@ -62,12 +64,27 @@ def test_target_validates_occluded_parts_against_its_region():
         Target(Region(0, 0, 0, 10))
 
 
-def test_target_blank_occluded_fills_exactly_the_parts():
-    frame = np.full((40, 50, 4), 200, np.uint8)
-    target = Target(Region(7, 9, 50, 40), (Region(5, 6, 10, 4), Region(40, 30, 10, 10)))
-    target.blank_occluded(frame)
-    assert (frame[6:10, 5:15] == 0).all() and (frame[30:40, 40:50] == 0).all()
-    assert (frame == 0).all(axis=2).sum() == 40 + 100
+def test_occluded_parts_index_the_grab_and_mask_exactly_the_covered_pixels():
+    # a screen painted as the windows stack: desktop, the target, then windows above it
+    # (one over its corner, one over its lower edge, one elsewhere)
+    desktop, mine, theirs = (30, 30, 30, 255), (200, 10, 10, 255), (10, 200, 10, 255)
+    screen = np.empty((120, 160, 4), np.uint8)
+    screen[...] = desktop
+    region = Region(20, 10, 100, 80)
+    screen[region.y : region.bottom, region.x : region.right] = mine
+    above = [Region(0, 0, 40, 30), Region(90, 60, 50, 50), Region(130, 0, 30, 30)]
+    for r in above:
+        screen[r.y : r.bottom, r.x : r.right] = theirs
+    covered, parts = occlusion(region, above)
+    target = Target(region, parts)
+    frame = screen[region.y : region.bottom, region.x : region.right].copy()  # what grab() returns
+    under = (frame == theirs).all(axis=2)
+    assert not covered and under.any()
+
+    mask_occluded(frame, target)  # as the capture loop masks it
+    assert not (frame == theirs).all(axis=2).any(), "another window's pixels left in the frame"
+    assert (frame[under][:, :3] == 0).all()
+    assert (frame[~under] == mine).all(), "the target's own pixels were masked"
 
 
 # -- patterns -----------------------------------------------------------------------------

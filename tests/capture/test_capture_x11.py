@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from x11_windows import needs_x, share_of, wait_for
+from x11_windows import mask_occluded, needs_x, share_of, wait_for
 
 from fastrec.capture import CaptureError, Region, open_source
 from fastrec.capture.x11 import ActiveWindowSource, RdpWindowSource, X11Backend
@@ -121,7 +121,7 @@ def test_other_window_on_top_is_reported_and_blanked(wm_display, spawn_window):
         assert part.contains(expected) and part != expected
 
         frame = grab_until(source, target, OTHER, share=0.01)  # blue drawn over red
-        target.blank_occluded(frame)
+        mask_occluded(frame, target)
         assert share_of(frame, OTHER) == 0, "another application's pixels left unblanked"
         visible = np.ones(frame.shape[:2], bool)
         visible[part.y : part.bottom, part.x : part.right] = False
@@ -141,7 +141,7 @@ def test_override_redirect_popup_on_top_is_reported(wm_display, spawn_window):
         target = wait_for(lambda: (t := source.locate()) and t.occluded == expected and t,
                           what=f"the popup at {popup}, last {target.occluded}")
         frame = grab_until(source, target, THIRD, share=0.01)
-        assert share_of(target.blank_occluded(frame), THIRD) == 0
+        assert share_of(mask_occluded(frame, target), THIRD) == 0
 
 
 def test_fully_covered_window_pauses(wm_display, spawn_window):

@@ -139,8 +139,8 @@ class Target:
 
     ``region``: the screen rectangle to grab (never empty).
     ``occluded``: parts of ``region`` covered by *other* windows, relative to ``region``
-    (they index the grabbed frame directly).  The engine blanks them so another
-    application's pixels are never recorded.  They may touch but do not overlap.
+    (they index the grabbed frame directly).  The capture loop masks them (BLOCK) so
+    another application's pixels are never recorded.  They may touch but do not overlap.
     ``window_id``: the recorded window (X11 window id or Win32 HWND), ``None`` for a screen.
     ``title``: the window title when there is one (metadata, event log).
     ``reason``: a short human-readable why, for logs ("rdp window 0x400005 (xfreerdp)").
@@ -170,15 +170,6 @@ class Target:
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the frame :meth:`CaptureSource.grab` returns."""
         return self.region.size
-
-    def blank_occluded(self, frame: np.ndarray, value: int = 0) -> np.ndarray:
-        """Fill the occluded parts of a grabbed ``frame`` with ``value``, in place; returns it.
-
-        A convenience for tests and simple callers; the engine may use its own masks.
-        """
-        for part in self.occluded:
-            frame[part.y : part.bottom, part.x : part.right] = value
-        return frame
 
 
 class CaptureSource(ABC):
