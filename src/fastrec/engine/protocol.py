@@ -67,6 +67,17 @@ class SegmentOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentSkipped:
+    """A part's file name was taken already - by an encoder worker that died before its
+    supervisor heard of that part, or by anything else (a planted symlink) - so the writer
+    left it untouched and went on with the next part number."""
+
+    session_id: str
+    part: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentClosed:
     info: SegmentInfo
 

@@ -1,0 +1,105 @@
+"""The encoder pool with real worker processes, fed through a real ring by this process.
+
+The test is the capture side: it publishes frames into the ring and reads the pool's
+events, and synchronises on those events only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fastrec.core.convert import i420_size
+from fastrec.engine.encoder.pool import EncodeJob, EncoderPool, Event
+from fastrec.engine.encoder.writer import EncoderSettings
+from fastrec.engine.protocol import (
+    EncoderFailed,
+    FrameFlags,
+    SegmentNaming,
+    SegmentOpened,
+    SegmentPolicy,
+    SegmentSkipped,
+    SessionEncoded,
+    WorkerDied,
+)
+from fastrec.engine.ring import FrameRing
+
+W, H = 160, 120
+MAX_FRAMES = 3000  # a hang guard: frames published while waiting for one event
+
+
+def _decoded_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+class Feeder:
+    """Publishes noise frames (each one differs) at 10 fps of timestamps."""
+
+    def __init__(self, ring: FrameRing, pool: EncoderPool) -> None:
+        self.ring, self.pool = ring, pool
+        self.published = 0
+        self.events: list[Event] = []
+        self._rng = np.random.default_rng(1)
+
+    def publish(self) -> None:
+        """One frame, unless the ring stays full (then it is dropped, as capture would)."""
+        slot = self.ring.acquire()
+        if slot is not None:
+            with slot:
+                slot.data[:] = self._rng.integers(0, 256, slot.data.shape, dtype=np.uint8)
+                flags = FrameFlags.KEYFRAME if self.published == 0 else FrameFlags.NONE
+                slot.publish(1000.0 + 0.1 * self.published, W, H, int(flags), i420_size(W, H))
+            self.published += 1
+
+    def until(self, done: Callable[[Event], bool]) -> Event:
+        """Publish frames until the pool reports an event ``done`` accepts; returns it."""
+        for _ in range(MAX_FRAMES):
+            self.publish()
+            for event in self.pool.events(timeout=0.01):
+                self.events.append(event)
+                if done(event):
+                    return event
+        raise AssertionError(f"not reported after {MAX_FRAMES} frames; events: {self.events}")
+
+    def drain(self, done: Callable[[Event], bool]) -> Event:
+        """Read events (publishing nothing) until ``done`` accepts one."""
+        for _ in range(MAX_FRAMES):
+            for event in self.pool.events(timeout=0.1):
+                self.events.append(event)
+                if done(event):
+                    return event
+        raise AssertionError(f"not reported; events: {self.events}")
+
+
+def test_a_replacement_worker_never_touches_a_part_the_dead_one_left(tmp_path: Path):
+    naming = SegmentNaming(tmp_path, "session_p")
+    with EncoderPool(workers=1) as pool, \
+            FrameRing(i420_size(W, H), slots=4, policy="block", timeout=1.0) as ring:
+        pool.submit(EncodeJob("p", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(), naming))
+        feed = Feeder(ring, pool)
+        feed.until(lambda e: isinstance(e, SegmentOpened) and e.part == 1)
+        # The worker was also writing part 2 already (the supervisor hears of a part only
+        # once the one before it is remuxed): its file is there, unreported.
+        unreported = naming.path(2)
+        recorded = b"video the dead worker recorded" * 4096
+        unreported.write_bytes(recorded)
+        os.kill(pool.pids[0], signal.SIGKILL)
+        died = feed.until(lambda e: isinstance(e, WorkerDied))
+        assert died.sessions == ("p",)
+        opened = feed.until(lambda e: isinstance(e, SegmentOpened) and e.part > 1)
+        for _ in range(20):  # 2 s of video in the new part
+            feed.publish()
+        ring.close()
+        end = feed.drain(lambda e: isinstance(e, SessionEncoded | EncoderFailed))
+    assert isinstance(end, SessionEncoded), end
+    assert unreported.read_bytes() == recorded
+    assert SegmentSkipped("p", 2, unreported) in feed.events
+    assert opened.part == 3 and opened.path == naming.path(3)
+    assert _decoded_frames(naming.path(3)) == end.frames >= 20
+    assert _decoded_frames(naming.path(1)) >= 0  # the killed worker's part still opens as a video
