@@ -103,3 +103,16 @@ def test_a_replacement_worker_never_touches_a_part_the_dead_one_left(tmp_path: P
     assert opened.part == 3 and opened.path == naming.path(3)
     assert _decoded_frames(naming.path(3)) == end.frames >= 20
     assert _decoded_frames(naming.path(1)) >= 0  # the killed worker's part still opens as a video
+
+
+def test_an_encoder_failure_carries_its_traceback(tmp_path: Path):
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"")
+    naming = SegmentNaming(blocker / "sub", "session_f")  # its directory cannot be created
+    with EncoderPool(workers=1) as pool, \
+            FrameRing(i420_size(W, H), slots=4, policy="block", timeout=1.0) as ring:
+        pool.submit(EncodeJob("f", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(), naming))
+        failed = Feeder(ring, pool).until(lambda e: isinstance(e, EncoderFailed))
+    assert str(naming.path(1)) in failed.error
+    assert failed.traceback is not None
+    assert "Traceback (most recent call last)" in failed.traceback and "_create_part" in failed.traceback

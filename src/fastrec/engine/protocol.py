@@ -98,6 +98,7 @@ class EncoderFailed:
 
     session_id: str
     error: str
+    traceback: str | None = None  # where it was raised, when an exception caused it
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
@@ -73,7 +74,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
                 frames += 1
         emit(SessionEncoded(job.session_id, frames, cpu_seconds()))
     except Exception as exc:  # the supervisor owns the user-facing error
-        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}"))
+        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
 
 
 def _worker_main(conn: Connection) -> None:
