@@ -81,7 +81,8 @@ def test_a_replacement_worker_never_touches_a_part_the_dead_one_left(tmp_path: P
     naming = SegmentNaming(tmp_path, "session_p")
     with EncoderPool(workers=1) as pool, \
             FrameRing(i420_size(W, H), slots=4, policy="block", timeout=1.0) as ring:
-        pool.submit(EncodeJob("p", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(), naming))
+        pool.submit(EncodeJob("p", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(),
+                              naming))
         feed = Feeder(ring, pool)
         feed.until(lambda e: isinstance(e, SegmentOpened) and e.part == 1)
         # The worker was also writing part 2 already (the supervisor hears of a part only
@@ -111,8 +112,10 @@ def test_an_encoder_failure_carries_its_traceback(tmp_path: Path):
     naming = SegmentNaming(blocker / "sub", "session_f")  # its directory cannot be created
     with EncoderPool(workers=1) as pool, \
             FrameRing(i420_size(W, H), slots=4, policy="block", timeout=1.0) as ring:
-        pool.submit(EncodeJob("f", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(), naming))
+        pool.submit(EncodeJob("f", ring.endpoint(0), EncoderSettings(W, H), SegmentPolicy(),
+                              naming))
         failed = Feeder(ring, pool).until(lambda e: isinstance(e, EncoderFailed))
     assert str(naming.path(1)) in failed.error
     assert failed.traceback is not None
-    assert "Traceback (most recent call last)" in failed.traceback and "_create_part" in failed.traceback
+    assert failed.traceback.startswith("Traceback (most recent call last)")
+    assert "_create_part" in failed.traceback  # where the writer raised, in the worker

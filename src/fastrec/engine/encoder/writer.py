@@ -1,12 +1,12 @@
 """One session's frames into rotating H.264 segment files.
 
 Each segment is a fragmented MP4 while it is written, so a recorder killed at any moment
-leaves a file that plays up to its last fragment (about a second); its header (``ftyp`` and
-an empty ``moov``) is on disk as soon as the segment opens, before the encoder has produced
-a packet, so even a part killed before its first fragment opens as a video (of 0 frames)
-instead of a 0-byte file.  Rotation (by size or
-duration) flushes the old encoder into the old file and starts a fresh one whose first
-frame is a keyframe: the frame that triggered it is written once, in the new segment.
+leaves a file that plays up to its last fragment (about a second).  Its header (``ftyp``
+and an empty ``moov``) is on disk as soon as the segment opens, before the encoder has
+produced a packet, so even a part killed before its first fragment opens as a video (of
+0 frames), not as a 0-byte file.  Rotation (by size or duration) flushes the old encoder
+into the old file and starts a fresh one whose first frame is a keyframe: the frame that
+triggered it is written once, in the new segment.
 A clean close remuxes the file with its index up front so players seek at once; that runs
 on a finisher thread, so a rotation never holds up the next segment's frames (the ring in
 front of the encoder only has to absorb encoding jitter).  The callbacks run on that thread
@@ -339,7 +339,7 @@ def _remux_faststart(path: Path) -> bool:
                     continue  # the demuxer's end-of-stream marker
                 packet.stream = target
                 dst.mux(packet)
-        fd = os.open(tmp, os.O_RDONLY)
+        fd = os.open(tmp, os.O_RDWR)  # Windows flushes only a handle that may write
         try:
             os.fsync(fd)
         finally:
