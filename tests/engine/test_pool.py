@@ -152,9 +152,11 @@ def test_a_worker_killed_during_a_remux_leaves_every_file_as_it_was(tmp_path: Pa
                 break
         else:
             raise AssertionError("no remux was ever seen under way")
-        for _ in range(MAX_FRAMES):  # dead, not yet reaped: nothing can write any more
+        for _ in range(100 * MAX_FRAMES):  # dead, not yet reaped: nothing can write any more
             if worker.status() == psutil.STATUS_ZOMBIE:
                 break
+        else:
+            raise AssertionError("the killed worker did not die")
         left = {p: p.read_bytes() for p in tmp_path.glob("session_r*.mp4")}
         heard = {e.part for e in feed.events if isinstance(e, SegmentOpened)}
         unreported = sorted(p for p in left if p not in {naming.path(n) for n in heard})
