@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
@@ -114,3 +116,28 @@ def test_a_planted_symlink_at_the_next_part_is_never_written_through(tmp_path: P
     assert [s.part for s in segments] == [1, 3]
     assert sum(_decoded_frames(s.path) for s in segments) == 10
     assert all(s.path.stat().st_mode & 0o777 == 0o600 for s in segments)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 300 kB tmpfs: a real "no space left on device"."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k,mode=0700", "tmpfs", str(mount)],
+                   check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_segment_cut_short_by_a_full_disk_is_reported_with_its_error(tiny_disk: Path):
+    # reported closed with no error, a metadata writer sealed it "complete"
+    writer = _writer(tiny_disk)
+    with pytest.raises(OSError, match="No space left on device"), writer:
+        for i in range(1000):
+            writer.write(_frame(i), T0 + i * 0.1, keyframe=i % 10 == 0)
+    (segment,) = writer.segments
+    assert not segment.finalized
+    assert segment.error is not None and "No space left on device" in segment.error
+    assert _decoded_frames(segment.path) > 0  # cut back to its last whole fragment: it plays

@@ -38,6 +38,9 @@ class SegmentInfo:
     keyframes: int
     bytes: int
     finalized: bool  # remuxed for fast seeking; False leaves the fragmented file as written
+    # Why the segment ended early: a write failed (disk full...) and the file was cut back
+    # to its last whole fragment.  None: closed normally (rotation or stop).
+    error: str | None = None
 
     @property
     def duration(self) -> float:

@@ -227,9 +227,9 @@ class SegmentWriter:
         s = self.settings
         try:
             out = av.open(self._file, "w", format="mp4", options=FRAGMENTED_MP4)
-        except BaseException:
+        except BaseException as exc:
             self._close_file()
-            self._finish_later(remux=False)
+            self._finish_later(remux=False, error=_describe(exc))
             raise
         try:
             stream = out.add_stream("libx264", rate=s.fps_hint)
@@ -242,8 +242,8 @@ class SegmentWriter:
             # The header now, not with the first packet (x264 holds the first frame back
             # until the second): with flush_packets it is on disk at once.
             out.start_encoding()
-        except BaseException:
-            self._abandon(out)  # a half-written header is cut back to nothing
+        except BaseException as exc:
+            self._abandon(out, exc)  # a half-written header is cut back to nothing
             raise
         self._out, self._stream = out, stream
         self._good_size = os.fstat(fd).st_size
@@ -256,8 +256,8 @@ class SegmentWriter:
     def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
         try:
             out.mux(packets)
-        except Exception:
-            self._abandon(out)
+        except Exception as exc:
+            self._abandon(out, exc)
             raise
         self._bytes += sum(packet.size for packet in packets)
         if packets:
@@ -265,9 +265,10 @@ class SegmentWriter:
             assert self._file is not None
             self._good_size = os.fstat(self._file.fd).st_size
 
-    def _abandon(self, out: av.container.OutputContainer) -> None:
+    def _abandon(self, out: av.container.OutputContainer, exc: BaseException) -> None:
         """A write failed (disk full...): keep the file as it was after the last good write,
-        which plays; a half-written fragment at its end would not."""
+        which plays; a half-written fragment at its end would not.  The segment is reported
+        with ``exc`` as its error."""
         self._out = self._stream = None
         try:
             out.close()
@@ -280,7 +281,7 @@ class SegmentWriter:
         except OSError:
             pass
         self._close_file()
-        self._finish_later(remux=False)
+        self._finish_later(remux=False, error=_describe(exc))
 
     def _close_segment(self, finalize: bool) -> None:
         if self._out is None:
@@ -290,17 +291,17 @@ class SegmentWriter:
         try:
             self._mux(out, stream.encode(None))  # the frames x264 still holds
             out.close()  # the trailer
-        except Exception:
-            self._abandon(out)  # reported as it was after its last whole fragment
+        except Exception as exc:
+            self._abandon(out, exc)  # reported as it was after its last whole fragment
             raise
         self._out = self._stream = None
         self._close_file()
         self._finish_later(remux=finalize)
 
-    def _finish_later(self, remux: bool) -> None:
+    def _finish_later(self, remux: bool, error: str | None = None) -> None:
         assert self._path is not None
         info = SegmentInfo(self.session_id, self._part, self._path, self._first, self._last,
-                           self._frames, self._keyframes, 0, finalized=False)
+                           self._frames, self._keyframes, 0, finalized=False, error=error)
         self._later(self._finish, info, remux)
 
     def _later(self, fn: Callable[..., None], *args: object) -> None:
@@ -316,6 +317,10 @@ class SegmentWriter:
         self.segments.append(info)
         if self._on_segment is not None:
             self._on_segment(info)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _remux_faststart(path: Path) -> bool:
