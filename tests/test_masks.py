@@ -1,12 +1,14 @@
 """Mask compositing against the numpy reference; nothing outside a region is touched."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference as ref
-from fastrec import MaskKind, MaskRegion, i420_planes, mask_bgra, mask_i420, to_i420
+from fastrec import MaskKind, MaskRegion, i420_planes, i420_size, mask_bgra, mask_i420, to_i420
 from fastrec._ext import apply_masks
 from strategies import bgra_frames
 
@@ -145,3 +147,65 @@ def test_bad_regions_name_the_field_and_the_value(kwargs, message):
     base = dict(x=0, y=0, width=10, height=10)
     with pytest.raises(ValueError, match=message):
         MaskRegion(**{**base, **kwargs})
+
+
+def _screen(h: int = 20, w: int = 30) -> np.ndarray:
+    return np.random.default_rng(5).integers(0, 256, (h, w, 4), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("view", [lambda f: f[:, ::-1], lambda f: f.transpose(1, 0, 2),
+                                  lambda f: f[..., ::-1]],
+                         ids=["mirrored", "transposed", "channels-reversed"])
+def test_mask_bgra_refuses_a_view_it_cannot_mask_in_place(view):
+    # numpy would reshape such a view into a copy: the copy got masked, the pixels not
+    frame = _screen()
+    before = frame.copy()
+    bad = view(frame)
+    strides = re.escape(str(bad.strides))
+    with pytest.raises(ValueError, match=rf"frame cannot be masked in place \(shape .*, "
+                                         rf"strides {strides}\): .*strides \(any, 4, 1\)"):
+        mask_bgra(bad, [MaskRegion(0, 0, 10, 10, MaskKind.BLOCK)])
+    np.testing.assert_array_equal(frame, before)
+
+
+def test_mask_bgra_masks_views_with_any_row_stride_in_place():
+    frame = _screen(20, 30)
+    before = frame.copy()
+    flipped = frame[::-1]  # rows backwards: the kernel takes a negative row stride
+    mask_bgra(flipped, [MaskRegion(0, 0, 30, 2, MaskKind.BLOCK, colour=(1, 2, 3))])
+    assert (frame[18:, :, :3] == (3, 2, 1)).all()  # the frame's own last two rows (BGR)
+    np.testing.assert_array_equal(frame[:18], before[:18])
+    cropped = _screen(20, 30)
+    mask_bgra(cropped[5:15, 10:20], [MaskRegion(0, 0, 10, 10, MaskKind.BLOCK, colour=(1, 2, 3))])
+    assert (cropped[5:15, 10:20, :3] == (3, 2, 1)).all()
+
+
+def test_mask_bgra_refuses_read_only_and_non_bgra_frames():
+    frame = _screen()
+    frame.flags.writeable = False
+    with pytest.raises(ValueError, match="frame is read-only"):
+        mask_bgra(frame, [MaskRegion(0, 0, 5, 5)])
+    with pytest.raises(ValueError, match=r"frame must be a 3-D uint8 numpy array, got float32"):
+        mask_bgra(np.zeros((4, 4, 4), np.float32), [MaskRegion(0, 0, 5, 5)])
+
+
+def test_mask_i420_refuses_planes_it_cannot_mask_in_place():
+    y, u, v = i420_planes(to_i420(_screen(20, 30)), 30, 20)
+    region = [MaskRegion(0, 0, 10, 10)]
+    with pytest.raises(ValueError, match=r"y cannot be masked in place .*strides \(any, 1\)"):
+        mask_i420(y[:, ::-1], u, v, region)
+    with pytest.raises(ValueError, match=r"v cannot be masked in place"):
+        mask_i420(y, u, v.T, region)
+    with pytest.raises(ValueError, match=r"u and v must be the chroma planes of y \(20, 30\)"):
+        mask_i420(y, u[:5], v[:5], region)
+
+
+def test_i420_planes_are_views_or_an_error():
+    buf = np.zeros(2 * i420_size(8, 6), np.uint8)
+    with pytest.raises(ValueError, match=r"buf must be a C-contiguous uint8 .*strides \(2,\)"):
+        i420_planes(buf[::2], 8, 6)  # its planes would have been a copy's
+    with pytest.raises(ValueError, match="buf must be a C-contiguous uint8"):
+        to_i420(_screen(6, 8), out=buf[::2])
+    y, u, v = i420_planes(buf[: i420_size(8, 6)], 8, 6)
+    y[:] = 1
+    assert buf[: 8 * 6].sum() == 8 * 6

@@ -48,7 +48,13 @@ def i420_size(width: int, height: int) -> int:
 
 
 def i420_planes(buf: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Y, U and V views on a flat I420 buffer (no copy)."""
+    """Y, U and V views on an I420 buffer (no copy): one C-contiguous block of uint8, of any
+    shape.  Anything else is a ValueError: numpy would reshape it into a copy, and what is
+    then written into the planes (a conversion, a mask) would miss the buffer."""
+    if not isinstance(buf, np.ndarray) or buf.dtype != np.uint8 or not buf.flags.c_contiguous:
+        dtype = getattr(buf, "dtype", type(buf).__name__)
+        raise ValueError(f"buf must be a C-contiguous uint8 numpy array, got {dtype} of shape "
+                         f"{getattr(buf, 'shape', None)}, strides {getattr(buf, 'strides', None)}")
     flat = buf.reshape(-1)
     if flat.size < i420_size(width, height):
         raise ValueError(

@@ -269,13 +269,16 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     tick = 0
     while True:
         due = t0 + tick * period
+        # Every iteration looks for "stop": ahead of schedule it sleeps until due (or wakes
+        # for "stop"); behind it only looks.  Looking only when ahead would never stop a
+        # loop whose every tick runs late (a full ring under the block policy, a slow
+        # machine); this way a stop is honoured within one tick under any load.
+        if _stop_requested(control, max(0.0, due - time.monotonic())):
+            break
         now = time.monotonic()
         if now < due:
-            if _stop_requested(control, due - now):  # sleeps until due, or wakes for "stop"
-                break
-            if time.monotonic() < due:
-                continue
-        elif now - due >= period:
+            continue
+        if now - due >= period:
             skipped = math.floor((now - due) / period)
             loop.stats.late_ticks += skipped
             tick += skipped

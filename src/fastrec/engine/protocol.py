@@ -38,6 +38,9 @@ class SegmentInfo:
     keyframes: int
     bytes: int
     finalized: bool  # remuxed for fast seeking; False leaves the fragmented file as written
+    # Why the segment ended early: a write failed (disk full...) and the file was cut back
+    # to its last whole fragment.  None: closed normally (rotation or stop).
+    error: str | None = None
 
     @property
     def duration(self) -> float:
@@ -67,6 +70,17 @@ class SegmentOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentSkipped:
+    """A part's file name was taken already - by an encoder worker that died before its
+    supervisor heard of that part, or by anything else (a planted symlink) - so the writer
+    left it untouched and went on with the next part number."""
+
+    session_id: str
+    part: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentClosed:
     info: SegmentInfo
 
@@ -87,6 +101,7 @@ class EncoderFailed:
 
     session_id: str
     error: str
+    traceback: str | None = None  # where it was raised, when an exception caused it
 
 
 @dataclass(frozen=True, slots=True)

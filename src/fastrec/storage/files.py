@@ -169,6 +169,8 @@ def create_private(path: str | os.PathLike[str]) -> int:
     or writes through a link into somebody else's file.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # Windows opens a descriptor in text mode unless told otherwise: "\n" would become "\r\n"
+    flags |= getattr(os, "O_BINARY", 0)
     return os.open(path, flags, FILE_MODE)
 
 

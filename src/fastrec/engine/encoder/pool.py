@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
@@ -25,6 +26,7 @@ from fastrec.engine.protocol import (
     SegmentNaming,
     SegmentOpened,
     SegmentPolicy,
+    SegmentSkipped,
     SessionEncoded,
     WorkerDied,
 )
@@ -32,7 +34,7 @@ from fastrec.engine.ring import RingClosed, RingEndpoint, RingReader
 from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 from fastrec.engine.usage import cpu_seconds
 
-Event = SegmentOpened | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
+Event = SegmentOpened | SegmentSkipped | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
             job.session_id, job.settings, job.policy, job.naming.path,
             on_open=lambda part, path: emit(SegmentOpened(job.session_id, part, path)),
             on_segment=lambda info: emit(SegmentClosed(info)), first_part=job.first_part,
+            on_taken=lambda part, path: emit(SegmentSkipped(job.session_id, part, path)),
         ) as writer:
             while True:
                 try:
@@ -71,7 +74,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
                 frames += 1
         emit(SessionEncoded(job.session_id, frames, cpu_seconds()))
     except Exception as exc:  # the supervisor owns the user-facing error
-        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}"))
+        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
 
 
 def _worker_main(conn: Connection) -> None:
@@ -196,7 +199,9 @@ class EncoderPool:
             old.child.conn.close()
             self._workers[index] = new = self._spawn()
             for session_id, job in old.jobs.items():
-                # the next part, so the replacement never overwrites what the dead one wrote
+                # The part after the last one we heard of.  The dead worker may have opened
+                # later ones we never heard of (it reports a part only once the one before
+                # it is remuxed): the writer skips every name that exists (SegmentSkipped).
                 part = self._parts.get(session_id, job.first_part - 1) + 1
                 new.jobs[session_id] = moved = replace(job, first_part=part)
                 new.send(moved)

@@ -1,13 +1,32 @@
 """One session's frames into rotating H.264 segment files.
 
 Each segment is a fragmented MP4 while it is written, so a recorder killed at any moment
-leaves a file that plays up to its last fragment (about a second).  Rotation (by size or
-duration) flushes the old encoder into the old file and starts a fresh one whose first
-frame is a keyframe: the frame that triggered it is written once, in the new segment.
+leaves a file that plays up to its last fragment (about a second).  Its header (``ftyp``
+and an empty ``moov``) is on disk as soon as the segment opens, before the encoder has
+produced a packet, so even a part killed before its first fragment opens as a video (of
+0 frames), not as a 0-byte file.  Rotation (by size or duration) flushes the old encoder
+into the old file and starts a fresh one whose first frame is a keyframe: the frame that
+triggered it is written once, in the new segment.
 A clean close remuxes the file with its index up front so players seek at once; that runs
 on a finisher thread, so a rotation never holds up the next segment's frames (the ring in
 front of the encoder only has to absorb encoding jitter).  The callbacks run on that thread
 too, in order: segment N is reported closed before segment N+1 is reported open.
+
+Invariants:
+
+- The writer never truncates, overwrites or writes through anything it did not create: each
+  segment file is created with O_CREAT|O_EXCL|O_NOFOLLOW (mode 0600) and FFmpeg writes through
+  that descriptor, never reopening the name.  A part name that is taken - by a worker that
+  died before the supervisor heard of that part, or by anything else, such as a planted
+  symlink - is left alone and reported; the segment takes the next free part number.  So a
+  replacement worker, which starts from the last part the supervisor heard of, cannot
+  destroy what a dead one was still writing.
+- The remux writes a new exclusively created temporary file and renames it over the part:
+  the part's name always holds either the fragmented file or the whole remuxed one, and a
+  replacement worker never creates a file at a name that exists.
+- Presentation timestamps (milliseconds) strictly increase within a segment, as the muxer
+  requires: a frame that rounds onto its predecessor's millisecond is shown 1 ms later
+  rather than dropped, so every frame handed in is in the file.
 """
 
 from __future__ import annotations
@@ -24,7 +43,7 @@ import numpy as np
 
 from fastrec.core.convert import tag_colours
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
-from fastrec.storage.files import reserve_temp
+from fastrec.storage.files import create_private, fsync_dir, reserve_temp
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
@@ -33,6 +52,8 @@ FRAGMENTED_MP4 = {
     "frag_duration": "1000000",
     "flush_packets": "1",  # hand each fragment to the OS at once, not when a 256 kB buffer fills
 }
+# Part names taken in a row (by a dead worker's parts or planted files) before giving up.
+MAX_TAKEN_PARTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +78,59 @@ class EncoderSettings:
     threads: int = 1  # frame threads: each holds another frame (~12 MB at 1080p), no CPU saved here
 
 
+class _SegmentFile:
+    """FFmpeg's output for one segment: the descriptor the writer created the file with.
+
+    Every write reaches the OS whole before FFmpeg goes on (so with ``flush_packets`` the
+    file ends on a whole fragment).  It has no ``close``: the writer closes the descriptor
+    itself, after the container, so a failed segment can still be cut back through it.
+    """
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.name = str(path)  # PyAV names the file in its errors
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self.fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+
 class SegmentWriter:
     """Encode frames into ``path_for(part)`` files, rotating by ``policy``; a context manager.
 
     ``on_open`` is called with (part, path) when a segment starts, ``on_segment`` with its
-    :class:`SegmentInfo` when it is closed - both from the writer's finisher thread.
+    :class:`SegmentInfo` when it is closed, ``on_taken`` with (part, path) for a part name
+    that was already taken and so left alone - all from the writer's finisher thread.
     """
 
     def __init__(self, session_id: str, settings: EncoderSettings, policy: SegmentPolicy,
                  path_for: Callable[[int], Path],
                  on_segment: Callable[[SegmentInfo], None] | None = None, first_part: int = 1,
-                 on_open: Callable[[int, Path], None] | None = None) -> None:
+                 on_open: Callable[[int, Path], None] | None = None,
+                 on_taken: Callable[[int, Path], None] | None = None) -> None:
         self.session_id = session_id
         self.settings = settings
         self.policy = policy
         self._path_for = path_for
         self._on_segment = on_segment
         self._on_open = on_open
+        self._on_taken = on_taken
         self._part = first_part - 1
         self._out: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
+        self._file: _SegmentFile | None = None
         self._path: Path | None = None
         self._first = self._last = 0.0
-        self._frames = self._keyframes = self._bytes = 0
+        self._last_pts = -1
+        self._frames = self._keyframes = self._bytes = self._good_size = 0
         self.segments: list[SegmentInfo] = []  # complete once close() has returned
         self._finisher: ThreadPoolExecutor | None = None
         self._finishing: list[Future[None]] = []
@@ -96,7 +147,7 @@ class SegmentWriter:
 
     def write(self, pixels: np.ndarray, timestamp: float, keyframe: bool = False) -> None:
         """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``."""
-        if self._out is not None and timestamp <= self._last:
+        if self._out is not None and timestamp < self._last:
             return  # a clock that steps back would make the file unplayable
         if self._out is None or self._rotation_due(timestamp):
             self._close_segment(finalize=True)
@@ -105,7 +156,11 @@ class SegmentWriter:
         assert self._stream is not None and self._out is not None
         frame = av.VideoFrame.from_numpy_buffer(pixels, format="yuv420p")
         tag_colours(frame)
-        frame.pts = round((timestamp - self._first) / TIME_BASE)
+        # Strictly increasing, or the muxer refuses the packet (EINVAL): a frame less than
+        # 1 ms after the previous one (the session's final frame at stop time, typically)
+        # is shown 1 ms later.  Dropping it instead would end the video before the session.
+        pts = max(round((timestamp - self._first) / TIME_BASE), self._last_pts + 1)
+        frame.pts = self._last_pts = pts
         frame.time_base = TIME_BASE
         if keyframe:
             frame.pict_type = av.video.frame.PictureType.I
@@ -142,17 +197,40 @@ class SegmentWriter:
         return ((p.max_bytes is not None and self._bytes >= p.max_bytes)
                 or (p.max_seconds is not None and timestamp - self._first >= p.max_seconds))
 
+    def _create_part(self) -> tuple[Path, int]:
+        """The next free part's path and the descriptor of the file just created there."""
+        for _ in range(MAX_TAKEN_PARTS):
+            self._part += 1
+            path = Path(self._path_for(self._part))
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                try:
+                    # 0600 (recordings hold what was on screen), and never an existing name
+                    return path, create_private(path)
+                except FileExistsError:
+                    if self._on_taken is not None:
+                        self._later(self._on_taken, self._part, path)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot write recording {path}: {exc.strerror}") from exc
+        raise FileExistsError(f"cannot write recording: {MAX_TAKEN_PARTS} part names up to {path} "
+                              "are taken already")
+
     def _open_segment(self, timestamp: float) -> None:
-        self._part += 1
-        self._path = Path(self._path_for(self._part))
+        path, fd = self._create_part()
+        self._path, self._file = path, _SegmentFile(fd, path)
+        self._first = self._last = timestamp
+        self._last_pts = -1
+        self._frames = self._keyframes = self._bytes = self._good_size = 0
+        # reported at once: every file the writer creates is reported opened, then closed
+        if self._on_open is not None:
+            self._later(self._on_open, self._part, path)
         s = self.settings
         try:
-            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # created 0600 before FFmpeg opens it: recordings hold what was on screen
-            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot write recording {self._path}: {exc.strerror}") from exc
-        out = av.open(str(self._path), "w", format="mp4", options=FRAGMENTED_MP4)
+            out = av.open(self._file, "w", format="mp4", options=FRAGMENTED_MP4)
+        except BaseException as exc:
+            self._close_file()
+            self._finish_later(remux=False, error=_describe(exc))
+            raise
         try:
             stream = out.add_stream("libx264", rate=s.fps_hint)
             stream.width, stream.height, stream.pix_fmt = s.width, s.height, "yuv420p"
@@ -161,58 +239,69 @@ class SegmentWriter:
             tag_colours(stream.codec_context)
             stream.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": s.x264_params}
             stream.codec_context.thread_count = s.threads
-        except BaseException:
-            out.close()
+            # The header now, not with the first packet (x264 holds the first frame back
+            # until the second): with flush_packets it is on disk at once.
+            out.start_encoding()
+        except BaseException as exc:
+            self._abandon(out, exc)  # a half-written header is cut back to nothing
             raise
         self._out, self._stream = out, stream
-        self._first = self._last = timestamp
-        self._frames = self._keyframes = self._bytes = self._good_size = 0
-        if self._on_open is not None:
-            self._later(self._on_open, self._part, self._path)
+        self._good_size = os.fstat(fd).st_size
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            os.close(self._file.fd)
+            self._file = None
 
     def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
         try:
             out.mux(packets)
-        except Exception:
-            self._abandon(out)
+        except Exception as exc:
+            self._abandon(out, exc)
             raise
         self._bytes += sum(packet.size for packet in packets)
         if packets:
             # with flush_packets the file now ends on a whole fragment (or on the header)
-            assert self._path is not None
-            self._good_size = self._path.stat().st_size
+            assert self._file is not None
+            self._good_size = os.fstat(self._file.fd).st_size
 
-    def _abandon(self, out: av.container.OutputContainer) -> None:
+    def _abandon(self, out: av.container.OutputContainer, exc: BaseException) -> None:
         """A write failed (disk full...): keep the file as it was after the last good write,
-        which plays; a half-written fragment at its end would not."""
+        which plays; a half-written fragment at its end would not.  The segment is reported
+        with ``exc`` as its error."""
         self._out = self._stream = None
         try:
             out.close()
         except Exception:
             pass  # the trailer cannot be written either; it is cut off below
-        assert self._path is not None
+        if self._file is None:
+            return  # abandoned already (a failed flush, then its failed trailer)
         try:
-            os.truncate(self._path, self._good_size)
+            os.ftruncate(self._file.fd, self._good_size)
         except OSError:
             pass
-        self._finish_later(remux=False)
+        self._close_file()
+        self._finish_later(remux=False, error=_describe(exc))
 
     def _close_segment(self, finalize: bool) -> None:
         if self._out is None:
             return
         out, stream = self._out, self._stream
-        self._out = self._stream = None
+        assert stream is not None
         try:
-            assert stream is not None
-            self._mux(out, stream.encode(None))
-        finally:
-            out.close()
+            self._mux(out, stream.encode(None))  # the frames x264 still holds
+            out.close()  # the trailer
+        except Exception as exc:
+            self._abandon(out, exc)  # reported as it was after its last whole fragment
+            raise
+        self._out = self._stream = None
+        self._close_file()
         self._finish_later(remux=finalize)
 
-    def _finish_later(self, remux: bool) -> None:
+    def _finish_later(self, remux: bool, error: str | None = None) -> None:
         assert self._path is not None
         info = SegmentInfo(self.session_id, self._part, self._path, self._first, self._last,
-                           self._frames, self._keyframes, 0, finalized=False)
+                           self._frames, self._keyframes, 0, finalized=False, error=error)
         self._later(self._finish, info, remux)
 
     def _later(self, fn: Callable[..., None], *args: object) -> None:
@@ -230,8 +319,17 @@ class SegmentWriter:
             self._on_segment(info)
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _remux_faststart(path: Path) -> bool:
-    """Rewrite a fragmented MP4 as a plain one with its index first; False keeps the original."""
+    """Rewrite a fragmented MP4 as a plain one with its index first; False keeps the original.
+
+    The new file is a temporary one created exclusively (FFmpeg reopens it by name: the
+    faststart pass reads it back), made durable, then renamed over the part, so the part's
+    name holds one whole file or the other at every moment, even across a power loss.
+    """
     try:
         tmp = reserve_temp(path)
     except OSError:
@@ -246,7 +344,13 @@ def _remux_faststart(path: Path) -> bool:
                     continue  # the demuxer's end-of-stream marker
                 packet.stream = target
                 dst.mux(packet)
+        fd = os.open(tmp, os.O_RDWR)  # Windows flushes only a handle that may write
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
         return True
     except (av.FFmpegError, OSError):
         tmp.unlink(missing_ok=True)
