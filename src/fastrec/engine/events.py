@@ -11,6 +11,8 @@ when :class:`SessionFinished` has been emitted: no event for it follows.
 Per session the events come as: :class:`SessionStarted` (at most once), then for each
 segment :class:`~fastrec.engine.protocol.SegmentOpened` and :class:`SegmentFinished`
 (segment N finished before N+1 opened, except when a dead encoder never closed N),
+:class:`~fastrec.engine.protocol.SegmentSkipped` when a part's name was taken (a dead
+encoder's unreported part, or a file planted there),
 :class:`SessionError` at any point, and :class:`SessionFinished` last.
 """
 
@@ -19,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fastrec.engine.protocol import SegmentInfo, SegmentOpened
+from fastrec.engine.protocol import SegmentInfo, SegmentOpened, SegmentSkipped
 
 __all__ = [
     "LIVE_STATES",
     "EngineEvent",
     "SegmentFinished",
     "SegmentOpened",
+    "SegmentSkipped",
     "SessionError",
     "SessionFinished",
     "SessionStarted",
@@ -90,4 +93,5 @@ class SessionFinished:
     capture: dict[str, object]
 
 
-EngineEvent = SessionStarted | SegmentOpened | SegmentFinished | SessionError | SessionFinished
+EngineEvent = (SessionStarted | SegmentOpened | SegmentSkipped | SegmentFinished | SessionError
+               | SessionFinished)

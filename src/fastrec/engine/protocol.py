@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import IntFlag
 from pathlib import Path
 
+from fastrec.storage.naming import part_basename, video_path
+
 
 class FrameFlags(IntFlag):
     """Flags the capture process sets on a ring slot."""
@@ -56,8 +58,7 @@ class SegmentNaming:
     basename: str
 
     def path(self, part: int) -> Path:
-        suffix = "" if part == 1 else f"_part{part}"
-        return self.directory / f"{self.basename}{suffix}.mp4"
+        return video_path(self.directory, part_basename(self.basename, part))
 
 
 # Encoder pool events, sent from workers to the supervisor.

@@ -50,6 +50,7 @@ from fastrec.engine.protocol import (
     SegmentNaming,
     SegmentOpened,
     SegmentPolicy,
+    SegmentSkipped,
     SessionEncoded,
     WorkerDied,
 )
@@ -362,6 +363,8 @@ class Recorder:
     def _on_encoder(self, session: Session, event: Any) -> None:
         if isinstance(event, SegmentOpened):
             session.current = str(event.path)
+            self._emit(event)
+        elif isinstance(event, SegmentSkipped):
             self._emit(event)
         elif isinstance(event, SegmentClosed):
             session.segments.append(event.info)

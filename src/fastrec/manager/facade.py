@@ -29,6 +29,7 @@ from fastrec.engine.events import (
     EngineEvent,
     SegmentFinished,
     SegmentOpened,
+    SegmentSkipped,
     SessionError,
     SessionFinished,
     SessionStarted,
@@ -557,6 +558,8 @@ class RecordingManager:
                     log.info("Recording rotated to a new file", session_id=session.session_id,
                              part=part, file=str(path))
                     self._notify("rotated", session.session_id, {"part": part, "path": str(path)})
+            case SegmentSkipped(part=part, path=path):
+                files.skipped(part, Path(path), self._capture_now(session))
             case SegmentFinished(info=info, capture=capture):
                 failed = self._engine_state(session) == SessionState.ERROR
                 files.closed(info, capture, failed=failed)

@@ -19,6 +19,7 @@ time, frame counts) when it closes.  Invariants:
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ import structlog
 from fastrec.engine.protocol import SegmentInfo
 from fastrec.storage.integrity import VideoProbe, link_next, probe_video, seal_segment
 from fastrec.storage.metadata import SegmentMetadata, write_metadata
-from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path
+from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path, part_basename, video_path
 
 log = structlog.get_logger("fastrec.manager")
 
@@ -125,7 +126,29 @@ class SessionFiles:
             log.warning("Recording part closed twice; the first seal stands",
                         file=part.video.name, part=info.part)
             return
-        self.seal(part, info, capture, status="interrupted" if failed and not info.finalized else "complete")
+        if info.error is not None:  # cut short by a failed write (a full disk...)
+            self._error(f"{part.video.name}: {info.error}")
+        interrupted = info.error is not None or (failed and not info.finalized)
+        self.seal(part, info, capture, status="interrupted" if interrupted else "complete")
+
+    def skipped(self, number: int, path: Path, capture: dict[str, Any]) -> None:
+        """The encoder found part ``number``'s name taken and left it alone.  If it is this
+        session's own part - written by an encoder worker that died before the manager
+        heard of it - it is sealed ``interrupted`` as it is on disk; anything else there
+        (a planted link, another program's file) is only reported, never touched."""
+        try:
+            st = path.lstat()
+        except OSError:
+            st = None
+        ours = (st is not None and stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+                and number not in self.parts and path.parent == self.directory
+                and path == video_path(self.directory, part_basename(self.basename, number)))
+        if not ours:
+            log.warning("A file not written by this recording was in the way; left untouched",
+                        file=str(path), part=number)
+            return
+        self.opened(number, path, capture)
+        self.seal(self.parts[number], None, capture)
 
     def finish(self, capture: dict[str, Any]) -> None:
         """The session ended: seal whatever is still open, as it is on disk."""

@@ -25,6 +25,7 @@ __all__ = [
     "claim_basename",
     "is_recording_basename",
     "metadata_path",
+    "part_basename",
     "recording_basename",
     "sanitize_component",
     "video_path",
@@ -106,12 +107,16 @@ def recording_basename(con_codigo: object, server_name: object, start: datetime,
     Both components go through :func:`sanitize_component`; ``start`` is formatted in its
     own clock (the reference uses local time).
     """
-    if isinstance(part, bool) or not isinstance(part, int) or part < 1:
-        raise ValueError(f"part={part!r}: must be an integer 1 or greater")
     code = sanitize_component(con_codigo, _CODE_MAX_CHARS, max_bytes=_CODE_MAX_CHARS)
     server = sanitize_component(server_name, 64, max_bytes=_SERVER_MAX_BYTES)
-    name = f"{NAME_PREFIX}{code}_{server}_{start:%Y%m%d_%H%M%S}"
-    return name if part == 1 else f"{name}_part{part}"
+    return part_basename(f"{NAME_PREFIX}{code}_{server}_{start:%Y%m%d_%H%M%S}", part)
+
+
+def part_basename(basename: str, part: int) -> str:
+    """The one rule for rotated parts: part 1 is ``basename``, part N ``{basename}_part{N}``."""
+    if isinstance(part, bool) or not isinstance(part, int) or part < 1:
+        raise ValueError(f"part={part!r}: must be an integer 1 or greater")
+    return basename if part == 1 else f"{basename}_part{part}"
 
 
 def video_path(directory: str | os.PathLike[str], basename: str) -> Path:
