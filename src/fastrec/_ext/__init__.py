@@ -5,7 +5,7 @@ at a tenth of the speed drops frames, so a missing build must fail at import.
 """
 
 try:
-    from fastrec._ext._convert import Scaler
+    from fastrec._ext._convert import Scaler, rgb_to_yuv
     from fastrec._ext._diff import TileDiff
     from fastrec._ext._masks import apply_masks
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
@@ -15,4 +15,4 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "in a checkout; `bash scripts/setup.sh` does all set-up), which compiles it."
     ) from exc
 
-__all__ = ["Scaler", "TileDiff", "apply_masks"]
+__all__ = ["Scaler", "TileDiff", "apply_masks", "rgb_to_yuv"]

@@ -11,6 +11,7 @@ from libc.stdint cimport uint8_t, uint16_t, int32_t, uint64_t
 import numpy as np
 
 from fastrec._ext._frame cimport CSHIFT, Y_R, Y_G, Y_B, U_R, U_G, U_B, V_R, V_G, V_B
+from fastrec._ext._frame cimport chroma_u as _chroma_u, chroma_v as _chroma_v, luma as _luma
 
 cdef enum:
     WSHIFT = 14          # fraction bits of the resampling weights (they sum to 1 << 14)
@@ -218,3 +219,12 @@ cdef class Scaler:
                          &self._xw[0, 0], self._xtaps, &self._acc[0], &self._vrow[0], r1, w)
             emit(r0, r1, GFRAC, Y + oy * ys, Y + (oy + 1) * ys, U + (oy >> 1) * us,
                  V + (oy >> 1) * vs, w)
+
+
+def rgb_to_yuv(int r, int g, int b):
+    """One colour (each channel 0..255) as the kernels convert it: BT.709, limited range,
+    as (Y, U, V).  The one place outside the kernels that needs the matrix (mask fills,
+    blank frames) asks here, so the two can never disagree."""
+    if not (0 <= r <= 255 and 0 <= g <= 255 and 0 <= b <= 255):
+        raise ValueError(f"rgb=({r}, {g}, {b}): each channel must be between 0 and 255")
+    return _luma(r, g, b), _chroma_u(r, g, b, 0), _chroma_v(r, g, b, 0)

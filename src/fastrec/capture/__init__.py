@@ -30,8 +30,9 @@ from fastrec.capture.matching import (
 )
 from fastrec.capture.screen import FullScreenSource
 from fastrec.capture.synthetic import SCENARIOS, SyntheticSource, VideoFileSource
+from fastrec.engine.protocol import CaptureMode
 
-MODES = ("full_screen", "rdp_window", "active_window", "synthetic", "video_file")
+MODES = tuple(CaptureMode)
 
 __all__ = [
     "MODES",
@@ -77,14 +78,14 @@ def open_source(mode: str, display: str | None = None, **options: Any) -> Captur
     Windows); the synthetic and video modes ignore it.  ``options`` go to the source's
     constructor; an unknown option is a ``ValueError`` that lists the allowed ones.
     """
-    if mode == "full_screen":
+    if mode == CaptureMode.FULL_SCREEN:
         factory: Any = FullScreenSource
-    elif mode in ("rdp_window", "active_window"):
+    elif mode in (CaptureMode.RDP_WINDOW, CaptureMode.ACTIVE_WINDOW):
         module = window_backend_module()
-        factory = module.RdpWindowSource if mode == "rdp_window" else module.ActiveWindowSource
-    elif mode == "synthetic":
+        factory = module.RdpWindowSource if mode == CaptureMode.RDP_WINDOW else module.ActiveWindowSource
+    elif mode == CaptureMode.SYNTHETIC:
         factory = SyntheticSource
-    elif mode == "video_file":
+    elif mode == CaptureMode.VIDEO_FILE:
         factory = VideoFileSource
     else:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

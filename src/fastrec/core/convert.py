@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrec._ext import Scaler
+from fastrec._ext import Scaler, rgb_to_yuv
+
+BLACK_YUV: tuple[int, int, int] = rgb_to_yuv(0, 0, 0)  # (16, 128, 128): limited-range black
 
 MIN_SCALE = 0.1
 MAX_SCALE = 2.0
@@ -82,6 +84,7 @@ def to_i420(frame: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None
 
 
 __all__ = [
+    "BLACK_YUV",
     "STREAM_COLOUR_TAGS",
     "MAX_SCALE",
     "MIN_SCALE",
@@ -89,6 +92,7 @@ __all__ = [
     "i420_planes",
     "i420_size",
     "output_size",
+    "rgb_to_yuv",
     "tag_colours",
     "to_i420",
 ]

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from fastrec._ext import apply_masks
+from fastrec._ext import apply_masks, rgb_to_yuv
 
 
 class MaskKind(StrEnum):
@@ -95,15 +95,6 @@ class MaskRegion:
         if self.strength is not None:
             strength = max(1, round(self.strength * (sx + sy) / 2))
         return replace(self, x=x0, y=y0, width=x1 - x0, height=y1 - y0, strength=strength)
-
-
-def _rgb_to_yuv(rgb: Rgb) -> tuple[int, int, int]:
-    # BT.709 limited range, as the I420 kernels
-    r, g, b = (float(c) for c in rgb)
-    y = 16 + (0.2126 * r + 0.7152 * g + 0.0722 * b) * 219 / 255
-    u = 128 + (-0.2126 * r - 0.7152 * g + 0.9278 * b) / 1.8556 * 224 / 255
-    v = 128 + (0.7874 * r - 0.7152 * g - 0.0722 * b) / 1.5748 * 224 / 255
-    return round(y), round(u), round(v)
 
 
 def _colours(region: MaskRegion) -> tuple[Rgb, Rgb]:
@@ -182,7 +173,7 @@ def mask_i420(
         code, strength = _KIND_CODE[region.kind], region.effective_strength
         luma.append((x0, y0, x1 - x0, y1 - y0, code, strength))
         chroma.append((x0 // 2, y0 // 2, (x1 - x0) // 2, (y1 - y0) // 2, code, max(1, strength // 2)))
-    yuv = [(_rgb_to_yuv(fill), _rgb_to_yuv(glyph)) for fill, glyph in map(_colours, regions)]
+    yuv = [(rgb_to_yuv(*fill), rgb_to_yuv(*glyph)) for fill, glyph in map(_colours, regions)]
     for plane, table, channel in ((y, luma, 0), (u, chroma, 1), (v, chroma, 2)):
         colours = np.array([(f[channel], g[channel]) for f, g in yuv], dtype=np.uint8)
         if plane.size:

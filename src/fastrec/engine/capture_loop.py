@@ -25,11 +25,11 @@ import numpy as np
 
 from fastrec.capture import open_source
 from fastrec.capture.base import Target
-from fastrec.core.convert import Scaler, i420_planes, i420_size, output_size
+from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, output_size
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
 from fastrec.engine.launch import send
-from fastrec.engine.protocol import FrameFlags
+from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 
@@ -42,7 +42,7 @@ class CaptureConfig:
     """One session's capture settings."""
 
     session_id: str
-    mode: str = "rdp_window"
+    mode: str = CaptureMode.RDP_WINDOW
     display: str | None = None
     source_options: dict[str, Any] = field(default_factory=dict)
     fps: int = 10
@@ -50,7 +50,7 @@ class CaptureConfig:
     keyframe_interval: float = 10.0  # seconds; a 1080p keyframe costs ~80 kB (README)
     tile_size: int = 64
     ring_slots: int = 3  # see RecordingSettings.ring_slots
-    full_policy: str = "block"
+    full_policy: str = FullPolicy.BLOCK
     ring_timeout: float = 0.5
     masks: tuple[MaskRegion, ...] = ()  # in screen coordinates
     # A window that has just appeared (first seen, restored, newly focused) shows whatever
@@ -92,9 +92,8 @@ class _Layout:
 
 
 def _blank(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
-    y.fill(16)  # BT.709 limited-range black
-    u.fill(128)
-    v.fill(128)
+    for plane, value in zip((y, u, v), BLACK_YUV, strict=True):
+        plane.fill(value)
 
 
 class CaptureLoop:

@@ -1,13 +1,36 @@
 """What crosses between the engine's processes besides pixels: frame flags in the ring's
-slot headers and the small messages of the supervisor, capture and encoder processes."""
+slot headers and the small messages of the supervisor, capture and encoder processes -
+and the vocabulary of a session's capture settings (capture modes, the full-ring policy),
+defined here once for the settings, the command line and the engine."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntFlag
+from enum import IntFlag, StrEnum
 from pathlib import Path
 
 from fastrec.storage.naming import part_basename, video_path
+
+
+class CaptureMode(StrEnum):
+    """What a session records."""
+
+    FULL_SCREEN = "full_screen"  # all monitors, or one
+    RDP_WINDOW = "rdp_window"  # the RDP client's window, followed; paused when it is not visible
+    ACTIVE_WINDOW = "active_window"  # whichever window has the focus
+    SYNTHETIC = "synthetic"  # a generated desktop (tests, benchmarks, `record --mode synthetic`)
+    VIDEO_FILE = "video_file"  # frames of a video file (tests, benchmarks)
+
+
+# what RECORDING_MODE accepts: the modes that record a real screen
+RECORDING_MODES = (CaptureMode.FULL_SCREEN, CaptureMode.RDP_WINDOW, CaptureMode.ACTIVE_WINDOW)
+
+
+class FullPolicy(StrEnum):
+    """What the capture process does when every ring slot is taken."""
+
+    BLOCK = "block"  # wait up to `timeout` for a consumer to release one, else drop the new frame
+    DROP_OLDEST = "drop_oldest"  # overwrite the oldest unread frame
 
 
 class FrameFlags(IntFlag):

@@ -35,7 +35,6 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from multiprocessing import reduction, shared_memory
 from types import TracebackType
 from typing import Any, Self
@@ -44,6 +43,7 @@ import numpy as np
 import psutil
 
 from fastrec._ext._shm import AtomicWords
+from fastrec.engine.protocol import FullPolicy
 
 __all__ = [
     "FrameHeader",
@@ -80,13 +80,6 @@ _U32 = 0xFFFF_FFFF
 _POLL = 1.0
 _SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
-
-
-class FullPolicy(StrEnum):
-    """What the producer does when every slot is taken."""
-
-    BLOCK = "block"  # wait up to `timeout` for a consumer to release one, else drop the new frame
-    DROP_OLDEST = "drop_oldest"  # overwrite the oldest unread frame
 
 
 class RingClosed(Exception):

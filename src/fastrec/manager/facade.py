@@ -35,7 +35,7 @@ from fastrec.engine.events import (
     SessionStarted,
     SessionState,
 )
-from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
+from fastrec.engine.protocol import CaptureMode, SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
 from fastrec.logs import recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
@@ -474,7 +474,7 @@ class RecordingManager:
 
     def _capture_config(self, session_id: str, settings: RecordingSettings, mode: str,
                         display: str | None, source_options: dict[str, Any]) -> CaptureConfig:
-        options: dict[str, Any] = {"monitor": settings.monitor} if mode == "full_screen" else {}
+        options: dict[str, Any] = {"monitor": settings.monitor} if mode == CaptureMode.FULL_SCREEN else {}
         options.update(source_options)
         return CaptureConfig(
             session_id=session_id, mode=mode, display=display, source_options=options,
