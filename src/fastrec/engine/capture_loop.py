@@ -34,6 +34,7 @@ from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
+LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
 LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
 
 
@@ -75,6 +76,14 @@ class CaptureStats:
     output_size: tuple[int, int] = (0, 0)
     elapsed: float = 0.0
     cpu_seconds: float = 0.0  # this capture process's own CPU time
+    # what an auditor wants beside the pixels, each as (time.monotonic() stamp, text) - the
+    # clock of the frames' timestamps - the last LOG_KEEP of each
+    titles: list[tuple[float, str]] = field(default_factory=list)  # the target's title changes
+    pauses: list[tuple[float, str]] = field(default_factory=list)  # why recording paused
+
+    def note(self, log: list[tuple[float, str]], stamp: float, text: str) -> None:
+        log.append((stamp, text))
+        del log[:-LOG_KEEP]
 
 
 class _Layout:
@@ -128,6 +137,7 @@ class CaptureLoop:
             self._settle_until = None
             if not self._paused:
                 self._paused = True
+                self.stats.note(self.stats.pauses, stamp, self.source.pause_reason or "nothing to record")
                 self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
             return
         region = target.region
@@ -139,6 +149,8 @@ class CaptureLoop:
         resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
         forced = resized or appeared or target != self._last_target
         self._paused = False
+        if target.title and (self._last_target is None or target.title != self._last_target.title):
+            self.stats.note(self.stats.titles, stamp, target.title)
         self._last_target = target
         key_due = stamp - self._last_key >= self.config.keyframe_interval
         if not forced and not key_due and self.source.damaged() is False:

@@ -29,7 +29,7 @@ import structlog
 
 from fastrec.engine.protocol import SegmentInfo
 from fastrec.storage.integrity import VideoProbe, link_next, probe_video, seal_segment
-from fastrec.storage.metadata import SegmentMetadata, write_metadata
+from fastrec.storage.metadata import SegmentMetadata, TimedNote, write_metadata
 from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path, part_basename, video_path
 
 log = structlog.get_logger("fastrec.manager")
@@ -63,6 +63,7 @@ class SessionFiles:
     errors: list[str] = field(default_factory=list)  # what could not be written
     counted: dict[str, int] = field(default_factory=dict)  # capture counters already in a part
     output_size: tuple[int, int] | None = None
+    noted_until: float = float("-inf")  # capture clock: titles/pauses up to here are in a part
     chain_offset: int = field(init=False)  # parts of earlier recordings of this session id
 
     def __post_init__(self) -> None:
@@ -176,6 +177,11 @@ class SessionFiles:
         meta.frames.dropped = delta["dropped"]
         if info is not None:
             meta.frames.keyframes = info.keyframes  # type: ignore[attr-defined]
+        start = info.first_timestamp if info is not None else self.noted_until
+        end = info.last_timestamp if info is not None else float("inf")
+        meta.capture.window_titles = _notes(capture.get("titles"), start, end, current=True)
+        meta.capture.pauses = _notes(capture.get("pauses"), start, end)
+        self.noted_until = max(self.noted_until, end if info is not None else start)
         if self.errors or status == "interrupted":
             meta.errors = list(self.errors)
         if info is None and not part.video.is_file():
@@ -230,3 +236,15 @@ class SessionFiles:
     def _error(self, message: str) -> None:
         log.error("Recording metadata error", error=message)
         self.errors.append(message)
+
+
+def _notes(log: Any, start: float, end: float, *, current: bool = False) -> list[TimedNote]:
+    """The entries of a capture log (``(stamp, text)`` pairs) within [start, end], as times
+    into the part; ``current``: also the one in effect at ``start`` (at 0 s)."""
+    entries = [(float(t), str(text)) for t, text in (log or ())]
+    inside = [TimedNote(at_seconds=max(0.0, t - start) if start > float("-inf") else 0.0, text=text)
+              for t, text in entries if start <= t <= end]
+    before = [text for t, text in entries if t < start]
+    if current and before and (not inside or inside[0].at_seconds > 0):
+        inside.insert(0, TimedNote(at_seconds=0.0, text=before[-1]))
+    return inside

@@ -42,6 +42,7 @@ _EXPORTS = {
     "Segment": "segments",
     "SegmentCheck": "integrity",
     "SegmentMetadata": "metadata",
+    "TimedNote": "metadata",
     "VerifyReport": "integrity",
     "atomic_writer": "files",
     "chain_hash": "integrity",

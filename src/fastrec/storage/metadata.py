@@ -47,6 +47,7 @@ __all__ = [
     "RecorderSettings",
     "SegmentMetadata",
     "SegmentStatus",
+    "TimedNote",
     "iter_metadata",
     "read_metadata",
     "write_metadata",
@@ -110,12 +111,23 @@ class FrameCounts(_Open):
     dropped: Count = 0
 
 
+class TimedNote(_Open):
+    """Something that happened during a part, ``at_seconds`` into it."""
+
+    at_seconds: float = Field(ge=0, le=10 * 365 * 86400, allow_inf_nan=False)
+    text: str = Field(max_length=4096)
+
+
 class CaptureInfo(_Open):
-    """What was captured: mode, screen region [x, y, w, h] and encoded size [w, h]."""
+    """What was captured: mode, screen region [x, y, w, h] and encoded size [w, h]; the
+    recorded window's title when it changed (the one shown at the part's start first) and
+    why recording paused (the window minimised, covered, gone)."""
 
     mode: str | None = None
     region: tuple[int, int, int, int] | None = None
     output_size: tuple[int, int] | None = None
+    window_titles: list[TimedNote] = Field(default_factory=list, max_length=10_000)
+    pauses: list[TimedNote] = Field(default_factory=list, max_length=10_000)
 
 
 class FileInfo(_Open):
