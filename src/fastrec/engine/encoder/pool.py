@@ -8,7 +8,6 @@ a new segment in the replacement, from the next frame in its ring.
 
 from __future__ import annotations
 
-import signal
 import threading
 import traceback
 from collections.abc import Callable
@@ -79,8 +78,6 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
 
 def _worker_main(conn: Connection) -> None:
     """Body of an encoder worker: jobs come in on ``conn``, events go out on it."""
-    # Ctrl-C goes to the whole process group; the supervisor decides when encoding stops
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     lock = threading.Lock()
 
     def emit(event: Event) -> None:
