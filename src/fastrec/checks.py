@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,20 +28,20 @@ def check_int(name: str, value: Any, low: int, high: int, unit: str = "") -> int
     """``value`` when it is an int (not a bool) in ``low..high``; else TypeError/ValueError
     naming ``name``, the value and the range (``unit`` follows the bounds, e.g. " bytes")."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer {between(low, high)}{unit}, got {value!r}")
+        raise TypeError(f"{name} must be an int, got {value!r}")
     if not low <= value <= high:
         raise ValueError(f"{name} must be {between(low, high)}{unit}, got {value}")
     return value
 
 
-def check_number(name: str, value: Any, low: float, high: float) -> float:
-    """``value`` as a float when it is a finite real number in ``low..high``; else
-    TypeError/ValueError naming ``name``, the value and the range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def check_number(name: str, value: Any, low: float, high: float) -> Any:
+    """``value`` (unchanged) when it is a finite real number in ``low..high`` (numpy
+    scalars included); else TypeError/ValueError naming ``name``, the value and the range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number {between(low, high)}, got {value!r}")
     if not (math.isfinite(value) and low <= value <= high):
         raise ValueError(f"{name} must be {between(low, high)}, got {value!r}")
-    return float(value)
+    return value
 
 
 def bounded_option(kind: Callable[[str], N], low: N, high: N) -> Callable[[str], N]:

@@ -68,7 +68,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     report = run_demo(args.seconds, args.output_dir, args.fps, args.quality, args.scale, args.preset, progress)
     print(file=sys.stderr)
-    print(report.summary())
+    print("\n".join(printable(line) for line in report.summary().splitlines()))
     return 0
 
 
@@ -266,7 +266,7 @@ def _record(args: argparse.Namespace) -> int:
     try:
         if not manager.initialize():
             print(f"fastrec record: the recorder could not start (see the log above; output "
-                  f"directory {settings.output_dir})", file=sys.stderr)
+                  f"directory {printable(settings.output_dir)})", file=sys.stderr)
             return 1
         if not manager.start_session_recording(session_id, connection):
             print(f"fastrec record: session {printable(session_id)} could not be started", file=sys.stderr)
