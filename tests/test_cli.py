@@ -203,6 +203,50 @@ def test_ctrl_c_in_a_terminal_stops_cleanly_and_seals_the_file(tmp_path: Path, w
     assert verify.returncode == 0, verify.stdout
 
 
+def test_ctrl_c_typed_in_a_real_terminal(tmp_path: Path):
+    """The real thing: ^C typed on a pseudo-terminal, whose line discipline signals the
+    foreground process group; the engine's processes log to that terminal too."""
+    import pty
+    import select
+
+    out = tmp_path / "rec"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session leader with the pty as its controlling terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "fastrec", "record", "--mode", "synthetic",
+                                   "--output-dir", str(out), "--session-id", "tty"], environment)
+    screen = b""
+    typed = False
+    try:
+        while True:
+            ready, _, _ = select.select([terminal], [], [], 30)
+            assert ready, f"no output for 30 s: {screen!r}"
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: the command exited and closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if not typed and b"REC recording" in screen:
+                os.write(terminal, b"\x03")
+                typed = True
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    text = screen.decode(errors="replace")
+    assert typed and os.waitstatus_to_exitcode(status) == 0, text
+    assert "stopping: sealing the last part" in text and "session tty: stopped, 1 file(s)" in text
+    assert [m.status for _, m in iter_metadata(out)] == ["complete"]
+    assert _run("verify", "tty", "--output-dir", str(out), cwd=tmp_path).returncode == 0
+
+
 def _statuses(out: Path) -> list[str]:
     return [m.status for _, m in iter_metadata(out) if not isinstance(m, Exception)]
 

@@ -216,9 +216,6 @@ def _mb(size: int | None) -> str:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# a Ctrl-C during start-up waits this long for the first frame, so that what was started
-# ends as a sealed, playable file; a session still looking for its window then stops anyway
-_START_GRACE = 10.0
 
 
 class _StopSignal:
@@ -282,12 +279,17 @@ def _record(args: argparse.Namespace) -> int:
                 started = now
             if asked is None and stop.is_set():
                 asked = now
+                if started is None:
+                    print(f"{chr(10) if tty else ''}stopping as soon as the first frame is recorded",
+                          file=sys.stderr, flush=True)
+            # a stop asked for during start-up takes effect at the first frame, so what was
+            # started ends as a sealed, playable file; a start that fails (no window within
+            # the engine's start timeout) ends the loop by itself
+            if started is not None and asked is not None:
                 print(f"{chr(10) if tty else ''}stopping: sealing the last part", file=sys.stderr, flush=True)
-            if started is not None and (asked is not None or (
-                    args.duration is not None and now - started >= args.duration)):
                 break
-            if asked is not None and now - asked >= _START_GRACE:
-                break  # interrupted while still starting, and nothing came
+            if started is not None and args.duration is not None and now - started >= args.duration:
+                break
             if asked is None:
                 stop.wait(0.05)
             else:
