@@ -72,16 +72,17 @@ def test_the_copy_really_has_no_core(coreless: tuple[Path, dict[str, str], Path]
     assert proc.returncode == 1 and BUILD_ERROR in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["list", "info", "verify", "storage", "cleanup", "status"])
+@pytest.mark.parametrize("command", ["list", "info", "verify", "storage", "cleanup", "status", "recover"])
 def test_reading_commands_need_no_compiled_core(coreless: tuple[Path, dict[str, str], Path], command: str):
     out = coreless[2]
     assert _coreless_run(coreless, "-m", "fastrec", command, "--help").returncode == 0
-    args = {"info": ["s1"], "verify": ["s1"], "cleanup": ["--dry-run", "--older-than", "0"]}.get(command, [])
+    args = {"info": ["s1"], "verify": ["s1"], "cleanup": ["--dry-run", "--older-than", "0"],
+            "recover": ["--dry-run"]}.get(command, [])
     proc = _coreless_run(coreless, "-m", "fastrec", command, *args, "--output-dir", str(out))
     assert proc.returncode == 0, proc.stderr
     expected = {"list": "alice", "info": "session s1: 1 part(s)", "verify": "chain intact",
                 "storage": "session_count        1", "cleanup": "would delete 2 file(s)",
-                "status": "nothing is being recorded"}[command]
+                "status": "nothing is being recorded", "recover": "nothing to recover"}[command]
     assert expected in proc.stdout
 
 

@@ -6,7 +6,8 @@ Commands: ``demo``, ``record``, ``status``, ``list``, ``info``, ``verify``, ``st
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
 chain is broken; ``record``: the recording ended in an error), 2 bad usage or bad values
 (the message names the option or RECORDING_* variable, the value and what is allowed),
-130 ``demo`` interrupted.  Settings come from the environment and
+130 interrupted (Ctrl-C in a command other than ``record`` and ``watch``, which stop
+cleanly instead).  Settings come from the environment and
 ``.env`` (``--env-file``), options win over both.
 
 Ctrl-C: :func:`main` installs the SIGINT/SIGTERM handler of ``record`` and ``watch``
@@ -553,7 +554,7 @@ def _recover(args: argparse.Namespace) -> int:
         try:
             index = _open_index(settings)
         except IndexUnavailable as exc:  # the metadata is the truth; the index can be rebuilt
-            print(f"fastrec recover: {exc} (not updated)", file=sys.stderr)
+            print(f"fastrec recover: {printable(exc)} (not updated)", file=sys.stderr)
     try:
         report = recover_interrupted(settings.output_dir, dry_run=args.dry_run,
                                      on_sealed=None if index is None else index.add)
@@ -566,8 +567,8 @@ def _recover(args: argparse.Namespace) -> int:
              "cut_bytes": p.cut_bytes, "playable": p.playable, "reason": p.reason} for p in report.sealed],
             "skipped": [{"file": str(f), "reason": r} for f, r in report.skipped],
             "errors": [{"file": str(f), "error": e} for f, e in report.errors]})
-    else:
-        print(report.summary)
+    else:  # its lines name sessions and files: escaped, each
+        print("\n".join(printable(line) for line in report.summary.splitlines()))
     return 1 if report.errors else 0
 
 
