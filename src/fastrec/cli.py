@@ -599,7 +599,7 @@ def _run(argv: list[str] | None, stop: _StopSignal) -> int:
     handlers = {"demo": _demo, **COMMANDS}
     try:
         if args.command in _STOPPABLE:
-            args.stop = stop.event
+            args.stop = stop.event  # set by Ctrl-C/SIGTERM; _record and _watch wait on it
         else:
             stop.restore()
             if stop.event.is_set():  # Ctrl-C while the arguments were read
