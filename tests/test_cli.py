@@ -394,3 +394,19 @@ def test_a_bad_env_file_names_the_file_and_the_place(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr == ("fastrec storage: env_file=.env, line 2: 'RECORDING_QUALITY 30' is not KEY=VALUE "
                              "(quotes must be closed; # starts a comment)\n")
+
+
+def test_status_shows_the_live_recording_with_its_name_escaped(tmp_path: Path):
+    out = tmp_path / "rec"
+    job = _Terminal("record", "--mode", "synthetic", "--output-dir", str(out), "--session-id", "live\x1b[2J\n",
+                    cwd=tmp_path)
+    try:
+        job.wait_for_stderr(r"^REC recording ")
+        status = _run("status", "--output-dir", str(out), cwd=tmp_path)
+    finally:
+        job.interrupt()
+        code, _, stderr = job.finish()
+    assert code == 0, stderr
+    assert status.returncode == 0
+    assert "being recorded:\n  live\\x1b[2J\\n part 1  since " in status.stdout
+    assert not _CONTROL.search(status.stdout)
