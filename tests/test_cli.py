@@ -253,12 +253,13 @@ def _statuses(out: Path) -> list[str]:
 
 
 
-def _fake_rdp_client(tmp_path: Path) -> list[str]:
+def _fake_rdp_client(tmp_path: Path, title: str = "FreeRDP: test") -> list[str]:
     """The command line of a stand-in RDP client (its process is named xfreerdp)."""
     fake = tmp_path / "bin" / "xfreerdp"
     fake.parent.mkdir()
     fake.symlink_to(os.path.realpath(sys.executable))
-    (tmp_path / "client.py").write_text(RDP_CLIENT_SCRIPT)
+    script = RDP_CLIENT_SCRIPT.replace('root.title("FreeRDP: test")', f"root.title({title!r})")
+    (tmp_path / "client.py").write_text(script)
     return [str(fake), str(tmp_path / "client.py")]
 
 
@@ -308,7 +309,7 @@ def test_watch_stops_on_ctrl_c_at_0_2_s(tmp_path: Path):
 
 def test_watch_ctrl_c_while_recording_seals_it_and_prints_names_escaped(tmp_path: Path):
     out = tmp_path / "rec"
-    fake, script = _fake_rdp_client(tmp_path)
+    fake, script = _fake_rdp_client(tmp_path, title="FreeRDP: \x1b[2Jowned")
     # any local user can start a process whose command line carries terminal escapes
     user = "eve\x1b]0;owned\x07\x1b[2J\nFAKE LINE"
     with VirtualDisplay(640, 480, window_manager=True) as display:
@@ -335,6 +336,7 @@ def test_watch_ctrl_c_while_recording_seals_it_and_prints_names_escaped(tmp_path
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", stdout + stderr)
     info = _run("info", meta.session_id, "--output-dir", str(out), cwd=tmp_path)
     assert "user=eve\\x1b]0;owned\\x07\\x1b[2J\\nFAKE LINE type=" in info.stdout
+    assert re.search(r"\n    window at \d+\.\d s: FreeRDP: \\x1b\[2Jowned\n", info.stdout), info.stdout
     listing = _run("list", "--output-dir", str(out), cwd=tmp_path)
     assert "eve\\x1b]0;owned" in listing.stdout
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", info.stdout + listing.stdout)

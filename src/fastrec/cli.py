@@ -444,6 +444,11 @@ def _info(args: argparse.Namespace) -> int:
               f"sha256 {printable((m.file.sha256 or '-')[:16])}")
         for error in m.errors:
             print(f"    error: {printable(error)}")
+        # a window title is whatever the recorded application (or the remote side) set
+        for note in m.capture.window_titles:
+            print(f"    window at {note.at_seconds:.1f} s: {printable(note.text)}")
+        for note in m.capture.pauses:
+            print(f"    paused at {note.at_seconds:.1f} s: {printable(note.text)}")
     return 0
 
 
