@@ -1,15 +1,20 @@
 """`python -m fastrec` end to end: a real recording of a private Xvfb screen, then the
-storage commands on it; bad values; a broken chain; Ctrl-C."""
+storage commands on it; bad values; a broken chain; Ctrl-C at any moment; names that
+try to drive the terminal."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from x11_windows import RDP_CLIENT_SCRIPT, wait_until
@@ -97,6 +102,11 @@ def test_verify_exits_1_and_says_what_is_broken(tmp_path: Path):
     (["record", "--fps", "0"], {}, "--fps: must be between 1 and 60, got 0"),
     (["record", "--mode", "bogus"], {}, "invalid choice: 'bogus'"),
     (["cleanup", "--older-than", "x"], {}, "--older-than"),
+    (["record", "--preset", "bogus"], {},
+     "--preset: invalid choice: 'bogus' (choose from 'ultrafast', 'superfast', 'veryfast', 'faster', "
+     "'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo')"),
+    (["storage"], {"RECORDING_CLEANUP_INTERVAL_HOURS": "1e-9"},
+     "RECORDING_CLEANUP_INTERVAL_HOURS=1e-9: must be between 0.1 and 8760"),
     (["storage"], {"RECORDING_FPS": "0", "RECORDING_QUALITY": "99"},
      "RECORDING_FPS=0: must be between 1 and 60\nfastrec storage: RECORDING_QUALITY=99: must be between 0 and 51"),
 ])
@@ -106,31 +116,135 @@ def test_bad_values_exit_2_with_one_line_each_and_no_traceback(tmp_path, args, e
     assert expected in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_in_a_terminal_stops_cleanly_and_seals_the_file(tmp_path: Path):
+class _Terminal:
+    """A command run as a terminal's foreground job: in its own session and process group,
+    so that :meth:`interrupt` signals every process in the group, as Ctrl-C does."""
+
+    def __init__(self, *args: str, cwd: Path, env: dict | None = None) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+        environment.update(env or {})
+        self.proc = subprocess.Popen([sys.executable, "-m", "fastrec", *args], cwd=cwd, env=environment,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        self.stderr_lines: queue.Queue[str] = queue.Queue()
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        # both pipes are read all the time (a full pipe would block the command)
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self._stdout, None),
+                                          daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stderr, self._stderr,
+                                                                   self.stderr_lines), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(pipe: Any, lines: list[str], notify: queue.Queue[str] | None) -> None:
+        for line in pipe:
+            lines.append(line)
+            if notify is not None:
+                notify.put(line)
+        if notify is not None:
+            notify.put("")  # EOF
+
+    def wait_for_stderr(self, pattern: str, timeout: float = 30) -> str:
+        """The first standard-error line matching ``pattern`` (fails at EOF or timeout)."""
+        while True:
+            line = self.stderr_lines.get(timeout=timeout)
+            assert line, f"exited before printing {pattern!r}: {''.join(self._stderr)}"
+            if re.search(pattern, line):
+                return line
+
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        os.killpg(self.proc.pid, signum)
+
+    def finish(self, timeout: float = 30) -> tuple[int, str, str]:
+        """Exit code, standard output and standard error; kills the group after ``timeout``."""
+        try:
+            self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        for reader in self._readers:
+            reader.join(10)
+        return self.proc.returncode, "".join(self._stdout), "".join(self._stderr)
+
+
+def _frames(video: Path) -> int:
+    """Decodable video frames in ``video``, by ffprobe (0 when it is not playable)."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=nb_read_frames", "-of", "json", str(video)],
+                           capture_output=True, text=True, check=False)
+    streams = json.loads(probe.stdout or "{}").get("streams") or [{}]
+    return int(streams[0].get("nb_read_frames") or 0) if probe.returncode == 0 else 0
+
+
+@pytest.mark.parametrize(("when", "signum"), [
+    ("at 0.2 s", signal.SIGINT), ("while recording", signal.SIGINT), ("while recording", signal.SIGTERM)])
+def test_ctrl_c_in_a_terminal_stops_cleanly_and_seals_the_file(tmp_path: Path, when: str, signum: int):
     out = tmp_path / "rec"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
-    # its own process group, as a terminal's foreground job: Ctrl-C signals every process in it
-    proc = subprocess.Popen([sys.executable, "-m", "fastrec", "record", "--mode", "synthetic",
-                             "--output-dir", str(out), "--session-id", "ctrlc"],
-                            cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(p.stat().st_size for p in out.glob("*.mp4")):
-            time.sleep(0.1)
-        time.sleep(1.0)
-        os.killpg(proc.pid, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    assert proc.returncode == 0, stderr
-    assert "session ctrlc: stopped" in stdout
+    # no --duration: only the signal can end it
+    job = _Terminal("record", "--mode", "synthetic", "--output-dir", str(out), "--session-id", "ctrlc",
+                    cwd=tmp_path)
+    if when == "at 0.2 s":
+        time.sleep(0.2)  # the fault: a Ctrl-C while the command is still starting up
+    else:
+        job.wait_for_stderr(r"^REC recording ")
+    job.interrupt(signum)
+    code, stdout, stderr = job.finish()
+    assert code == 0, stderr
+    assert "session ctrlc: stopped, 1 file(s)" in stdout
+    assert "stopping: sealing the last part" in stderr and "KeyboardInterrupt" not in stderr, stderr
+    metas = [m for _, m in iter_metadata(out)]
+    assert [m.status for m in metas] == ["complete"]
+    (video,) = out.glob("*.mp4")
+    assert _frames(video) >= 1 and _frames(video) == metas[0].frames.encoded
     verify = _run("verify", "ctrlc", "--output-dir", str(out), cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout
 
 
+def test_ctrl_c_typed_in_a_real_terminal(tmp_path: Path):
+    """The real thing: ^C typed on a pseudo-terminal, whose line discipline signals the
+    foreground process group; the engine's processes log to that terminal too."""
+    import pty
+    import select
+
+    out = tmp_path / "rec"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session leader with the pty as its controlling terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "fastrec", "record", "--mode", "synthetic",
+                                   "--output-dir", str(out), "--session-id", "tty"], environment)
+    screen = b""
+    typed = False
+    try:
+        while True:
+            ready, _, _ = select.select([terminal], [], [], 30)
+            assert ready, f"no output for 30 s: {screen!r}"
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: the command exited and closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if not typed and b"REC recording" in screen:
+                os.write(terminal, b"\x03")
+                typed = True
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    text = screen.decode(errors="replace")
+    assert typed and os.waitstatus_to_exitcode(status) == 0, text
+    assert "stopping: sealing the last part" in text and "session tty: stopped, 1 file(s)" in text
+    assert [m.status for _, m in iter_metadata(out)] == ["complete"]
+    assert _run("verify", "tty", "--output-dir", str(out), cwd=tmp_path).returncode == 0
 
 
 def _statuses(out: Path) -> list[str]:
@@ -139,12 +253,19 @@ def _statuses(out: Path) -> list[str]:
 
 
 
-def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path):
-    out = tmp_path / "rec"
+def _fake_rdp_client(tmp_path: Path, title: str = "FreeRDP: test") -> list[str]:
+    """The command line of a stand-in RDP client (its process is named xfreerdp)."""
     fake = tmp_path / "bin" / "xfreerdp"
     fake.parent.mkdir()
     fake.symlink_to(os.path.realpath(sys.executable))
-    (tmp_path / "client.py").write_text(RDP_CLIENT_SCRIPT)
+    script = RDP_CLIENT_SCRIPT.replace('root.title("FreeRDP: test")', f"root.title({title!r})")
+    (tmp_path / "client.py").write_text(script)
+    return [str(fake), str(tmp_path / "client.py")]
+
+
+def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path):
+    out = tmp_path / "rec"
+    fake, script = _fake_rdp_client(tmp_path)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
     with VirtualDisplay(640, 480, window_manager=True) as display:
         watch = subprocess.Popen([sys.executable, "-m", "fastrec", "watch", "--display", display.display,
@@ -154,7 +275,7 @@ def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path)
         client = None
         try:
             time.sleep(1.0)
-            client = subprocess.Popen([str(fake), str(tmp_path / "client.py"), "/v:rdp.example.com",
+            client = subprocess.Popen([fake, script, "/v:rdp.example.com",
                                        "/u:eve"], env=display.env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             assert wait_until(lambda: "recording" in _statuses(out), 20), "no recording started"
@@ -175,3 +296,119 @@ def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path)
     assert meta.connection_info.name == "rdp.example.com" and meta.connection_info.user == "eve"
     assert list(meta.capture.region)[2:] == [400, 300]
     assert _run("verify", meta.session_id, "--output-dir", str(out), cwd=tmp_path).returncode == 0
+
+
+def test_watch_stops_on_ctrl_c_at_0_2_s(tmp_path: Path):
+    job = _Terminal("watch", "--display", ":99", "--output-dir", str(tmp_path / "rec"), cwd=tmp_path)
+    time.sleep(0.2)  # the fault: Ctrl-C while the command is still starting up
+    job.interrupt()
+    code, _, stderr = job.finish()
+    assert code == 0, stderr
+    assert "KeyboardInterrupt" not in stderr
+
+
+def test_watch_ctrl_c_while_recording_seals_it_and_prints_names_escaped(tmp_path: Path):
+    out = tmp_path / "rec"
+    fake, script = _fake_rdp_client(tmp_path, title="FreeRDP: \x1b[2Jowned")
+    # any local user can start a process whose command line carries terminal escapes
+    user = "eve\x1b]0;owned\x07\x1b[2J\nFAKE LINE"
+    with VirtualDisplay(640, 480, window_manager=True) as display:
+        job = _Terminal("watch", "--display", display.display, "--output-dir", str(out), "--poll-interval",
+                        "0.3", "--mode", "rdp_window", "--log-level", "info", cwd=tmp_path)
+        client = subprocess.Popen([fake, script, "/v:rdp.example.com", f"/u:{user}"], env=display.env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            job.wait_for_stderr("Recording started for session")
+            # the client is still connected, and frames of it are on disk
+            assert wait_until(lambda: any(_frames(v) for v in out.glob("*.mp4")), 20), _statuses(out)
+            job.interrupt()
+            code, stdout, stderr = job.finish()
+        finally:
+            client.kill()
+            client.wait(10)
+    assert code == 0, stderr
+    assert " stopped rdp_" in stdout
+    (meta,) = [m for _, m in iter_metadata(out)]
+    assert meta.status == "complete" and meta.connection_info.user == user
+    assert _run("verify", meta.session_id, "--output-dir", str(out), cwd=tmp_path).returncode == 0
+    # the log names the user, escaped: no control character reaches the terminal
+    assert "user='eve\\x1b]0;owned\\x07\\x1b[2J\\nFAKE LINE'" in stderr, stderr
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", stdout + stderr)
+    info = _run("info", meta.session_id, "--output-dir", str(out), cwd=tmp_path)
+    assert "user=eve\\x1b]0;owned\\x07\\x1b[2J\\nFAKE LINE type=" in info.stdout
+    assert re.search(r"\n    window at \d+\.\d s: FreeRDP: \\x1b\[2Jowned\n", info.stdout), info.stdout
+    listing = _run("list", "--output-dir", str(out), cwd=tmp_path)
+    assert "eve\\x1b]0;owned" in listing.stdout
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", info.stdout + listing.stdout)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")  # \t and \n are the output's own
+
+
+def test_names_are_printed_escaped_by_record_list_info_verify(tmp_path: Path):
+    out = tmp_path / "rec"
+    session, user, server = "s\x1b[31mRED\nX", "eve\x1b]0;owned\x07", "srv\u202eevil\x9b2J"
+    result = _run("record", "--mode", "synthetic", "--duration", "1", "--output-dir", str(out),
+                  "--session-id", session, "--user", user, "--server", server, "--log-level", "info",
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "session s\\x1b[31mRED\\nX: stopped, 1 file(s)" in result.stdout
+    assert "Recording started for session: s\\x1b[31mRED\\nX session_id=s\\x1b[31mRED\\nX" in result.stderr
+    listing = _run("list", "--output-dir", str(out), cwd=tmp_path)
+    assert "s\\x1b[31mRED\\nX" in listing.stdout and "eve\\x1b]0;owned\\x07" in listing.stdout
+    assert "srv\\u202eevil\\x9b2J" in listing.stdout
+    info = _run("info", session, "--output-dir", str(out), cwd=tmp_path)
+    assert f"name=srv\\u202eevil\\x9b2J ip=None user=eve\\x1b]0;owned\\x07 type=RDP" in info.stdout
+    verify = _run("verify", session, "--output-dir", str(out), cwd=tmp_path)
+    assert verify.stdout == "session s\\x1b[31mRED\\nX: 1 segment(s), chain intact\n"
+    outputs = [result.stdout, result.stderr, listing.stdout, info.stdout, verify.stdout]
+    assert not [text for text in outputs if _CONTROL.search(text)]
+    # JSON escapes by itself, and gives the names back as they are
+    (entry,) = json.loads(_run("list", "--json", "--output-dir", str(out), cwd=tmp_path).stdout)
+    assert (entry["session_id"], entry["user"], entry["server"]) == (session, user, server)
+
+
+def test_list_says_when_its_filters_match_nothing(tmp_path: Path):
+    out = tmp_path / "rec"
+    assert _run("record", "--mode", "synthetic", "--duration", "1", "--output-dir", str(out),
+                "--user", "alice", cwd=tmp_path).returncode == 0
+    nobody = _run("list", "--user", "bob", "--server", "x", "--output-dir", str(out), cwd=tmp_path)
+    assert nobody.returncode == 0
+    assert nobody.stdout == f"no recordings match (--server 'x' --user 'bob') in {out}\n"
+    # a user name that is not UTF-8 (a byte from another locale): matches nothing, printed escaped
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+    raw = subprocess.run([os.fsencode(sys.executable), b"-m", b"fastrec", b"list", b"--user", b"\xff",
+                          b"--output-dir", os.fsencode(out)], cwd=tmp_path, env=environment,
+                         capture_output=True, timeout=60, check=False)
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout == f"no recordings match (--user '\\xff') in {out}\n".encode()
+    assert "alice" in _run("list", "--user", "ALICE", "--output-dir", str(out), cwd=tmp_path).stdout
+
+
+def test_a_bad_env_file_names_the_file_and_the_place(tmp_path: Path):
+    (tmp_path / "latin1.env").write_bytes("RECORDING_FPS=5\nRECORDING_OUTPUT_DIR=grabaciónes\n".encode("latin-1"))
+    result = _run("storage", "--env-file", "latin1.env", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == ("fastrec storage: env_file=latin1.env: not UTF-8 text (byte 0xf3 at offset 44, "
+                             "line 2); save it as UTF-8\n")
+    (tmp_path / ".env").write_text("RECORDING_FPS=5\nRECORDING_QUALITY 30\n")
+    result = _run("storage", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("fastrec storage: env_file=.env, line 2: 'RECORDING_QUALITY 30' is not KEY=VALUE "
+                             "(quotes must be closed; # starts a comment)\n")
+
+
+def test_status_shows_the_live_recording_with_its_name_escaped(tmp_path: Path):
+    out = tmp_path / "rec"
+    job = _Terminal("record", "--mode", "synthetic", "--output-dir", str(out), "--session-id", "live\x1b[2J\n",
+                    cwd=tmp_path)
+    try:
+        job.wait_for_stderr(r"^REC recording ")
+        status = _run("status", "--output-dir", str(out), cwd=tmp_path)
+    finally:
+        job.interrupt()
+        code, _, stderr = job.finish()
+    assert code == 0, stderr
+    assert status.returncode == 0
+    assert "being recorded:\n  live\\x1b[2J\\n part 1  since " in status.stdout
+    assert not _CONTROL.search(status.stdout)

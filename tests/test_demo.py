@@ -56,3 +56,13 @@ def test_demo_rejects_bad_values_with_exit_code_2():
     assert proc.returncode == 2
     assert "--fps: must be between 1 and 60, got 0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_demo_rejects_an_unknown_preset_before_recording(tmp_path: Path):
+    out = tmp_path / "rec"
+    proc = subprocess.run([sys.executable, "-m", "fastrec", "demo", "--seconds", "1", "--preset", "bogus",
+                           "--output-dir", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert ("argument --preset: invalid choice: 'bogus' (choose from 'ultrafast', 'superfast', 'veryfast', "
+            "'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo')") in proc.stderr
+    assert not out.exists()  # nothing started, no empty file left behind

@@ -36,7 +36,10 @@ BAD_VALUES = [
     ("RECORDING_MAX_DURATION_MINUTES", "-5", "RECORDING_MAX_DURATION_MINUTES=-5: must be greater than 0"),
     ("RECORDING_MAX_TOTAL_SIZE_GB", "0", "RECORDING_MAX_TOTAL_SIZE_GB=0: must be greater than 0"),
     ("RECORDING_MAX_FILE_AGE_DAYS", "x", "RECORDING_MAX_FILE_AGE_DAYS=x: must be an integer greater than 0"),
-    ("RECORDING_CLEANUP_INTERVAL_HOURS", "0", "RECORDING_CLEANUP_INTERVAL_HOURS=0: must be greater than 0"),
+    ("RECORDING_CLEANUP_INTERVAL_HOURS", "0", "RECORDING_CLEANUP_INTERVAL_HOURS=0: must be between 0.1 and 8760"),
+    # a busy loop of retention runs, and a timer that overflows and kills the schedule
+    ("RECORDING_CLEANUP_INTERVAL_HOURS", "1e-9", "RECORDING_CLEANUP_INTERVAL_HOURS=1e-9: must be between 0.1 and 8760"),
+    ("RECORDING_CLEANUP_INTERVAL_HOURS", "3e6", "RECORDING_CLEANUP_INTERVAL_HOURS=3e6: must be between 0.1 and 8760"),
     ("RECORDING_PRESET", "turbo", ("RECORDING_PRESET=turbo: must be one of ultrafast, superfast, veryfast, "
                                    "faster, fast, medium, slow, slower, veryslow, placebo")),
     ("RECORDING_KEYFRAME_INTERVAL_SECONDS", "0.1",
@@ -214,3 +217,32 @@ def test_validate_recording_config(tmp_path: Path) -> None:
     assert [e["log_level"] for e in logs] == ["error"]
     assert logs[0]["problem"].startswith("RECORDING_OUTPUT_DIR=/proc/x: cannot be written (")
     assert isinstance(RecordingSettings.model_fields["fps"].default, int)
+
+
+def test_env_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    env = tmp_path / "app.env"
+    env.write_bytes(b"RECORDING_FPS=5\nRECORDING_OUTPUT_DIR=caf\xe9\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=env)
+    assert caught.value.messages == [
+        f"env_file={env}: not UTF-8 text (byte 0xe9 at offset 40, line 2); save it as UTF-8"]
+    (tmp_path / ".env").write_bytes(b"\xff")  # the default file, and direct construction, too
+    with pytest.raises(SettingsError, match=r"env_file=\.env: not UTF-8 text \(byte 0xff at offset 0, line 1\)"):
+        RecordingSettings()
+
+
+@pytest.mark.parametrize("line", ["RECORDING_FPS 5", 'RECORDING_QUALITY="30', "=5"])
+def test_env_file_line_that_is_not_key_value_is_an_error(tmp_path: Path, line: str) -> None:
+    env = tmp_path / "app.env"
+    env.write_text(f"# comment\n\nexport OTHER_APP=1\n{line}\nRECORDING_FPS=7\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=env)
+    assert caught.value.messages == [
+        f"env_file={env}, line 4: {line!r} is not KEY=VALUE (quotes must be closed; # starts a comment)"]
+
+
+def test_presets_are_defined_once() -> None:
+    from fastrec.settings import PRESETS
+
+    assert PRESETS[:3] == ("ultrafast", "superfast", "veryfast") and len(PRESETS) == 10
+    assert load_settings(preset="SLOW ").preset == "slow"

@@ -1,16 +1,34 @@
 """fastrec: fast, small, privacy-safe recording of remote-desktop sessions.
 
 The public API lives here; everything else is private unless documented.
+
+Every name is imported on first use (PEP 562), so ``import fastrec`` costs almost nothing
+and needs neither the compiled core nor the engine: the commands that only read
+recordings (list, info, verify, storage, cleanup, status) run where the Cython core is
+not built, and ``python -m fastrec`` installs its Ctrl-C handler before anything heavy is
+imported.  The core is still never optional for what uses it: the first use of a kernel
+name (``fastrec.Scaler``) raises the core's clear "compiled core is missing" ImportError.
 """
 
-from fastrec._ext import Scaler, TileDiff  # fails loudly when the core is not built
-from fastrec.core.convert import i420_planes, i420_size, output_size, to_i420
-from fastrec.core.masks import MaskKind, MaskRegion, mask_bgra, mask_i420
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-# the recorder's API, imported on first use: `import fastrec` stays light (no engine, no av)
-_LAZY = {
+# name -> the module that defines it
+_EXPORTS = {
+    "Scaler": "fastrec._ext",
+    "TileDiff": "fastrec._ext",
+    "i420_planes": "fastrec.core.convert",
+    "i420_size": "fastrec.core.convert",
+    "output_size": "fastrec.core.convert",
+    "to_i420": "fastrec.core.convert",
+    "MaskKind": "fastrec.core.masks",
+    "MaskRegion": "fastrec.core.masks",
+    "mask_bgra": "fastrec.core.masks",
+    "mask_i420": "fastrec.core.masks",
     "RecordingManager": "fastrec.manager",
     "ConnectionMonitor": "fastrec.monitor",
     "configure_logging": "fastrec.logs",
@@ -19,33 +37,26 @@ _LAZY = {
     "load_settings": "fastrec.settings",
 }
 
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from fastrec._ext import Scaler, TileDiff
+    from fastrec.core.convert import i420_planes, i420_size, output_size, to_i420
+    from fastrec.core.masks import MaskKind, MaskRegion, mask_bgra, mask_i420
+    from fastrec.logs import configure_logging
+    from fastrec.manager import RecordingManager
+    from fastrec.monitor import ConnectionMonitor
+    from fastrec.settings import RecordingSettings, SettingsError, load_settings
+
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fastrec' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 
-__all__ = [
-    "ConnectionMonitor",
-    "MaskKind",
-    "MaskRegion",
-    "RecordingManager",
-    "RecordingSettings",
-    "Scaler",
-    "SettingsError",
-    "TileDiff",
-    "__version__",
-    "configure_logging",
-    "i420_planes",
-    "i420_size",
-    "load_settings",
-    "mask_bgra",
-    "mask_i420",
-    "output_size",
-    "to_i420",
-]
+
+def __dir__() -> list[str]:
+    return __all__

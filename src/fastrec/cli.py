@@ -6,8 +6,19 @@ Commands: ``demo``, ``record``, ``status``, ``list``, ``info``, ``verify``, ``st
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
 chain is broken; ``record``: the recording ended in an error), 2 bad usage or bad values
 (the message names the option or RECORDING_* variable, the value and what is allowed),
-130 ``demo`` interrupted.  Settings come from the environment and
+130 interrupted (Ctrl-C in a command other than ``record`` and ``watch``, which stop
+cleanly instead).  Settings come from the environment and
 ``.env`` (``--env-file``), options win over both.
+
+Ctrl-C: :func:`main` installs the SIGINT/SIGTERM handler of ``record`` and ``watch``
+first, before anything is imported or started, and the handler only sets an event; the
+engine's processes run in sessions of their own (:mod:`fastrec.engine.launch`), so a
+terminal's Ctrl-C reaches this process alone, at any moment, and the command stops the
+recording and seals its files.  This module imports nothing heavy at import time so that
+the handler is in place within milliseconds of the start.
+
+Every untrusted string (names, users, titles, file names, values in messages) is printed
+through :func:`fastrec.printable.printable`: a name cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -22,21 +33,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastrec.settings import SettingsError
+from fastrec.checks import bounded_option as _bounded
+from fastrec.printable import printable
 
 
-def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} between {low} and {high}, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text}")
-        return value
+def _presets() -> tuple[str, ...]:
+    from fastrec.settings import PRESETS  # pydantic: only once the Ctrl-C handler is in place
 
-    parse.__name__ = kind.__name__
-    return parse
+    return PRESETS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fps", type=_bounded(int, 1, 60), default=10, help="frames per second, 1-60 (default 10)")
     demo.add_argument("--quality", type=_bounded(int, 0, 51), default=23, help="H.264 CRF, 0-51 (default 23)")
     demo.add_argument("--scale", type=_bounded(float, 0.1, 2.0), default=1.0, help="resolution scale, 0.1-2.0 (default 1.0)")
-    demo.add_argument("--preset", default="veryfast", help="libx264 preset (default veryfast)")
+    demo.add_argument("--preset", choices=_presets(), default="veryfast", metavar="PRESET",
+                      help=f"libx264 preset: {', '.join(_presets())} (default veryfast)")
     demo.add_argument("--output-dir", type=Path, default=Path("recordings"), help="where to write (default ./recordings)")
     add_commands(commands)
     return parser
@@ -64,7 +69,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     report = run_demo(args.seconds, args.output_dir, args.fps, args.quality, args.scale, args.preset, progress)
     print(file=sys.stderr)
-    print(report.summary())
+    print("\n".join(printable(line) for line in report.summary().splitlines()))
     return 0
 
 
@@ -99,7 +104,8 @@ def add_commands(commands: Any) -> None:
     record.add_argument("--fps", type=_bounded(int, 1, 60), default=None, help="frames per second, 1-60")
     record.add_argument("--quality", type=_bounded(int, 0, 51), default=None, help="H.264 CRF, 0-51 (lower is better)")
     record.add_argument("--scale", type=_bounded(float, 0.1, 2.0), default=None, help="resolution scale, 0.1-2.0")
-    record.add_argument("--preset", default=None, help="libx264 preset (default RECORDING_PRESET)")
+    record.add_argument("--preset", choices=_presets(), default=None, metavar="PRESET",
+                        help=f"libx264 preset: {', '.join(_presets())} (default RECORDING_PRESET)")
     record.add_argument("--duration", type=_bounded(float, 0.1, 7 * 86400), default=None,
                         help="stop after this many seconds (default: until Ctrl-C)")
     record.add_argument("--session-id", default=None, help="session id (default rec_{con-codigo}_{epoch})")
@@ -210,14 +216,16 @@ def _mb(size: int | None) -> str:
     return "-" if size is None else f"{size / (1024 * 1024):.2f}"
 
 
-class _StopSignal:
-    """SIGINT/SIGTERM set an event instead of raising.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    Ctrl-C in a terminal signals the whole process group: the capture and encoder
-    processes must not die of it before we have sealed their files.  A process started
-    while SIGINT is ignored keeps ignoring it (the disposition survives exec, and Python
-    respects it), so SIGINT is ignored (:meth:`shield`) whenever the manager may spawn a
-    process, and handled (:meth:`arm`) only while we merely wait.
+
+class _StopSignal:
+    """SIGINT/SIGTERM set :attr:`event` instead of raising (``record`` and ``watch``).
+
+    Installed once by :func:`main` before anything starts and kept until the command
+    returns, so a signal at any moment is seen.  Only this process receives a terminal's
+    Ctrl-C (the engine's processes are in sessions of their own), and the command then
+    stops its recordings and waits for their files to be sealed.
     """
 
     def __init__(self) -> None:
@@ -227,29 +235,13 @@ class _StopSignal:
     def _handler(self, signum: int, frame: Any) -> None:
         self.event.set()
 
-    def shield(self) -> None:
-        if not self._saved:
-            self._saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-            signal.signal(signal.SIGTERM, self._handler)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def arm(self) -> None:
-        signal.signal(signal.SIGINT, self._handler)
+    def install(self) -> None:
+        self._saved = {s: signal.signal(s, self._handler) for s in _STOP_SIGNALS}
 
     def restore(self) -> None:
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         self._saved = {}
-
-
-def _until_spawned(manager: Any, timeout: float = 10.0) -> None:
-    """Wait until no session waits for its capture process to be started."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sessions = manager.get_recording_status()["sessions"].values()
-        if not any(s["state"] == "pending" for s in sessions):
-            return
-        time.sleep(0.01)
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -266,32 +258,43 @@ def _record(args: argparse.Namespace) -> int:
     session_id = args.session_id or f"rec_{args.con_codigo or 'cli'}_{int(time.time())}"
     connection = {"con_codigo": args.con_codigo, "ip": args.ip, "name": args.server or args.ip,
                   "user": args.user, "connection_type": args.connection_type}
-    stop = _StopSignal()
-    stop.shield()
+    stop: threading.Event = args.stop
     manager = RecordingManager(settings, mode=mode, display=args.display, source_options=source_options,
                                cleanup_schedule=False)
     try:
         if not manager.initialize():
             print(f"fastrec record: the recorder could not start (see the log above; output "
-                  f"directory {settings.output_dir})", file=sys.stderr)
+                  f"directory {printable(settings.output_dir)})", file=sys.stderr)
             return 1
         if not manager.start_session_recording(session_id, connection):
-            print(f"fastrec record: session {session_id} could not be started", file=sys.stderr)
+            print(f"fastrec record: session {printable(session_id)} could not be started", file=sys.stderr)
             return 1
-        _until_spawned(manager)
-        stop.arm()
         begun = time.monotonic()
         started: float | None = None  # --duration counts from the first frame, not the start-up
+        asked: float | None = None  # when Ctrl-C/SIGTERM came
         tty = sys.stderr.isatty()
         next_line = 0.0
         while manager.is_recording(session_id):
             now = time.monotonic()
             if started is None and manager.get_recording_status(session_id)["current_file"]:
                 started = now
-            if args.duration is not None and started is not None and now - started >= args.duration:
+            if asked is None and stop.is_set():
+                asked = now
+                if started is None:
+                    print(f"{chr(10) if tty else ''}stopping as soon as the first frame is recorded",
+                          file=sys.stderr, flush=True)
+            # a stop asked for during start-up takes effect at the first frame, so what was
+            # started ends as a sealed, playable file; a start that fails (no window within
+            # the engine's start timeout) ends the loop by itself
+            if started is not None and asked is not None:
+                print(f"{chr(10) if tty else ''}stopping: sealing the last part", file=sys.stderr, flush=True)
                 break
-            if stop.event.wait(0.05):
+            if started is not None and args.duration is not None and now - started >= args.duration:
                 break
+            if asked is None:
+                stop.wait(0.05)
+            else:
+                time.sleep(0.02)  # stop requested, waiting for the first frame
             if now >= next_line:
                 next_line = now + (0.5 if tty else 1.0)
                 st = manager.get_recording_status(session_id)
@@ -301,21 +304,21 @@ def _record(args: argparse.Namespace) -> int:
                 print(f"\r{line}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
         manager.stop_session_recording(session_id)
         if not manager.wait_for_session(session_id, timeout=60):
-            print(f"\nfastrec record: session {session_id} did not finish within 60 s", file=sys.stderr)
+            print(f"\nfastrec record: session {printable(session_id)} did not finish within 60 s",
+                  file=sys.stderr)
             return 1
-        if tty:
+        if tty and asked is None:
             print(file=sys.stderr)
         st = manager.get_recording_status(session_id)
     finally:
         manager.shutdown()
-        stop.restore()
-    print(f"session {session_id}: {st['state']}, {st['segments']} file(s), {st['size_mb']:.2f} MB, "
+    print(f"session {printable(session_id)}: {st['state']}, {st['segments']} file(s), {st['size_mb']:.2f} MB, "
           f"{st['frames']['encoded']} frames encoded, {st['frames']['dropped']} dropped, "
           f"{st['elapsed_seconds']:.1f} s")
     for path in st["files"]:
-        print(f"  {path}")
+        print(f"  {printable(path)}")
     for error in st["errors"]:
-        print(f"  error: {error}")
+        print(f"  error: {printable(error)}")
     return 0 if st["state"] == "stopped" and st["segments"] else 1
 
 
@@ -348,25 +351,39 @@ def _status(args: argparse.Namespace) -> int:
     print(f"fps {settings.fps}, quality {settings.quality}, scale {settings.resolution_scale}, "
           f"preset {settings.preset}, rotate at {settings.max_file_size_mb} MB / "
           f"{settings.max_duration_minutes} min")
-    print(f"output {storage['output_dir']}: {storage['total_size_gb']:.3f} GB of "
+    print(f"output {printable(storage['output_dir'])}: {storage['total_size_gb']:.3f} GB of "
           f"{storage['max_total_size_gb']} GB ({storage['size_usage_percent']}%), "
           f"{storage['session_count']} session(s), {storage['segment_count']} segment(s)")
     if live:
         print("being recorded:")
         for e in live:
-            print(f"  {e.session_id} part {e.part}  since {e.start_time:%Y-%m-%d %H:%M:%S}  {e.path.name}")
+            print(f"  {printable(e.session_id)} part {e.part}  since {e.start_time:%Y-%m-%d %H:%M:%S}  "
+                  f"{printable(e.path.name)}")
     else:
         print("nothing is being recorded")
     return 0
 
 
+def _is_text(value: str) -> bool:
+    """False for an argument holding bytes that are not UTF-8 (``surrogateescape``): no
+    stored name can equal it, and SQLite cannot even be asked."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not Path(settings.output_dir).is_dir():
-        print(f"no recordings in {settings.output_dir}")
+        print(f"no recordings in {printable(settings.output_dir)}")
         return 0
+    filters = {"session": args.session, "server": args.server, "user": args.user}
+    asked = {k: v for k, v in filters.items() if v is not None}
     with _open_index(settings, args.rebuild) as index:
-        entries = index.search(session_id=args.session, server=args.server, user=args.user)
+        entries = [] if not all(map(_is_text, asked.values())) else index.search(
+            session_id=args.session, server=args.server, user=args.user)
     if args.json:
         _print_json([{"session_id": e.session_id, "part": e.part, "file": str(e.path),
                       "start_time": e.start_time, "end_time": e.end_time, "server": e.server,
@@ -375,13 +392,18 @@ def _list(args: argparse.Namespace) -> int:
                       "sha256": e.sha256} for e in entries])
         return 0
     if not entries:
-        print(f"no recordings in {settings.output_dir}")
+        if asked:
+            shown = " ".join(f"--{k} '{printable(v)}'" for k, v in asked.items())
+            print(f"no recordings match ({shown}) in {printable(settings.output_dir)}")
+        else:
+            print(f"no recordings in {printable(settings.output_dir)}")
         return 0
     rows = [("SESSION", "PART", "START", "SECONDS", "SERVER", "USER", "IP", "MB", "STATUS", "FILE")]
     for e in entries:
         seconds = f"{(e.end_time - e.start_time).total_seconds():.1f}" if e.end_time else "-"
-        rows.append((e.session_id, str(e.part), f"{e.start_time:%Y-%m-%d %H:%M:%S}", seconds,
-                     e.server or "-", e.user or "-", e.ip or "-", _mb(e.size_bytes), e.status, e.path.name))
+        rows.append((printable(e.session_id), str(e.part), f"{e.start_time:%Y-%m-%d %H:%M:%S}", seconds,
+                     printable(e.server or "-"), printable(e.user or "-"), printable(e.ip or "-"),
+                     _mb(e.size_bytes), printable(e.status), printable(e.path.name)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -400,7 +422,8 @@ def _info(args: argparse.Namespace) -> int:
     settings = _settings(args)
     metas = _session_metadata(settings, args.session)
     if not metas:
-        print(f"fastrec info: no session {args.session!r} in {settings.output_dir}", file=sys.stderr)
+        print(f"fastrec info: no session '{printable(args.session)}' in {printable(settings.output_dir)}",
+              file=sys.stderr)
         return 1
     if args.json:
         _print_json([json.loads(m.to_json()) for m in metas])
@@ -408,19 +431,24 @@ def _info(args: argparse.Namespace) -> int:
     first = metas[0]
     c = first.connection_info
     r = first.recorder_settings
-    print(f"session {args.session}: {len(metas)} part(s)")
-    print(f"  connection: con_codigo={c.con_codigo} name={c.name} ip={c.ip} user={c.user} "
-          f"type={c.connection_type}")
+    print(f"session {printable(args.session)}: {len(metas)} part(s)")
+    print(f"  connection: con_codigo={printable(c.con_codigo)} name={printable(c.name)} ip={printable(c.ip)} "
+          f"user={printable(c.user)} type={printable(c.connection_type)}")
     print(f"  settings: fps={r.fps} quality={r.quality} scale={r.resolution_scale} "
           f"max_file_size_mb={r.max_file_size_mb} max_duration_minutes={r.max_duration_minutes}")
     for m in metas:
         duration = f"{m.duration_seconds:.1f} s" if m.duration_seconds is not None else "-"
-        print(f"  part {m.chain.part}: {m.file.name}  {m.start_time:%Y-%m-%d %H:%M:%S}  {duration}  "
-              f"{_mb(m.file.size_bytes)} MB  {m.frames.encoded} frames  {m.status}  "
-              f"capture {m.capture.mode} {list(m.capture.region) if m.capture.region else '-'}  "
-              f"sha256 {(m.file.sha256 or '-')[:16]}")
+        print(f"  part {m.chain.part}: {printable(m.file.name)}  {m.start_time:%Y-%m-%d %H:%M:%S}  {duration}  "
+              f"{_mb(m.file.size_bytes)} MB  {m.frames.encoded} frames  {printable(m.status)}  "
+              f"capture {printable(m.capture.mode)} {list(m.capture.region) if m.capture.region else '-'}  "
+              f"sha256 {printable((m.file.sha256 or '-')[:16])}")
         for error in m.errors:
-            print(f"    error: {error}")
+            print(f"    error: {printable(error)}")
+        # a window title is whatever the recorded application (or the remote side) set
+        for note in m.capture.window_titles:
+            print(f"    window at {note.at_seconds:.1f} s: {printable(note.text)}")
+        for note in m.capture.pauses:
+            print(f"    paused at {note.at_seconds:.1f} s: {printable(note.text)}")
     return 0
 
 
@@ -434,8 +462,19 @@ def _verify(args: argparse.Namespace) -> int:
                      "segments": [{"part": s.part, "file": s.file, "status": s.status,
                                    "problems": list(s.problems)} for s in report.segments]})
     else:
-        print(report.summary)
+        print(_printable_report(report).summary)
     return 0 if report.ok else 1
+
+
+def _printable_report(report: Any) -> Any:
+    """``report`` with every name in it escaped, so that its summary can be printed."""
+    from dataclasses import replace
+
+    return replace(report, session_id=printable(report.session_id), directory=printable(report.directory),
+                   unreadable=tuple(map(printable, report.unreadable)),
+                   segments=tuple(replace(s, file=None if s.file is None else printable(s.file),
+                                          problems=tuple(map(printable, s.problems)))
+                                  for s in report.segments))
 
 
 def _storage(args: argparse.Namespace) -> int:
@@ -446,7 +485,7 @@ def _storage(args: argparse.Namespace) -> int:
         _print_json(info)
         return 0
     for key, value in info.items():
-        print(f"{key:20} {value}")
+        print(f"{key:20} {printable(value)}")
     return 0
 
 
@@ -475,11 +514,12 @@ def _cleanup(args: argparse.Namespace) -> int:
         print(f"{verb} {result['deleted_files']} file(s) of {result['deleted_segments']} segment(s), "
               f"{'would free' if args.dry_run else 'freed'} {result['freed_gb']:.3f} GB")
         for name in result["deleted"]:
-            print(f"  {name}")
+            print(f"  {printable(name)}")
         for skipped in result["skipped"]:
-            print(f"  kept {skipped['segment']}: {skipped['reason']} ({skipped['detail']})")
+            print(f"  kept {printable(skipped['segment'])}: {printable(skipped['reason'])} "
+                  f"({printable(skipped['detail'])})")
         for error in result["errors"]:
-            print(f"  error: {error}")
+            print(f"  error: {printable(error)}")
     return 1 if result["errors"] else 0
 
 
@@ -488,34 +528,25 @@ def _watch(args: argparse.Namespace) -> int:
     from fastrec.monitor import ConnectionMonitor
 
     settings = _settings(args, recording=True, auto_start=True, mode=args.mode)
-    stop = _StopSignal()
-    stop.shield()
+    stop: threading.Event = args.stop
     manager = RecordingManager(settings, display=args.display)
+    # session ids, file names and errors hold the client's command line: escaped
     manager.add_observer(lambda event, sid, details: print(
-        f"{time.strftime('%H:%M:%S')} {event} {sid} "
-        + " ".join(f"{k}={v}" for k, v in details.items() if k in ("error", "part", "files")), flush=True))
+        f"{time.strftime('%H:%M:%S')} {event} {printable(sid)} "
+        + " ".join(f"{k}={printable(v)}" for k, v in details.items() if k in ("error", "part", "files")),
+        flush=True))
     try:
         if not manager.initialize():
             print("fastrec watch: the recorder could not start (see the log above)", file=sys.stderr)
             return 1
         monitor = ConnectionMonitor(manager, display=args.display, poll_interval=args.poll_interval)
-        print(f"watching for RDP connections on display {args.display or '$DISPLAY'}; "
-              f"recording into {settings.output_dir} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        # the monitor's polls run here, in the main thread, so that the capture processes
-        # they start are spawned while SIGINT is ignored (see _StopSignal)
-        while not stop.event.is_set():
-            stop.shield()
-            try:
-                monitor.poll()
-            except Exception as exc:  # noqa: BLE001 - keep watching
-                print(f"fastrec watch: {type(exc).__name__}: {exc}", file=sys.stderr)
-            _until_spawned(manager)
-            stop.arm()
-            stop.event.wait(args.poll_interval)
-        monitor.stop()
+        print(f"watching for RDP connections on display {printable(args.display or '$DISPLAY')}; "
+              f"recording into {printable(settings.output_dir)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        monitor.start(force=True)  # its own thread; a failed poll is logged and retried
+        stop.wait()
+        monitor.stop()  # and the recordings it started; shutdown seals their files
     finally:
         manager.shutdown()
-        stop.restore()
     return 0
 
 
@@ -528,7 +559,7 @@ def _recover(args: argparse.Namespace) -> int:
         try:
             index = _open_index(settings)
         except IndexUnavailable as exc:  # the metadata is the truth; the index can be rebuilt
-            print(f"fastrec recover: {exc} (not updated)", file=sys.stderr)
+            print(f"fastrec recover: {printable(exc)} (not updated)", file=sys.stderr)
     try:
         report = recover_interrupted(settings.output_dir, dry_run=args.dry_run,
                                      on_sealed=None if index is None else index.add)
@@ -541,8 +572,8 @@ def _recover(args: argparse.Namespace) -> int:
              "cut_bytes": p.cut_bytes, "playable": p.playable, "reason": p.reason} for p in report.sealed],
             "skipped": [{"file": str(f), "reason": r} for f, r in report.skipped],
             "errors": [{"file": str(f), "error": e} for f, e in report.errors]})
-    else:
-        print(report.summary)
+    else:  # its lines name sessions and files: escaped, each
+        print("\n".join(printable(line) for line in report.summary.splitlines()))
     return 1 if report.errors else 0
 
 
@@ -552,20 +583,42 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# commands that record: Ctrl-C and SIGTERM stop them cleanly (see _StopSignal); the
+# others are simply interrupted (KeyboardInterrupt, exit 130)
+_STOPPABLE = ("record", "watch")
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop = _StopSignal()
+    stop.install()  # first of all: from here on no Ctrl-C is lost (see the module docstring)
+    try:
+        return _run(argv, stop)
+    finally:
+        stop.restore()
+
+
+def _run(argv: list[str] | None, stop: _StopSignal) -> int:
     args = build_parser().parse_args(argv)
+    from fastrec.settings import SettingsError
+
     handlers = {"demo": _demo, **COMMANDS}
     try:
+        if args.command in _STOPPABLE:
+            args.stop = stop.event  # set by Ctrl-C/SIGTERM; _record and _watch wait on it
+        else:
+            stop.restore()
+            if stop.event.is_set():  # Ctrl-C while the arguments were read
+                raise KeyboardInterrupt
         return handlers[args.command](args)
     except SettingsError as exc:  # one line per variable, no traceback
         for message in exc.messages:
-            print(f"fastrec {args.command}: {message}", file=sys.stderr)
+            print(f"fastrec {args.command}: {printable(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one clear line, no traceback, for the operator
-        print(f"fastrec {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"fastrec {args.command}: {type(exc).__name__}: {printable(exc)}", file=sys.stderr)
         return 1
 
 

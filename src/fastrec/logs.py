@@ -10,6 +10,12 @@ for it keep working; the facts in them are also structured fields::
 
 With ``format="json"`` every line is ``{"timestamp": ..., "level": "info", "logger": ...,
 "event": "Recording started for session: rdp_123", "session_id": "rdp_123", ...}``.
+
+Session ids, server and user names and window titles reach the log from the embedding
+application and (``watch``) from any process's command line: the console line shows
+every control character in them escaped (:func:`fastrec.printable.printable`), so that
+a name cannot drive the operator's terminal or forge a log line.  JSON lines need no
+such care: the JSON encoder escapes control characters (and all non-ASCII) itself.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import sys
 from typing import Any, TextIO
 
 import structlog
+
+from fastrec.printable import printable
 
 __all__ = [
     "LOG_FORMATS",
@@ -52,10 +60,19 @@ class _ConsoleLine:
         event = event_dict.pop("event", "")
         event_dict.pop("logger", None)
         exc = event_dict.pop("exception", None)
-        fields = " ".join(f"{k}={v!r}" if isinstance(v, str) and (" " in v or not v) else f"{k}={v}"
-                          for k, v in event_dict.items())
-        line = " ".join(p for p in (stamp, f"[{level}]", str(event), fields) if p)
-        return f"{line}\n{exc}" if exc else line
+        fields = " ".join(f"{printable(k)}={_value(v)}" for k, v in event_dict.items())
+        line = " ".join(p for p in (stamp, f"[{level}]", printable(event), fields) if p)
+        if not exc:
+            return line
+        # a traceback is several lines by nature, but a newline in an exception's message
+        # must not start a line that passes for a record: every traceback line is indented
+        return "\n".join([line, *(f"  {printable(part)}" for part in str(exc).splitlines())])
+
+
+def _value(value: Any) -> str:
+    """A field's value: escaped; quoted when it is a string with a space or empty."""
+    text = printable(value)
+    return f"'{text}'" if isinstance(value, str) and (" " in text or not text) else text
 
 
 def configure_logging(format: str = "console", level: str | int = "info",

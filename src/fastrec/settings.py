@@ -8,10 +8,17 @@ A bad value never surfaces as pydantic's generic report: every problem becomes o
 that names the variable, the value and what is allowed, e.g.
 ``RECORDING_FPS=0: must be between 1 and 60``, and all problems are reported together in
 one :class:`SettingsError`.
+
+A ``.env`` file is read strictly: a file that is not UTF-8, or a line that is not
+``KEY=VALUE`` (a comment, a blank line and ``export KEY=VALUE`` are fine), is a
+:class:`SettingsError` naming the file and the byte offset or line.  A setting that
+silently vanished because its line was mistyped would leave the recorder running with
+a default the operator never chose.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import typing
@@ -24,8 +31,12 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fastrec.checks import between
+
 __all__ = [
+    "CLEANUP_INTERVAL_HOURS",
     "ENV_PREFIX",
+    "PRESETS",
     "default_encoder_workers",
     "RecordingSettings",
     "SettingsError",
@@ -40,11 +51,17 @@ log = structlog.get_logger("fastrec.settings")
 RecordingMode = Literal["full_screen", "rdp_window", "active_window"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                      "slow", "slower", "veryslow", "placebo"]
+#: libx264's presets, fastest first: RECORDING_PRESET, ``record --preset``, ``demo --preset``
+PRESETS: tuple[str, ...] = typing.get_args(X264Preset)
 FullPolicy = Literal["block", "drop_oldest"]
 LogFormat = Literal["console", "json"]
 
 _MAX_WORKERS = 32
 _MAX_SHOWN_VALUE = 80  # a pasted blob in a variable should not flood the error message
+#: RECORDING_CLEANUP_INTERVAL_HOURS: every 6 minutes at most (each run scans the whole
+#: directory and rewrites its stats file) and at least once a year (a longer wait
+#: overflows the scheduler's timer)
+CLEANUP_INTERVAL_HOURS = (0.1, 8760)
 
 
 def default_encoder_workers() -> int:
@@ -117,7 +134,8 @@ class RecordingSettings(BaseSettings):
     max_total_size_gb: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
     max_file_age_days: Annotated[int, Field(gt=0)] = 30
     # float so that operators can schedule sub-hour cleanups; 6 reads back as 6.0
-    cleanup_interval_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 6.0
+    cleanup_interval_hours: Annotated[float, Field(ge=CLEANUP_INTERVAL_HOURS[0], le=CLEANUP_INTERVAL_HOURS[1],
+                                                   allow_inf_nan=False)] = 6.0
     output_dir: Path = Path("recordings")
 
     # --- engine settings ---
@@ -166,6 +184,7 @@ class RecordingSettings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         # constructed directly or through load_settings: the same one-line-per-variable error
+        _check_env_files(values.get("_env_file", type(self).model_config.get("env_file")))
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -240,6 +259,40 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: A
     return RecordingSettings(**kwargs)
 
 
+# --- reading .env strictly ---
+
+def _check_env_files(env_file: Any) -> None:
+    """Raise SettingsError when an existing env file is not UTF-8 or has a line that is
+    not KEY=VALUE (pydantic-settings would raise UnicodeDecodeError without the file's
+    name, or drop the line with a mere warning).  Missing files are the caller's concern."""
+    if env_file is None:
+        return
+    files = [env_file] if isinstance(env_file, str | os.PathLike) else list(env_file)
+    messages = [m for f in files for m in _env_file_problems(Path(f))]
+    if messages:
+        raise SettingsError(messages)
+
+
+def _env_file_problems(path: Path) -> list[str]:
+    from dotenv.parser import parse_stream  # pydantic-settings' own parser: the same grammar
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []  # the default ./.env is optional; load_settings checks an explicit one
+    except OSError as exc:
+        return [f"env_file={path}: cannot be read ({exc.strerror or exc})"]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return [f"env_file={path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start}, line {line}); save it as UTF-8"]
+    return [f"env_file={path}, line {b.original.line}: {_shown(b.original.string.rstrip())!r} is not "
+            "KEY=VALUE (quotes must be closed; # starts a comment)"
+            for b in parse_stream(io.StringIO(text)) if b.error]
+
+
 # --- turning pydantic's errors into one line per variable ---
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -304,7 +357,7 @@ def _bounds(metadata: list[Any]) -> str:
         elif isinstance(item, annotated_types.Le):
             high = item.le
     if low is not None and high is not None and not strict_low:
-        return f"between {low} and {high}"
+        return between(low, high)
     if low is not None:
         return f"greater than {low}" if strict_low else f"greater than or equal to {low}"
     if high is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 
 import psutil
@@ -31,6 +34,48 @@ def test_a_child_exits_when_its_parent_end_closes():
         assert child.exitcode == 0
     finally:
         child.kill()
+
+
+def test_a_child_is_out_of_reach_of_the_terminals_ctrl_c():
+    # a terminal signals its foreground process group: the parent's, never the child's
+    child = launch.start(_worker_main, name="fastrec-encoder-test")
+    try:
+        assert os.getsid(child.pid) == child.pid and os.getpgid(child.pid) == child.pid
+        assert os.getpgid(child.pid) != os.getpgid(0)
+    finally:
+        child.conn.send(None)
+        child.join(30)
+        child.kill()
+        child.conn.close()
+
+
+# a parent that starts an encoder worker, prints its pid and waits to be killed
+_PARENT = """
+import sys
+from fastrec.engine import launch
+from fastrec.engine.encoder.pool import _worker_main
+child = launch.start(_worker_main, name="fastrec-encoder-orphan-test")
+print(child.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_child_exits_on_its_own_when_its_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert parent.stdout is not None
+    child = psutil.Process(int(parent.stdout.readline()))
+    try:
+        assert "fastrec-encoder-orphan-test" in child.cmdline()
+        parent.send_signal(signal.SIGKILL)  # no clean-up code runs: only the socket's EOF tells
+        parent.wait(30)
+        child.wait(30)  # raises psutil.TimeoutExpired if it lives on (not our child: no exit code)
+        assert not child.is_running()
+    finally:
+        if child.is_running():
+            child.kill()
+        parent.kill()
+        parent.wait(30)
 
 
 def test_a_frozen_application_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastrec._ext import Scaler, rgb_to_yuv
+from fastrec.checks import check_number
 
 BLACK_YUV: tuple[int, int, int] = rgb_to_yuv(0, 0, 0)  # (16, 128, 128): limited-range black
 
@@ -34,10 +35,7 @@ def tag_colours(target: object) -> None:
 
 def output_size(width: int, height: int, scale: float = 1.0) -> tuple[int, int]:
     """The even output size for a ``width`` x ``height`` source at ``scale``."""
-    if not MIN_SCALE <= scale <= MAX_SCALE:
-        raise ValueError(
-            f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {scale!r}"
-        )
+    check_number("scale", scale, MIN_SCALE, MAX_SCALE)
     if width < 1 or height < 1:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     # round half up (not Python's half-to-even) so odd sizes behave predictably

@@ -24,6 +24,7 @@ from enum import StrEnum
 import numpy as np
 
 from fastrec._ext import apply_masks, rgb_to_yuv
+from fastrec.checks import check_number
 
 
 class MaskKind(StrEnum):
@@ -72,8 +73,8 @@ class MaskRegion:
         except ValueError:
             allowed = ", ".join(k.value for k in MaskKind)
             raise ValueError(f"MaskRegion.kind must be one of {allowed}, got {self.kind!r}") from None
-        if self.strength is not None and not 1 <= self.strength <= 1024:
-            raise ValueError(f"MaskRegion.strength must be between 1 and 1024, got {self.strength!r}")
+        if self.strength is not None:
+            check_number("MaskRegion.strength", self.strength, 1, 1024)
         if self.colour is not None and (
             len(self.colour) != 3 or not all(0 <= int(c) <= 255 for c in self.colour)
         ):

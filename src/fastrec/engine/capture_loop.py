@@ -14,7 +14,6 @@ the video never distorts and the encoder never restarts mid-segment.
 from __future__ import annotations
 
 import math
-import signal
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -246,9 +245,6 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
     Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every
     second, ("stopped", dict) at the end or ("error", message); stops on "stop".
     """
-    # Ctrl-C in a terminal reaches the whole process group: the supervisor decides when
-    # to stop, so the files are sealed instead of cut off
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with open_source(config.mode, config.display, **config.source_options) as source:
             first = _first_target(source, start_timeout, control)

@@ -10,6 +10,14 @@ descriptors included (ring endpoints), so the child shares the parent's authkey.
 
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
+
+Signals: every child runs in a session (and so a process group) of its own.  A terminal's
+Ctrl-C signals its foreground process group, and the parent alone decides when recording
+stops and the files are sealed; with the children outside that group no SIGINT can cut a
+segment off, and the parent needs no "ignore SIGINT while spawning" dance (which lost
+signals).  Outside the terminal's session a child also has no controlling terminal, so
+its log lines on the inherited stderr never stop it (SIGTTOU) and a closed terminal
+(SIGHUP) does not kill it: it still exits when its connection reaches EOF.
 """
 
 from __future__ import annotations
@@ -80,7 +88,8 @@ def start(target: Callable[..., None], *args: Any, name: str) -> Child:
     try:
         popen = subprocess.Popen(
             [sys.executable, "-c", _BOOT, _ROOT, str(theirs.fileno()), name],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            start_new_session=True)  # out of reach of the terminal's Ctrl-C: see above
     except BaseException:
         mine.close()
         raise

@@ -43,6 +43,7 @@ import numpy as np
 import psutil
 
 from fastrec._ext._shm import AtomicWords
+from fastrec.checks import check_int as _check_int
 from fastrec.engine.protocol import FullPolicy
 
 __all__ = [
@@ -129,14 +130,6 @@ def _pid_alive(pid: int) -> bool:
         return False
     except psutil.AccessDenied:
         return True
-
-
-def _check_int(name: str, value: Any, low: int, high: int, unit: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}{unit}, got {value}")
-    return value
 
 
 class _Doorbell:

@@ -8,7 +8,6 @@ a new segment in the replacement, from the next frame in its ring.
 
 from __future__ import annotations
 
-import signal
 import threading
 import traceback
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
+from fastrec.checks import check_int
 from fastrec.core.convert import i420_size
 from fastrec.engine import launch
 from fastrec.engine.protocol import (
@@ -79,8 +79,6 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
 
 def _worker_main(conn: Connection) -> None:
     """Body of an encoder worker: jobs come in on ``conn``, events go out on it."""
-    # Ctrl-C goes to the whole process group; the supervisor decides when encoding stops
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     lock = threading.Lock()
 
     def emit(event: Event) -> None:
@@ -137,8 +135,7 @@ class EncoderPool:
         if workers is None:
             from fastrec.settings import default_encoder_workers  # pydantic: not in the workers
             workers = default_encoder_workers()
-        if not 1 <= workers <= 64:
-            raise ValueError(f"workers must be between 1 and 64, got {workers}")
+        check_int("workers", workers, 1, 64)
         self._workers = [self._spawn() for _ in range(workers)]
         self._parts: dict[str, int] = {}  # session -> part being written
         self._closed = False
