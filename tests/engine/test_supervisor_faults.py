@@ -57,3 +57,16 @@ def test_a_worker_that_cannot_be_replaced_fails_its_session_not_the_supervisor(
     assert failed and failed[0].traceback and "no_more_encoders" in failed[0].traceback
     finished = [e for e in events if isinstance(e, SessionFinished)]
     assert [e.session_id for e in finished] == ["first", "second"]
+
+
+def test_a_session_stopped_while_it_looks_for_its_window_finishes(bare_display, tmp_path: Path):
+    # the capture process said "stopped" before it had a ring: no encoder ever had the
+    # session, and the supervisor waited for one forever
+    with Recorder(workers=1) as recorder:
+        config = CaptureConfig("nowin", mode="rdp_window", display=bare_display.display, fps=10)
+        recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, "s_nowin"))
+        assert wait_until(lambda: recorder.status("nowin")["capture_pid"] is not None, FINISH)
+        recorder.stop("nowin")
+        status = recorder.wait("nowin", timeout=FINISH)
+    assert status["state"] == "stopped" and status["segments"] == [] and status["errors"] == []
+    assert not list(tmp_path.iterdir())

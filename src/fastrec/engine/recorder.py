@@ -391,9 +391,6 @@ class Recorder:
         with self._lock:
             session.errors.append(message)
             session.state = SessionState.ERROR
-            if session.process is None or not session.submitted:
-                # never reached an encoder: no encoder event will come for it
-                session.encoder_done = True
             if session.process is None:
                 session.capture_done = True
             elif not session.capture_done:
@@ -402,7 +399,9 @@ class Recorder:
         self._maybe_done(session)
 
     def _maybe_done(self, session: Session) -> None:
-        if not (session.capture_done and session.encoder_done) or session.done.is_set():
+        # a ring that never reached an encoder leaves nothing for an encoder to finish
+        encoder_done = session.encoder_done or not session.submitted
+        if not (session.capture_done and encoder_done) or session.done.is_set():
             return
         with self._lock:
             if session.state != SessionState.ERROR:
