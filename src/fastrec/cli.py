@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from fastrec.checks import bounded_option as _bounded
+from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
 from fastrec.printable import printable
 
 
@@ -75,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 # --- recording and storage commands -----------------------------------------------------
 
-_RECORD_MODES = ("full_screen", "rdp_window", "active_window", "synthetic")
+_RECORD_MODES = tuple(str(m) for m in (*RECORDING_MODES, CaptureMode.SYNTHETIC))
 
 
 def _common(parser: argparse.ArgumentParser, *, json_output: bool = False) -> None:
@@ -164,7 +165,7 @@ def add_commands(commands: Any) -> None:
         description="Watch for RDP client processes with a window; record each connection from the "
                     "moment its window appears until its process exits. Runs until Ctrl-C or SIGTERM.")
     watch.add_argument("--display", default=None, help="X display the clients run on (default $DISPLAY)")
-    watch.add_argument("--mode", choices=_RECORD_MODES[:3], default=None,
+    watch.add_argument("--mode", choices=[str(m) for m in RECORDING_MODES], default=None,
                        help="what to record per connection (default RECORDING_MODE)")
     watch.add_argument("--poll-interval", type=_bounded(float, 0.1, 60), default=1.0,
                        help="seconds between looks at the process list (default 1)")

@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.checks import between
+from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
 
 __all__ = [
     "CLEANUP_INTERVAL_HOURS",
@@ -48,12 +49,14 @@ ENV_PREFIX = "RECORDING_"
 
 log = structlog.get_logger("fastrec.settings")
 
-RecordingMode = Literal["full_screen", "rdp_window", "active_window"]
+# the vocabulary is the engine's (fastrec.engine.protocol); Literal gives the settings'
+# one-line "must be one of" errors
+RecordingMode = Literal[tuple(str(m) for m in RECORDING_MODES)]  # type: ignore[valid-type]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                      "slow", "slower", "veryslow", "placebo"]
 #: libx264's presets, fastest first: RECORDING_PRESET, ``record --preset``, ``demo --preset``
 PRESETS: tuple[str, ...] = typing.get_args(X264Preset)
-FullPolicy = Literal["block", "drop_oldest"]
+FullPolicyName = Literal[tuple(str(p) for p in FullPolicy)]  # type: ignore[valid-type]
 LogFormat = Literal["console", "json"]
 
 _MAX_WORKERS = 32
@@ -125,7 +128,7 @@ class RecordingSettings(BaseSettings):
     # --- the reference's variables (names, ranges and defaults are a contract) ---
     enabled: bool = False
     auto_start: bool = False
-    mode: RecordingMode = "rdp_window"
+    mode: RecordingMode = CaptureMode.RDP_WINDOW.value
     fps: Annotated[int, Field(ge=1, le=60)] = 10
     quality: Annotated[int, Field(ge=0, le=51, description="H.264 CRF, lower is better")] = 23
     resolution_scale: Annotated[float, Field(ge=0.1, le=2.0, allow_inf_nan=False)] = 1.0
@@ -147,7 +150,7 @@ class RecordingSettings(BaseSettings):
     # frames between capture and encoder (3 MB each at 1080p); the remux of a finished
     # segment runs beside the encoder, so the ring only absorbs encoding jitter
     ring_slots: Annotated[int, Field(ge=2, le=64)] = 3
-    full_policy: FullPolicy = "block"
+    full_policy: FullPolicyName = FullPolicy.BLOCK.value
     log_format: LogFormat = "console"
     monitor: Annotated[int, Field(ge=0)] = 0
 
