@@ -15,6 +15,7 @@ from fastrec.storage import (
     SegmentMetadata,
     link_next,
     metadata_path,
+    part_basename,
     recording_basename,
     seal_segment,
     video_path,
@@ -53,7 +54,7 @@ def write_segment(
     ``name_start`` is the session's first start (parts share the first part's base name);
     ``mtime`` sets both files' modification time; ``previous`` chains this part to it.
     """
-    base = recording_basename(con_codigo, server, name_start or start, part)
+    base = part_basename(recording_basename(con_codigo, server, name_start or start), part)
     video = video_path(directory, base)
     video.write_bytes(bytes([part % 256]) * size)
     meta = SegmentMetadata(

@@ -10,6 +10,7 @@ import pytest
 from fastrec.storage import (
     claim_basename,
     metadata_path,
+    part_basename,
     recording_basename,
     sanitize_component,
     video_path,
@@ -70,14 +71,16 @@ def test_sanitized_component_is_a_single_safe_name() -> None:
 def test_recording_basename_as_the_reference() -> None:
     assert recording_basename(123, "ServerName", START) == "session_123_ServerName_20251026_143022"
     assert recording_basename(123, "Servidor São Paulo", START) == "session_123_Servidor_São_Paulo_20251026_143022"
-    assert recording_basename(123, "ServerName", START, part=2) == "session_123_ServerName_20251026_143022_part2"
+    base = recording_basename(123, "ServerName", START)
+    assert part_basename(base, 1) == base
+    assert part_basename(base, 2) == "session_123_ServerName_20251026_143022_part2"
     assert recording_basename("../x", "", START) == "session_x_unknown_20251026_143022"
     with pytest.raises(ValueError, match="part=0: must be an integer 1 or greater"):
-        recording_basename(1, "s", START, part=0)
+        part_basename(base, 0)
 
 
 def test_longest_names_fit_in_255_bytes() -> None:
-    base = recording_basename("9" * 100, "𝔘" * 200, START, part=99999)  # 4-byte letters
+    base = part_basename(recording_basename("9" * 100, "𝔘" * 200, START), 99999)  # 4-byte letters
     longest = f".{base}-999_metadata.json.abcdefgh.tmp"
     assert len(longest.encode("utf-8")) <= 255
 

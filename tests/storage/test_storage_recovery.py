@@ -21,6 +21,7 @@ from fastrec.storage import (
     metadata_path,
     probe_video,
     read_metadata,
+    part_basename,
     recording_basename,
     recover_interrupted,
     seal_segment,
@@ -53,7 +54,7 @@ def recording_part(directory: Path, part: int, recorder: RecorderProcess | None,
                    con_codigo: int = 123, faststart: bool = False) -> tuple[Path, Path]:
     """Part ``part`` of a session as a killed recorder leaves it: a fragmented MP4 with half
     a fragment at its end (or a remuxed, plain one), metadata still "recording"."""
-    base = recording_basename(con_codigo, "Production Server", NOW, part)
+    base = part_basename(recording_basename(con_codigo, "Production Server", NOW), part)
     video = video_path(directory, base)
     boxes = write_fragmented_mp4(video)
     data = video.read_bytes()
@@ -185,7 +186,7 @@ def test_probe_video(tmp_path: Path) -> None:
 def test_unplayable_part_is_sealed_interrupted_with_an_error_verify_shows(recordings: Path) -> None:
     """Bug 18: a 0-byte part was sealed "complete", its chain reported intact."""
     _, first_meta_file, first = write_segment(recordings, part=1)
-    video = video_path(recordings, recording_basename(123, "Production Server", NOW, 2))
+    video = video_path(recordings, part_basename(recording_basename(123, "Production Server", NOW), 2))
     video.write_bytes(b"")
     meta = SegmentMetadata(session_id=SESSION, start_time=NOW + timedelta(minutes=30))
     meta.file.name = video.name

@@ -259,6 +259,10 @@ def test_cleanup_stats_are_appended_and_bounded(recordings: Path) -> None:
     assert first["deleted_files"] == 2
     assert (recordings / STATS_FILE).stat().st_mode & 0o777 == 0o600
     assert all({"deleted_files", "freed_bytes", "freed_gb", "skipped"} <= set(r) for r in runs)
+    # what an operator sees of it: the last run in the storage info
+    last = rm.get_storage_info()["last_cleanup"]
+    assert last["operation"] == "size" and last["started_at"] == runs[-1]["started_at"]
+    assert last["deleted_files"] == runs[-1]["deleted_files"] and last["errors"] == 0
 
 
 def test_reference_style_stats_file_is_kept(recordings: Path) -> None:

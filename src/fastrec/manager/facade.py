@@ -413,6 +413,9 @@ class RecordingManager:
         - ``active_count``: segments being recorded now
         - ``oldest``, ``newest``: ISO 8601 start of the oldest/newest segment, or None
         - ``free_disk_bytes``: free space on the directory's filesystem, or None
+        - ``ignored_files``: look-alike files no metadata of the recorder names (never
+          deleted); ``last_cleanup``: the last retention run ({operation, started_at,
+          deleted_files, freed_bytes, errors}) or None
         - ``active_sessions``: ids of the sessions this manager is recording
         """
         info = self.rotation_manager.get_storage_info()

@@ -51,6 +51,7 @@ _EXPORTS = {
     "iter_metadata": "metadata",
     "link_next": "integrity",
     "metadata_path": "naming",
+    "part_basename": "naming",
     "probe_video": "integrity",
     "read_metadata": "metadata",
     "recover_interrupted": "recovery",

@@ -101,15 +101,16 @@ def sanitize_component(text: object, max_length: int = 64, *, max_bytes: int | N
     return cleaned
 
 
-def recording_basename(con_codigo: object, server_name: object, start: datetime, part: int = 1) -> str:
-    """``session_{con_codigo}_{ServerName}_{YYYYMMDD_HHMMSS}``, plus ``_part{N}`` for N >= 2.
+def recording_basename(con_codigo: object, server_name: object, start: datetime) -> str:
+    """``session_{con_codigo}_{ServerName}_{YYYYMMDD_HHMMSS}`` (a rotated part's name adds
+    ``_part{N}``: :func:`part_basename`).
 
     Both components go through :func:`sanitize_component`; ``start`` is formatted in its
     own clock (the reference uses local time).
     """
     code = sanitize_component(con_codigo, _CODE_MAX_CHARS, max_bytes=_CODE_MAX_CHARS)
     server = sanitize_component(server_name, 64, max_bytes=_SERVER_MAX_BYTES)
-    return part_basename(f"{NAME_PREFIX}{code}_{server}_{start:%Y%m%d_%H%M%S}", part)
+    return f"{NAME_PREFIX}{code}_{server}_{start:%Y%m%d_%H%M%S}"
 
 
 def part_basename(basename: str, part: int) -> str:

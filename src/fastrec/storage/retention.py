@@ -162,6 +162,9 @@ class RotationManager:
         - ``free_disk_bytes``: free space on the directory's filesystem, or None
         - ``ignored_files``: files that look like recordings but that no metadata of the
           recorder names (not counted above, never deleted)
+        - ``last_cleanup``: the last run in ``cleanup_stats.json`` ({operation,
+          started_at, deleted_files, freed_bytes, errors}), or None; an unreadable stats
+          file gives None (it is derived data)
         """
         found = scan(self.output_dir)
         segments = found.segments
@@ -187,7 +190,21 @@ class RotationManager:
             "newest": _iso(max(s.started for s in segments)) if segments else None,
             "free_disk_bytes": free,
             "ignored_files": len(found.foreign),
+            "last_cleanup": self._last_cleanup(),
         }
+
+    def _last_cleanup(self) -> dict[str, Any] | None:
+        try:
+            runs = self.read_stats()
+        except ValueError:
+            return None
+        if not runs:
+            return None
+        last = runs[-1]
+        errors = last.get("errors")
+        return {"operation": last.get("operation"), "started_at": last.get("started_at"),
+                "deleted_files": last.get("deleted_files"), "freed_bytes": last.get("freed_bytes"),
+                "errors": len(errors) if isinstance(errors, list) else errors}
 
     def read_stats(self) -> list[dict[str, Any]]:
         """The runs recorded in ``cleanup_stats.json``, oldest first ([] if none)."""
