@@ -248,3 +248,83 @@ def test_a_directory_remounted_read_only_mid_recording_ends_the_session(remounta
     assert first.stat().st_size > 0
     (meta,) = [m for m in _metadata(view) if m["file"]["name"] == first.name]
     assert meta["status"] in ("complete", "interrupted") and meta["file"]["sha256"]
+
+
+def test_damaged_derived_data_never_stops_a_recording(tmp_path: Path):
+    # bug 14: a directory at the index's path, or another session's metadata nested
+    # 100 000 levels deep, made `record` refuse to start
+    out = tmp_path / "rec"
+    out.mkdir(mode=0o700)
+    (out / "recordings_index.sqlite3").mkdir()
+    (out / "session_9_other_20200101_000000_metadata.json").write_text("[" * 100_000 + "]" * 100_000)
+    manager = _manager(out)
+    try:
+        assert manager.start_session_recording("despite", CONNECTION)
+        assert wait_until(lambda: manager.get_recording_status("despite")["frames"]["encoded"] >= 3, FINISH)
+        assert manager.stop_session_recording("despite")
+        assert manager.wait_for_session("despite", FINISH)
+        status = manager.get_recording_status("despite")
+    finally:
+        manager.shutdown()
+    assert status["state"] == "stopped" and status["segments"] == 1
+    assert verify_session(out, "despite").ok
+    assert (out / "recordings_index.sqlite3").is_dir()  # not ours to touch
+
+
+RECORD_AND_WAIT = """
+import sys, time
+from fastrec.manager import RecordingManager
+from fastrec.settings import load_settings
+manager = RecordingManager(load_settings(enabled=True, output_dir=sys.argv[1], encoder_workers=1, fps=10),
+                           mode="synthetic", source_options={"width": 320, "height": 240, "fps": 10,
+                                                             "scenario": "video"}, cleanup_schedule=False)
+manager.start_session_recording("killed", {"name": "Faulty"})
+while manager.get_recording_status("killed")["frames"]["encoded"] < 25:
+    time.sleep(0.05)
+print("RECORDING", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_recorders_parts_are_sealed_when_the_next_one_starts(tmp_path: Path):
+    # bug 17: after a SIGKILL of the recorder its metadata said "recording" forever
+    import os
+    import signal
+    import sys
+
+    out = tmp_path / "rec"
+    proc = subprocess.Popen([sys.executable, "-c", RECORD_AND_WAIT, str(out)], stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        assert "RECORDING" in (line.strip() for line in proc.stdout)  # log lines come first
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the host; its engine processes are in groups of their own
+        proc.wait()
+    # the engine's processes outlive the host only to finish what they hold; then it is all on disk
+    assert wait_until(lambda: not _engine_processes(), FINISH)
+    (before,) = _metadata(out)
+    assert before["status"] == "recording"
+    manager = _manager(out)
+    try:
+        assert manager.initialize()
+        status = manager.get_recording_status()
+    finally:
+        manager.shutdown()
+    (after,) = _metadata(out)
+    assert after["status"] == "interrupted" and after["file"]["sha256"] and after["frames"]["encoded"] >= 25
+    assert not status["is_recording"]
+    report = verify_session(out, "killed")
+    assert report.ok, report.summary
+
+
+def _engine_processes() -> list[int]:
+    """The killed host's capture process and any encoder worker (no other recorder runs now)."""
+    import psutil
+
+    pids = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "fastrec-capture-killed" in cmd or "fastrec-encoder" in cmd:
+            pids.append(p.pid)
+    return pids
