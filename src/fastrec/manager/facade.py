@@ -59,6 +59,7 @@ from fastrec.storage import (
     read_metadata,
     recording_basename,
     recover_interrupted,
+    video_path,
 )
 
 __all__ = ["OBSERVER_EVENTS", "Observer", "RecordingManager"]
@@ -449,30 +450,31 @@ class RecordingManager:
             status="recording",
             recorder=RecorderProcess.current(),  # recovery tells a killed recorder's parts by it
         )
-        # the part-1 metadata is published exclusively: it claims the name for this session
+        def claim(name: str) -> bytes:  # the part-1 metadata, published exclusively, claims a name
+            first = template.model_copy(deep=True)
+            first.file.name = video_path(self.output_dir, name).name
+            return (first.to_json() + "\n").encode("utf-8")
+
         basename = claim_basename(self.output_dir, recording_basename(
-            code if code not in (None, "") else session_id, server, started_at),
-            lambda name: (template.model_copy(update={"file": template.file.model_copy(
-                update={"name": name + ".mp4"})}).to_json() + "\n").encode("utf-8"))
+            code if code not in (None, "") else session_id, server, started_at), claim)
         files = SessionFiles(self.output_dir, basename, template, index=self.index,
                              previous=self._last_sealed(session_id))
         return ManagedSession(session_id, info, mode, started_at, files)
 
     def _last_sealed(self, session_id: str) -> SegmentMetadata | None:
-        """The last sealed part of an earlier recording of this session id, if any."""
-        candidates: list[SegmentMetadata] = []
+        """The last sealed part of an earlier recording of this session id, if any: from
+        the index, or - only when there is none - from every metadata file."""
         if self.index is not None:
             try:
-                for entry in self.index.search(session_id=session_id):
-                    if entry.metadata_path is not None and entry.status != "recording":
-                        candidates.append(read_metadata(entry.metadata_path))
+                entries = [e for e in self.index.search(session_id=session_id)
+                           if e.metadata_path is not None and e.status != "recording"]
+                candidates = [read_metadata(e.metadata_path) for e in entries]  # type: ignore[arg-type]
+                return max(candidates, key=lambda m: m.chain.part, default=None)
             except Exception as exc:  # noqa: BLE001 - derived data: fall back to the files
                 log.warning("Recording index could not be searched", error=f"{type(exc).__name__}: {exc}")
-                candidates = []
-        if not candidates:
-            candidates = [m for _, m in iter_metadata(self.output_dir)
-                          if isinstance(m, SegmentMetadata) and m.session_id == session_id
-                          and m.status != "recording" and m.file.sha256]
+        candidates = [m for _, m in iter_metadata(self.output_dir)
+                      if isinstance(m, SegmentMetadata) and m.session_id == session_id
+                      and m.status != "recording" and m.file.sha256]
         return max(candidates, key=lambda m: m.chain.part, default=None)
 
     def _capture_config(self, session_id: str, settings: RecordingSettings, mode: str,
