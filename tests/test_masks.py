@@ -145,7 +145,7 @@ def test_regions_outside_or_empty_are_harmless():
 )
 def test_bad_regions_name_the_field_and_the_value(kwargs, message):
     base = dict(x=0, y=0, width=10, height=10)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((TypeError, ValueError), match=message):
         MaskRegion(**{**base, **kwargs})
 
 

@@ -40,7 +40,7 @@ def test_range_checks_say_name_value_and_range():
     with pytest.raises(ValueError, match="^slot_size must be between 1 and 9 bytes, got 10$"):
         check_int("slot_size", 10, 1, 9, " bytes")
     for bad in (True, 2.0, "3"):
-        with pytest.raises(TypeError, match="^slots must be an int, got "):
+        with pytest.raises(TypeError, match="^slots must be an integer, got "):
             check_int("slots", bad, 2, 256)
     assert check_number("scale", np.float32(0.5), 0.1, 2.0) == np.float32(0.5)
     for bad in (0.05, float("nan"), float("inf")):

@@ -419,7 +419,7 @@ def test_read_slot_is_a_read_only_view_of_the_shared_memory() -> None:
     ("kwargs", "error", "message"),
     [
         ({"slot_size": 0}, ValueError, "slot_size must be between 1 and .* bytes, got 0"),
-        ({"slot_size": 1.5}, TypeError, "slot_size must be an int, got 1.5"),
+        ({"slot_size": 1.5}, TypeError, "slot_size must be an integer, got 1.5"),
         ({"slot_size": 64, "slots": 1}, ValueError, "slots must be between 2 and 256, got 1"),
         ({"slot_size": 64, "slots": 257}, ValueError, "slots must be between 2 and 256, got 257"),
         ({"slot_size": 64, "consumers": 0}, ValueError, "consumers must be between 1 and 64"),

@@ -24,14 +24,19 @@ def between(low: object, high: object) -> str:
     return f"between {low} and {high}"
 
 
-def check_int(name: str, value: Any, low: int, high: int, unit: str = "") -> int:
-    """``value`` when it is an int (not a bool) in ``low..high``; else TypeError/ValueError
-    naming ``name``, the value and the range (``unit`` follows the bounds, e.g. " bytes")."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be {between(low, high)}{unit}, got {value}")
-    return value
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None,
+              unit: str = "") -> int:
+    """``value`` when it is an integer (Python's or numpy's, not a bool) within ``low..high``
+    (either bound may be None: unbounded); else TypeError (not an integer) or ValueError
+    (out of range) naming ``name``, the value and what is allowed (``unit`` follows the
+    bounds, e.g. " bytes")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        allowed = (between(low, high) if low is not None and high is not None
+                   else f">= {low}" if low is not None else f"<= {high}")
+        raise ValueError(f"{name} must be {allowed}{unit}, got {value}")
+    return int(value)
 
 
 def check_number(name: str, value: Any, low: float, high: float) -> Any:

@@ -51,7 +51,7 @@ def test_a_missing_monitor_is_a_clear_error(bare_display):
 
 @pytest.mark.parametrize("monitor", [-1, 1.0, True, "1"])
 def test_the_monitor_must_be_a_non_negative_integer(monitor):
-    with pytest.raises(ValueError, match="FullScreenSource.monitor must be an integer >= 0"):
+    with pytest.raises((TypeError, ValueError), match=r"FullScreenSource.monitor \(0 = all monitors\) must be (an integer|>= 0)"):
         FullScreenSource(":0", monitor=monitor)
 
 

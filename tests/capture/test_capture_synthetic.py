@@ -96,11 +96,11 @@ def test_grab_is_frame_at_the_clock_time_and_damage_is_exact():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"scenario": "gaming"}, "SyntheticSource.scenario must be one of static, typing, video, got 'gaming'"),
-    ({"fps": 0}, "SyntheticSource.fps must be an integer between 1 and 240, got 0"),
-    ({"width": 10.5}, "SyntheticSource.width must be an integer between 1 and 16384, got 10.5"),
+    ({"fps": 0}, "SyntheticSource.fps must be between 1 and 240, got 0"),
+    ({"width": 10.5}, "SyntheticSource.width must be an integer, got 10.5"),
 ])
 def test_synthetic_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises((TypeError, ValueError), match=message.replace("(", r"\(").replace(")", r"\)")):
         SyntheticSource(**kwargs)
 
 

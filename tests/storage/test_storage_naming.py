@@ -75,7 +75,7 @@ def test_recording_basename_as_the_reference() -> None:
     assert part_basename(base, 1) == base
     assert part_basename(base, 2) == "session_123_ServerName_20251026_143022_part2"
     assert recording_basename("../x", "", START) == "session_x_unknown_20251026_143022"
-    with pytest.raises(ValueError, match="part=0: must be an integer 1 or greater"):
+    with pytest.raises(ValueError, match="part must be >= 1, got 0"):
         part_basename(base, 0)
 
 

@@ -23,15 +23,15 @@ from typing import Any, Self
 
 import numpy as np
 
+from fastrec.checks import check_int
+
 
 class CaptureError(RuntimeError):
     """A source cannot work: its display is unreachable, its platform unsupported, ..."""
 
 
 def _check_int(owner: str, name: str, value: Any) -> None:
-    # bool is an int subclass, and numpy integers are welcome (slicing code produces them)
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")  # noqa: TRY004
+    check_int(f"{owner}.{name}", value)  # numpy integers are welcome: slicing code makes them
 
 
 @dataclass(frozen=True, slots=True)

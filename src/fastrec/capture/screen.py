@@ -9,6 +9,7 @@ import numpy as np
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target
 from fastrec.capture.grabber import Grabber, ScreenGrabber
+from fastrec.checks import check_int
 
 
 def describe_monitors(monitors: list[Region]) -> str:
@@ -28,10 +29,7 @@ class FullScreenSource(CaptureSource):
 
     def __init__(self, display: str | None = None, monitor: int = 0, *,
                  grabber: Grabber | None = None) -> None:
-        if not isinstance(monitor, int) or isinstance(monitor, bool) or monitor < 0:
-            raise ValueError(
-                f"FullScreenSource.monitor must be an integer >= 0 (0 = all monitors), got {monitor!r}"
-            )
+        check_int("FullScreenSource.monitor (0 = all monitors)", monitor, 0)
         self.display = display
         self.monitor = monitor
         self._grabber: Grabber = grabber if grabber is not None else ScreenGrabber(display)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target
+from fastrec.checks import check_int
 
 SCENARIOS = ("static", "typing", "video")
 
@@ -35,9 +36,7 @@ _STATIC_CHARS = 400  # text on the "static" screen
 
 
 def _check_positive_int(name: str, value: Any, upper: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
-        raise ValueError(f"SyntheticSource.{name} must be an integer between 1 and {upper}, "
-                         f"got {value!r}")
+    check_int(f"SyntheticSource.{name}", value, 1, upper)
 
 
 class SyntheticSource(CaptureSource):

@@ -24,7 +24,7 @@ from enum import StrEnum
 import numpy as np
 
 from fastrec._ext import apply_masks, rgb_to_yuv
-from fastrec.checks import check_number
+from fastrec.checks import check_int, check_number
 
 
 class MaskKind(StrEnum):
@@ -61,9 +61,7 @@ class MaskRegion:
 
     def __post_init__(self) -> None:
         for name in ("x", "y", "width", "height"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or isinstance(value, bool):
-                raise ValueError(f"MaskRegion.{name} must be an integer, got {value!r}")
+            check_int(f"MaskRegion.{name}", getattr(self, name))
         if self.width < 0 or self.height < 0:
             raise ValueError(
                 f"MaskRegion width and height must be >= 0, got {self.width}x{self.height}"

@@ -544,7 +544,7 @@ class FrameRing:
         if size is None:
             size = self._slot_size
         if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int, got {size!r}")
+            raise TypeError(f"size must be an integer, got {size!r}")
         if not 0 <= size <= self._slot_size:
             raise ValueError(f"size must be between 0 and the slot size {self._slot_size}, "
                              f"got {size}: the frame does not fit in a slot")

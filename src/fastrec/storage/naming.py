@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from fastrec.checks import check_int
+
 __all__ = [
     "FALLBACK_COMPONENT",
     "METADATA_SUFFIX",
@@ -115,8 +117,7 @@ def recording_basename(con_codigo: object, server_name: object, start: datetime)
 
 def part_basename(basename: str, part: int) -> str:
     """The one rule for rotated parts: part 1 is ``basename``, part N ``{basename}_part{N}``."""
-    if isinstance(part, bool) or not isinstance(part, int) or part < 1:
-        raise ValueError(f"part={part!r}: must be an integer 1 or greater")
+    check_int("part", part, 1)
     return basename if part == 1 else f"{basename}_part{part}"
 
 
