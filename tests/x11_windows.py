@@ -80,6 +80,17 @@ def wait_for(predicate: Callable[[], T], timeout: float = WAIT, what: str = "con
     return value
 
 
+def wait_capture(recorder: Any, session_id: str, predicate: Callable[[dict[str, Any]], object],
+                 what: str, timeout: float = 3 * WAIT) -> dict[str, Any]:
+    """Wait until the capture counters the recorder holds for ``session_id`` (its
+    ``status()["capture"]``, sent by the capture process once a second) satisfy ``predicate``;
+    returns them.  The bound is a hang guard, generous for a loaded machine."""
+    def ready() -> dict[str, Any] | None:
+        capture = recorder.status(session_id)["capture"]
+        return capture if capture and predicate(capture) else None
+    return wait_for(ready, timeout, what)
+
+
 @dataclass
 class Window:
     """A running Tk window: its process and its X window id (the WM's client)."""

