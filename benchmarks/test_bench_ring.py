@@ -103,3 +103,23 @@ def test_ring_1080p_latency(benchmark: Any) -> None:
           f"p99 {benchmark.extra_info['one_way_p99_ms']} ms, "
           f"max {benchmark.extra_info['one_way_max_ms']} ms "
           f"(of which copying into the slot, median {benchmark.extra_info['copy_median_ms']} ms)")
+
+
+GIVE_UP = 0.05  # seconds: the full-ring timeout of the benchmark below
+
+
+def test_ring_full_acquire_gives_up_after_its_timeout(benchmark: Any) -> None:
+    """How long a producer with the block policy waits on a full ring before dropping a frame:
+    its timeout plus the overshoot reported here (tests only check that the frame is dropped)."""
+    with FrameRing(slot_size=256, slots=2, timeout=GIVE_UP) as ring:
+        for _ in range(2):
+            slot = ring.acquire()
+            assert slot is not None
+            slot.publish(time.perf_counter(), 8, 4, size=256)
+        assert benchmark.pedantic(ring.acquire, rounds=20, warmup_rounds=1) is None
+        assert ring.stats.dropped == 21
+    overshoot_ms = (benchmark.stats.stats.median - GIVE_UP) * 1000
+    benchmark.extra_info["timeout_ms"] = GIVE_UP * 1000
+    benchmark.extra_info["overshoot_median_ms"] = round(overshoot_ms, 3)
+    print(f"\na full ring's acquire() gives up {overshoot_ms:.3f} ms (median) after its "
+          f"{GIVE_UP * 1000:.0f} ms timeout")

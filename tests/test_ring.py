@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.reduction import ForkingPickler
@@ -246,11 +247,11 @@ def test_killed_consumer_slot_is_reclaimed(procs: Processes) -> None:
         assert _recv(recv) == (0, holder.pid)
         holder.kill()
         _wait_gone(holder.pid)  # not reaped: a zombie still answers os.kill(pid, 0)
-        # One slot is FREE, the other held by the dead consumer: both frames must fit.
-        start = time.monotonic()
+        # One slot is FREE, the other held by the dead consumer: both frames must fit
+        # (without the reclaim the second acquire times out and the frame is dropped).
         _publish(ring, 1, 1024)
         _publish(ring, 2, 1024)
-        assert time.monotonic() - start < 1 and ring.stats.dropped == 0
+        assert ring.stats.published == 3 and ring.stats.dropped == 0
 
         results = SPAWN.Queue()
         procs.start(read_all, ring.endpoint(0), results)
@@ -293,10 +294,9 @@ def test_consumer_of_killed_producer_gets_ring_closed(procs: Processes) -> None:
             assert slot is not None and slot.header.seq == seq
             assert np.array_equal(slot.data, pattern(seq, 100))
             slot.release()
-        start = time.monotonic()
+        # RingClosed, not the None of a read that timed out waiting for a dead producer
         with pytest.raises(RingClosed):
             reader.read(timeout=5)
-        assert time.monotonic() - start < 2
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -333,13 +333,45 @@ def test_sigkill_of_every_party_leaves_nothing_behind(procs: Processes, backend:
 # --- in one process ---------------------------------------------------------------------------
 
 
-def test_block_policy_waits_then_drops() -> None:
+class _WaitSeen:
+    """Wraps the producer's doorbell: `waiting` is set once acquire() waits on it."""
+
+    def __init__(self, bell: Any) -> None:
+        self.bell, self.waiting = bell, threading.Event()
+
+    def wait(self, timeout: float) -> Any:
+        self.waiting.set()
+        return self.bell.wait(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bell, name)
+
+
+def test_block_policy_waits_for_a_free_slot() -> None:
+    with FrameRing(slot_size=256, slots=3, timeout=WAIT) as ring:
+        for seq in range(3):
+            _publish(ring, seq, 256)
+        ring._free_bell = bell = _WaitSeen(ring._free_bell)
+        got: list[Any] = []
+        producer = threading.Thread(target=lambda: got.append(ring.acquire()))
+        producer.start()
+        assert bell.waiting.wait(WAIT), "acquire() on a full ring did not wait"
+        assert not got  # still waiting: nothing was dropped
+        with RingReader(ring.endpoint()) as reader:
+            slot = reader.read(timeout=0)
+            assert slot is not None and slot.header.seq == 0
+            slot.release()
+            producer.join(WAIT)
+            assert got and got[0] is not None  # the freed slot
+            got[0].discard()
+        assert ring.stats.published == 3 and ring.stats.dropped == 0
+
+
+def test_block_policy_drops_the_frame_when_its_timeout_passes() -> None:
     with FrameRing(slot_size=256, slots=3, timeout=0.3) as ring:
         for seq in range(3):
             _publish(ring, seq, 256)
-        start = time.monotonic()
         assert ring.acquire() is None
-        assert 0.25 <= time.monotonic() - start < 2
         assert ring.stats.published == 3 and ring.stats.dropped == 1
 
 
@@ -365,9 +397,8 @@ def test_drop_oldest_keeps_the_newest_frames(backend: str) -> None:
                 _publish(ring, seq, 8)
             held = [reader.read(timeout=0) for _ in range(slots)]
             assert all(held)
-            start = time.monotonic()
             assert ring.acquire() is None
-            assert time.monotonic() - start >= 0.15 and ring.stats.dropped == 4
+            assert ring.stats.dropped == 4
             held[0].release()
             assert ring.acquire() is not None
 
