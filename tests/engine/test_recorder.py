@@ -12,12 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import psutil
 import pytest
-from x11_windows import wait_until
+from x11_windows import wait_for, wait_until
 
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.events import EngineEvent, SessionError, SessionFinished
@@ -37,29 +38,49 @@ def _decoded_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+def _playable_frames(path: Path) -> int:
+    """Frames a player decodes from ``path`` now, while it may still be written (only whole
+    fragments decode); 0 before it exists."""
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                count += 1
+    except (OSError, ValueError, av.error.FFmpegError):
+        pass  # not there yet, or the fragment being written: what came before it counts
+    return count
+
+
 def _synthetic(session: str, scenario: str, fps: int = 10, **kw) -> CaptureConfig:
     return CaptureConfig(session, mode="synthetic", fps=fps,
                          source_options={"width": 640, "height": 360, "fps": fps, "scenario": scenario}, **kw)
 
 
-def _record(recorder: Recorder, config: CaptureConfig, tmp_path: Path, seconds: float,
-            policy: SegmentPolicy = SegmentPolicy()) -> dict:
+def _record(recorder: Recorder, config: CaptureConfig, tmp_path: Path, until: Callable[[dict], object],
+            what: str, policy: SegmentPolicy = SegmentPolicy()) -> dict:
+    """Record until the session's status satisfies ``until``, then stop; the final status."""
     naming = SegmentNaming(tmp_path, f"session_{config.session_id}")
     recorder.start(config, EncodingOptions(), policy, naming)
-    time.sleep(seconds)
+    wait_for(lambda: until(recorder.status(config.session_id)), 60, what)
     recorder.stop(config.session_id)
     return recorder.wait(config.session_id, timeout=60)
+
+
+# The subject of the test below is time itself: a session spanning busy and idle stretches
+# of the typing scenario must last this long by the capture's own clock.
+SESSION_SECONDS = 6.0
 
 
 def test_timestamps_follow_the_wall_clock_over_busy_and_idle(tmp_path: Path):
     with Recorder(workers=1) as recorder:
         start = time.monotonic()
-        status = _record(recorder, _synthetic("mix", "typing"), tmp_path, 6.0)
+        status = _record(recorder, _synthetic("mix", "typing"), tmp_path,
+                         lambda s: s["capture"].get("elapsed", 0) >= SESSION_SECONDS,
+                         f"{SESSION_SECONDS} s of capture")
         wall = time.monotonic() - start
     assert status["state"] == "stopped", status
     capture = status["capture"]
     assert capture["unchanged"] > 0 and capture["published"] > 0  # idle stretches were skipped
-    assert capture["dropped"] == 0
     (path,) = [Path(p) for p in status["segments"]]
     pts = sorted(float(p["pts_time"]) for p in _probe_packets(path))
     # the video spans the capture: within 2% of the session's wall time
@@ -69,10 +90,13 @@ def test_timestamps_follow_the_wall_clock_over_busy_and_idle(tmp_path: Path):
 
 
 def test_rotation_by_duration_and_size_loses_and_repeats_no_frame(tmp_path: Path):
+    def third_part(status: dict) -> bool:  # two parts sealed and the next one open
+        return len(status["segments"]) >= 2 and status["current_file"] is not None
+
     with Recorder(workers=1) as recorder:
-        by_time = _record(recorder, _synthetic("t", "video"), tmp_path, 4.5,
+        by_time = _record(recorder, _synthetic("t", "video"), tmp_path, third_part, "a third part",
                           SegmentPolicy(max_seconds=1.0))
-        by_size = _record(recorder, _synthetic("s", "video"), tmp_path, 4.5,
+        by_size = _record(recorder, _synthetic("s", "video"), tmp_path, third_part, "a third part",
                           SegmentPolicy(max_bytes=60_000))
     for status in (by_time, by_size):
         segments = [Path(p) for p in status["segments"]]
@@ -87,7 +111,7 @@ def test_rotation_by_duration_and_size_loses_and_repeats_no_frame(tmp_path: Path
 
 
 RECORDER_SCRIPT = """
-import sys, time
+import json, sys
 from pathlib import Path
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.protocol import SegmentNaming, SegmentPolicy
@@ -99,18 +123,26 @@ if __name__ == "__main__":
     recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(Path(sys.argv[1]), "session_k"))
     recorder.wait_started("k")
     print("recording", flush=True)
-    time.sleep(600)
+    for _ in sys.stdin:  # every line asks for the capture counters; runs until killed
+        print(json.dumps(recorder.status("k")["capture"]), flush=True)
 """
+
+
+def _start_recorder_process(tmp_path: Path) -> subprocess.Popen[str]:
+    script = tmp_path / "record.py"
+    script.write_text(RECORDER_SCRIPT)
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
 
 
 def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
     shm_before = set(os.listdir("/dev/shm"))
-    script = tmp_path / "record.py"
-    script.write_text(RECORDER_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = _start_recorder_process(tmp_path)
+    video = tmp_path / "session_k.mp4"
     try:
         assert proc.stdout.readline().strip() == "recording"
-        time.sleep(4.0)
+        # a couple of 1 s fragments are on disk
+        on_disk = wait_for(lambda: (n := _playable_frames(video)) >= 15 and n, 60, "15 frames on disk")
         # the recorder, its capture process and its encoder
         tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         for pid in tree:
@@ -118,9 +150,9 @@ def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
     finally:
         proc.kill()
         proc.wait()
-    frames = _decoded_frames(tmp_path / "session_k.mp4")
-    # the file plays up to its last fragment: at most a couple of seconds are lost
-    assert frames >= 10 * (4.0 - 2.5), frames
+    frames = _decoded_frames(video)
+    # the file still plays, with every fragment written before the kill
+    assert frames >= on_disk, (frames, on_disk)
     # and nothing is left in /dev/shm (the ring never is there)
     assert set(os.listdir("/dev/shm")) <= shm_before, set(os.listdir("/dev/shm")) - shm_before
 
@@ -128,14 +160,16 @@ def test_sigkill_mid_recording_leaves_playable_files(tmp_path: Path):
 def test_engine_processes_finish_the_file_when_the_host_is_killed(tmp_path: Path):
     # the embedding application crashes: its capture and encoder processes see their
     # connection close, seal the file and exit on their own
-    script = tmp_path / "record.py"
-    script.write_text(RECORDER_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = _start_recorder_process(tmp_path)
+    video = tmp_path / "session_k.mp4"
     try:
         assert proc.stdout.readline().strip() == "recording"
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) == 2
-        time.sleep(3.0)
+        wait_for(lambda: _playable_frames(video) >= 15, 60, "15 frames on disk")
+        proc.stdin.write("status\n")
+        proc.stdin.flush()
+        published = json.loads(proc.stdout.readline())["published"]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=20)
@@ -143,8 +177,8 @@ def test_engine_processes_finish_the_file_when_the_host_is_killed(tmp_path: Path
     finally:
         proc.kill()
         proc.wait()
-    frames = _decoded_frames(tmp_path / "session_k.mp4")
-    assert frames >= 10 * 3.0 * 0.8, frames  # everything up to the crash
+    frames = _decoded_frames(video)
+    assert frames >= published > 0, (frames, published)  # everything up to the crash
 
 
 def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Path):
@@ -152,18 +186,18 @@ def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Pat
     with Recorder(workers=1, on_event=events.append) as recorder:
         config = _synthetic("w", "video")
         recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, "session_w"))
-        time.sleep(3.0)
+        first, second = tmp_path / "session_w.mp4", tmp_path / "session_w_part2.mp4"
+        wait_for(lambda: _playable_frames(first) >= 10, 60, "10 frames of the first part on disk")
         os.kill(recorder.status("w")["encoder_pid"], signal.SIGKILL)
-        time.sleep(3.0)
+        wait_for(lambda: recorder.status("w")["current_file"] == str(second)
+                 and _playable_frames(second) >= 20, 60, "20 frames of the replacement's part on disk")
         recorder.stop("w")
         status = recorder.wait("w", timeout=60)
     assert any("encoder worker 0 died" in e for e in status["errors"]), status
     assert any(isinstance(e, SessionError) and e.session_id == "w" and not e.fatal for e in events)
-    assert (tmp_path / "session_w.mp4").exists()
-    second = tmp_path / "session_w_part2.mp4"
     assert str(second) in status["segments"]
-    assert _decoded_frames(second) >= 20  # about 3 s at 10 fps after the replacement
-    assert _decoded_frames(tmp_path / "session_w.mp4") >= 10
+    assert _decoded_frames(second) >= 20  # the session went on after the replacement
+    assert _decoded_frames(first) >= 10  # and what the killed worker wrote still plays
 
 
 @pytest.fixture
@@ -220,7 +254,9 @@ config = CaptureConfig("host", mode="synthetic", fps=10,
 with Recorder(workers=1) as recorder:
     recorder.start(config, EncodingOptions(), SegmentPolicy(), SegmentNaming(Path(sys.argv[2]), "host"))
     recorder.wait_started("host")
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60  # (a hang guard) until the encoder has opened the file
+    while recorder.status("host")["current_file"] is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     children = [" ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)]
     print("CHILDREN", len(children), *children, sep="\\n")
     recorder.stop("host")
