@@ -238,9 +238,10 @@ def test_concurrent_callers_from_many_threads(tmp_path: Path):
 
     def caller(sid: str) -> None:
         started = manager.start_session_recording(sid, {**CONNECTION, "name": sid})
-        time.sleep(1.5)
+        # stop once the session records into its file (all four threads do so at once)
+        recording = wait_until(lambda: manager.get_recording_status(sid)["current_file"] is not None, 30)
         stopped = manager.stop_session_recording(sid)
-        results[sid] = [started, stopped, manager.wait_for_session(sid, 30)]
+        results[sid] = [started, recording, stopped, manager.wait_for_session(sid, 30)]
 
     threads = [threading.Thread(target=caller, args=(f"t{i}",)) for i in range(4)]
     try:
@@ -248,9 +249,13 @@ def test_concurrent_callers_from_many_threads(tmp_path: Path):
             thread.start()
         for thread in threads:
             thread.join(60)
-        assert results == {f"t{i}": [True, True, True] for i in range(4)}
+        assert results == {f"t{i}": [True, True, True, True] for i in range(4)}
         assert manager.get_recording_status()["active_sessions"] == []
     finally:
         manager.shutdown()
     for i in range(4):
         assert verify_session(tmp_path / "rec", f"t{i}").ok
+    metas = sorted((read_metadata(p) for p in (tmp_path / "rec").glob("*_metadata.json")),
+                   key=lambda m: m.session_id)
+    assert [(m.session_id, m.status) for m in metas] == [(f"t{i}", "complete") for i in range(4)]
+    assert all(m.frames.encoded > 0 for m in metas), [m.frames for m in metas]
