@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from x11_windows import wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.storage import verify_session
@@ -36,14 +37,14 @@ def test_the_title_shows_the_red_dot_while_recording(tmp_path: Path):
                                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
         seen: list[str] = []
+
+        def recorded_and_stopped() -> bool:  # it was recording, and now it is not
+            titles = _titles(env)
+            seen.extend(t for t in titles if not seen or seen[-1] != t)
+            return any("🔴" in t for t in seen) and bool(titles) and "🔴" not in titles[0]
+
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                titles = _titles(env)
-                seen.extend(t for t in titles if not seen or seen[-1] != t)
-                if any("🔴" in t for t in seen) and titles and "🔴" not in titles[0]:
-                    break  # it was recording, and now it is not
-                time.sleep(0.2)
+            wait_until(recorded_and_stopped, timeout=30, step=0.2)  # the asserts below say what was missing
             app.terminate()  # the example closes as from its close button: files sealed
             output, _ = app.communicate(timeout=30)
         finally:
