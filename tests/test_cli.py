@@ -266,31 +266,31 @@ def _fake_rdp_client(tmp_path: Path, title: str = "FreeRDP: test") -> list[str]:
 def test_watch_records_an_rdp_client_from_its_window_to_its_exit(tmp_path: Path):
     out = tmp_path / "rec"
     fake, script = _fake_rdp_client(tmp_path)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
     with VirtualDisplay(640, 480, window_manager=True) as display:
-        watch = subprocess.Popen([sys.executable, "-m", "fastrec", "watch", "--display", display.display,
-                                  "--output-dir", str(out), "--poll-interval", "0.3", "--mode", "rdp_window"],
-                                 cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, start_new_session=True)
+        job = _Terminal("watch", "--display", display.display, "--output-dir", str(out), "--poll-interval",
+                        "0.3", "--mode", "rdp_window", cwd=tmp_path)
         client = None
         try:
-            time.sleep(1.0)
+            job.wait_for_stderr(r"^watching for RDP connections")  # the client connects afterwards
             client = subprocess.Popen([fake, script, "/v:rdp.example.com",
                                        "/u:eve"], env=display.env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             assert wait_until(lambda: "recording" in _statuses(out), 20), "no recording started"
-            time.sleep(2.0)
+            # frames of the client's window are on disk before it exits
+            assert wait_until(lambda: any(_frames(v) for v in out.glob("*.mp4")), 20), _statuses(out)
             client.terminate()
             client.wait(10)
             assert wait_until(lambda: _statuses(out) == ["complete"], 20), _statuses(out)
-            os.killpg(watch.pid, signal.SIGINT)
-            stdout, stderr = watch.communicate(timeout=30)
+            job.interrupt()
+            code, stdout, stderr = job.finish()
         finally:
-            for proc, group in ((client, False), (watch, True)):
-                if proc is not None and proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
-                    proc.wait(10)
-    assert watch.returncode == 0, stderr
+            if client is not None and client.poll() is None:
+                client.kill()
+                client.wait(10)
+            if job.proc.poll() is None:
+                os.killpg(job.proc.pid, signal.SIGKILL)
+                job.proc.wait(10)
+    assert code == 0, stderr
     assert " started rdp_" in stdout and " stopped rdp_" in stdout
     (meta,) = [m for _, m in iter_metadata(out)]
     assert meta.connection_info.name == "rdp.example.com" and meta.connection_info.user == "eve"
