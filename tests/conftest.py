@@ -11,11 +11,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import io
+import json
+
 import pytest
 import structlog
 from x11_windows import WAIT, WINDOW_SCRIPT, Window
 
 from fastrec.demo.display import VirtualDisplay
+from fastrec.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +94,41 @@ def spawn_window(tmp_path: Path) -> Iterator[Callable[..., Window]]:
     finally:
         for window in started:
             window.stop()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``tmpfs("300k")`` mounts a private tmpfs of that size (0700) and returns it: a real
+    "no space left on device" when it fills.  Unmounted after the test (we run as root)."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        path = tmp_path / f"tmpfs{len(mounts)}"
+        path.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                       check=True)
+        mounts.append(path)
+        return path
+
+    try:
+        yield mount
+    finally:
+        for path in mounts:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+class LogLines(io.StringIO):
+    """Log output in JSON lines; :meth:`events` parses them."""
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.getvalue().splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def log_stream() -> Iterator[LogLines]:
+    """Every log line of the test as JSON, debug level and up."""
+    stream = LogLines()
+    configure_logging("json", "debug", stream=stream)
+    yield stream
+    configure_logging("console", "warning")
+

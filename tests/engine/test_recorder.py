@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import psutil
 import pytest
-from x11_windows import wait_for, wait_until
+from x11_windows import wait_for
 
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.events import EngineEvent, SessionError, SessionFinished
@@ -201,18 +201,8 @@ def test_killed_encoder_worker_is_replaced_and_the_session_goes_on(tmp_path: Pat
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path):
-    """A 300 kB tmpfs: a real "no space left on device"."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
+def tiny_disk(tmpfs) -> Path:
+    return tmpfs("300k")
 
 def test_disk_full_stops_the_session_cleanly_and_keeps_what_was_written(tiny_disk: Path):
     events: list[EngineEvent] = []

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
-import os
 import time
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from storage_builders import write_segment
 from x11_windows import wait_until
 
 from fastrec.engine.protocol import SegmentPolicy
-from fastrec.logs import configure_logging
 from fastrec.manager import RecordingManager
 from fastrec.settings import load_settings
 from fastrec.storage import INDEX_FILE, RecordingIndex, iter_metadata, read_metadata, verify_session
@@ -39,18 +35,6 @@ def _manager(tmp_path: Path, **kw) -> RecordingManager:
 
 
 
-@pytest.fixture
-def log_stream():
-    stream = io.StringIO()
-    configure_logging("json", "debug", stream=stream)
-    yield stream
-    configure_logging("console", "warning")
-
-
-def _log_events(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-
-
 def test_disabled_recording_is_refused_with_a_reason(tmp_path: Path, log_stream):
     manager = RecordingManager(load_settings(enabled=False, output_dir=str(tmp_path / "rec")),
                                mode="synthetic", source_options=SYNTHETIC)
@@ -64,7 +48,7 @@ def test_disabled_recording_is_refused_with_a_reason(tmp_path: Path, log_stream)
         assert not (tmp_path / "rec").exists()  # a disabled recorder writes nothing
     finally:
         manager.shutdown()
-    events = [e["event"] for e in _log_events(log_stream)]
+    events = [e["event"] for e in log_stream.events()]
     assert any("RECORDING_ENABLED=false" in e and "s1" in e for e in events), events
 
 
@@ -110,10 +94,10 @@ def test_api_calls_return_their_documented_results(tmp_path: Path, log_stream):
         manager.shutdown()
     assert wait_until(lambda: ("stopped", "rdp_123_1") in seen, 5)
     assert seen[0] == ("started", "rdp_123_1")
-    messages = [e["event"] for e in _log_events(log_stream)]
+    messages = [e["event"] for e in log_stream.events()]
     assert "Recording started for session: rdp_123_1" in messages
     assert "Recording stopped for session: rdp_123_1" in messages
-    started = next(e for e in _log_events(log_stream) if e["event"].startswith("Recording started"))
+    started = next(e for e in log_stream.events() if e["event"].startswith("Recording started"))
     assert started["session_id"] == "rdp_123_1" and started["level"] == "info"
 
     (meta_path,) = [p for p, _ in iter_metadata(tmp_path / "rec")]
@@ -207,7 +191,7 @@ def test_an_engine_error_is_reported_logged_and_observed(tmp_path: Path, log_str
         manager.shutdown()
     assert status["state"] == "error" and status["errors"] and errors
     assert any(e["event"].startswith("Recording error for session bad: ") and e["level"] == "error"
-               for e in _log_events(log_stream))
+               for e in log_stream.events())
     assert not list((tmp_path / "rec").glob("*.mp4"))
 
 

@@ -7,7 +7,6 @@ sealed and the chain verifies; nothing hangs."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import threading
@@ -18,7 +17,6 @@ import pytest
 from x11_windows import wait_until
 
 from fastrec.engine.protocol import SegmentPolicy
-from fastrec.logs import configure_logging
 from fastrec.manager import RecordingManager
 from fastrec.settings import load_settings
 from fastrec.storage import iter_metadata, verify_session
@@ -38,18 +36,6 @@ def _manager(out: Path, source: dict | None = None, **settings) -> RecordingMana
 
 def _metadata(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p, _ in iter_metadata(out)]
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("json", "debug", stream=stream)
-    yield stream
-    configure_logging("console", "warning")
-
-
-def _logged(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
 
 
 def test_a_capture_error_right_after_the_start_leaves_one_sealed_verifiable_chain(tmp_path: Path):
@@ -88,7 +74,7 @@ def test_engine_and_observer_failures_are_logged_with_their_traceback(tmp_path: 
         assert manager.wait_for_session("tb", FINISH)
     finally:
         manager.shutdown()
-    lines = _logged(log_stream)
+    lines = log_stream.events()
     error = next(e for e in lines if e["event"].startswith("Recording error for session tb"))
     assert "Traceback" in error["exception"]
     assert "grab" in error["exception"] and "synthetic screen broke" in error["exception"]
@@ -183,14 +169,8 @@ def test_start_and_stop_of_one_id_from_many_threads(tmp_path: Path):
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k,mode=0700", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+def small_tmpfs(tmpfs) -> Path:
+    return tmpfs("1200k")
 
 
 def test_a_full_disk_ends_the_session_with_its_error_and_nothing_hangs(small_tmpfs: Path):
