@@ -341,7 +341,6 @@ def run_multi(out_dir: Path, seconds: float, sessions: int = 4, preset: str = "v
     with Recorder() as recorder:
         sup = _supervisor_native_id()
         sup_cpu0 = thread_cpu_seconds(sup)
-        workers = len(recorder.encoder_pids)
         with sampler:
             for i, sid in enumerate(sids):
                 config = CaptureConfig(sid, mode="synthetic", fps=FPS, source_options={
@@ -350,6 +349,7 @@ def run_multi(out_dir: Path, seconds: float, sessions: int = 4, preset: str = "v
                                SegmentNaming(out_dir, f"multi_{i}"))
             for sid in sids:
                 recorder.wait_started(sid)
+            workers = len({recorder.status(sid)["encoder_pid"] for sid in sids})  # the ones in use
             start = time.monotonic()
             base = sum(sampler.cpu_snapshot().values()) + thread_cpu_seconds(sup) - sup_cpu0
             time.sleep(seconds)
