@@ -203,6 +203,24 @@ def test_ctrl_c_in_a_terminal_stops_cleanly_and_seals_the_file(tmp_path: Path, w
     assert verify.returncode == 0, verify.stdout
 
 
+def test_ctrl_c_is_honoured_even_when_no_frame_ever_comes(bare_display, tmp_path: Path):
+    # found in review: a stop during start-up waited for the first frame, and a window that
+    # never shows (or is minimised before its first frame) never sends one: Ctrl-C and
+    # SIGTERM were ignored.  No RDP window at all here: the capture looks for one.
+    out = tmp_path / "rec"
+    job = _Terminal("record", "--mode", "rdp_window", "--display", bare_display.display,
+                    "--output-dir", str(out), "--session-id", "nowin", cwd=tmp_path)
+    job.wait_for_stderr(r"^REC starting ")
+    job.interrupt(signal.SIGINT)
+    code, stdout, stderr = job.finish()
+    assert "stopping as soon as the first frame is recorded" in stderr, stderr
+    # it stopped on the signal, not because the engine gave up looking for a window
+    assert "session nowin: stopped, 0 file(s)" in stdout, stdout + stderr
+    assert "no window to record" not in stdout + stderr
+    assert code == 1  # documented: the recording recorded nothing
+    assert not list(out.glob("*.mp4")) and not list(out.glob("*_metadata.json"))
+
+
 def test_ctrl_c_typed_in_a_real_terminal(tmp_path: Path):
     """The real thing: ^C typed on a pseudo-terminal, whose line discipline signals the
     foreground process group; the engine's processes log to that terminal too."""

@@ -245,6 +245,9 @@ class _StopSignal:
         self._saved = {}
 
 
+FIRST_FRAME_GRACE = 5.0  # seconds a Ctrl-C during start-up waits for the first frame
+
+
 def _record(args: argparse.Namespace) -> int:
     from fastrec.manager import RecordingManager
 
@@ -282,12 +285,12 @@ def _record(args: argparse.Namespace) -> int:
             if asked is None and stop.is_set():
                 asked = now
                 if started is None:
-                    print(f"{chr(10) if tty else ''}stopping as soon as the first frame is recorded",
-                          file=sys.stderr, flush=True)
+                    print(f"{chr(10) if tty else ''}stopping as soon as the first frame is recorded "
+                          f"(at most {FIRST_FRAME_GRACE:.0f} s)", file=sys.stderr, flush=True)
             # a stop asked for during start-up takes effect at the first frame, so what was
-            # started ends as a sealed, playable file; a start that fails (no window within
-            # the engine's start timeout) ends the loop by itself
-            if started is not None and asked is not None:
+            # started ends as a sealed, playable file - but within FIRST_FRAME_GRACE: a window
+            # that is found and then minimised sends no frame, and a stop is always honoured
+            if asked is not None and (started is not None or now - asked >= FIRST_FRAME_GRACE):
                 print(f"{chr(10) if tty else ''}stopping: sealing the last part", file=sys.stderr, flush=True)
                 break
             if started is not None and args.duration is not None and now - started >= args.duration:

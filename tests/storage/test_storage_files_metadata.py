@@ -252,3 +252,14 @@ def test_naive_times_are_local_and_compare_with_aware_ones(tmp_path: Path) -> No
     assert meta.end_time is not None
     expected = datetime(2025, 10, 26, 15, 0, 22, tzinfo=UTC) - datetime(2025, 10, 26, 14, 30, 22, 123456).astimezone()
     assert meta.end_time - meta.start_time == expected
+
+
+def test_an_integer_of_thousands_of_digits_is_a_bad_file_not_a_crash(tmp_path: Path) -> None:
+    # found in review: json's int conversion limit raised a plain ValueError that escaped
+    # every scan: list, storage, cleanup, recover and verify all failed on one edited file
+    path = tmp_path / "session_1_x_20250101_000000_metadata.json"
+    path.write_text('{"session_id": "s", "start_time": "2025-01-01T00:00:00+00:00", "x": ' + "9" * 5000 + "}")
+    with pytest.raises(MetadataError, match="not valid JSON"):
+        read_metadata(path)
+    assert [type(item) for _, item in iter_metadata(tmp_path)] == [MetadataError]
+

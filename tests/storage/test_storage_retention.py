@@ -13,7 +13,7 @@ import pytest
 import structlog
 from storage_builders import DAY, NOW, NOW_TS, set_mtime, write_segment, write_session
 
-from fastrec.storage import GB, STATS_FILE, CleanupScheduler, RotationManager
+from fastrec.storage import GB, STATS_FILE, CleanupScheduler, RecorderProcess, RotationManager, write_metadata
 
 
 def manager(directory: Path, **kwargs: Any) -> RotationManager:
@@ -124,6 +124,20 @@ def test_recording_status_protects_recent_files_only(recordings: Path) -> None:
     assert live_video.exists() and live_meta.exists()
     assert not dead_video.exists() and not dead_meta.exists()
     assert [(s["segment"], s["reason"]) for s in result["skipped"]] == [(live_video.name[:-4], "recording")]
+
+
+def test_a_part_whose_recorder_still_runs_is_kept_however_long_it_was_idle(recordings: Path) -> None:
+    # found in review: a live recording paused for over 15 minutes (a minimised window
+    # writes nothing) was deleted by any other process's cleanup or size quota
+    video, meta_path, meta = write_segment(recordings, start=NOW - timedelta(days=40), status="recording",
+                                           mtime=NOW_TS - 40 * DAY, session_id="paused")
+    meta.recorder = RecorderProcess.current()  # this very process: alive
+    write_metadata(meta_path, meta)
+    set_mtime(meta_path, NOW_TS - 40 * DAY)
+    result = manager(recordings).force_cleanup_by_size(target_size_gb=0)
+    assert video.exists() and meta_path.exists()
+    assert [s["reason"] for s in result["skipped"]] == ["recording"]
+    assert "is running" in result["skipped"][0]["detail"]
 
 
 def test_video_without_metadata_is_never_deleted(recordings: Path) -> None:

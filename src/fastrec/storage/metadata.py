@@ -231,6 +231,8 @@ def read_metadata(path: str | os.PathLike[str]) -> SegmentMetadata:
             raise MetadataError(source, "empty file") from exc
         where = f"at line {exc.lineno} column {exc.colno}"
         raise MetadataError(source, f"not valid JSON ({exc.msg} {where})") from exc
+    except ValueError as exc:  # e.g. an integer of thousands of digits (int conversion limit)
+        raise MetadataError(source, f"not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise MetadataError(source, f"expected a JSON object, found {type(data).__name__}")
     try:

@@ -35,6 +35,7 @@ from typing import Any, Self
 import structlog
 
 from fastrec.storage.files import read_private, write_private
+from fastrec.storage.recovery import recorder_alive
 from fastrec.storage.segments import Segment, scan, stray_temp_files
 
 __all__ = ["GB", "MAX_INTERVAL_SECONDS", "MIN_INTERVAL_SECONDS", "STATS_FILE", "CleanupScheduler",
@@ -266,6 +267,11 @@ class RotationManager:
         active, problem = self._safe_is_active(segment)
         if active:
             return ("error", problem) if problem else ("active", "being recorded")
+        meta = segment.meta
+        if meta is not None and meta.status == "recording" and meta.recorder is not None:
+            # a recorder that is still running may write nothing for hours (a paused window)
+            if recorder_alive(meta.recorder) is True:
+                return "recording", f"status recording, its recorder (pid {meta.recorder.pid}) is running"
         if now - segment.newest_mtime >= self.recording_grace_seconds:
             return None
         if segment.meta is not None and segment.meta.status == "recording":
@@ -378,6 +384,8 @@ def _load_runs(path: Path) -> list[dict[str, Any]]:
         raise ValueError(f"{path}: not valid JSON ({exc.msg})") from exc
     except RecursionError as exc:
         raise ValueError(f"{path}: JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
     if isinstance(data, dict) and isinstance(data.get("runs"), list):
         return [r for r in data["runs"] if isinstance(r, dict)]
     if isinstance(data, list):
