@@ -101,3 +101,19 @@ def test_deeply_nested_metadata_breaks_no_command(recordings: Path, capsys: pyte
     code, out, err = run(capsys, "verify", SESSION, "--output-dir", str(recordings))
     assert code == 1 and f"  {deep.name}: metadata cannot be read" in out.splitlines()
     assert deep.exists()
+
+
+@pytest.mark.parametrize("command", ["list", "status", "cleanup"])
+def test_reading_commands_write_nothing_into_a_directory_others_may_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # found in review: `record` refused a shared 1777 directory, but list, status and
+    # cleanup created the index and the cleanup statistics in it (whose names others can
+    # race with links)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    os.chown(shared, 65534, -1)  # nobody's
+    code, out, err = run(capsys, command, "--output-dir", str(shared))
+    assert code == 1
+    assert f"{shared}: owned by uid 65534" in err and "mode 1777" in err
+    assert os.listdir(shared) == []

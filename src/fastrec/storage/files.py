@@ -142,6 +142,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
     if mode not in ("wb", "w"):
         raise ValueError(f"mode={mode!r}: must be 'wb' or 'w'")
     target = Path(path)
+    _check_existing_dir(target.parent)  # never a file of ours in a directory others can write
     # mkstemp creates the file 0600 with O_EXCL: nobody else can open it in between
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     temp = Path(temp_name)
@@ -171,6 +172,7 @@ def create_private(path: str | os.PathLike[str]) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     # Windows opens a descriptor in text mode unless told otherwise: "\n" would become "\r\n"
     flags |= getattr(os, "O_BINARY", 0)
+    _check_existing_dir(Path(path).parent)
     return os.open(path, flags, FILE_MODE)
 
 
@@ -220,6 +222,7 @@ def write_new_private(path: str | os.PathLike[str], data: bytes) -> Path:
     (``link`` never replaces and never follows a link at its target).
     """
     target = Path(path)
+    _check_existing_dir(target.parent)
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
