@@ -270,3 +270,10 @@ def test_strip_credentials_is_linear_on_hostile_text():
     assert strip_credentials("@:" * n) == "@@:"  # user-info from the first ":" to the last "@"
     assert strip_credentials("-p " * n) == "-p [redacted] " * (n // 2)
     assert strip_credentials("p=1," * n) == "p=[redacted]," * n
+
+
+def test_a_password_with_spaces_in_a_user_password_host_value_is_removed() -> None:
+    # found in review: the value was split on whitespace first, so "my pass" kept "pass@..."
+    cleaned = clean_connection_info({"ip": "admin:my secret pass@10.0.0.5"})
+    assert cleaned.as_dict()["ip"] == "admin@10.0.0.5"
+    assert "secret" not in json.dumps(cleaned.as_dict()) and "ip" in cleaned.changed

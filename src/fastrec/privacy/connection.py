@@ -137,6 +137,9 @@ def _drop_uri_password(text: str) -> str:
     return text[:colon] + text[at:] if colon >= 0 else text
 
 
+_USERINFO_VALUE = re.compile(r"(?P<user>[^\s:@/]+):(?!//).*@(?P<host>[^@\s]+)\Z", re.S)
+
+
 def _drop_userinfo_password(token: str) -> str:
     """``user:password@host`` (one argument, no scheme; also as ``/v:user:pw@host``) ->
     ``user@host``."""
@@ -156,6 +159,11 @@ def strip_credentials(text: str) -> str:
     (``xfreerdp /v:host /u:bob /p:pw``).  Idempotent; linear in the length of ``text``.
     """
     text = _drop_uri_password(text)
+    # a whole value of the form user:password@host - the password may hold spaces, which
+    # the per-word pass below would split off and keep
+    whole = _USERINFO_VALUE.match(text)
+    if whole is not None:
+        text = f"{whole['user']}@{whole['host']}"
     parts = re.split(r"(\s+)", text)
     redact_next = False
     for i, part in enumerate(parts):
