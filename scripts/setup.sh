@@ -11,7 +11,9 @@ SUDO=""
 
 # Xvfb: a private X server for capture; xdotool, x11-utils, openbox: windows to follow;
 # ffmpeg: ffprobe checks files and is the benchmarks' peer; build-essential: the core.
-packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential)
+# chromium: the web UI's browser tests (driven by Playwright, never a downloaded browser);
+# redis-server: share links and live events of a fleet, started on loopback by the tests.
+packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential chromium redis-server)
 # Debian's own python3 needs its venv, headers and Tk packages; other builds carry them.
 "$PYTHON" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 "$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" || packages+=(python3-dev)

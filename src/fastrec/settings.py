@@ -43,6 +43,7 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "output_dir_problem",
+    "validation_lines",
 ]
 
 ENV_PREFIX = "RECORDING_"
@@ -191,14 +192,14 @@ class RecordingSettings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise SettingsError(_messages(exc)) from None
+            raise SettingsError(validation_lines(exc)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # assignments are validated too; report them in the same words as loading does
         try:
             super().__setattr__(name, value)
         except ValidationError as exc:
-            raise SettingsError(_messages(exc)) from None
+            raise SettingsError(validation_lines(exc)) from None
 
     def get_recording_config(self) -> dict[str, Any]:
         """The settings as a plain dict with the reference's lower-case keys.
@@ -301,22 +302,27 @@ def _env_file_problems(path: Path) -> list[str]:
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    """One message per variable, in field order, from a ValidationError."""
+def validation_lines(exc: ValidationError, model: type[BaseSettings] | None = None,
+              env_name: typing.Callable[[str], str] | None = None) -> list[str]:
+    """One message per variable, in field order, from a ValidationError.
+
+    ``model`` (default :class:`RecordingSettings`) and ``env_name`` (field -> variable
+    name, default ``RECORDING_`` + the field in capitals) let other settings objects (the
+    admin server's) report their problems in the same words.
+    """
+    model = model or RecordingSettings
+    env_name = env_name or (lambda field: f"{ENV_PREFIX}{field.upper()}" if field else ENV_PREFIX.rstrip("_"))
+    by_alias = {str(info.validation_alias).casefold(): name for name, info in model.model_fields.items()
+                if isinstance(info.validation_alias, str)}
     seen: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
+        field = by_alias.get(field.casefold(), field)  # errors name a field by its alias
         if field in seen:
             continue  # one clear line per variable, not pydantic's per-branch details
-        seen[field] = _message(field, error)
-    order = list(RecordingSettings.model_fields)
+        seen[field] = f"{env_name(field)}={_shown(error.get('input'))}: {_allowed(model, field, error)}"
+    order = list(model.model_fields)
     return [seen[f] for f in sorted(seen, key=lambda f: order.index(f) if f in order else len(order))]
-
-
-def _message(field: str, error: Any) -> str:
-    name = f"{ENV_PREFIX}{field.upper()}" if field else ENV_PREFIX.rstrip("_")
-    value = _shown(error.get("input"))
-    return f"{name}={value}: {_allowed(field, error)}"
 
 
 def _shown(value: Any) -> str:
@@ -326,9 +332,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN_VALUE else text[:_MAX_SHOWN_VALUE] + "..."
 
 
-def _allowed(field: str, error: Any) -> str:
+def _allowed(model: type[BaseSettings], field: str, error: Any) -> str:
     kind = error["type"]
-    info = RecordingSettings.model_fields.get(field)
+    info = model.model_fields.get(field)
     if info is None:
         return str(error["msg"])
     annotation = info.annotation

@@ -1,0 +1,181 @@
+"""The recordings the admin server shows: sessions from the index, their parts' metadata,
+integrity verdicts, and the files behind them.
+
+Invariants:
+
+- No path from a client reaches the filesystem.  Clients name a session id and a part
+  number; the file is the one the session's own metadata names, resolved inside the
+  recordings directory, and served only when it is a regular file there (never a link).
+- The index is derived data (``storage.index``): when it cannot be opened the catalogue
+  says so (:class:`CatalogueUnavailable`) instead of showing an empty list.
+- Verifying a session hashes all of its files; a verdict is cached until one of its files
+  changes size or mtime, so opening a detail page twice costs one hash pass.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fastrec.storage.index import INDEX_FILE, IndexEntry, IndexUnavailable, RecordingIndex
+from fastrec.storage.integrity import VerifyReport, verify_session
+from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
+
+__all__ = ["Catalogue", "CatalogueUnavailable", "SessionParts", "SessionRow"]
+
+
+class CatalogueUnavailable(RuntimeError):
+    """The recordings index cannot be read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One session as the recordings list shows it (from its indexed parts)."""
+
+    session_id: str
+    con_codigo: str | None
+    server: str | None
+    user: str | None
+    ip: str | None
+    connection_type: str | None
+    start_time: datetime
+    end_time: datetime | None
+    parts: int
+    size_bytes: int
+    recording: bool
+    statuses: tuple[str, ...]
+
+    def matches(self, text: str) -> bool:
+        needle = text.casefold()
+        return any(needle in (value or "").casefold()
+                   for value in (self.session_id, self.server, self.user, self.ip, self.connection_type,
+                                 self.con_codigo))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParts:
+    """A session's parts in order: each index entry with its metadata (None when unreadable)."""
+
+    session_id: str
+    entries: tuple[IndexEntry, ...]
+    metadata: tuple[SegmentMetadata | None, ...]
+
+    @property
+    def recording(self) -> bool:
+        return any(entry.status == "recording" for entry in self.entries)
+
+
+def _row(session_id: str, entries: list[IndexEntry]) -> SessionRow:
+    first = entries[0]
+    ends = [e.end_time for e in entries]
+    recording = any(e.status == "recording" for e in entries)
+    return SessionRow(
+        session_id=session_id, con_codigo=first.con_codigo, server=first.server, user=first.user,
+        ip=first.ip, connection_type=first.connection_type, start_time=min(e.start_time for e in entries),
+        end_time=None if recording or any(t is None for t in ends) else max(t for t in ends if t is not None),
+        parts=len(entries), size_bytes=sum(e.size_bytes or 0 for e in entries), recording=recording,
+        statuses=tuple(sorted({e.status for e in entries})))
+
+
+class Catalogue:
+    """Read-only view of one recordings directory for the server (thread-safe)."""
+
+    def __init__(self, directory: str | os.PathLike[str], idle_seconds: float = 3.0) -> None:
+        self.directory = Path(directory).resolve()
+        self.idle_seconds = idle_seconds
+        self._index: RecordingIndex | None = None
+        self._lock = threading.Lock()
+        self._verdicts: dict[str, tuple[tuple[object, ...], VerifyReport]] = {}
+
+    def index(self) -> RecordingIndex:
+        with self._lock:
+            if self._index is None:
+                try:
+                    self._index = RecordingIndex(self.directory / INDEX_FILE, self.directory)
+                except IndexUnavailable as exc:
+                    raise CatalogueUnavailable(str(exc)) from exc
+            return self._index
+
+    def refresh(self) -> int:
+        """Rebuild the index from the metadata files (what a recorder elsewhere wrote)."""
+        return self.index().rebuild(self.directory)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    def sessions(self, *, since: datetime | None = None, until: datetime | None = None,
+                 server: str | None = None, user: str | None = None, ip: str | None = None,
+                 connection_type: str | None = None, text: str | None = None) -> list[SessionRow]:
+        """Sessions with a part matching every filter, newest first."""
+        grouped: dict[str, list[IndexEntry]] = {}
+        for entry in self.index().search(since=since, until=until, server=server, user=user, ip=ip,
+                                         connection_type=connection_type):
+            grouped.setdefault(entry.session_id, []).append(entry)
+        rows = [_row(sid, sorted(entries, key=lambda e: e.part)) for sid, entries in grouped.items()]
+        if text:
+            rows = [row for row in rows if row.matches(text)]
+        return sorted(rows, key=lambda r: r.start_time, reverse=True)
+
+    def parts(self, session_id: str) -> SessionParts | None:
+        """A session's indexed parts with their metadata, or None when there is no such session."""
+        entries = sorted(self.index().search(session_id=session_id), key=lambda e: (e.part, e.start_time))
+        if not entries:
+            return None
+        metadata: list[SegmentMetadata | None] = []
+        for entry in entries:
+            try:
+                metadata.append(read_metadata(entry.metadata_path) if entry.metadata_path else None)
+            except (MetadataError, OSError):
+                metadata.append(None)
+        return SessionParts(session_id, tuple(entries), tuple(metadata))
+
+    def summary(self, session_id: str) -> SessionRow | None:
+        entries = self.index().search(session_id=session_id)
+        return _row(session_id, sorted(entries, key=lambda e: e.part)) if entries else None
+
+    def verify(self, session_id: str) -> VerifyReport:
+        """The integrity verdict of a session's chain (cached while its files are unchanged)."""
+        key = tuple(self._fingerprint(e.path) for e in self.index().search(session_id=session_id))
+        cached = self._verdicts.get(session_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        report = verify_session(self.directory, session_id)
+        self._verdicts[session_id] = (key, report)
+        return report
+
+    def video_file(self, session_id: str, part: int) -> Path | None:
+        """The video of one part: a regular file directly in the recordings directory, or None."""
+        for entry in self.index().search(session_id=session_id):
+            if entry.part != part:
+                continue
+            path = entry.path
+            if path.parent.resolve() != self.directory or path.name in ("", ".", ".."):
+                return None  # an index entry pointing elsewhere is never served
+            try:
+                info = os.lstat(path)
+            except OSError:
+                return None
+            return path if stat.S_ISREG(info.st_mode) else None
+        return None
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop a deleted session's parts from the index."""
+        index = self.index()
+        for entry in index.search(session_id=session_id):
+            index.remove(entry.path)
+        self._verdicts.pop(session_id, None)
+
+    @staticmethod
+    def _fingerprint(path: Path) -> tuple[object, ...]:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return (str(path), None)
+        return (str(path), info.st_size, info.st_mtime_ns)

@@ -1,0 +1,57 @@
+"""Everything a request handler needs, built once per server from its settings.
+
+The only state of the server: routes reach it through ``request.app.state.ctx`` (see
+:func:`fastrec.server.auth.context`).  :meth:`ServerContext.close` releases what it opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastrec.server.accounts import Accounts
+from fastrec.server.audit import AuditLog
+from fastrec.server.catalogue import Catalogue
+from fastrec.server.config import ServerSettings
+from fastrec.server.db import ADMIN_DB_FILE, AdminDatabase
+from fastrec.server.notes import ReviewNotes
+from fastrec.server.shares import RedisShareStore, ShareStore, SqliteShareStore
+from fastrec.server.throttle import SlidingWindow
+from fastrec.storage.files import ensure_private_dir
+
+__all__ = ["ServerContext"]
+
+
+@dataclass
+class ServerContext:
+    settings: ServerSettings
+    db: AdminDatabase
+    accounts: Accounts
+    audit: AuditLog
+    shares: ShareStore
+    catalogue: Catalogue
+    notes: ReviewNotes
+    login_failures: SlidingWindow
+    ws_attempts: SlidingWindow
+    hub: Any = None  # fastrec.live.hub.LiveHub, started with the app
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: ServerSettings) -> ServerContext:
+        """Open the admin database in the recordings directory (created 0700 if missing)."""
+        directory = ensure_private_dir(settings.recordings_dir)
+        db = AdminDatabase(directory / ADMIN_DB_FILE)
+        shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
+                              if settings.redis_url else SqliteShareStore(db))
+        return cls(settings=settings, db=db,
+                   accounts=Accounts(db, settings.session_hours * 3600),
+                   audit=AuditLog(db), shares=shares,
+                   catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds),
+                   notes=ReviewNotes(db),
+                   login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
+                   ws_attempts=SlidingWindow(settings.ws_attempts_per_minute, 60.0))
+
+    def close(self) -> None:
+        self.shares.close()
+        self.catalogue.close()
+        self.db.close()

@@ -1,0 +1,119 @@
+"""A recording's media: the HLS playlist over all of its parts, the player's timeline, and
+the part files themselves (HTTP Range), for signed-in users and for share links.
+
+Clients name a session and a part number, never a path (see
+:meth:`fastrec.server.catalogue.Catalogue.video_file`).  The playlist's URIs point back at
+the same route family the playlist was fetched from, so a share link's player never needs
+a session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi.responses import FileResponse
+
+from fastrec.server.audit import AuditAction
+from fastrec.server.auth import Ctx, Viewer, context
+from fastrec.server.catalogue import CatalogueUnavailable
+from fastrec.server.replay import Timeline, build_playlist, build_timeline
+from fastrec.server.routes.recordings import audit, unavailable
+from fastrec.server.routes.shares import resolve_share
+from fastrec.server.schemas import SessionOut
+from fastrec.server.routes.recordings import session_out
+
+router = APIRouter(tags=["replay"])
+
+HLS_TYPE = "application/vnd.apple.mpegurl"
+Part = Annotated[int, Path(ge=1, le=1_000_000)]
+
+
+def _parts(ctx: Ctx, session_id: str):  # type: ignore[no-untyped-def]
+    try:
+        parts = ctx.catalogue.parts(session_id)
+    except CatalogueUnavailable as exc:
+        raise unavailable(exc) from None
+    if parts is None:
+        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
+    return parts
+
+
+def _video(ctx: Ctx, session_id: str, part: int) -> FileResponse:
+    try:
+        path = ctx.catalogue.video_file(session_id, part)
+    except CatalogueUnavailable as exc:
+        raise unavailable(exc) from None
+    if path is None:
+        raise HTTPException(404, f"part={part}: session {session_id!r} has no such part on disk")
+    # a part still being written grows: never cache it
+    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-cache"})
+
+
+def _playlist(ctx: Ctx, session_id: str, base: str) -> Response:
+    text = build_playlist(_parts(ctx, session_id), lambda part: f"{base}/parts/{part}/video.mp4")
+    return Response(text, media_type=HLS_TYPE, headers={"Cache-Control": "no-cache"})
+
+
+# --- signed-in users ---
+
+@router.get("/api/recordings/{session_id}/playlist.m3u8", response_class=Response,
+            responses={200: {"content": {HLS_TYPE: {}}}, 401: {}, 404: {}})
+def playlist(session_id: str, principal: Viewer, ctx: Ctx) -> Response:
+    """The HLS playlist of every part of the session (VOD once sealed, EVENT while recording)."""
+    return _playlist(ctx, session_id, f"/api/recordings/{session_id}")
+
+
+@router.get("/api/recordings/{session_id}/timeline", response_model=Timeline, responses={401: {}, 404: {}})
+def timeline(session_id: str, principal: Viewer, ctx: Ctx) -> Timeline:
+    """The player's timeline: parts, wall-clock mapping, idle stretches and markers."""
+    result = build_timeline(_parts(ctx, session_id), ctx.notes.bookmarks(session_id), ctx.catalogue.idle_seconds)
+    audit(ctx, principal, AuditAction.VIEW, session_id, what="replay")
+    return result
+
+
+@router.get("/api/recordings/{session_id}/parts/{part}/video.mp4", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}},
+                       401: {}, 404: {}, 416: {}})
+def video(session_id: str, part: Part, principal: Viewer, ctx: Ctx) -> FileResponse:
+    """One part's MP4 file; supports HTTP Range requests."""
+    return _video(ctx, session_id, part)
+
+
+# --- share links (no login; the token is the key) ---
+
+@router.get("/api/shared/{token}/recording", response_model=SessionOut, responses={404: {}, 410: {}})
+def shared_recording(token: str, request: Request) -> SessionOut:
+    """The shared session's summary (the share page's heading)."""
+    link = resolve_share(request, token, log_access=False)
+    ctx = context(request)
+    row = ctx.catalogue.summary(link.session_id)
+    if row is None:
+        raise HTTPException(404, "the shared recording no longer exists")
+    return session_out(row)
+
+
+@router.get("/api/shared/{token}/playlist.m3u8", response_class=Response,
+            responses={200: {"content": {HLS_TYPE: {}}}, 404: {}, 410: {}})
+def shared_playlist(token: str, request: Request) -> Response:
+    link = resolve_share(request, token, log_access=False)
+    return _playlist(context(request), link.session_id, f"/api/shared/{token}")
+
+
+@router.get("/api/shared/{token}/timeline", response_model=Timeline, responses={404: {}, 410: {}})
+def shared_timeline(token: str, request: Request) -> Timeline:
+    link = resolve_share(request, token, log_access=False)
+    ctx = context(request)
+    result = build_timeline(_parts(ctx, link.session_id), ctx.notes.bookmarks(link.session_id),
+                            ctx.catalogue.idle_seconds)
+    if link.start_at is not None:
+        result.start_at = link.start_at
+    return result
+
+
+@router.get("/api/shared/{token}/parts/{part}/video.mp4", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}},
+                       404: {}, 410: {}, 416: {}})
+def shared_video(token: str, part: Part, request: Request) -> FileResponse:
+    link = resolve_share(request, token, log_access=False)
+    return _video(context(request), link.session_id, part)

@@ -1,0 +1,210 @@
+"""The JSON shapes of the admin API (what the OpenAPI schema publishes and the UI reads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fastrec.server.accounts import MAX_PASSWORD, Role
+
+Text = Annotated[str, Field(max_length=2000)]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    username: Name
+    password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
+
+
+class UserOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+
+
+class Me(BaseModel):
+    user: UserOut
+    csrf_token: str | None = None
+
+
+class UserCreate(Strict):
+    name: Name
+    password: Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD)]
+    role: Role = Role.VIEWER
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    password: Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD)] | None = None
+    disabled: bool | None = None
+
+
+class TokenCreate(Strict):
+    label: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class TokenOut(BaseModel):
+    id: str
+    user: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret; shown only in this response")
+
+
+class ReviewOut(BaseModel):
+    id: int
+    user: str
+    at: datetime
+    note: str
+
+
+class ReviewIn(Strict):
+    note: Text = ""
+
+
+class BookmarkIn(Strict):
+    moment: datetime = Field(description="the wall-clock time of the replay moment")
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class BookmarkOut(BaseModel):
+    id: int
+    moment: datetime
+    note: str
+    user: str
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    con_codigo: str | None
+    server: str | None
+    user: str | None
+    ip: str | None
+    connection_type: str | None
+    start_time: datetime
+    end_time: datetime | None
+    parts: int
+    size_bytes: int
+    recording: bool
+    statuses: list[str]
+    reviewed: ReviewOut | None = None
+
+
+class SessionPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    sessions: list[SessionOut]
+
+
+class SegmentOut(BaseModel):
+    part: int
+    file: str
+    start_time: datetime
+    end_time: datetime | None
+    status: str
+    size_bytes: int | None
+    sha256: str | None
+    chain_hash: str | None = None
+    frames: dict[str, int] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    pauses: list[dict[str, Any]] = Field(default_factory=list)
+    window_titles: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class IntegrityPart(BaseModel):
+    part: int
+    file: str | None
+    status: str
+    problems: list[str]
+    notes: list[str]
+
+
+class IntegrityOut(BaseModel):
+    ok: bool
+    summary: str
+    parts: list[IntegrityPart]
+
+
+class SessionDetail(BaseModel):
+    session: SessionOut
+    segments: list[SegmentOut]
+    integrity: IntegrityOut | None
+    reviews: list[ReviewOut]
+    bookmarks: list[BookmarkOut]
+
+
+class DeleteRequest(Strict):
+    session_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=1024)]],
+                           Field(min_length=1, max_length=1000)]
+    reason: Text = ""
+
+
+class DeleteResult(BaseModel):
+    deleted: list[str]
+    not_found: list[str]
+    refused: dict[str, str]
+
+
+class ShareRequest(BaseModel):
+    expiresIn: Literal["1h", "24h", "7d", "30d", "never"] = "24h"  # noqa: N815 - the reference's name
+    startAt: datetime | None = None  # noqa: N815
+
+
+class ShareOut(BaseModel):
+    id: str
+    session_id: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    start_at: datetime | None
+    state: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
+class ShareCreated(ShareOut):
+    url: str = Field(description="the link; its token is shown only in this response")
+    token: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None
+    actor_type: str
+    action: str
+    target: str | None
+    status: str
+    address: str | None
+    user_agent: str | None
+    device_type: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    entries: list[AuditOut]
+
+
+class UiConfig(BaseModel):
+    ws_reconnect_base_delay: int
+    ws_reconnect_max_delay: int
+    ws_reconnect_max_attempts: int
+    idle_seconds: float
+    share_expiry_choices: list[str]
