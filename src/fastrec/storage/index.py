@@ -11,17 +11,14 @@ no ``application_id`` of ours), a locked or unreadable file -- is one exception,
 :class:`IndexUnavailable` (path and problem), raised by the constructor.  A caller that
 records catches it and goes on without an index (``rebuild`` makes a new one later).
 
-Invariants: the database file is created by us, new (O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
-before SQLite opens it, so its journal and WAL files are private too; a link at its path
-(or at its journal's) is refused, never followed or chmod-ed; a database we did not
-create is never modified.
+Invariants: the database file is created by us, new, private, never through a link
+(:mod:`fastrec.storage.dbfile`); a database we did not create is never modified.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -31,7 +28,7 @@ from typing import Any, Self
 
 import structlog
 
-from fastrec.storage.files import FILE_MODE, create_private
+from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
 
@@ -40,7 +37,6 @@ __all__ = ["INDEX_FILE", "IndexEntry", "IndexUnavailable", "RecordingIndex"]
 INDEX_FILE = "recordings_index.sqlite3"
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x66726563  # "frec": marks a database as ours (PRAGMA application_id)
-_JOURNALS = ("-journal", "-wal", "-shm")
 
 log = structlog.get_logger("fastrec.storage.index")
 
@@ -300,32 +296,10 @@ class RecordingIndex:
 
     def _claim_file(self) -> bool:
         """Make sure a regular file of ours is at the path: True when it was created now."""
-        for suffix in _JOURNALS:  # SQLite opens these itself, following links: refuse them
-            journal = self.db_path.with_name(self.db_path.name + suffix)
-            if journal.is_symlink():
-                raise IndexUnavailable(self.db_path, f"{journal.name} is a symbolic link; "
-                                                     "the index is never opened through a link")
         try:
-            os.close(create_private(self.db_path))  # 0600 before SQLite opens it
-            return True
-        except FileExistsError:
-            pass
-        info = os.lstat(self.db_path)
-        if stat.S_ISLNK(info.st_mode):
-            raise IndexUnavailable(self.db_path, f"is a symbolic link (to {os.readlink(self.db_path)}); "
-                                                 "the index is never opened through a link")
-        if stat.S_ISDIR(info.st_mode):
-            raise IndexUnavailable(self.db_path, "is a directory, not a database file")
-        if not stat.S_ISREG(info.st_mode):
-            raise IndexUnavailable(self.db_path, "is not a regular file")
-        if os.name == "posix" and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != FILE_MODE:
-            # an index of ours written by an older version: private like the rest
-            fd = os.open(self.db_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            try:
-                os.fchmod(fd, FILE_MODE)
-            finally:
-                os.close(fd)
-        return False
+            return claim_database_file(self.db_path)
+        except DatabaseFileProblem as exc:
+            raise IndexUnavailable(self.db_path, exc.problem.replace("the database", "the index")) from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, check_same_thread=False, timeout=10.0)
