@@ -10,8 +10,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # Xvfb: a private X server for capture; xdotool, x11-utils, openbox: windows to follow;
-# ffmpeg: ffprobe checks files and is the benchmarks' peer; build-essential: the core.
-packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential)
+# ffmpeg: ffprobe checks files and is the benchmarks' peer; build-essential: the core;
+# redis-server: the tests start one on loopback (live sessions from several gateways).
+packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential redis-server)
 # Debian's own python3 needs its venv, headers and Tk packages; other builds carry them.
 "$PYTHON" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 "$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" || packages+=(python3-dev)
