@@ -71,6 +71,10 @@ class CaptureStats:
     paused_ticks: int = 0  # the target was minimised, covered or gone
     damage_skips: int = 0  # the X DAMAGE hint said nothing changed: not even grabbed
     keyframes: int = 0
+    # the state now, for live monitoring: nothing recorded (no target, or one still
+    # settling), and other windows covering part of the target (blanked in the video)
+    paused: bool = True
+    occluded: bool = False
     region: tuple[int, int, int, int] | None = None
     output_size: tuple[int, int] = (0, 0)
     elapsed: float = 0.0
@@ -133,6 +137,7 @@ class CaptureLoop:
         target = self.source.locate()
         if target is None:
             self.stats.paused_ticks += 1
+            self.stats.paused, self.stats.occluded = True, False
             self._settle_until = None
             if not self._paused:
                 self._paused = True
@@ -144,10 +149,12 @@ class CaptureLoop:
                                     and target.window_id != self._last_target.window_id)
         if appeared and target.window_id is not None and not self._settled(stamp):
             self.stats.paused_ticks += 1
+            self.stats.paused = True
             return
         resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
         forced = resized or appeared or target != self._last_target
         self._paused = False
+        self.stats.paused, self.stats.occluded = False, bool(target.occluded)
         if target.title and (self._last_target is None or target.title != self._last_target.title):
             self.stats.note(self.stats.titles, stamp, target.title)
         self._last_target = target

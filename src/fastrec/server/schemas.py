@@ -13,6 +13,12 @@ Text = Annotated[str, Field(max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class ErrorOut(BaseModel):
+    """Every error of the API: one sentence naming the field, the value and what is allowed."""
+
+    detail: str
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -110,7 +110,8 @@ def resolve_share(request: Request, token: str, *, log_access: bool) -> ShareLin
 
 
 @router.get("/admin/session-recordings/shared/{token}", response_class=HTMLResponse,
-            responses={404: {"description": "unknown link"}, 410: {"description": "expired or revoked"}})
+            responses={404: {"description": "unknown link (a page)", "content": {"text/html": {}}},
+                       410: {"description": "expired or revoked (a page)", "content": {"text/html": {}}}})
 def open_share(token: str, request: Request) -> Response:
     """The shared recording's read-only replay page (no login); a clear page when refused."""
     try:
