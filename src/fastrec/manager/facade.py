@@ -287,8 +287,10 @@ class RecordingManager:
                     max_bytes=int(settings.max_file_size_mb * _MB),
                     max_seconds=float(settings.max_duration_minutes) * 60.0)
                 self.recorder.forget(session_id)
-                self.recorder.start(config, EncodingOptions(crf=settings.quality, preset=settings.preset),
-                                    policy, SegmentNaming(session.files.directory, session.files.basename))
+                options = EncodingOptions(crf=settings.quality, preset=settings.preset,
+                                          keyframe_interval=settings.keyframe_interval_seconds)
+                self.recorder.start(config, options, policy,
+                                    SegmentNaming(session.files.directory, session.files.basename))
             except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
                 log.exception(f"Recording not started for session {session_id}: {exc}",
                               session_id=session_id, error=str(exc))
@@ -500,7 +502,7 @@ class RecordingManager:
         return CaptureConfig(
             session_id=session_id, mode=mode, display=display, source_options=options,
             fps=settings.fps, scale=settings.resolution_scale,
-            keyframe_interval=settings.keyframe_interval_seconds, tile_size=settings.tile_size,
+            tile_size=settings.tile_size,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy)
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
@@ -574,8 +576,8 @@ class RecordingManager:
                 self._notify("started", session.session_id,
                              {"mode": session.mode, "width": width, "height": height})
                 self._live_wake()
-            case SegmentOpened(part=part, path=path):
-                files.opened(part, Path(path), self._capture_now(session))
+            case SegmentOpened(part=part, path=path, first_timestamp=first):
+                files.opened(part, Path(path), self._capture_now(session), first_timestamp=first)
                 if part > 1:
                     log.info("Recording rotated to a new file", session_id=session.session_id,
                              part=part, file=str(path))
