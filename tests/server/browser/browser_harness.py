@@ -32,6 +32,7 @@ from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.db import ADMIN_DB_FILE, AdminDatabase
 from fastrec.settings import load_settings
+from fastrec.storage.files import ensure_private_dir
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1366, "height": 768}
@@ -73,7 +74,8 @@ def record_fixtures(directory: Path) -> None:
 
 
 def create_users(directory: Path) -> None:
-    db = AdminDatabase(directory / ADMIN_DB_FILE)
+    """The users of USERS (password PASSWORD) in the admin database of ``directory``."""
+    db = AdminDatabase(ensure_private_dir(directory) / ADMIN_DB_FILE)
     try:
         accounts = Accounts(db)
         for name, role in USERS.items():
@@ -103,13 +105,14 @@ class RunningServer:
 
 
 @contextmanager
-def run_server(directory: Path, **settings: Any) -> Iterator[RunningServer]:
-    """The admin server over ``directory`` in a thread on a free port, until the block ends."""
-    port = free_port()
+def run_server(directory: Path, port: int | None = None, **settings: Any) -> Iterator[RunningServer]:
+    """The admin server over ``directory`` in a thread on ``port`` (default: a free one),
+    until the block ends; ``settings`` by their variable names (FASTREC_...)."""
+    port = port or free_port()
     server_settings = ServerSettings(RECORDING_OUTPUT_DIR=str(directory), FASTREC_SERVER_PORT=port, **settings)
     app = create_app(server_settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", ws="websockets-sansio"))
+                                           lifespan="on", ws="websockets-sansio", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="admin-server", daemon=True)
     thread.start()
     try:

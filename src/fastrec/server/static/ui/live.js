@@ -30,6 +30,7 @@ export async function renderLive(root) {
   const ended = []; // newest first
   const alerts = [];
   const filters = { server: "", user: "", type: "" };
+  const firstSeen = new Map(); // key -> when this page first heard of the session (epoch ms)
 
   const badge = h("span.conn-badge", { id: "conn-state", "data-state": "connecting", role: "status" }, "Connecting…");
   const reconnectButton = h("button", { type: "button", id: "reconnect" }, "Reconnect");
@@ -82,7 +83,8 @@ export async function renderLive(root) {
 
   function row(s) {
     const frames = s.frames || {};
-    return h("tr", { dataset: { sessionId: s.session_id, key: keyOf(s) } },
+    return h("tr", { dataset: { sessionId: s.session_id, key: keyOf(s), firstSeen: String(firstSeen.get(keyOf(s)) ?? ""),
+      startedMs: String(Date.parse(s.started_at) || "") } },
       h("td", {}, text(serverOf(s)), h("div.sub", {}, s.host ? `on ${s.host}` : "")),
       h("td", {}, text(s.user)),
       h("td", {}, text(s.ip)),
@@ -158,6 +160,9 @@ export async function renderLive(root) {
   }
 
   function onMessage(m) {
+    for (const s of m.sessions || (m.session && m.type !== "session_ended" ? [m.session] : [])) {
+      if (!firstSeen.has(keyOf(s))) firstSeen.set(keyOf(s), Date.now());
+    }
     switch (m.type) {
       case "sessions_snapshot":
         sessions.clear();
@@ -196,7 +201,11 @@ export async function renderLive(root) {
   const onState = socket.onState;
   socket.onState = (next, info) => {
     onState(next, info);
-    if (next === "closed" && info.code === SIGNED_OUT) api("/api/auth/me").catch(() => {});
+    // 4401, or a connection that failed without a code (1006; a proxy may hide the code):
+    // if the session expired, /api/auth/me answers 401 and the api module opens the login page
+    if ((next === "closed" && info.code === SIGNED_OUT) || (next === "waiting" && info.code === 1006)) {
+      api("/api/auth/me").catch(() => {});
+    }
   };
   reconnectButton.addEventListener("click", () => socket.reconnectNow());
   const ticker = setInterval(() => {

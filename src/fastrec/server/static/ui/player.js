@@ -96,6 +96,7 @@ export function mountPlayer(container, { base, timeline, startWallMs = null, too
     wall.textContent = Number.isFinite(ms) ? fmtTime(ms, { ms: true }).slice(0, -2) : "—";
     wall.dataset.epochMs = Number.isFinite(ms) ? String(Math.round(ms)) : "";
     root.dataset.t = t.toFixed(3);
+    root.dataset.duration = d.toFixed(3);
     if (video.buffered.length) {
       const end = video.buffered.end(video.buffered.length - 1);
       buffered.style.width = pct(end);
