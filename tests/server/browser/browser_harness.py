@@ -48,6 +48,8 @@ TYPING_CONNECTION = {"con_codigo": 8, "ip": "10.9.9.9", "name": "srv-hr <b>bold<
                      "connection_type": "SSH"}
 CLOCK_PARTS = 4
 SEGMENT_SECONDS = 2.0
+TYPING_SECONDS = 8.5
+IDLE_SECONDS = 2.0  # the server's FASTREC_IDLE_SECONDS: the typist's pauses are idle stretches
 
 
 def record_fixtures(directory: Path) -> None:
@@ -60,8 +62,10 @@ def record_fixtures(directory: Path) -> None:
         assert manager.initialize()
         assert manager.start_session_recording(CLOCK, CLOCK_CONNECTION, source_options={**size, "scenario": "clock"})
         assert manager.start_session_recording(TYPING, TYPING_CONNECTION, source_options={**size, "scenario": "typing"})
-        # the clock session rotates every 2 s: stop it once its last part has begun
-        assert wait_until(lambda: manager.get_recording_status(CLOCK)["segments"] >= CLOCK_PARTS), \
+        # the clock session rotates every 2 s: stop it once its last part has begun; the
+        # typing session holds the typist's first pauses (2.7 s without a key at 3.5 s)
+        assert wait_until(lambda: manager.get_recording_status(CLOCK)["segments"] >= CLOCK_PARTS
+                          and manager.get_recording_status(TYPING)["elapsed_seconds"] >= TYPING_SECONDS), \
             manager.get_recording_status(CLOCK)
         for session_id in (CLOCK, TYPING):
             manager.stop_session_recording(session_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import VIEWPORT, RunningServer, create_users, launch_chromium, record_fixtures, run_server
+from browser_harness import IDLE_SECONDS, VIEWPORT, RunningServer, create_users, launch_chromium, record_fixtures, run_server
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,7 @@ def ui_recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ui_server(ui_recordings: Path) -> Iterator[RunningServer]:
-    with run_server(ui_recordings) as server:
+    with run_server(ui_recordings, FASTREC_IDLE_SECONDS=IDLE_SECONDS) as server:
         yield server
 
 

@@ -40,7 +40,7 @@ def test_a_recording_started_elsewhere_appears_updates_and_ends(ui_server, ui_re
 
         # "Watch" plays the running session
         row.locator("a", has_text="Watch").click()
-        page.wait_for_url(f"{ui_server.url}/replay/{session_id}")
+        page.wait_for_url(f"{ui_server.url}/replay/{session_id}?live")
         page.wait_for_function("() => { const v = document.getElementById('video');"
                                " return v && v.readyState >= 2 && v.currentTime > 0; }", timeout=20_000)
         page.go_back()

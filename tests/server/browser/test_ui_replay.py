@@ -9,7 +9,7 @@ import math
 import re
 
 import pytest
-from browser_harness import CLOCK, CLOCK_PARTS, shown_clock, sign_in
+from browser_harness import CLOCK, CLOCK_PARTS, TYPING, shown_clock, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -119,3 +119,32 @@ def test_a_bookmark_becomes_a_marker_for_the_next_viewer(ui_server, new_page):
     marker = other.locator(".mark.bookmark")
     expect(marker).to_have_count(1)
     expect(marker).to_have_attribute("title", re.compile("the user opens the payroll file"))
+
+
+def test_idle_stretches_are_skipped_unless_the_toggle_is_off(ui_server, new_page):
+    page = new_page()
+    sign_in(page, ui_server.url, "aud", f"/replay/{TYPING}")
+    page.wait_for_function(READY)
+    timeline = page.evaluate(f"() => fetch('/api/recordings/{TYPING}/timeline').then(r => r.json())")
+    assert timeline["idle"], "the typist's pauses should be idle stretches"
+    stretch = timeline["idle"][0]
+    expect(page.locator(".tl-idle .idle")).to_have_count(len(timeline["idle"]))
+    assert page.is_checked("#skip-idle")  # on by default
+
+    if not page.evaluate("() => document.getElementById('video').paused"):
+        page.click("#play")
+    _seek_by_clicking(page, max(0.0, stretch["start"] - 0.5))
+    page.click("#play")
+    page.wait_for_function("() => document.getElementById('player').dataset.skips === '1'")
+    assert float(page.get_attribute("#player", "data-t")) >= stretch["end"] - 0.05
+    expect(page.locator(".toast")).to_contain_text("with no change")
+
+    # toggled off: playback goes through the stretch
+    page.click("#play")
+    page.uncheck("#skip-idle")
+    _seek_by_clicking(page, max(0.0, stretch["start"] - 0.3))
+    page.click("#play")
+    middle = (stretch["start"] + stretch["end"]) / 2
+    page.wait_for_function(f"() => Number(document.getElementById('player').dataset.t) > {middle}")
+    assert float(page.get_attribute("#player", "data-t")) < stretch["end"]
+    assert page.get_attribute("#player", "data-skips") == "1"

@@ -96,7 +96,7 @@ export async function renderLive(root) {
       h("td.num", { "data-field": "bytes" }, fmtBytes(s.bytes ?? 0)),
       h("td.file", { title: s.current_file || "" }, text(s.current_file)),
       h("td", {}, stateBadges(s)),
-      h("td", {}, h("a.button", { href: `/replay/${encodeURIComponent(s.session_id)}`, title: "replay the running session, a few seconds behind" }, "Watch")));
+      h("td", {}, h("a.button", { href: `/replay/${encodeURIComponent(s.session_id)}?live`, title: "replay the running session, a few seconds behind" }, "Watch")));
   }
 
   function draw() {

@@ -208,6 +208,7 @@ export function mountPlayer(container, { base, timeline, startWallMs = null, too
       const stretch = idleEntered(timeline, lastT, t);
       if (stretch) {
         toast(`Skipped ${fmtClock(stretch.end - stretch.start)} with no change`);
+        root.dataset.skips = String(Number(root.dataset.skips || 0) + 1);
         lastT = stretch.end;
         video.currentTime = stretch.end;
         return;

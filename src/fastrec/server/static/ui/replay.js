@@ -21,16 +21,21 @@ function startFromQuery() {
   return Number.isFinite(ms) ? ms : null;
 }
 
-/** Wait for a live session's first part: its timeline exists once a frame is recorded. */
-async function loadTimeline(url, root, waitingText) {
+/**
+ * The timeline; a session that has just started has none yet (no part on disk, or not
+ * indexed yet): with ``waitForFirst`` (opened from the live page) keep asking for a while.
+ */
+async function loadTimeline(url, root, { waitForFirst = false, auth = true } = {}) {
   for (let attempt = 0; ; attempt += 1) {
+    let timeline = null;
     try {
-      const timeline = await api(url, { auth: !url.startsWith("/api/shared/") });
-      if ((timeline.parts || []).length) return timeline;
+      timeline = await api(url, { auth });
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status === 404 || err.status === 410 || err.status === 401 || attempt > 30) throw err;
+      if (!(waitForFirst && err.status === 404) || attempt >= 20) throw err;
     }
-    fill(root, notice("loading", waitingText));
+    if (timeline && (timeline.parts || []).length) return timeline;
+    if (timeline && attempt >= 20) return timeline;
+    fill(root, notice("loading", "Waiting for the first frames of this session…"));
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -39,13 +44,14 @@ export async function renderReplay(root, ctx) {
   const id = ctx.param;
   const canAudit = allows(ctx.user, "auditor");
   const base = `/api/recordings/${encodeURIComponent(id)}`;
+  const live = new URLSearchParams(location.search).has("live");
   fill(root, notice("loading", "Loading the recording…"));
   let summary;
   let timeline;
   let config;
   try {
-    [summary, timeline, config] = await Promise.all([
-      api(`${base}/summary`), loadTimeline(`${base}/timeline`, root, "Waiting for the first frames of this session…"), api("/api/ui-config")]);
+    timeline = await loadTimeline(`${base}/timeline`, root, { waitForFirst: live });
+    [summary, config] = await Promise.all([api(`${base}/summary`), api("/api/ui-config")]);
   } catch (err) {
     if (err.status === 401) return;
     fill(root, notice("error", err.status === 404 ? `There is no recording ${id}.` : `Cannot load the replay: ${err.message}`),
@@ -100,7 +106,7 @@ export async function renderShared(root) {
   let timeline;
   try {
     [summary, timeline] = await Promise.all([api(`${base}/recording`, { auth: false }),
-      loadTimeline(`${base}/timeline`, root, "Waiting for the first frames of this session…")]);
+      loadTimeline(`${base}/timeline`, root, { auth: false })]);
   } catch (err) {
     if (err.status === 404 || err.status === 410) refused(root, err.status);
     else fill(root, notice("error", `Cannot load the shared recording: ${err.message}`));

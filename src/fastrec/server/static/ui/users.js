@@ -56,7 +56,7 @@ export async function renderUsers(root, ctx) {
       fill(usersBox, notice("error", `Cannot load the users: ${err.message}`));
       return;
     }
-    fill(usersBox, h("table.data", {}, h("thead", {}, h("tr", {}, ["Name", "Role", "Created", "State", ""].map((c) => h("th", {}, c)))),
+    fill(usersBox, h("table.data.users", {}, h("thead", {}, h("tr", {}, ["Name", "Role", "Created", "State", ""].map((c) => h("th", {}, c)))),
       h("tbody", {}, users.map((u) => {
         const self = u.name === ctx.user.name;
         const role = h("select", { "aria-label": `role of ${u.name}`, onchange: () => update(u.name, { role: role.value }, `role is now ${role.value}`) },
@@ -64,7 +64,7 @@ export async function renderUsers(root, ctx) {
         return h("tr", { dataset: { user: u.name } },
           h("td", {}, u.name, self ? h("span.sub", {}, " (you)") : null), h("td", {}, role), h("td", {}, timeEl(u.created_at)),
           h("td", {}, h(`span.badge.${u.disabled ? "bad" : "ok"}`, {}, u.disabled ? "disabled" : "active")),
-          h("td.actions", {},
+          h("td", {}, h("div.row-actions", {},
             h("button.small", { type: "button", disabled: self, onclick: () => update(u.name, { disabled: !u.disabled }, u.disabled ? "enabled" : "disabled") },
               u.disabled ? "Enable" : "Disable"),
             h("button.small", { type: "button", onclick: () => resetPassword(u.name) }, "Set password…"),
@@ -72,7 +72,7 @@ export async function renderUsers(root, ctx) {
               const ok = await modal(`Delete user ${u.name}?`, h("p", {}, "Their sessions and API tokens stop working at once. The audit log keeps their actions."),
                 { submitLabel: "Delete user", danger: true, onSubmit: () => api(`/api/users/${encodeURIComponent(u.name)}`, { method: "DELETE" }).then(() => true) });
               if (ok) { toast(`User ${u.name} deleted`); await loadUsers(); }
-            } }, "Delete")));
+            } }, "Delete"))));
       }))));
   }
 
