@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from browser_harness import PASSWORD, sign_in
 from playwright.sync_api import expect
+from storage_builders import write_session
+
+from fastrec.storage.deletions import read_deletions, verify_deletions
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +78,34 @@ def test_the_audit_log_filters_and_exports_what_it_shows(ui_server, new_page):
     body = open(download.value.path(), encoding="utf-8").read()
     lines = body.strip().splitlines()
     assert len(lines) - 1 == rows.count() and all("failure" in line for line in lines[1:])
+
+
+def test_an_admin_deletes_recordings_after_confirming(ui_server, ui_recordings, new_page):
+    for number in (1, 2):
+        write_session(ui_recordings, 2, session_id=f"to_delete_{number}", con_codigo=900 + number,
+                      server="srv-old", user="ghost")
+    ui_server.ctx.catalogue.refresh()
+    page = new_page()
+    sign_in(page, ui_server.url, "admin", "/recordings/to_delete_1")
+    page.click("#delete-button")
+    page.click("dialog button[type=button]")  # cancelled: nothing happens
+    expect(page.locator("dialog")).to_have_count(0)
+    page.click("#delete-button")
+    page.fill("#delete-reason", "retention period over")
+    page.click("dialog button[type=submit]")
+    page.wait_for_url(f"{ui_server.url}/recordings")
+    expect(page.locator("tr[data-session-id='to_delete_1']")).to_have_count(0)
+
+    # several at once from the list
+    page.goto(f"{ui_server.url}/recordings?user=ghost")
+    expect(page.locator("#recordings tbody tr")).to_have_count(1)
+    page.check("tr[data-session-id='to_delete_2'] input[type=checkbox]")
+    page.click("#delete-selected")
+    page.click("dialog button[type=submit]")
+    expect(page.locator(".notice.empty")).to_have_text("No recording matches these filters.")
+
+    assert [r.session_id for r in read_deletions(ui_recordings)][-2:] == ["to_delete_1", "to_delete_2"]
+    assert read_deletions(ui_recordings)[-2].reason == "retention period over"
+    assert verify_deletions(ui_recordings) == []
+    entries, _ = ui_server.ctx.audit.query(action="delete", actor="admin")
+    assert {e.target for e in entries} >= {"to_delete_1", "to_delete_2"}
