@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ TYPING = "typing_session"  # one part of the "typing" scenario, another server a
 CLOCK_CONNECTION = {"con_codigo": 7, "ip": "10.1.2.3", "name": "srv-finance", "user": "alice", "connection_type": "RDP"}
 TYPING_CONNECTION = {"con_codigo": 8, "ip": "10.9.9.9", "name": "srv-hr <b>bold</b>", "user": "bob",
                      "connection_type": "SSH"}
-CLOCK_PARTS = 4
+CLOCK_PARTS = 4  # about; rotation follows the frames' capture times
 SEGMENT_SECONDS = 2.0
 TYPING_SECONDS = 8.5
 IDLE_SECONDS = 2.0  # the server's FASTREC_IDLE_SECONDS: the typist's pauses are idle stretches
@@ -62,13 +63,26 @@ def record_fixtures(directory: Path) -> None:
         assert manager.initialize()
         assert manager.start_session_recording(CLOCK, CLOCK_CONNECTION, source_options={**size, "scenario": "clock"})
         assert manager.start_session_recording(TYPING, TYPING_CONNECTION, source_options={**size, "scenario": "typing"})
-        # the clock session rotates every 2 s: stop it once its last part has begun; the
-        # typing session holds the typist's first pauses (2.7 s without a key at 3.5 s)
-        assert wait_until(lambda: manager.get_recording_status(CLOCK)["segments"] >= CLOCK_PARTS
-                          and manager.get_recording_status(TYPING)["elapsed_seconds"] >= TYPING_SECONDS), \
-            manager.get_recording_status(CLOCK)
-        for session_id in (CLOCK, TYPING):
-            manager.stop_session_recording(session_id)
+        # the clock session rotates every 2 s (at its first frame after 2 s: the clock changes
+        # once a second); it stops 1.5 s into its fourth part.  The typing session holds the
+        # typist's first pauses (2.7 s without a key at 3.5 s).
+        fourth_part: list[float] = []
+
+        def clock_done() -> bool:
+            if not fourth_part and manager.get_recording_status(CLOCK)["segments"] >= CLOCK_PARTS:
+                fourth_part.append(time.monotonic())
+            return bool(fourth_part) and time.monotonic() - fourth_part[0] >= 1.5
+
+        def typing_done() -> bool:
+            return float(manager.get_recording_status(TYPING)["elapsed_seconds"]) >= TYPING_SECONDS
+
+        due = {CLOCK: clock_done, TYPING: typing_done}
+        while due:
+            assert wait_until(lambda: any(done() for done in due.values())), list(due)
+            for session_id, done in list(due.items()):
+                if done():
+                    manager.stop_session_recording(session_id)
+                    del due[session_id]
         for session_id in (CLOCK, TYPING):
             assert manager.wait_for_session(session_id, WAIT)
             status = manager.get_recording_status(session_id)

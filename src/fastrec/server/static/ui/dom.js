@@ -119,7 +119,7 @@ export function modal(title, body, { submitLabel = "OK", danger = false, onSubmi
   return new Promise((resolve) => {
     const error = h("p.form-error", { role: "alert", hidden: true });
     const submit = h(`button.${danger ? "danger" : "primary"}`, { type: "submit" }, submitLabel);
-    const cancel = h("button", { type: "button" }, "Cancel");
+    const cancel = h("button.cancel", { type: "button" }, "Cancel");
     const form = h("form.dialog-form", { method: "dialog" },
       h("h2", {}, title), body, error, h("div.dialog-buttons", {}, cancel, submit));
     const dialog = h("dialog", {}, form);

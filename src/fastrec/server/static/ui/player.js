@@ -27,7 +27,7 @@ export function mountPlayer(container, { base, timeline, startWallMs = null, too
   const idles = h("div.tl-idle");
   const buffered = h("div.tl-buffered");
   const bar = h("div.timeline", { id: "timeline-bar", role: "slider", tabindex: 0, "aria-label": "position in the recording",
-    "aria-valuemin": 0 }, h("div.tl-track", {}, buffered, idles, played), marks, head, hover);
+    "aria-valuemin": 0 }, h("div.tl-track", {}, buffered, played, idles), marks, head, hover);
 
   const playButton = h("button.play", { type: "button", id: "play", "aria-label": "play" }, "▶");
   const back = h("button", { type: "button", id: "back10", title: "10 s back (←)" }, "−10 s");

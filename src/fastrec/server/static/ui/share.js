@@ -32,7 +32,7 @@ export async function shareDialog(sessionId, { choices = Object.keys(EXPIRY_LABE
       result.querySelector("input").id = "share-url";
       const submit = form.querySelector("button[type=submit]");
       submit.textContent = "Done";
-      form.querySelector("button[type=button]").hidden = true;
+      form.querySelector("button.cancel").hidden = true;
       expires.disabled = true;
       if (startAt) startAt.disabled = true;
       return undefined; // keep the dialog open to show the link
