@@ -119,16 +119,25 @@ def take(out: Path) -> list[Path]:
             page.wait_for_selector("#users table")
             shot(page, "users")
 
-            recorder = subprocess.Popen(recorder_command(directory, "rdp_live_1", seconds=60), env=child_env(),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            live = [("rdp_live_1", "srv-finance", "carol", "10.7.7.7", "RDP"),
+                    ("rdp_live_2", "srv-finance", "dave", "10.7.7.8", "RDP"),
+                    ("ssh_live_3", "db01", "carol", "10.7.7.9", "SSH")]
+            recorders = [subprocess.Popen(recorder_command(directory, sid, 60, server=server, user=user, ip=ip,
+                                                           connection_type=kind),
+                                          env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for sid, server, user, ip, kind in live]
             try:
                 page.goto(f"{url}/live")
-                page.wait_for_selector("#live-sessions tr[data-session-id='rdp_live_1']", timeout=30_000)
-                page.wait_for_function("() => Number(document.querySelector(\"#live-sessions tr[data-session-id='rdp_live_1'] [data-field=frames]\").textContent) > 20")
+                page.wait_for_function("() => document.querySelectorAll('#live-sessions tbody tr').length === 3",
+                                       timeout=30_000)
+                page.wait_for_function("() => [...document.querySelectorAll('#live-sessions [data-field=frames]')]"
+                                       ".every((cell) => Number(cell.textContent) > 20)", timeout=30_000)
                 shot(page, "live")
             finally:
-                recorder.send_signal(signal.SIGINT)  # a clean stop: the part is sealed
-                recorder.wait(60)
+                for recorder in recorders:
+                    recorder.send_signal(signal.SIGINT)  # a clean stop: the part is sealed
+                for recorder in recorders:
+                    recorder.wait(60)
             browser.close()
     return shots
 

@@ -174,11 +174,12 @@ def shown_clock(page: Any) -> int | None:
     return None if picture is None else decode_clock(picture)
 
 
-def recorder_command(directory: Path, session_id: str, seconds: float) -> list[str]:
+def recorder_command(directory: Path, session_id: str, seconds: float, *, server: str = "srv-live",
+                     user: str = "carol", ip: str = "10.7.7.7", connection_type: str = "RDP") -> list[str]:
     """``python -m fastrec record`` of the synthetic desktop for ``seconds`` (another process)."""
     return [sys.executable, "-m", "fastrec", "record", "--mode", "synthetic", "--duration", str(seconds),
-            "--session-id", session_id, "--server", "srv-live", "--user", "carol", "--ip", "10.7.7.7",
-            "--output-dir", str(directory)]
+            "--session-id", session_id, "--server", server, "--user", user, "--ip", ip,
+            "--connection-type", connection_type, "--output-dir", str(directory)]
 
 
 def child_env() -> dict[str, str]:

@@ -38,13 +38,14 @@ def test_a_recording_started_elsewhere_appears_updates_and_ends(ui_server, ui_re
         before = frames.inner_text()
         expect(frames).not_to_have_text(before, timeout=10_000)  # an update arrived
 
-        # "Watch" plays the running session
-        row.locator("a", has_text="Watch").click()
-        page.wait_for_url(f"{ui_server.url}/replay/{session_id}?live")
-        page.wait_for_function("() => { const v = document.getElementById('video');"
-                               " return v && v.readyState >= 2 && v.currentTime > 0; }", timeout=20_000)
-        page.go_back()
-        page.wait_for_url(f"{ui_server.url}/live")
+        # "Watch" plays the running session (in another tab: this one keeps listening)
+        with page.context.expect_page() as opened:
+            row.locator("a", has_text="Watch").click(modifiers=["Control"])
+        watcher = opened.value
+        watcher.wait_for_url(f"{ui_server.url}/replay/{session_id}?live")
+        watcher.wait_for_function("() => { const v = document.getElementById('video');"
+                                  " return v && v.readyState >= 2 && v.currentTime > 0; }", timeout=20_000)
+        expect(watcher.locator(".go-live")).to_be_visible()
         expect(page.locator(f".ended-list li[data-session-id='{session_id}']")).to_be_visible(timeout=30_000)
         expect(page.locator(f"#live-sessions tr[data-session-id='{session_id}']")).to_have_count(0)
         out, _ = recorder.communicate(timeout=30)
