@@ -106,13 +106,19 @@ export async function renderLive(root) {
       statCard("By connection type", countBy(all, typeOf)),
       statCard("By server", countBy(all, serverOf)),
       statCard("By user", countBy(all, (s) => s.user)));
-    fill(filterBar, h("span.label", {}, "Filter:"),
-      selectFor("server", "Server", countBy(all, serverOf)),
-      selectFor("user", "User", countBy(all, (s) => s.user)),
-      selectFor("type", "Type", countBy(all, typeOf)),
-      filters.server || filters.user || filters.type
-        ? h("button.link", { type: "button", onclick: () => { Object.assign(filters, { server: "", user: "", type: "" }); draw(); } }, "Clear filters")
-        : null);
+    // rebuilt only when its choices change: a rebuilt <select> would close under the user's pointer
+    const choices = [countBy(all, serverOf), countBy(all, (s) => s.user), countBy(all, typeOf)];
+    const choiceKey = JSON.stringify([choices, filters]);
+    if (choiceKey !== filterBar.dataset.key) {
+      filterBar.dataset.key = choiceKey;
+      fill(filterBar, h("span.label", {}, "Filter:"),
+        selectFor("server", "Server", choices[0]),
+        selectFor("user", "User", choices[1]),
+        selectFor("type", "Type", choices[2]),
+        filters.server || filters.user || filters.type
+          ? h("button.link", { type: "button", onclick: () => { Object.assign(filters, { server: "", user: "", type: "" }); draw(); } }, "Clear filters")
+          : null);
+    }
     const shown = visible().sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
     if (!all.length) {
       fill(table, notice("empty", state === "open" ? "No session is being recorded right now." : "Waiting for the live feed…"));
