@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.pages import CSP, page_html
-from fastrec.server.routes import accounts, audit, live, media, recordings, shares
+from fastrec.server.routes import accounts, audit, live, media, recordings, shares, ui
 from fastrec.server.schemas import ErrorOut
 
 __all__ = ["UI_PATHS", "create_app"]
@@ -51,7 +51,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="fastrec admin server", version="1", lifespan=lifespan,
                   description="Live sessions, recordings, replay, share links, users and the audit log.")
-    for module in (accounts, recordings, media, shares, audit, live):
+    for module in (accounts, recordings, media, shares, audit, live, ui):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(files("fastrec.server") / "static")), name="static")
 

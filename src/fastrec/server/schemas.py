@@ -209,8 +209,12 @@ class AuditPage(BaseModel):
 
 
 class UiConfig(BaseModel):
-    ws_reconnect_base_delay: int
-    ws_reconnect_max_delay: int
-    ws_reconnect_max_attempts: int
+    """What the web UI reads from the server's settings (GET /api/ui-config)."""
+
+    ws_reconnect_base_delay: int = Field(description="ms, FASTREC_WS_RECONNECT_BASE_DELAY")
+    ws_reconnect_max_delay: int = Field(description="ms, FASTREC_WS_RECONNECT_MAX_DELAY")
+    ws_reconnect_max_attempts: int = Field(description="FASTREC_WS_RECONNECT_MAX_ATTEMPTS")
     idle_seconds: float
     share_expiry_choices: list[str]
+    audit_actions: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)

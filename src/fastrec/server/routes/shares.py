@@ -118,7 +118,7 @@ def open_share(token: str, request: Request) -> Response:
         resolve_share(request, token, log_access=True)
     except ShareRefused as refused:
         code, title, text = _REFUSED[refused.state]
-        body = (f"<h1>{escape(title)}</h1><p>{escape(text)}</p>")
+        body = f'<div class="refused" id="refused"><h1>{escape(title)}</h1><p>{escape(text)}</p></div>'
         return HTMLResponse(page_html(title, body, script=None), status_code=code,
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     return HTMLResponse(page_html("Shared recording", "", script="app.js", shared=True),
