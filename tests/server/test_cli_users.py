@@ -145,7 +145,9 @@ def _on_a_terminal(tmp_path: Path, argv: list[str], answers: list[bytes]) -> tup
             if not chunk:
                 break
             screen += chunk
-            if pending and screen.rstrip().endswith(b":"):  # a prompt waits for its answer
+            # a prompt waits for its answer (getpass has turned echo off and flushed the input
+            # before it writes the prompt, so what is typed now is read, not shown)
+            if pending and screen.endswith(b": "):
                 os.write(terminal, pending.pop(0) + b"\n")
         _, status = os.waitpid(pid, 0)
     finally:
