@@ -6,30 +6,24 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_jobs import Job as _Terminal
+from cli_jobs import environment as cli_environment
+from cli_jobs import fastrec as _run
 from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.storage import iter_metadata
 
-COMMANDS = ("demo", "record", "status", "list", "info", "verify", "storage", "cleanup", "watch")
-
-
-def _run(*args: str, cwd: Path, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "fastrec", *args], check=False, cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
+COMMANDS = ("demo", "record", "status", "list", "info", "verify", "storage", "cleanup", "watch", "recover", "serve",
+            "users")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -116,60 +110,6 @@ def test_bad_values_exit_2_with_one_line_each_and_no_traceback(tmp_path, args, e
     assert expected in result.stderr and "Traceback" not in result.stderr
 
 
-class _Terminal:
-    """A command run as a terminal's foreground job: in its own session and process group,
-    so that :meth:`interrupt` signals every process in the group, as Ctrl-C does."""
-
-    def __init__(self, *args: str, cwd: Path, env: dict | None = None) -> None:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
-        environment.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "fastrec", *args], cwd=cwd, env=environment,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
-        self.stderr_lines: queue.Queue[str] = queue.Queue()
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
-        # both pipes are read all the time (a full pipe would block the command)
-        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self._stdout, None),
-                                          daemon=True),
-                         threading.Thread(target=self._read, args=(self.proc.stderr, self._stderr,
-                                                                   self.stderr_lines), daemon=True)]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(pipe: Any, lines: list[str], notify: queue.Queue[str] | None) -> None:
-        for line in pipe:
-            lines.append(line)
-            if notify is not None:
-                notify.put(line)
-        if notify is not None:
-            notify.put("")  # EOF
-
-    def wait_for_stderr(self, pattern: str, timeout: float = 30) -> str:
-        """The first standard-error line matching ``pattern`` (fails at EOF or timeout)."""
-        while True:
-            line = self.stderr_lines.get(timeout=timeout)
-            assert line, f"exited before printing {pattern!r}: {''.join(self._stderr)}"
-            if re.search(pattern, line):
-                return line
-
-    def interrupt(self, signum: int = signal.SIGINT) -> None:
-        os.killpg(self.proc.pid, signum)
-
-    def finish(self, timeout: float = 30) -> tuple[int, str, str]:
-        """Exit code, standard output and standard error; kills the group after ``timeout``."""
-        try:
-            self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        for reader in self._readers:
-            reader.join(10)
-        return self.proc.returncode, "".join(self._stdout), "".join(self._stderr)
-
-
 def _frames(video: Path) -> int:
     """Decodable video frames in ``video``, by ffprobe (0 when it is not playable)."""
     probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
@@ -228,7 +168,7 @@ def test_ctrl_c_typed_in_a_real_terminal(tmp_path: Path):
     import select
 
     out = tmp_path / "rec"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+    environment = cli_environment()
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a session leader with the pty as its controlling terminal
         os.chdir(tmp_path)
@@ -394,7 +334,7 @@ def test_list_says_when_its_filters_match_nothing(tmp_path: Path):
     assert nobody.returncode == 0
     assert nobody.stdout == f"no recordings match (--server 'x' --user 'bob') in {out}\n"
     # a user name that is not UTF-8 (a byte from another locale): matches nothing, printed escaped
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECORDING_")}
+    environment = cli_environment()
     raw = subprocess.run([os.fsencode(sys.executable), b"-m", b"fastrec", b"list", b"--user", b"\xff",
                           b"--output-dir", os.fsencode(out)], cwd=tmp_path, env=environment,
                          capture_output=True, timeout=60, check=False)

@@ -1,21 +1,26 @@
 """`python -m fastrec`: the command line.
 
-Commands: ``demo``, ``record``, ``status``, ``list``, ``info``, ``verify``, ``storage``,
-``cleanup``, ``watch``, ``recover`` (``python -m fastrec COMMAND --help`` for each).
+Commands: ``demo`` (``--serve``: then the admin server over it), ``record``, ``status``,
+``list``, ``info``, ``verify``, ``storage``, ``cleanup``, ``watch``, ``recover``, ``serve``
+(the admin server) and ``users`` (its accounts; :mod:`fastrec.server.commands`)
+(``python -m fastrec COMMAND --help`` for each).
 
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
-chain is broken; ``record``: the recording ended in an error), 2 bad usage or bad values
-(the message names the option or RECORDING_* variable, the value and what is allowed),
-130 interrupted (Ctrl-C in a command other than ``record`` and ``watch``, which stop
-cleanly instead).  Settings come from the environment and
-``.env`` (``--env-file``), options win over both.
+chain is broken; ``record``: the recording ended in an error; ``serve``: the server could
+not start), 2 bad usage or bad values (the message names the option or RECORDING_* /
+FASTREC_* variable, the value and what is allowed; ``users``: a refused change), 130
+interrupted (Ctrl-C in a command other than ``record``, ``watch``, ``demo`` and ``serve``,
+which stop cleanly instead, exit 0).  Settings come from the environment and ``.env``
+(``--env-file``), options win over both.
 
-Ctrl-C: :func:`main` installs the SIGINT/SIGTERM handler of ``record`` and ``watch``
-first, before anything is imported or started, and the handler only sets an event; the
-engine's processes run in sessions of their own (:mod:`fastrec.engine.launch`), so a
-terminal's Ctrl-C reaches this process alone, at any moment, and the command stops the
-recording and seals its files.  This module imports nothing heavy at import time so that
-the handler is in place within milliseconds of the start.
+Ctrl-C: :func:`main` installs the SIGINT/SIGTERM handler of the stoppable commands first,
+before anything is imported or started, and the handler only sets an event; the engine's
+processes run in sessions of their own (:mod:`fastrec.engine.launch`), so a terminal's
+Ctrl-C reaches this process alone, at any moment, and the command stops the recording and
+seals its files.  ``serve`` hands the signals to uvicorn while it runs; the handler covers
+the moments before and after (uvicorn raises the signal again once it has shut down, which
+then only sets the event).  This module imports nothing heavy at import time so that the
+handler is in place within milliseconds of the start.
 
 Every untrusted string (names, users, titles, file names, values in messages) is printed
 through :func:`fastrec.printable.printable`: a name cannot drive the terminal.
@@ -36,6 +41,7 @@ from typing import Any
 from fastrec.checks import bounded_option as _bounded
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
 from fastrec.printable import printable
+from fastrec.server.commands import add_server_commands, add_server_options, serve, users
 
 
 def _presets() -> tuple[str, ...]:
@@ -58,20 +64,46 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--preset", choices=_presets(), default="veryfast", metavar="PRESET",
                       help=f"libx264 preset: {', '.join(_presets())} (default veryfast)")
     demo.add_argument("--output-dir", type=Path, default=Path("recordings"), help="where to write (default ./recordings)")
+    demo.add_argument("--serve", action="store_true",
+                      help="then serve the recording with the admin server (creates user admin with a random "
+                           "password when there is none) and print its replay URL and a 24 h share link")
+    add_server_options(demo)
+    demo.epilog = ("exit codes: 0 done (Ctrl-C ends the recording early, sealed, and stops the server); 1 the "
+                   "recording or the server could not start; 2 bad usage or a bad value (the option or "
+                   "variable, the value and what is allowed are named)")
     add_commands(commands)
+    add_server_commands(commands)
     return parser
 
 
 def _demo(args: argparse.Namespace) -> int:
     from fastrec.demo.run import run_demo
+    from fastrec.logs import configure_logging
+
+    configure_logging("console", "warning")  # the report, not the recorder's progress, on the screen
+
+    settings = None
+    if args.serve:  # a bad FASTREC_* value is reported before anything is recorded
+        from fastrec.server.commands import server_settings
+
+        settings = server_settings(args)
 
     def progress(line: str) -> None:
         print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
-    report = run_demo(args.seconds, args.output_dir, args.fps, args.quality, args.scale, args.preset, progress)
+    stop: threading.Event = args.stop
+    report = run_demo(args.seconds, args.output_dir, args.fps, args.quality, args.scale, args.preset, progress,
+                      stop)
     print(file=sys.stderr)
-    print("\n".join(printable(line) for line in report.summary().splitlines()))
-    return 0
+    print("\n".join(printable(line) for line in report.summary().splitlines()), flush=True)
+    if settings is None or stop.is_set():
+        return 0
+    if not report.files:
+        print("fastrec demo: nothing was recorded, so there is nothing to serve", file=sys.stderr)
+        return 1
+    from fastrec.server.commands import serve_demo
+
+    return serve_demo(args, settings, report.session_id)
 
 
 # --- recording and storage commands -----------------------------------------------------
@@ -584,12 +616,13 @@ def _recover(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
+    "serve": serve, "users": users,
 }
 
 
-# commands that record: Ctrl-C and SIGTERM stop them cleanly (see _StopSignal); the
-# others are simply interrupted (KeyboardInterrupt, exit 130)
-_STOPPABLE = ("record", "watch")
+# commands that record or serve: Ctrl-C and SIGTERM stop them cleanly (see _StopSignal);
+# the others are simply interrupted (KeyboardInterrupt, exit 130)
+_STOPPABLE = ("record", "watch", "demo", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -608,7 +641,7 @@ def _run(argv: list[str] | None, stop: _StopSignal) -> int:
     handlers = {"demo": _demo, **COMMANDS}
     try:
         if args.command in _STOPPABLE:
-            args.stop = stop.event  # set by Ctrl-C/SIGTERM; _record and _watch wait on it
+            args.stop = stop.event  # set by Ctrl-C/SIGTERM; the command waits on it
         else:
             stop.restore()
             if stop.event.is_set():  # Ctrl-C while the arguments were read

@@ -8,9 +8,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import av
+import numpy as np
+import pytest
 from storage_builders import write_segment
 from x11_windows import wait_until
 
+from fastrec.core.masks import MaskKind, MaskRegion
 from fastrec.engine.protocol import SegmentPolicy
 from fastrec.manager import RecordingManager
 from fastrec.settings import load_settings
@@ -248,3 +252,42 @@ def test_concurrent_callers_from_many_threads(tmp_path: Path):
                    key=lambda m: m.session_id)
     assert [(m.session_id, m.status) for m in metas] == [(f"t{i}", "complete") for i in range(4)]
     assert all(m.frames.encoded > 0 for m in metas), [m.frames for m in metas]
+
+
+def test_masks_of_the_manager_and_of_a_session_hide_their_regions_in_every_frame(tmp_path: Path):
+    # what issue 11's privacy rules will feed: the manager's masks apply to every session, a
+    # session's own ones are added to them (never instead)
+    red, blue = (255, 0, 0), (0, 0, 255)
+    manager = _manager(tmp_path, cleanup_schedule=False,
+                       masks=[MaskRegion(0, 0, 160, 240, kind=MaskKind.BLOCK, colour=red)])
+    try:
+        assert manager.start_session_recording("masked", CONNECTION,
+                                               masks=(MaskRegion(160, 0, 160, 120, kind=MaskKind.BLOCK, colour=blue),))
+        assert wait_until(lambda: manager.get_recording_status("masked")["frames"]["encoded"] >= 5, 60)
+        assert manager.stop_session_recording("masked") and manager.wait_for_session("masked", 60)
+        files = manager.get_recording_status("masked")["files"]
+    finally:
+        manager.shutdown()
+    with av.open(files[0]) as container:
+        frames = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    assert len(frames) >= 5
+    for rgb in frames:
+        # inside each region (away from its edges, where 4:2:0 chroma bleeds) only its colour
+        assert np.abs(rgb[8:232, 8:152] - red).max() < 40
+        assert np.abs(rgb[8:112, 168:312] - blue).max() < 40
+        assert np.abs(rgb[128:232, 168:312] - blue).min(axis=2).mean() > 40  # the rest is the video
+
+
+def test_masks_that_are_not_mask_regions_are_refused(tmp_path: Path, log_stream):
+    with pytest.raises(TypeError, match=r"masks\[0\] must be a MaskRegion, got tuple"):
+        _manager(tmp_path, masks=[(0, 0, 10, 10)])
+    manager = _manager(tmp_path, cleanup_schedule=False)
+    try:
+        assert manager.start_session_recording("bad", CONNECTION, masks=MaskRegion(0, 0, 1, 1)) is False
+        assert manager.start_session_recording("bad", CONNECTION, masks=["x"]) is False
+        assert not manager.is_recording("bad")
+    finally:
+        manager.shutdown()
+    errors = [e["event"] for e in log_stream.events() if e.get("reason") == "bad masks"]
+    assert errors == ["Recording not started for session bad: masks must be a sequence of MaskRegion, got MaskRegion",
+                      "Recording not started for session bad: masks[0] must be a MaskRegion, got str"]

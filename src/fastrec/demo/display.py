@@ -1,6 +1,8 @@
 """A private X server (Xvfb): the screen the demo, tests and benchmarks record.
 
 Never the user's own display: each VirtualDisplay picks a free display number itself.
+Its processes run in sessions of their own, so a terminal's Ctrl-C reaches only the program
+that started them, which stops its recording before :meth:`VirtualDisplay.close`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class VirtualDisplay:
                 [xvfb, "-displayfd", str(write_fd), "-screen", "0",
                  f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp", "-noreset"],
                 pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True,
             )
             self._procs.append(proc)
             os.close(write_fd)
@@ -82,7 +85,7 @@ class VirtualDisplay:
         if openbox is None:
             raise VirtualDisplayError("openbox is not installed; run `bash scripts/setup.sh`")
         self._procs.append(subprocess.Popen([openbox], env=self.env, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
+                                            stderr=subprocess.DEVNULL, start_new_session=True))
         time.sleep(0.3)  # let it take over as the window manager before windows appear
 
     def close(self) -> None:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 import structlog
 
+from fastrec.core.masks import MaskRegion
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.events import (
     EngineEvent,
@@ -93,7 +94,10 @@ class RecordingManager:
     RECORDING_MAX_FILE_SIZE_MB / RECORDING_MAX_DURATION_MINUTES give (whole megabytes and
     minutes), e.g. ``SegmentPolicy(max_seconds=2)`` in tests.  ``cleanup_schedule``: run
     the retention cleanup every ``RECORDING_CLEANUP_INTERVAL_HOURS`` (the first run right
-    after :meth:`initialize`).
+    after :meth:`initialize`).  ``masks``: regions hidden in every session's frames
+    (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates), composited in the
+    capture process so no unmasked pixel of them leaves it; a session can add its own
+    (:meth:`start_session_recording`), never remove these.
 
     Observers (:meth:`add_observer`) are called as ``callback(event, session_id,
     details)`` from the manager's event thread, for ``"started"`` (details: width,
@@ -106,8 +110,10 @@ class RecordingManager:
                  mode: str | None = None, display: str | None = None,
                  source_options: dict[str, Any] | None = None,
                  segment_policy: SegmentPolicy | None = None,
-                 cleanup_schedule: bool = True) -> None:
+                 cleanup_schedule: bool = True,
+                 masks: Sequence[MaskRegion] = ()) -> None:
         self.settings = settings if settings is not None else load_settings()
+        self.masks = _check_masks(masks)
         self.recorder_factory = recorder_factory
         self.mode = mode
         self.display = display
@@ -235,19 +241,22 @@ class RecordingManager:
 
     def start_session_recording(self, session_id: str, connection_info: Mapping[str, Any] | None = None, *,
                                 mode: str | None = None, display: str | None = None,
-                                source_options: dict[str, Any] | None = None) -> bool:
+                                source_options: dict[str, Any] | None = None,
+                                masks: Sequence[MaskRegion] = ()) -> bool:
         """Start recording ``session_id``; returns at once.
 
         ``connection_info``: the reference's dict (con_codigo, ip, name, user,
         connection_type, and the documented extras of
         :func:`fastrec.privacy.connection.clean_connection_info`); credentials and
         secret-looking or unknown keys are dropped (and named in the log), never stored.
-        ``mode``, ``display``, ``source_options`` override the manager's for this session.
-        True when the recording was started (the engine then works in the background; a
+        ``mode``, ``display``, ``source_options`` override the manager's for this session;
+        ``masks`` (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates) are hidden
+        in this session's frames in addition to the manager's (issue 11 feeds them from the
+        privacy rules).  True when the recording was started (the engine then works in the background; a
         later failure is reported as an ``"error"`` event, a log line and in the status);
         False, with the reason logged, when recording is disabled or not possible, the
-        session id is empty, ``connection_info`` is not a mapping, or that session is
-        already recording.  A session id used before continues that session's chain.
+        session id is empty, ``connection_info`` is not a mapping, ``masks`` holds
+        something other than MaskRegion, or that session is already recording.  A session id used before continues that session's chain.
         """
         if not isinstance(session_id, str) or not session_id.strip():
             log.error("Recording not started: session_id must be a non-empty string",
@@ -257,6 +266,12 @@ class RecordingManager:
             log.error(f"Recording not started for session {session_id}: connection_info must be "
                       f"a dict or None, got {type(connection_info).__name__}",
                       session_id=session_id, reason="bad connection_info")
+            return False
+        try:
+            session_masks = self.masks + _check_masks(masks)
+        except TypeError as exc:
+            log.error(f"Recording not started for session {session_id}: {exc}",
+                      session_id=session_id, reason="bad masks")
             return False
         if not self.settings.enabled:
             log.warning(f"Recording not started for session {session_id}: recording is disabled "
@@ -282,7 +297,8 @@ class RecordingManager:
                 session = self._new_session(session_id, info, mode)
                 config = self._capture_config(
                     session_id, settings, mode, display if display is not None else self.display,
-                    source_options if source_options is not None else self.source_options)
+                    source_options if source_options is not None else self.source_options,
+                    session_masks)
                 policy = self.segment_policy or SegmentPolicy(
                     max_bytes=int(settings.max_file_size_mb * _MB),
                     max_seconds=float(settings.max_duration_minutes) * 60.0)
@@ -496,14 +512,15 @@ class RecordingManager:
         return max(candidates, key=lambda m: m.chain.part, default=None)
 
     def _capture_config(self, session_id: str, settings: RecordingSettings, mode: str,
-                        display: str | None, source_options: dict[str, Any]) -> CaptureConfig:
+                        display: str | None, source_options: dict[str, Any],
+                        masks: tuple[MaskRegion, ...]) -> CaptureConfig:
         options: dict[str, Any] = {"monitor": settings.monitor} if mode == CaptureMode.FULL_SCREEN else {}
         options.update(source_options)
         return CaptureConfig(
             session_id=session_id, mode=mode, display=display, source_options=options,
             fps=settings.fps, scale=settings.resolution_scale,
             tile_size=settings.tile_size,
-            ring_slots=settings.ring_slots, full_policy=settings.full_policy)
+            ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks)
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
         if session_id is not None:
@@ -653,6 +670,16 @@ class RecordingManager:
             except Exception:  # noqa: BLE001 - an observer's bug must not stop recording
                 log.exception("Recording observer failed", observer=repr(callback),
                               observed=event, session_id=session_id)
+
+
+def _check_masks(masks: Sequence[MaskRegion]) -> tuple[MaskRegion, ...]:
+    """``masks`` as a tuple; TypeError naming the first item that is not a MaskRegion."""
+    if isinstance(masks, MaskRegion) or not isinstance(masks, Sequence):
+        raise TypeError(f"masks must be a sequence of MaskRegion, got {type(masks).__name__}")
+    for i, mask in enumerate(masks):
+        if not isinstance(mask, MaskRegion):
+            raise TypeError(f"masks[{i}] must be a MaskRegion, got {type(mask).__name__}")
+    return tuple(masks)
 
 
 def _remove_claim(files: SessionFiles) -> None:
