@@ -1,59 +1,66 @@
 """One timeline over all of a session's parts: the HLS playlist hls.js plays and the
-:class:`Timeline` the player draws (wall clock, idle stretches, markers).
+:class:`Timeline` the player draws (wall clock, idle stretches, markers), built by the
+media layer (:mod:`fastrec.server.media`) from the parts the catalogue found.
 
-Timeline seconds run from 0 at the first frame of part 1 through the parts in order with
-no dead time between parts (a session stopped and started again under the same id shows
-a "gap" marker instead); ``wall_start + (t - offset)`` within a part is the wall-clock
-time of the frame shown at timeline second ``t``.
+A session still being recorded gets a low-latency playlist (one segment per fragment, as
+soon as it is whole) so "Watch" shows it a few seconds behind real time; a sealed session
+one segment per keyframe group.  A part whose file cannot be indexed (missing, a plain MP4
+of an older version, damaged) is left out of both and named in an ``error`` marker at the
+end of the timeline: the rest of the session still plays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel
+from datetime import UTC, datetime
 
 from fastrec.server.catalogue import SessionParts
+from fastrec.server.media.fmp4 import FragmentIndexError, index_fragments
+from fastrec.server.media.playlist import (
+    IdleStretch,
+    Marker,
+    PartMedia,
+    Timeline,
+    TimelinePart,
+    build_timeline as _build_timeline,
+    media_playlist,
+    part_media,
+)
 from fastrec.server.notes import Bookmark
 
 __all__ = ["IdleStretch", "Marker", "Timeline", "TimelinePart", "build_playlist", "build_timeline"]
 
 
-class TimelinePart(BaseModel):
-    part: int
-    offset: float          # timeline seconds where the part starts
-    duration: float        # seconds
-    wall_start: datetime   # wall clock of the part's first frame
-    recording: bool = False
-
-
-class IdleStretch(BaseModel):
-    start: float
-    end: float
-
-
-class Marker(BaseModel):
-    at: float              # timeline seconds
-    wall: datetime
-    kind: Literal["pause", "error", "bookmark", "gap", "window"]
-    text: str
-
-
-class Timeline(BaseModel):
-    session_id: str
-    duration: float
-    live: bool
-    parts: list[TimelinePart]
-    idle: list[IdleStretch]
-    markers: list[Marker]
-    start_at: float | None = None  # epoch seconds the player opens at (a share link's start)
+def _media(parts: SessionParts, uri: Callable[[int], str]) -> tuple[list[PartMedia], list[str]]:
+    media: list[PartMedia] = []
+    problems: list[str] = []
+    for entry, meta in zip(parts.entries, parts.metadata, strict=True):
+        if meta is None:
+            problems.append(f"part {entry.part}: its metadata cannot be read")
+            continue
+        try:
+            media.append(part_media(meta, index_fragments(entry.path), uri(entry.part)))
+        except FragmentIndexError as exc:
+            problems.append(f"part {entry.part} cannot be replayed: {exc.problem}")
+    return media, problems
 
 
 def build_playlist(parts: SessionParts, uri: Callable[[int], str]) -> str:
-    raise NotImplementedError("media layer not merged yet")
+    """The HLS media playlist of ``parts``; ``uri(part)`` is where the server serves each file."""
+    media, _ = _media(parts, uri)
+    return media_playlist(media, low_latency=parts.recording)
 
 
-def build_timeline(parts: SessionParts, bookmarks: Sequence[Bookmark], idle_seconds: float) -> Timeline:
-    raise NotImplementedError("media layer not merged yet")
+def build_timeline(parts: SessionParts, bookmarks: Sequence[Bookmark], idle_seconds: float,
+                   *, include_notes: bool = True) -> Timeline:
+    """The player's timeline of ``parts``; bookmarks become markers when ``include_notes``
+    (a share link's anonymous viewer does not see the auditors' notes)."""
+    media, problems = _media(parts, lambda part: "")
+    marks = [(datetime.fromtimestamp(b.moment, UTC), b.note) for b in bookmarks] if include_notes else []
+    timeline = _build_timeline(media, session_id=parts.session_id, low_latency=parts.recording,
+                               idle_threshold=idle_seconds, bookmarks=marks)
+    end = timeline.parts[-1].wall_end if timeline.parts else None
+    for problem in problems:
+        timeline.markers.append(Marker(at=timeline.duration, wall=end or datetime.now(UTC), kind="error",
+                                       text=problem))
+    return timeline

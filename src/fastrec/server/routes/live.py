@@ -17,15 +17,20 @@ The server closes with a documented code (README, "Admin server"):
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from enum import IntEnum
+from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from fastrec.live.hub import SubscriberDropped
 from fastrec.server.auth import identify, same_origin
 from fastrec.server.context import ServerContext
 
 router = APIRouter(tags=["live"])
+T = TypeVar("T")
 
 
 class CloseCode(IntEnum):
@@ -37,15 +42,21 @@ class CloseCode(IntEnum):
 
 
 async def start_hub(ctx: ServerContext) -> None:
-    from fastrec.live.hub import LiveHub  # noqa: PLC0415 - the live layer starts with the app
+    from fastrec.live.hub import LiveHub  # noqa: PLC0415
 
-    ctx.hub = LiveHub.from_server_settings(ctx.settings)
+    from fastrec.settings import load_settings  # noqa: PLC0415
+
+    # the recorders' settings name the store (SQLite beside the index, or FASTREC_REDIS_URL)
+    recorder_settings = load_settings(output_dir=str(ctx.settings.recordings_dir))
+    if ctx.settings.redis_url and not recorder_settings.redis_url:
+        recorder_settings.redis_url = ctx.settings.redis_url
+    ctx.hub = LiveHub.from_settings(recorder_settings)
     await ctx.hub.start()
 
 
 async def stop_hub(ctx: ServerContext) -> None:
     if ctx.hub is not None:
-        await ctx.hub.stop()
+        await ctx.hub.aclose()
         ctx.hub = None
 
 
@@ -72,12 +83,48 @@ async def live_sessions(websocket: WebSocket) -> None:
         await refuse(websocket, CloseCode.UNAUTHENTICATED, "sign in first (no session, or it expired)")
         return
     await websocket.accept()
+    # the client's side is read too: a closed tab (or uvicorn closing connections at
+    # shut-down) ends the handler at once, not at the next event
+    gone = asyncio.create_task(_until_disconnected(websocket))
     try:
-        async for message in ctx.hub.subscribe():
-            if message is None:  # this client fell too far behind
-                await websocket.close(CloseCode.TOO_SLOW, "fell behind; reconnect")
-                return
-            await websocket.send_text(message)
-    except WebSocketDisconnect:
+        async with ctx.hub.subscribe() as subscription:
+            async for message in _until(subscription, gone):
+                await websocket.send_text(message.text)
+    except SubscriberDropped as dropped:
+        await _close(websocket, CloseCode.TOO_SLOW, f"fell behind; reconnect ({dropped.reason})"[:120])
         return
-    await websocket.close(CloseCode.GOING_AWAY, "server shutting down")
+    except (WebSocketDisconnect, RuntimeError):
+        return  # the client went away mid-send
+    finally:
+        gone.cancel()
+    if not gone.done():
+        await _close(websocket, CloseCode.GOING_AWAY, "server shutting down")
+
+
+async def _until_disconnected(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _until(subscription: AsyncIterator[T], gone: asyncio.Task[None]) -> AsyncIterator[T]:
+    """The subscription's messages until the client is gone."""
+    iterator = subscription.__aiter__()
+    while True:
+        following = asyncio.ensure_future(iterator.__anext__())
+        done, _ = await asyncio.wait({following, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if following not in done:
+            following.cancel()
+            return
+        try:
+            yield following.result()
+        except StopAsyncIteration:
+            return
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await websocket.close(code, reason)
+    except RuntimeError:
+        pass  # already closed by the client

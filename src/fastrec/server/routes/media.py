@@ -104,8 +104,8 @@ def shared_playlist(token: str, request: Request) -> Response:
 def shared_timeline(token: str, request: Request) -> Timeline:
     link = resolve_share(request, token, log_access=False)
     ctx = context(request)
-    result = build_timeline(_parts(ctx, link.session_id), ctx.notes.bookmarks(link.session_id),
-                            ctx.catalogue.idle_seconds)
+    # an anonymous viewer does not see the auditors' bookmark notes
+    result = build_timeline(_parts(ctx, link.session_id), (), ctx.catalogue.idle_seconds, include_notes=False)
     if link.start_at is not None:
         result.start_at = link.start_at
     return result
