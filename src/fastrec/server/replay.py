@@ -55,7 +55,7 @@ def build_timeline(parts: SessionParts, bookmarks: Sequence[Bookmark], idle_seco
                    *, include_notes: bool = True) -> Timeline:
     """The player's timeline of ``parts``; bookmarks become markers when ``include_notes``
     (a share link's anonymous viewer does not see the auditors' notes)."""
-    media, problems = _media(parts, lambda part: "")
+    media, problems = _media(parts, lambda part: f"part-{part}")  # the timeline names no URI
     marks = [(datetime.fromtimestamp(b.moment, UTC), b.note) for b in bookmarks] if include_notes else []
     timeline = _build_timeline(media, session_id=parts.session_id, low_latency=parts.recording,
                                idle_threshold=idle_seconds, bookmarks=marks)

@@ -59,6 +59,17 @@ def unavailable(exc: CatalogueUnavailable) -> HTTPException:
     return HTTPException(503, f"the recordings index cannot be read: {exc}")
 
 
+def known_session(ctx: Ctx, session_id: str) -> SessionRow:
+    """The session's list row; 404 when there is no such recording, 503 without an index."""
+    try:
+        row = ctx.catalogue.summary(session_id)
+    except CatalogueUnavailable as exc:
+        raise unavailable(exc) from None
+    if row is None:
+        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
+    return row
+
+
 @router.get("/api/recordings", response_model=SessionPage, responses={401: {}, **Unavailable})
 def list_recordings(
     principal: Viewer, ctx: Ctx,
@@ -121,30 +132,16 @@ def recording_detail(session_id: str, principal: Viewer, ctx: Ctx,
 def recording_summary(session_id: str, principal: Viewer, ctx: Ctx) -> SessionOut:
     """One session's list row with its latest review (the replay page's heading; no files
     are read and nothing is audit-logged: opening the replay logs the view)."""
-    try:
-        row = ctx.catalogue.summary(session_id)
-    except CatalogueUnavailable as exc:
-        raise unavailable(exc) from None
-    if row is None:
-        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
+    row = known_session(ctx, session_id)
     reviews = ctx.notes.reviewed([session_id])
     return session_out(row, reviews.get(session_id))
-
-
-def _known(ctx: Ctx, session_id: str) -> None:
-    try:
-        found = ctx.catalogue.summary(session_id)
-    except CatalogueUnavailable as exc:
-        raise unavailable(exc) from None
-    if found is None:
-        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
 
 
 @router.post("/api/recordings/{session_id}/reviews", response_model=ReviewOut, status_code=201,
              responses={401: {}, 403: {}, 404: {}})
 def mark_reviewed(session_id: str, body: ReviewIn, principal: Auditor, ctx: Ctx) -> ReviewOut:
     """Mark the session as reviewed by you, now, with a note."""
-    _known(ctx, session_id)
+    known_session(ctx, session_id)
     review = ctx.notes.review(session_id, principal.name, body.note)
     audit(ctx, principal, AuditAction.REVIEW, session_id, note=body.note)
     return review_out(review)
@@ -159,7 +156,7 @@ def list_bookmarks(session_id: str, principal: Viewer, ctx: Ctx) -> list[Bookmar
              responses={401: {}, 403: {}, 404: {}})
 def add_bookmark(session_id: str, body: BookmarkIn, principal: Auditor, ctx: Ctx) -> BookmarkOut:
     """A note at a moment of the replay (its wall-clock time), shown as a marker."""
-    _known(ctx, session_id)
+    known_session(ctx, session_id)
     moment = body.moment if body.moment.tzinfo else body.moment.astimezone()
     mark = ctx.notes.add_bookmark(session_id, principal.name, moment.timestamp(), body.note)
     audit(ctx, principal, AuditAction.BOOKMARK, session_id, moment=moment.isoformat(), note=body.note)

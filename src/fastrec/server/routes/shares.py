@@ -16,8 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from fastrec.server.audit import ActorType, AuditAction, AuditStatus
 from fastrec.server.auth import Auditor, Ctx, caller, context
-from fastrec.server.routes.recordings import audit, unavailable
-from fastrec.server.catalogue import CatalogueUnavailable
+from fastrec.server.routes.recordings import audit, known_session
 from fastrec.server.pages import page_html
 from fastrec.server.schemas import ShareCreated, ShareOut, ShareRequest
 from fastrec.server.shares import ShareLink, ShareState, share_ttl
@@ -42,12 +41,7 @@ def share_out(link: ShareLink) -> ShareOut:
              responses={401: {}, 403: {}, 404: {}})
 def create_share(session_id: str, body: ShareRequest, request: Request, principal: Auditor, ctx: Ctx) -> ShareCreated:
     """A read-only link to one recording, valid without login until it expires."""
-    try:
-        found = ctx.catalogue.summary(session_id)
-    except CatalogueUnavailable as exc:
-        raise unavailable(exc) from None
-    if found is None:
-        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
+    known_session(ctx, session_id)
     ttl = share_ttl(body.expiresIn, ctx.settings.share_link_max_ttl_seconds)
     start = None
     if body.startAt is not None:
