@@ -2,15 +2,20 @@
 
     .venv/bin/python scripts/ab_x264.py                       # records the reference first
     .venv/bin/python scripts/ab_x264.py --reference ref.mkv "rc-lookahead=0" "ipratio=1.2@2"
+    .venv/bin/python scripts/ab_x264.py --reference ref.mkv "default#2" "default#5" "default#3600"
 
-Each variant is ``X264_PARAMS[@THREADS]``, appended to the engine's fixed parameters
-(scenecut=0:keyint=infinite:bframes=0); the empty variant "" is that base alone with
-x264's default lookahead.  The current default (EncoderSettings) is always included.
-The frames go through the engine's own path - BGRA -> fastrec's I420, identical
-frames skipped as the capture loop skips them, a keyframe every 10 s, SegmentWriter -
-so only the encoder settings differ.  Per variant (each in its own process): file size,
-Y-PSNR of what a player shows at every source frame time, encoder CPU, and the peak
-memory the encoder added (VmHWM growth while encoding).
+Each variant is ``X264_PARAMS[@THREADS][#KEYFRAME_SECONDS]``, appended to the engine's
+fixed parameters (scenecut=0:keyint=infinite:bframes=0); the empty variant "" is that
+base alone with x264's default lookahead, "default" the current EncoderSettings, which
+is always included.  ``#KEYFRAME_SECONDS`` sets EncoderSettings.keyframe_interval
+(default: the current one).  The frames go through the engine's own path - BGRA ->
+fastrec's I420, identical frames skipped as the capture loop skips them, SegmentWriter
+with its keyframes by capture time - so only the encoder settings differ.  Per variant
+(each in its own process): file size and MB per hour of the reference, keyframes, Y-PSNR
+of what a player shows at every source frame time, encoder CPU, the peak memory the
+encoder added (VmHWM growth while encoding), and the longest seek: the CPU time to decode
+the longest run from a keyframe to the next (what a player decodes, at worst, to show a
+frame it seeks to).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 BASE = "scenecut=0:keyint=infinite:bframes=0"
-KEYFRAME_EVERY = 10.0
 FPS = 10
 
 
@@ -62,26 +66,28 @@ def _one(reference: Path, variant: str, out: Path) -> dict[str, object]:
     from fastrec.engine.protocol import SegmentPolicy
     from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 
+    variant, _, interval = variant.partition("#")
     params, _, threads = variant.partition("@")
     default = EncoderSettings(2, 2)
     x264 = default.x264_params if params == "default" else ":".join(p for p in (BASE, params) if p)
     with av.open(str(reference)) as c:
         width, height = c.streams.video[0].width, c.streams.video[0].height
     settings = EncoderSettings(width, height, x264_params=x264,
-                               threads=int(threads) if threads else default.threads)
+                               threads=int(threads) if threads else default.threads,
+                               keyframe_interval=float(interval) if interval else default.keyframe_interval)
     cpu = 0.0
-    last_key = -1e9
+    seconds = 0.0
     hwm0 = _hwm()
     with SegmentWriter("ab", settings, SegmentPolicy(), lambda part: out) as writer:
         for t, i420, same in _source(reference):
+            seconds = t + 1.0 / FPS
             if same:
                 continue
-            key = t - last_key >= KEYFRAME_EVERY
-            last_key = t if key else last_key
             c0 = time.process_time()
-            writer.write(i420, 1000.0 + t, keyframe=key)
+            writer.write(i420, 1000.0 + t, keyframe=False)  # the writer's keyframes by capture time
             cpu += time.process_time() - c0
     grown = _hwm() - hwm0
+    keyframes, longest_seek = _seek_cost(out)
     # what a player shows at each source frame time: the last frame with pts <= t
     se = 0.0
     n = 0
@@ -99,7 +105,27 @@ def _one(reference: Path, variant: str, out: Path) -> dict[str, object]:
             n += 1
     psnr = 10 * np.log10(255.0 ** 2 / (se / n)) if se > 0 else float("inf")
     return {"variant": variant, "x264": x264, "threads": settings.threads, "bytes": out.stat().st_size,
-            "psnr": psnr, "cpu": cpu, "memory": grown}
+            "psnr": psnr, "cpu": cpu, "memory": grown, "interval": settings.keyframe_interval,
+            "seconds": seconds, "keyframes": keyframes, "longest_seek": longest_seek}
+
+
+def _seek_cost(path: Path) -> tuple[int, float]:
+    """(keyframes, CPU seconds to decode the longest keyframe-to-keyframe run) of a file."""
+    import av
+
+    runs: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            c0 = time.process_time()
+            stream.codec_context.decode(packet)
+            spent = time.process_time() - c0
+            if packet.is_keyframe or not runs:
+                runs.append(0.0)
+            runs[-1] += spent
+    return len(runs), max(runs, default=0.0)
 
 
 def main() -> int:
@@ -133,12 +159,14 @@ def main() -> int:
             return 1
         rows.append(json.loads(run.stdout.strip().splitlines()[-1]))
     ref = rows[0]
-    print("| x264 parameters | threads | output kB | size vs default | Y-PSNR dB | encoder CPU s "
-          "| encoder memory MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"{ref['seconds']:.0f} s of the workload")
+    print("| x264 parameters | threads | keyframe every s | keyframes | output kB | MB/hour | size vs default "
+          "| Y-PSNR dB | encoder CPU s | longest seek ms | encoder memory MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| `{r['x264']}` | {r['threads']} | {r['bytes'] / 1e3:.1f} | {r['bytes'] / ref['bytes']:.3f}x "
-              f"| {r['psnr']:.2f} | {r['cpu']:.2f} | {r['memory'] / 1e6:.0f} |")
+        print(f"| `{r['x264']}` | {r['threads']} | {r['interval']:g} | {r['keyframes']} | {r['bytes'] / 1e3:.1f} "
+              f"| {r['bytes'] / 1e6 * 3600 / r['seconds']:.1f} | {r['bytes'] / ref['bytes']:.3f}x "
+              f"| {r['psnr']:.2f} | {r['cpu']:.2f} | {r['longest_seek'] * 1e3:.0f} | {r['memory'] / 1e6:.0f} |")
     return 0
 
 

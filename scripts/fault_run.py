@@ -11,7 +11,7 @@ fastrec verify`` passes.
 
 Scenarios: Ctrl-C (SIGINT to the whole process group) 0.2 s after the start, 2 s after,
 and 3 s after under overload (CPU burners on every core, 60 fps, CRF 0, preset slower);
-SIGKILL of the encoder worker while it remuxes a finished part; SIGKILL of the capture
+SIGKILL of the encoder worker while it closes the last part; SIGKILL of the capture
 process right after it starts.
 """
 
@@ -158,20 +158,22 @@ def ctrl_c_overloaded(out: Path) -> Outcome:
                       name="ctrl-c-overload")(out)
 
 
-def kill_encoder_during_remux(out: Path) -> Outcome:
-    outcome = Outcome("kill-encoder-in-remux")
+def kill_encoder_during_close(out: Path) -> Outcome:
+    outcome = Outcome("kill-encoder-at-close")
     proc = _record(out, "--quality", "0", "--fps", "30")
     _wait_for(lambda: any(out.glob("*.mp4")) and any(p.stat().st_size > 3_000_000 for p in out.glob("*.mp4")), 60)
+    sizes = {p: p.stat().st_size for p in out.glob("*.mp4")}
     asked = time.monotonic()
-    os.killpg(proc.pid, signal.SIGINT)  # the clean stop remuxes the last part
-    temp = _wait_for(lambda: list(out.glob(".*.mp4.*.tmp")), 20, step=0.0005)
+    os.killpg(proc.pid, signal.SIGINT)  # the clean stop flushes the encoder and appends the trailer
+    # the first write of the close: the last fragments, then the mfra index, then fsync
+    grown = _wait_for(lambda: [p for p in out.glob("*.mp4") if p.stat().st_size != sizes.get(p)], 20, step=0.0005)
     encoders = _children(proc, "fastrec-encoder")
-    if temp and encoders:
+    if grown and encoders:
         for p in encoders:
             p.kill()
-        outcome.notes.append(f"killed the encoder while {temp[0].name} was being written")
+        outcome.notes.append(f"killed the encoder while it closed {grown[0].name}")
     else:
-        outcome.notes.append("missed the remux (no temp file seen): not a valid run")
+        outcome.notes.append("missed the close (no write seen): not a valid run")
     _finish(proc, outcome, asked)
     return _check(outcome, out)
 
@@ -196,7 +198,7 @@ SCENARIOS: dict[str, Callable[[Path], Outcome]] = {
     "ctrl-c-0.2s": ctrl_c(0.2, name="ctrl-c-0.2s"),
     "ctrl-c-2s": ctrl_c(2.0, name="ctrl-c-2s"),
     "ctrl-c-overload": ctrl_c_overloaded,
-    "kill-encoder-in-remux": kill_encoder_during_remux,
+    "kill-encoder-at-close": kill_encoder_during_close,
     "kill-capture-at-start": kill_capture_after_start,
 }
 

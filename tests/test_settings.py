@@ -15,7 +15,7 @@ from fastrec.settings import RecordingSettings, SettingsError, load_settings
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # the developer's own RECORDING_* variables or .env must not leak into these tests
     for name in list(os.environ):
-        if name.upper().startswith("RECORDING_"):
+        if name.upper().startswith(("RECORDING_", "FASTREC_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -51,6 +51,12 @@ BAD_VALUES = [
     ("RECORDING_LOG_FORMAT", "xml", "RECORDING_LOG_FORMAT=xml: must be one of console, json"),
     ("RECORDING_MONITOR", "-1", "RECORDING_MONITOR=-1: must be greater than or equal to 0"),
     ("RECORDING_OUTPUT_DIR", "", "RECORDING_OUTPUT_DIR=: must not be empty"),
+    ("RECORDING_LIVE_ANNOUNCE", "sometimes",
+     "RECORDING_LIVE_ANNOUNCE=sometimes: must be true or false (also 1/0, yes/no, on/off)"),
+    # the URL's password is never shown, even in the line that says it is wrong
+    ("FASTREC_REDIS_URL", "http://admin:S3cret@cache:6379",
+     "FASTREC_REDIS_URL=http://admin@cache:6379: must start with redis://, rediss://, unix://"),
+    ("FASTREC_LIVE_PREFIX", "my prefix", "FASTREC_LIVE_PREFIX=my prefix: must be 1 to 64 printable characters without spaces"),
 ]
 
 
@@ -200,11 +206,12 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "enabled", "auto_start", "mode", "fps", "quality", "resolution_scale", "max_file_size_mb",
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
-        "ring_slots", "full_policy", "log_format", "monitor",
+        "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")
-    assert all(isinstance(v, str | int | float | bool) for v in config.values())
+    assert (config["live_announce"], config["redis_url"], config["live_prefix"]) == (True, None, "fastrec:live:")
+    assert all(isinstance(v, str | int | float | bool | None) for v in config.values())
 
 
 def test_validate_recording_config(tmp_path: Path) -> None:
@@ -246,3 +253,31 @@ def test_presets_are_defined_once() -> None:
 
     assert PRESETS[:3] == ("ultrafast", "superfast", "veryfast") and len(PRESETS) == 10
     assert load_settings(preset="SLOW ").preset == "slow"
+
+
+def test_redis_url_and_live_prefix_are_read_under_their_fastrec_names_only(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    # REDIS_URL is common in the environment of other programs: it must not redirect live state
+    monkeypatch.setenv("REDIS_URL", "redis://elsewhere:1")
+    monkeypatch.setenv("RECORDING_REDIS_URL", "redis://elsewhere:2")
+    assert load_settings().redis_url is None
+    monkeypatch.setenv("FASTREC_REDIS_URL", "redis://:pw@cache:6379/2")
+    monkeypatch.setenv("FASTREC_LIVE_PREFIX", "gw:")
+    s = load_settings()
+    assert (s.redis_url, s.live_prefix) == ("redis://:pw@cache:6379/2", "gw:")
+    assert "pw" not in repr(s) and "pw" not in str(s.get_recording_config())
+    assert s.redis_url_shown == "redis://@cache:6379/2"
+    # the field name as an argument means the same variable; an empty value means unset
+    assert load_settings(redis_url="redis://other:1").redis_url == "redis://other:1"
+    assert load_settings(redis_url=" ").redis_url is None
+    (tmp_path / ".env").write_text("FASTREC_REDIS_URL=redis://from-dotenv:6379\n")
+    monkeypatch.delenv("FASTREC_REDIS_URL")
+    assert load_settings().redis_url == "redis://from-dotenv:6379"
+    assert load_settings().validation_messages() == []
+
+
+def test_live_announce_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().live_announce is True
+    monkeypatch.setenv("RECORDING_LIVE_ANNOUNCE", "false")
+    assert load_settings().live_announce is False
+    assert load_settings(live_announce=True).live_announce is True

@@ -2,7 +2,15 @@
 
 The variable names, ranges and defaults are the contract of the reference recorder that
 the embedding app already uses (``RECORDING_ENABLED`` ... ``RECORDING_CLEANUP_INTERVAL_HOURS``);
-the engine settings (``RECORDING_PRESET`` ... ``RECORDING_MONITOR``) are ours.
+the engine settings (``RECORDING_PRESET`` ... ``RECORDING_MONITOR``) and the live-session
+ones are ours.  ``FASTREC_REDIS_URL`` and ``FASTREC_LIVE_PREFIX`` carry no ``RECORDING_``
+prefix because the admin server reads them too (:mod:`fastrec.live`); they are read under
+exactly those names (never ``REDIS_URL`` or ``RECORDING_REDIS_URL``), and a field name
+given as an argument (``load_settings(redis_url=...)``) means the same variable.
+
+The Redis URL may hold a password: it is never shown.  Error lines and
+:meth:`RecordingSettings.get_recording_config` give it with the password removed, and it
+is left out of the settings' ``repr``.
 
 A bad value never surfaces as pydantic's generic report: every problem becomes one line
 that names the variable, the value and what is allowed, e.g.
@@ -33,12 +41,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.checks import between
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
+from fastrec.privacy.connection import strip_credentials
 
 __all__ = [
     "CLEANUP_INTERVAL_HOURS",
     "ENV_PREFIX",
+    "LIVE_PREFIX",
+    "REDIS_SCHEMES",
     "PRESETS",
     "default_encoder_workers",
+    "env_name",
     "RecordingSettings",
     "SettingsError",
     "load_settings",
@@ -66,6 +78,11 @@ _MAX_SHOWN_VALUE = 80  # a pasted blob in a variable should not flood the error 
 #: directory and rewrites its stats file) and at least once a year (a longer wait
 #: overflows the scheduler's timer)
 CLEANUP_INTERVAL_HOURS = (0.1, 8760)
+#: FASTREC_REDIS_URL: what redis-py's ``from_url`` accepts (TLS with rediss://)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: FASTREC_LIVE_PREFIX's default: every live-session key and channel in Redis starts with it
+LIVE_PREFIX = "fastrec:live:"
+_PREFIX_MAX = 64
 
 
 def default_encoder_workers() -> int:
@@ -155,6 +172,14 @@ class RecordingSettings(BaseSettings):
     log_format: LogFormat = "console"
     monitor: Annotated[int, Field(ge=0)] = 0
 
+    # --- live sessions (fastrec.live): what the admin server shows while recording ---
+    # announce this recorder's sessions (SQLite next to the index, or Redis); an embedding
+    # app that wants no admin server turns it off
+    live_announce: bool = True
+    # Redis/Valkey for live events from several gateways; unset: SQLite on this machine
+    redis_url: str | None = Field(default=None, alias="FASTREC_REDIS_URL", repr=False)
+    live_prefix: str = Field(default=LIVE_PREFIX, alias="FASTREC_LIVE_PREFIX")
+
     @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
     @classmethod
     def _fold_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -164,6 +189,24 @@ class RecordingSettings(BaseSettings):
             folded = value.strip().lower()
             if folded in typing.get_args(cls.model_fields[info.field_name].annotation):
                 return folded
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # FASTREC_REDIS_URL= in a .env: no Redis, as when it is unset
+        if isinstance(value, str) and not value.strip().lower().startswith(REDIS_SCHEMES):
+            raise PydanticCustomError("redis_url_scheme", "must start with {schemes}",
+                                      {"schemes": ", ".join(REDIS_SCHEMES)})
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("live_prefix", mode="after")
+    @classmethod
+    def _live_prefix(cls, value: str) -> str:
+        if not 1 <= len(value) <= _PREFIX_MAX or not value.isprintable() or any(c.isspace() for c in value):
+            raise PydanticCustomError("live_prefix", "must be 1 to {max} printable characters without spaces",
+                                      {"max": _PREFIX_MAX})
         return value
 
     @field_validator("output_dir", mode="before")
@@ -189,6 +232,8 @@ class RecordingSettings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         # constructed directly or through load_settings: the same one-line-per-variable error
         _check_env_files(values.get("_env_file", type(self).model_config.get("env_file")))
+        # the FASTREC_* fields are read under their alias only; their field names mean the same
+        values = {_ALIASES.get(name, name): value for name, value in values.items()}
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -207,11 +252,18 @@ class RecordingSettings(BaseSettings):
         Keys: enabled, auto_start, mode, fps, quality, resolution_scale, max_file_size_mb,
         max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
-        ring_slots, full_policy, log_format, monitor.
+        ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
+        password, or None), live_prefix.
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
+        config["redis_url"] = self.redis_url_shown
         return config
+
+    @property
+    def redis_url_shown(self) -> str | None:
+        """FASTREC_REDIS_URL with any password removed: the form logs and messages show."""
+        return None if self.redis_url is None else strip_credentials(self.redis_url)
 
     def validation_messages(self) -> list[str]:
         """Every problem with the current values, including an unwritable output directory.
@@ -221,12 +273,12 @@ class RecordingSettings(BaseSettings):
         """
         try:
             # arguments beat every other source, so this checks exactly the current values
-            type(self)(_env_file=None, **self.model_dump())
+            type(self)(_env_file=None, **self.model_dump(by_alias=True))
         except SettingsError as exc:
             messages = exc.messages
         else:
             messages = []
-        if not any(m.startswith(f"{ENV_PREFIX}OUTPUT_DIR=") for m in messages):
+        if not any(m.startswith(f"{env_name('output_dir')}=") for m in messages):
             problem = output_dir_problem(self.output_dir)
             if problem is not None:
                 messages.append(f"{ENV_PREFIX}OUTPUT_DIR={self.output_dir}: cannot be written ({problem})")
@@ -251,7 +303,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: A
     names (``fps=15``) and win over every other source.  Raises :class:`SettingsError`
     listing every invalid variable at once.
     """
-    unknown = sorted(set(overrides) - set(RecordingSettings.model_fields))
+    unknown = sorted(set(overrides) - set(RecordingSettings.model_fields) - set(_ALIASES.values()))
     if unknown:
         allowed = ", ".join(RecordingSettings.model_fields)
         raise SettingsError([f"{name}: unknown setting (allowed: {allowed})" for name in unknown])
@@ -261,6 +313,17 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: A
             raise SettingsError([f"env_file={env_file}: file not found"])
         kwargs["_env_file"] = env_file
     return RecordingSettings(**kwargs)
+
+
+#: field name -> the variable it is read from, for the fields not named RECORDING_{FIELD}
+_ALIASES: dict[str, str] = {name: info.alias for name, info in RecordingSettings.model_fields.items()
+                            if info.alias is not None}
+
+
+def env_name(field: str) -> str:
+    """The variable a setting is read from: ``fps`` -> ``RECORDING_FPS``,
+    ``redis_url`` -> ``FASTREC_REDIS_URL``."""
+    return _ALIASES.get(field) or f"{ENV_PREFIX}{field.upper()}"
 
 
 # --- reading .env strictly ---
@@ -303,24 +366,31 @@ _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_e
 
 
 def validation_lines(exc: ValidationError, model: type[BaseSettings] | None = None,
-              env_name: typing.Callable[[str], str] | None = None) -> list[str]:
+                     name_of: typing.Callable[[str], str] | None = None) -> list[str]:
     """One message per variable, in field order, from a ValidationError.
 
-    ``model`` (default :class:`RecordingSettings`) and ``env_name`` (field -> variable
-    name, default ``RECORDING_`` + the field in capitals) let other settings objects (the
-    admin server's) report their problems in the same words.
+    ``model`` (default :class:`RecordingSettings`) and ``name_of`` (field -> variable
+    name, default :func:`env_name`) let other settings objects (the admin server's)
+    report their problems in the same words.  A URL's password never reaches a message.
     """
     model = model or RecordingSettings
-    env_name = env_name or (lambda field: f"{ENV_PREFIX}{field.upper()}" if field else ENV_PREFIX.rstrip("_"))
-    by_alias = {str(info.validation_alias).casefold(): name for name, info in model.model_fields.items()
-                if isinstance(info.validation_alias, str)}
+    name_of = name_of or env_name
+    by_alias: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                by_alias[alias.casefold()] = name
     seen: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
         field = by_alias.get(field.casefold(), field)  # errors name a field by its alias
         if field in seen:
             continue  # one clear line per variable, not pydantic's per-branch details
-        seen[field] = f"{env_name(field)}={_shown(error.get('input'))}: {_allowed(model, field, error)}"
+        value = error.get("input")
+        if field.endswith("_url") and isinstance(value, str):
+            value = strip_credentials(value)  # a mistyped URL still holds its password
+        name = name_of(field) if field else ENV_PREFIX.rstrip("_")
+        seen[field] = f"{name}={_shown(value)}: {_allowed(model, field, error)}"
     order = list(model.model_fields)
     return [seen[f] for f in sorted(seen, key=lambda f: order.index(f) if f in order else len(order))]
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
+import re
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 
 from fastrec.capture import CaptureError, Region, SyntheticSource, Target, VideoFileSource
+from fastrec.capture.synthetic import clock_blocks, decode_clock
 
 
 class FakeClock:
@@ -95,13 +99,55 @@ def test_grab_is_frame_at_the_clock_time_and_damage_is_exact():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"scenario": "gaming"}, "SyntheticSource.scenario must be one of static, typing, video, got 'gaming'"),
+    ({"scenario": "gaming"}, "SyntheticSource.scenario must be one of static, typing, video, clock, got 'gaming'"),
+    ({"scenario": "clock", "epoch": -5}, "SyntheticSource.epoch must be epoch seconds in [0, 2**32), got -5"),
     ({"fps": 0}, "SyntheticSource.fps must be between 1 and 240, got 0"),
     ({"width": 10.5}, "SyntheticSource.width must be an integer, got 10.5"),
 ])
 def test_synthetic_rejects_bad_values(kwargs, message):
-    with pytest.raises((TypeError, ValueError), match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
         SyntheticSource(**kwargs)
+
+
+def test_clock_shows_the_wall_clock_second_and_reads_back():
+    source = SyntheticSource(320, 240, 10, "clock", epoch=1_767_225_599.5)
+    assert decode_clock(source.frame_at(0.0)) == 1_767_225_599
+    assert decode_clock(source.frame_at(0.49)) == 1_767_225_599
+    assert decode_clock(source.frame_at(0.5)) == 1_767_225_600  # the next wall second
+    assert decode_clock(source.frame_at(3.7)) == 1_767_225_603
+    # it changes once a wall second, not at every frame
+    assert sum(changes(source, 3)) == 3
+    # a picture that is not a clock (blank, another scenario) reads as None, not as a time
+    assert decode_clock(np.zeros((240, 320, 4), np.uint8)) is None
+    assert decode_clock(SyntheticSource(320, 240, 10, "typing").frame_at(5)) is None
+
+
+def test_clock_survives_h264_and_scaling():
+    # what a browser shows: an H.264 picture at a low quality, scaled to another size
+    second = 1_767_225_600
+    picture = clock_blocks(second, 320, 240)
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 320, 240, "yuv420p"
+    codec.time_base = Fraction(1, 10)
+    codec.options = {"crf": "40", "preset": "ultrafast"}
+    frame = av.VideoFrame.from_ndarray(picture, format="bgra").reformat(format="yuv420p")
+    frame.pts = 0
+    packets = list(codec.encode(frame)) + list(codec.encode(None))
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = [f for p in packets for f in decoder.decode(p)] + list(decoder.decode(None))
+    shown = decoded[0].reformat(width=213, height=160, format="rgb24").to_ndarray()
+    assert decode_clock(shown) == second
+
+
+def test_clock_takes_the_wall_clock_when_it_opens():
+    clock = FakeClock()
+    source = SyntheticSource(160, 120, 10, "clock", clock=clock)
+    before = time.time()
+    with source:
+        after = time.time()
+        assert source.epoch is not None and before <= source.epoch <= after
+        clock.now += 2.0
+        assert decode_clock(source.grab(source.locate())) == math.floor(source.epoch + 2.0)
 
 
 def test_frame_at_rejects_negative_time():

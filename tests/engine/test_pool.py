@@ -93,7 +93,7 @@ def test_a_replacement_worker_never_touches_a_part_the_dead_one_left(tmp_path: P
         feed = Feeder(ring, pool)
         feed.until(lambda e: isinstance(e, SegmentOpened) and e.part == 1)
         # The worker was also writing part 2 already (the supervisor hears of a part only
-        # once the one before it is remuxed): its file is there, unreported.
+        # once the one before it is finished): its file is there, unreported.
         unreported = naming.path(2)
         recorded = b"video the dead worker recorded" * 4096
         unreported.write_bytes(recorded)
@@ -128,30 +128,27 @@ def test_an_encoder_failure_carries_its_traceback(tmp_path: Path):
     assert "_create_part" in failed.traceback  # where the writer raised, in the worker
 
 
-def test_a_worker_killed_during_a_remux_leaves_every_file_as_it_was(tmp_path: Path):
-    # The real case: rotation closed part N and its remux runs on the finisher thread while
-    # the encoder thread already writes part N+1, which is reported only after the remux.
-    width, height = 640, 360  # noise at this size: segments of several MB, a remux of ms
+def test_a_worker_killed_just_after_a_rotation_leaves_every_file_as_it_was(tmp_path: Path):
+    # The real case: rotation closed part N, whose finishing (fsync, then its report) runs on
+    # the finisher thread while the encoder thread already writes part N+1, which is
+    # reported only after part N.
+    width, height = 640, 360  # noise at this size: segments of several MB
     naming = SegmentNaming(tmp_path, "session_r")
-
-    def remuxing() -> bool:  # the remux's temporary file exists
-        return any(n.startswith(".session_r") and n.endswith(".tmp") for n in os.listdir(tmp_path))
-
     with EncoderPool(workers=1) as pool, \
             FrameRing(i420_size(width, height), slots=4, policy="block", timeout=1.0) as ring:
         pool.submit(EncodeJob("r", ring.endpoint(0), EncoderSettings(width, height),
                               SegmentPolicy(max_seconds=2.0), naming))
         feed = Feeder(ring, pool, width, height)
         worker = psutil.Process(pool.pids[0])
-        # publish until a remux is seen under way (a rotation every 20 frames)
+        # publish until the first rotation is seen on disk (a rotation every 20 frames)
         for _ in range(MAX_FRAMES):
             feed.publish()
             feed.events += pool.events()
-            if remuxing():
+            if naming.path(2).exists():
                 worker.send_signal(signal.SIGKILL)
                 break
         else:
-            raise AssertionError("no remux was ever seen under way")
+            raise AssertionError("no rotation was ever seen")
         for _ in range(100 * MAX_FRAMES):  # dead, not yet reaped: nothing can write any more
             if worker.status() == psutil.STATUS_ZOMBIE:
                 break
@@ -174,5 +171,5 @@ def test_a_worker_killed_during_a_remux_leaves_every_file_as_it_was(tmp_path: Pa
     # the replacement's parts (it rotates too) hold every frame it was given
     after = [e.path for e in feed.events if isinstance(e, SegmentOpened) and e.part >= opened.part]
     assert sum(_decoded_frames(p) for p in after) == end.frames >= 20
-    # the part whose remux was cut off plays whole, as it was before the remux
-    assert _decoded_frames(naming.path(max(heard))) == 20
+    # the part the rotation closed plays whole: it was written before part 2 was created
+    assert _decoded_frames(naming.path(1)) == 20

@@ -132,3 +132,93 @@ def test_a_segment_cut_short_by_a_full_disk_is_reported_with_its_error(tiny_disk
     assert not segment.finalized
     assert segment.error is not None and "No space left on device" in segment.error
     assert _decoded_frames(segment.path) > 0  # cut back to its last whole fragment: it plays
+
+
+def _frame_types(path: Path) -> list[tuple[float, bool, str]]:
+    """(pts seconds, key_frame, pict_type) of every decoded frame, as ffprobe sees them."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                          "frame=pts_time,key_frame,pict_type", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return [(float(f["pts_time"]), f["key_frame"] == 1, f["pict_type"]) for f in json.loads(out)["frames"]]
+
+
+def _nal_types(packet: av.Packet) -> set[int]:
+    """The H.264 NAL unit types in an MP4 sample (4-byte length prefixes)."""
+    data, position, types = bytes(packet), 0, set()
+    while position + 4 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        types.add(data[position + 4] & 0x1F)
+        position += 4 + length
+    return types
+
+
+def test_keyframes_come_by_capture_time_and_idle_stretches_cost_none(tmp_path: Path):
+    # typing at 10 fps, then 6 s in which nothing changes (no frame comes), then typing:
+    # with keyframes every 1 s of capture time, none falls in the idle stretch
+    stamps = [T0 + i * 0.1 for i in range(25)] + [T0 + 8.4 + i * 0.1 for i in range(25)]
+    settings = EncoderSettings(W, H, keyframe_interval=1.0)
+    writer = SegmentWriter("s", settings, SegmentPolicy(), lambda part: tmp_path / "session.mp4")
+    with writer:
+        for i, stamp in enumerate(stamps):
+            writer.write(_frame(i), stamp)
+    (segment,) = writer.segments
+    expected, last = [], -1e9
+    for stamp in stamps:  # the first frame at least 1 s after the last keyframe
+        if stamp - last >= 1.0 - 1e-9:
+            expected.append(round(stamp - T0, 3))
+            last = stamp
+    frames = _frame_types(segment.path)
+    assert len(frames) == len(stamps)
+    keyframes = [round(t, 3) for t, key, kind in frames if key]
+    assert keyframes == expected == [0.0, 1.0, 2.0, 8.4, 9.4, 10.4]
+    assert all(kind == "I" for _, key, kind in frames if key) and segment.keyframes == len(expected)
+    # each is an IDR (NAL type 5): nothing after it refers to a frame before it
+    with av.open(str(segment.path)) as container:
+        keys = [p for p in container.demux(video=0) if p.size and p.is_keyframe]
+    assert len(keys) == len(expected) and all(5 in _nal_types(p) for p in keys)
+    # and opens a fragment: a player fetching from there can decode
+    from fastrec.server.media.fmp4 import index_fragments
+
+    starts = [round(f.sample_times[0], 3) for f in index_fragments(segment.path).fragments if f.keyframe]
+    assert starts == expected
+
+
+def test_a_closed_part_keeps_every_byte_written_and_ffmpeg_seeks_in_it(tmp_path: Path):
+    path = tmp_path / "session.mp4"
+    writer = SegmentWriter("s", EncoderSettings(W, H, keyframe_interval=1.0), SegmentPolicy(),
+                           lambda part: path)
+    with writer:
+        for i in range(40):
+            writer.write(_frame(i), T0 + i * 0.1)
+            if i == 30:
+                written = path.read_bytes()  # what a live viewer may have fetched by now
+    assert len(written) > 1000 and path.read_bytes()[: len(written)] == written  # closing appends
+    (segment,) = writer.segments
+    assert segment.finalized and segment.bytes == path.stat().st_size
+    duration = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                               str(path)], capture_output=True, text=True, check=True).stdout
+    assert abs(float(duration) - 4.0) < 0.01  # 40 frames of 0.1 s
+    # a seek shows the frame captured at that time, as a decode from the start does
+    every = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "framemd5", "-"],
+                           capture_output=True, text=True, check=True).stdout
+    hashes = [line.split(",")[-1].strip() for line in every.splitlines() if not line.startswith("#")]
+    assert len(hashes) == 40
+    for frame in (7, 23, 36):
+        seeked = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{frame / 10:.2f}", "-i", str(path),
+                                 "-frames:v", "1", "-f", "framemd5", "-"],
+                                capture_output=True, text=True, check=True).stdout
+        (line,) = [line for line in seeked.splitlines() if not line.startswith("#")]
+        assert line.split(",")[-1].strip() == hashes[frame]
+
+
+def test_rotated_parts_abut_in_time_an_idle_stretch_included(tmp_path: Path):
+    from fastrec.server.media.fmp4 import index_fragments
+
+    stamps = [T0 + i * 0.1 for i in range(12)] + [T0 + 5.0 + i * 0.1 for i in range(12)]
+    with _writer(tmp_path, SegmentPolicy(max_seconds=2.0)) as writer:
+        for i, stamp in enumerate(stamps):
+            writer.write(_frame(i), stamp)
+    first, second = writer.segments
+    # the frame at 5.0 s rotated: part 1's last frame is shown until then
+    assert second.first_timestamp == T0 + 5.0
+    assert index_fragments(first.path).duration == pytest.approx(5.0, abs=1e-3)

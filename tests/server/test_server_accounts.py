@@ -9,7 +9,7 @@ import pytest
 
 from fastrec.server.accounts import AccountError, Accounts, Role, hash_secret
 from fastrec.server.db import ADMIN_DB_FILE, SCHEMA_VERSION, AdminDatabase
-from fastrec.storage.database import UnusableDatabase
+from fastrec.storage.dbfile import DatabaseFileProblem
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_a_database_of_another_program_is_left_alone(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE theirs (x)")
     before = path.read_bytes()
-    with pytest.raises(UnusableDatabase, match="another program"):
+    with pytest.raises(DatabaseFileProblem, match="another program"):
         AdminDatabase(path)
     assert path.read_bytes() == before
 
@@ -103,7 +103,7 @@ def test_a_link_at_the_database_path_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     target.write_bytes(b"")
     (tmp_path / ADMIN_DB_FILE).symlink_to(target)
-    with pytest.raises(UnusableDatabase, match="symbolic link"):
+    with pytest.raises(DatabaseFileProblem, match="symbolic link"):
         AdminDatabase(tmp_path / ADMIN_DB_FILE)
     assert target.read_bytes() == b""
 

@@ -243,3 +243,27 @@ def test_a_part_cut_inside_its_first_fragment_is_sealed_with_no_video(recordings
     assert sealed.errors[-1].startswith("holds no playable video")
     report = verify_session(recordings, SESSION)
     assert report.ok and "holds no playable video" in report.summary
+
+
+def test_a_killed_recorder_its_parent_has_not_reaped_yet_is_gone() -> None:
+    # a zombie writes nothing more: its parts may be recovered, its live sessions ended
+    import signal
+    import time
+
+    import psutil
+
+    from fastrec.storage.metadata import RecorderProcess
+    from fastrec.storage.recovery import recorder_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        me = RecorderProcess(pid=child.pid, start_time=psutil.Process(child.pid).create_time())
+        assert recorder_alive(me) is True
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 30  # until the kernel has made it a zombie (not reaped)
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert recorder_alive(me) is False
+    finally:
+        child.kill()
+        child.wait()

@@ -4,6 +4,11 @@
 a test can ask :meth:`SyntheticSource.frame_at` for the exact frame a recording should
 hold at a timestamp (PSNR/SSIM of the decoded file), and a benchmark gets a repeatable
 workload.  :class:`VideoFileSource` replays a video file through PyAV.
+
+The ``"clock"`` scenario shows the wall-clock second as big black and white blocks (a
+binary code with a check byte) that survive H.264 and scaling, so a test can read, from
+the pixels a player shows, which second of the recording it is looking at
+(:func:`decode_clock`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target
 from fastrec.checks import check_int
 
-SCENARIOS = ("static", "typing", "video")
+SCENARIOS = ("static", "typing", "video", "clock")
 
 # the editor the "typing" and "static" scenarios draw
 _CELL_W, _CELL_H = 12, 20  # a character cell
@@ -33,6 +38,11 @@ _INK = ((40, 40, 40, 255), (160, 60, 20, 255), (30, 120, 30, 255), (20, 40, 170,
 # a human typist: bursts of keys 80-250 ms apart, idle stretches in between
 _BURST_SECONDS, _IDLE_SECONDS, _KEY_GAP = (2.0, 6.0), (1.5, 5.0), (0.08, 0.25)
 _STATIC_CHARS = 400  # text on the "static" screen
+# the "clock": 40 blocks in 8 columns x 5 rows, one bit each, most significant first: the
+# epoch second as 32 bits, then a check byte (so a blank or foreign picture decodes to None)
+_CLOCK_COLS, _CLOCK_ROWS, _CLOCK_BITS = 8, 5, 40
+_CLOCK_MARGIN = 4  # pixels of grey around the grid: blocks never touch the picture's edge
+_CLOCK_ON, _CLOCK_OFF, _CLOCK_EDGE = (255, 255, 255, 255), (0, 0, 0, 255), (128, 128, 128, 255)
 
 
 def _check_positive_int(name: str, value: Any, upper: int) -> None:
@@ -49,9 +59,15 @@ class SyntheticSource(CaptureSource):
     * ``"typing"``: the same editor with characters appearing at a human rate (bursts of
       keys 80-250 ms apart, idle stretches of 1.5-5 s); a full page starts a new one.
     * ``"video"``: a moving texture: every frame differs from the one before.
+    * ``"clock"``: the wall-clock second ``floor(epoch + t)`` as a block code
+      (:func:`clock_blocks`, read back by :func:`decode_clock`); changes once a second.
 
     Time ``t`` is seconds since :meth:`open` on ``clock`` (:attr:`start_time`); the content
     at ``t`` is that of frame ``floor(t * fps)``.  The same ``seed`` gives the same frames.
+
+    ``epoch``: the wall-clock time (epoch seconds) of ``t = 0`` for the ``"clock"``;
+    ``None`` takes ``time.time()`` when the source opens, so a recording's pixels show
+    the wall clock of their capture.
 
     ``fail_after``: a broken screen for fault tests - grabs after that many raise
     CaptureError.
@@ -59,13 +75,16 @@ class SyntheticSource(CaptureSource):
 
     def __init__(self, width: int = 1280, height: int = 720, fps: int = 10,
                  scenario: str = "typing", *, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic, fail_after: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, fail_after: int | None = None,
+                 epoch: float | None = None) -> None:
         _check_positive_int("width", width, 16384)
         _check_positive_int("height", height, 16384)
         _check_positive_int("fps", fps, 240)
         if scenario not in SCENARIOS:
             raise ValueError(f"SyntheticSource.scenario must be one of {', '.join(SCENARIOS)}, "
                              f"got {scenario!r}")
+        if epoch is not None and not (isinstance(epoch, (int, float)) and 0 <= epoch < 2**32):
+            raise ValueError(f"SyntheticSource.epoch must be epoch seconds in [0, 2**32), got {epoch!r}")
         if width * height < 64 * 64 and scenario != "video":
             raise ValueError(f"SyntheticSource: {scenario!r} needs at least 64x64 pixels, "
                              f"got {width}x{height}")
@@ -73,6 +92,8 @@ class SyntheticSource(CaptureSource):
         self.seed = seed
         self.clock = clock
         self.start_time = 0.0
+        self.epoch = epoch
+        self._epoch_given = epoch is not None
         self.last_grab_time: float | None = None  # t of the last grab
         self._target = Target(Region(0, 0, width, height), reason=f"synthetic {scenario}")
         rng = np.random.default_rng(seed)
@@ -96,6 +117,8 @@ class SyntheticSource(CaptureSource):
     # -- CaptureSource ----------------------------------------------------------
     def _open(self) -> None:
         self.start_time = self.clock()
+        if not self._epoch_given:
+            self.epoch = time.time()
 
     def _close(self) -> None:
         pass
@@ -140,6 +163,8 @@ class SyntheticSource(CaptureSource):
         index = self.frame_index(t)
         if self.scenario == "video":
             return self._video_frame(index)
+        if self.scenario == "clock":
+            return clock_blocks(self.clock_second(index / self.fps), self.width, self.height)
         chars = _STATIC_CHARS if self.scenario == "static" else self.chars_typed(index / self.fps)
         return self._editor(chars)
 
@@ -149,9 +174,15 @@ class SyntheticSource(CaptureSource):
             self._extend_schedule()
         return bisect.bisect_right(self._key_times, t)
 
+    def clock_second(self, t: float) -> int:
+        """The wall-clock second the ``"clock"`` shows at ``t`` (``epoch``: 0 before open)."""
+        return math.floor((self.epoch or 0.0) + t)
+
     def _content_key(self, index: int) -> int:
         if self.scenario == "video":
             return index
+        if self.scenario == "clock":
+            return self.clock_second(index / self.fps)
         if self.scenario == "static":
             return 0
         return self.chars_typed(index / self.fps)
@@ -233,6 +264,60 @@ class SyntheticSource(CaptureSource):
         sy = (index * 3) % max(1, self.height - size)
         frame[sy : sy + size, sx : sx + size] = (255, 255, 255, 255)
         return frame
+
+
+def _clock_code(second: int) -> list[bool]:
+    value = second & 0xFFFFFFFF
+    data = value.to_bytes(4, "big")
+    check = (sum(data) & 0xFF) ^ 0xA5  # all-black (all zero) pictures fail the check
+    code = int.from_bytes(data + bytes([check]), "big")
+    return [bool(code >> (_CLOCK_BITS - 1 - k) & 1) for k in range(_CLOCK_BITS)]
+
+
+def _clock_cell(k: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of bit ``k``'s block in a ``width`` x ``height`` picture."""
+    row, col = divmod(k, _CLOCK_COLS)
+    inner_w, inner_h = width - 2 * _CLOCK_MARGIN, height - 2 * _CLOCK_MARGIN
+    x0 = _CLOCK_MARGIN + col * inner_w // _CLOCK_COLS
+    y0 = _CLOCK_MARGIN + row * inner_h // _CLOCK_ROWS
+    x1 = _CLOCK_MARGIN + (col + 1) * inner_w // _CLOCK_COLS
+    y1 = _CLOCK_MARGIN + (row + 1) * inner_h // _CLOCK_ROWS
+    return x0, y0, x1, y1
+
+
+def clock_blocks(second: int, width: int, height: int) -> np.ndarray:
+    """The ``"clock"`` picture (BGRA) of the epoch ``second``: 40 blocks, white for 1."""
+    if width < 4 * _CLOCK_COLS + 2 * _CLOCK_MARGIN or height < 4 * _CLOCK_ROWS + 2 * _CLOCK_MARGIN:
+        raise ValueError(f"clock_blocks: {width}x{height} is too small for {_CLOCK_COLS}x{_CLOCK_ROWS} blocks")
+    canvas = np.empty((height, width, 4), dtype=np.uint8)
+    canvas[:] = _CLOCK_EDGE
+    for k, bit in enumerate(_clock_code(second)):
+        x0, y0, x1, y1 = _clock_cell(k, width, height)
+        canvas[y0:y1, x0:x1] = _CLOCK_ON if bit else _CLOCK_OFF
+    return canvas
+
+
+def decode_clock(picture: np.ndarray) -> int | None:
+    """The epoch second a ``"clock"`` picture shows, or None when it is not one.
+
+    ``picture``: height x width x channels (grey, BGR(A) or RGB(A): the blocks are grey
+    levels) at any scale; each block is read as the mean of its middle half, so coding
+    noise at the block edges does not matter.
+    """
+    if picture.ndim == 3:
+        picture = picture[..., :3].mean(axis=2)
+    height, width = picture.shape[:2]
+    if width < 4 * _CLOCK_COLS + 2 * _CLOCK_MARGIN or height < 4 * _CLOCK_ROWS + 2 * _CLOCK_MARGIN:
+        return None
+    code = 0
+    for k in range(_CLOCK_BITS):
+        x0, y0, x1, y1 = _clock_cell(k, width, height)
+        qx, qy = (x1 - x0) // 4, (y1 - y0) // 4
+        level = float(picture[y0 + qy : y1 - qy, x0 + qx : x1 - qx].mean())
+        code = code << 1 | (level >= 128)
+    second = code >> 8
+    return second if _clock_code(second) == [bool(code >> (_CLOCK_BITS - 1 - k) & 1)
+                                             for k in range(_CLOCK_BITS)] else None
 
 
 class VideoFileSource(CaptureSource):

@@ -2,9 +2,10 @@
 
 Schedule: frame k is due at t0 + k/fps; ticks we are late for are skipped and counted,
 never bunched up.  A frame identical to the previous one is neither converted nor encoded,
-except that a keyframe is repeated every ``keyframe_interval`` seconds so players can seek
-across idle stretches.  When the target vanishes (minimised, covered, gone) one blank frame
-opens a gap in the timeline; the source never falls back to the desktop.
+so an idle screen costs nothing in the file (the encoder forces its periodic keyframes on
+frames that do come: ``EncoderSettings.keyframe_interval``).  When the target vanishes
+(minimised, covered, gone) one blank frame opens a gap in the timeline; the source never
+falls back to the desktop.
 
 The output frame size is fixed for the session (the first target's size x scale).  A
 target that changes size is scaled to fit it with its aspect ratio kept (letterboxed), so
@@ -47,7 +48,6 @@ class CaptureConfig:
     source_options: dict[str, Any] = field(default_factory=dict)
     fps: int = 10
     scale: float = 1.0
-    keyframe_interval: float = 10.0  # seconds; a 1080p keyframe costs ~80 kB (README)
     tile_size: int = 64
     ring_slots: int = 3  # see RecordingSettings.ring_slots
     full_policy: str = FullPolicy.BLOCK
@@ -71,6 +71,10 @@ class CaptureStats:
     paused_ticks: int = 0  # the target was minimised, covered or gone
     damage_skips: int = 0  # the X DAMAGE hint said nothing changed: not even grabbed
     keyframes: int = 0
+    # the state now, for live monitoring: nothing recorded (no target, or one still
+    # settling), and other windows covering part of the target (blanked in the video)
+    paused: bool = True
+    occluded: bool = False
     region: tuple[int, int, int, int] | None = None
     output_size: tuple[int, int] = (0, 0)
     elapsed: float = 0.0
@@ -118,7 +122,6 @@ class CaptureLoop:
         self._previous: np.ndarray | None = None
         self._paused = True  # until the first target has settled
         self._settle_until: float | None = None
-        self._last_key = -math.inf
         self._last_target: Target | None = None
 
     def _layout(self, width: int, height: int) -> _Layout:
@@ -133,6 +136,7 @@ class CaptureLoop:
         target = self.source.locate()
         if target is None:
             self.stats.paused_ticks += 1
+            self.stats.paused, self.stats.occluded = True, False
             self._settle_until = None
             if not self._paused:
                 self._paused = True
@@ -144,15 +148,16 @@ class CaptureLoop:
                                     and target.window_id != self._last_target.window_id)
         if appeared and target.window_id is not None and not self._settled(stamp):
             self.stats.paused_ticks += 1
+            self.stats.paused = True
             return
         resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
         forced = resized or appeared or target != self._last_target
         self._paused = False
+        self.stats.paused, self.stats.occluded = False, bool(target.occluded)
         if target.title and (self._last_target is None or target.title != self._last_target.title):
             self.stats.note(self.stats.titles, stamp, target.title)
         self._last_target = target
-        key_due = stamp - self._last_key >= self.config.keyframe_interval
-        if not forced and not key_due and self.source.damaged() is False:
+        if not forced and self.source.damaged() is False:
             self.stats.damage_skips += 1
             return
         frame = self.source.grab(target)
@@ -164,10 +169,10 @@ class CaptureLoop:
         changed = self._diff.compare(frame, self._previous, copy=True)
         if resized:
             self._previous[...] = frame
-        if not (changed or forced or key_due):
+        if not (changed or forced):
             self.stats.unchanged += 1
             return
-        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if (key_due or resized) else FrameFlags.NONE)
+        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
 
     def _settled(self, stamp: float) -> bool:
         if self._settle_until is None:
@@ -194,7 +199,6 @@ class CaptureLoop:
             else:
                 self._convert(frame, target, y, u, v)
             if flags & FrameFlags.KEYFRAME:
-                self._last_key = stamp
                 self.stats.keyframes += 1
             slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
         self.stats.published += 1

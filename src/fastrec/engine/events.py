@@ -58,7 +58,7 @@ class SessionStarted:
 
 @dataclass(frozen=True, slots=True)
 class SegmentFinished:
-    """A segment file is closed (remuxed when ``info.finalized``); ``capture`` holds the
+    """A segment file is closed (cleanly when ``info.finalized``); ``capture`` holds the
     capture counters at that moment (they are per session: a metadata writer takes the
     difference between two segments)."""
 

@@ -37,7 +37,7 @@ class FrameFlags(IntFlag):
     """Flags the capture process sets on a ring slot."""
 
     NONE = 0
-    KEYFRAME = 1  # encode as a keyframe: seeking points, also across idle stretches
+    KEYFRAME = 1  # encode as a keyframe: a new picture (periodic ones are the encoder's)
     PAUSED = 2  # the target vanished (minimised, covered, gone): a blank frame opens the gap
     FINAL = 4  # the last frame of the session, stamped at stop time
 
@@ -62,7 +62,10 @@ class SegmentInfo:
     frames: int
     keyframes: int
     bytes: int
-    finalized: bool  # remuxed for fast seeking; False leaves the fragmented file as written
+    # Closed cleanly: the encoder flushed, the muxer's trailer (its ``mfra`` keyframe index)
+    # written and the file made durable.  False: the session failed or a write did; the
+    # file is as written, fragmented, up to its last whole fragment.  Never rewritten.
+    finalized: bool
     # Why the segment ended early: a write failed (disk full...) and the file was cut back
     # to its last whole fragment.  None: closed normally (rotation or stop).
     error: str | None = None
@@ -91,6 +94,9 @@ class SegmentOpened:
     session_id: str
     part: int
     path: Path
+    # The capture time (time.monotonic(), a clock all processes share) of the part's first
+    # frame, at pts 0: what turns the part's media time into wall-clock time.
+    first_timestamp: float
 
 
 @dataclass(frozen=True, slots=True)

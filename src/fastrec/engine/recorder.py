@@ -66,6 +66,7 @@ class EncodingOptions:
 
     crf: int = 23
     preset: str = "veryfast"
+    keyframe_interval: float = 10.0  # seconds of capture time (EncoderSettings.keyframe_interval)
 
 
 @dataclass
@@ -331,7 +332,8 @@ class Recorder:
         if kind == "ring":
             endpoint, (width, height) = rest
             c = session.config
-            settings = EncoderSettings(width, height, session.options.crf, session.options.preset, c.fps)
+            o = session.options
+            settings = EncoderSettings(width, height, o.crf, o.preset, c.fps, keyframe_interval=o.keyframe_interval)
             worker = self._pool.submit(EncodeJob(c.session_id, endpoint, settings, session.policy, session.naming))
             session.submitted = True
             session.encoder_pid = self._pool.pids[worker]

@@ -11,6 +11,10 @@ session's life-cycle and reports it with typed events; :mod:`.sealing` turns tho
 metadata files, the hash chain and index entries on the manager's one event thread
 (:mod:`.dispatch`), in the order they happened; :mod:`.session` renders the status.
 ``start``/``stop`` only change the engine's state and return within milliseconds.
+
+Unless RECORDING_LIVE_ANNOUNCE is false, an initialized manager announces its live
+sessions to the admin server (:class:`~fastrec.live.announcer.Announcer`, on a thread of
+its own: a store that is down never delays or stops recording).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from fastrec.engine.events import (
 )
 from fastrec.engine.protocol import CaptureMode, SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
+from fastrec.live.announcer import Announcer
+from fastrec.live.model import AlertKind
 from fastrec.logs import recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
 from fastrec.manager.sealing import SessionFiles, now
@@ -119,6 +125,7 @@ class RecordingManager:
         self.rotation_manager = RotationManager.from_settings(
             self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted)
         self.index: RecordingIndex | None = None
+        self.announcer: Announcer | None = None  # live sessions for the admin server
         self.scheduler: CleanupScheduler | None = None
         self.recorder: Recorder | None = None
         self._lock = threading.RLock()
@@ -139,7 +146,8 @@ class RecordingManager:
         manager was shut down.  Creates the output directory (0700), opens the index
         (``recordings_index.sqlite3``; recording goes on without it when it is damaged),
         seals the parts an earlier recorder left ``recording`` when it was killed, starts
-        the engine's encoder workers and the cleanup schedule.  Idempotent;
+        the engine's encoder workers, the cleanup schedule and the live-session
+        announcer (RECORDING_LIVE_ANNOUNCE; never a reason to return False).  Idempotent;
         :meth:`start_session_recording` calls it when needed.  Storage calls
         (:meth:`get_storage_info`, :meth:`perform_cleanup`, ``rotation_manager``) work
         without it.
@@ -171,6 +179,7 @@ class RecordingManager:
                 self._close_index()
                 return False
             self._events.start()
+            self.announcer = self._start_announcer()
             if self.cleanup_schedule:
                 self.scheduler = CleanupScheduler(self.rotation_manager,
                                                   self.settings.cleanup_interval_hours).start()
@@ -203,6 +212,8 @@ class RecordingManager:
             except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
                 log.exception(f"Recording engine did not close cleanly: {exc}", error=str(exc))
             self._events.close(timeout=10)
+            if self.announcer is not None:
+                self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
         log.info("Recording manager shut down")
 
@@ -292,8 +303,10 @@ class RecordingManager:
                     max_bytes=int(settings.max_file_size_mb * _MB),
                     max_seconds=float(settings.max_duration_minutes) * 60.0)
                 self.recorder.forget(session_id)
-                self.recorder.start(config, EncodingOptions(crf=settings.quality, preset=settings.preset),
-                                    policy, SegmentNaming(session.files.directory, session.files.basename))
+                options = EncodingOptions(crf=settings.quality, preset=settings.preset,
+                                          keyframe_interval=settings.keyframe_interval_seconds)
+                self.recorder.start(config, options, policy,
+                                    SegmentNaming(session.files.directory, session.files.basename))
             except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
                 log.exception(f"Recording not started for session {session_id}: {exc}",
                               session_id=session_id, error=str(exc))
@@ -302,6 +315,7 @@ class RecordingManager:
             if session_id in self._order:
                 self._order.remove(session_id)
             self._order.append(session_id)
+        self._live_wake()
         log.debug("Recording requested", session_id=session_id, mode=mode, file=session.files.basename)
         return True
 
@@ -360,6 +374,10 @@ class RecordingManager:
         - ``fps``: frames captured per second so far (the loop's achieved rate)
         - ``output_size``: [width, height] of the video, or None before the first frame
         - ``region``: [x, y, width, height] of the recorded screen area, or None
+        - ``paused``: nothing is being recorded right now (the window is minimised, fully
+          covered or gone, or has just appeared); ``pause_reason``: why, when known, else
+          None; ``occluded``: other windows cover part of it (blanked in the video) --
+          as of the capture process's last report (every second); False once finished
         - ``errors``: error messages, oldest first
 
         Without ``session_id`` (the reference's call), the manager's dict:
@@ -501,7 +519,7 @@ class RecordingManager:
         return CaptureConfig(
             session_id=session_id, mode=mode, display=display, source_options=options,
             fps=settings.fps, scale=settings.resolution_scale,
-            keyframe_interval=settings.keyframe_interval_seconds, tile_size=settings.tile_size,
+            tile_size=settings.tile_size,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks)
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
@@ -574,8 +592,9 @@ class RecordingManager:
                                   width=width, height=height, output_dir=str(files.directory))
                 self._notify("started", session.session_id,
                              {"mode": session.mode, "width": width, "height": height})
-            case SegmentOpened(part=part, path=path):
-                files.opened(part, Path(path), self._capture_now(session))
+                self._live_wake()
+            case SegmentOpened(part=part, path=path, first_timestamp=first):
+                files.opened(part, Path(path), self._capture_now(session), first_timestamp=first)
                 if part > 1:
                     log.info("Recording rotated to a new file", session_id=session.session_id,
                              part=part, file=str(path))
@@ -588,6 +607,9 @@ class RecordingManager:
             case SessionError(message=message, traceback=tb):
                 recording_error(log, session.session_id, message, **({"exception": tb} if tb else {}))
                 self._notify("error", session.session_id, {"error": message})
+                if self.announcer is not None:
+                    self.announcer.alert(AlertKind.RECORDING_ERROR, message, session.session_id,
+                                         fatal=event.fatal)
             case SessionFinished():
                 self._finish(session, event)
 
@@ -618,7 +640,26 @@ class RecordingManager:
         errors = session.errors(None)
         paths = [str(p) for p in files.files()]
         recording_stopped(log, session.session_id, state=state, files=len(paths), errors=len(errors))
+        self._live_wake()
         self._notify("stopped", session.session_id, {"state": state, "files": paths, "errors": errors})
+
+    # --- live sessions ---------------------------------------------------------------------
+
+    def _start_announcer(self) -> Announcer | None:
+        if not self.settings.live_announce:
+            log.debug("Live sessions are not announced (RECORDING_LIVE_ANNOUNCE=false)")
+            return None
+        try:
+            announcer = Announcer.for_settings(self.settings, self.get_recording_status).start()
+        except Exception as exc:  # noqa: BLE001 - live monitoring is never a reason not to record
+            log.exception(f"Live sessions will not be announced: {exc}", error=str(exc))
+            return None
+        log.debug("Live sessions announced", store=announcer.where)
+        return announcer
+
+    def _live_wake(self) -> None:
+        if self.announcer is not None:
+            self.announcer.wake()
 
     def _notify(self, event: str, session_id: str, details: dict[str, Any]) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,13 @@ log = structlog.get_logger("fastrec.manager")
 
 def now() -> datetime:
     return datetime.now().astimezone()
+
+
+def wall_clock(stamp: float) -> datetime:
+    """The wall-clock time of a capture-clock reading: ``time.monotonic()``, which every
+    process of the machine shares, so a frame's timestamp from the capture process maps
+    to the time it was captured, however late its event reaches this thread."""
+    return now() - timedelta(seconds=time.monotonic() - stamp)
 
 
 @dataclass
@@ -96,13 +104,19 @@ class SessionFiles:
 
     # --- events ---------------------------------------------------------------------------
 
-    def opened(self, number: int, video: Path, capture: dict[str, Any]) -> None:
-        """Part ``number`` started being written to ``video``."""
+    def opened(self, number: int, video: Path, capture: dict[str, Any],
+               first_timestamp: float | None = None) -> None:
+        """Part ``number`` started being written to ``video``; ``first_timestamp`` is the
+        capture time of its first frame (pts 0), when known."""
         previous_part = self.parts.get(number - 1)
         if previous_part is not None and not previous_part.sealed:
             self.seal(previous_part, None, capture)  # its encoder died: no close will come for it
         meta = self.template.model_copy(deep=True)
-        meta.start_time = now()  # the part's first frame: what its time 0 shows
+        # The wall-clock time of the frame at the part's pts 0, so that start_time + t is
+        # when the frame at media time t was captured (a player's program date-time).  The
+        # event comes later than the frame (encoding, then the finisher thread, which may
+        # be closing the previous part): now() would be late by that delay.
+        meta.start_time = wall_clock(first_timestamp) if first_timestamp is not None else now()
         meta.file.name = video.name
         meta.chain.part = self.chain_offset + number
         meta.capture.output_size = self.output_size
@@ -121,7 +135,7 @@ class SessionFiles:
         """The engine closed a part; ``failed``: the session had a fatal error."""
         part = self.parts.get(info.part)
         if part is None:  # closed without an open event: describe it anyway
-            self.opened(info.part, Path(info.path), capture)
+            self.opened(info.part, Path(info.path), capture, info.first_timestamp)
             part = self.parts[info.part]
         if part.sealed:
             log.warning("Recording part closed twice; the first seal stands",

@@ -56,6 +56,8 @@ class ManagedSession:
         elapsed = float(capture.get("elapsed") or 0.0)
         ticks = int(capture.get("ticks", 0))
         region = capture.get("region")
+        paused = bool(capture.get("paused", False)) and self.live
+        pauses = capture.get("pauses") or []
         current = None if self.finished.is_set() else self.files.current()
         return {
             "session_id": self.session_id, "known": True, "state": self.state(engine),
@@ -74,5 +76,8 @@ class ManagedSession:
             "fps": round(ticks / elapsed, 2) if elapsed > 0 else 0.0,
             "output_size": list(self.output_size) if self.output_size else None,
             "region": list(region) if region else None,
+            "paused": paused,
+            "pause_reason": str(pauses[-1][1]) if paused and pauses else None,
+            "occluded": bool(capture.get("occluded", False)) and self.live,
             "errors": self.errors(engine),
         }

@@ -12,7 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.pages import CSP, page_html
-from fastrec.server.routes import accounts, audit, live, media, recordings, shares
+from fastrec.server.routes import accounts, audit, live, media, recordings, shares, ui
+from fastrec.server.schemas import ErrorOut
 
 __all__ = ["UI_PATHS", "create_app"]
 
@@ -46,7 +51,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="fastrec admin server", version="1", lifespan=lifespan,
                   description="Live sessions, recordings, replay, share links, users and the audit log.")
-    for module in (accounts, recordings, media, shares, audit, live):
+    for module in (accounts, recordings, media, shares, audit, live, ui):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(files("fastrec.server") / "static")), name="static")
 
@@ -71,4 +76,45 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # the one error shape of the API: {"detail": "what went wrong and what is allowed"}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = error_shapes(get_openapi(title=app.title, version=app.version,
+                                                          description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def validation_detail(exc: RequestValidationError) -> str:
+    """A request's bad values in one line: ``query.limit=0: Input should be greater than or
+    equal to 1; body.name: Field required``."""
+    parts = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        value = error.get("input")
+        shown = "" if value is None or isinstance(value, dict | list) else f"={str(value)[:80]!r}"
+        parts.append(f"{where}{shown}: {error.get('msg', 'not allowed')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+def error_shapes(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare :class:`ErrorOut` as the body of every error response (FastAPI's default 422
+    shape, a list of pydantic errors, is replaced by the API's one error shape)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("ValidationError", None)
+    schemas.pop("HTTPValidationError", None)
+    schemas["ErrorOut"] = ErrorOut.model_json_schema()
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                declared = response.get("content", {})
+                if code.isdigit() and int(code) >= 400 and set(declared) <= {"application/json"}:
+                    response.update(ref)
+                    response.setdefault("description", "Error")
+    return document

@@ -21,6 +21,8 @@ from fastrec.storage.files import ensure_private_dir
 
 __all__ = ["ServerContext"]
 
+ADDRESS_FACTOR = 4  # failed logins from one address, over all accounts: this many times the per-account limit
+
 
 @dataclass
 class ServerContext:
@@ -31,7 +33,8 @@ class ServerContext:
     shares: ShareStore
     catalogue: Catalogue
     notes: ReviewNotes
-    login_failures: SlidingWindow
+    login_failures: SlidingWindow    # per account and address
+    address_failures: SlidingWindow  # per address, whatever the account
     ws_attempts: SlidingWindow
     hub: Any = None  # fastrec.live.hub.LiveHub, started with the app
     extras: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +52,8 @@ class ServerContext:
                    catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds),
                    notes=ReviewNotes(db),
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
+                   address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
+                                                  settings.login_window_seconds),
                    ws_attempts=SlidingWindow(settings.ws_attempts_per_minute, 60.0))
 
     def close(self) -> None:

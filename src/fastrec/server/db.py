@@ -2,7 +2,7 @@
 reviews, bookmarks and share links, in one SQLite file beside the recordings index.
 
 One machine needs nothing else.  The file is created private (see
-:mod:`fastrec.storage.database`); the schema carries its version (``PRAGMA user_version``)
+:mod:`fastrec.storage.dbfile`); the schema carries its version (``PRAGMA user_version``)
 and is migrated forward on open, one numbered step at a time, each in its own transaction,
 so a server stopped mid-upgrade restarts from the last whole step.  A database of another
 program at the path is refused, never modified.
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from fastrec.storage.database import UnusableDatabase, claim_database_file, connect
+from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
 
 __all__ = ["ADMIN_DB_FILE", "AdminDatabase"]
 
@@ -111,7 +111,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 class AdminDatabase:
     """The admin database at ``path`` (created when missing); thread-safe; a context manager.
 
-    Raises :class:`fastrec.storage.database.UnusableDatabase` for a path that is a link,
+    Raises :class:`fastrec.storage.dbfile.DatabaseFileProblem` for a path that is a link,
     a directory, a database of another program or one of a newer schema than this
     version understands.
     """
@@ -120,7 +120,8 @@ class AdminDatabase:
         self.path = Path(path)
         self._lock = threading.RLock()
         created = claim_database_file(self.path)
-        self._conn: sqlite3.Connection | None = connect(self.path)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+        self._conn.row_factory = sqlite3.Row
         try:
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate(created)
@@ -166,10 +167,10 @@ class AdminDatabase:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         if not (created or app_id == APPLICATION_ID or (app_id == 0 and tables == 0)):
-            raise UnusableDatabase(self.path, f"a database of another program (application_id {app_id}); "
+            raise DatabaseFileProblem(self.path, f"a database of another program (application_id {app_id}); "
                                               "left as it is")
         if version > SCHEMA_VERSION:
-            raise UnusableDatabase(self.path, f"schema version {version} is newer than this fastrec "
+            raise DatabaseFileProblem(self.path, f"schema version {version} is newer than this fastrec "
                                               f"understands ({SCHEMA_VERSION}); upgrade fastrec")
         for step in range(version, SCHEMA_VERSION):
             with conn:

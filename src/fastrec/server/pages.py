@@ -28,6 +28,7 @@ def page_html(title: str, body: str, *, script: str | None = "app.js", shared: b
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · fastrec</title>
 <link rel="stylesheet" href="/static/app.css">
+<link rel="icon" href="data:,">
 </head><body data-mode="{mode}">
 <header class="top"><a class="brand" href="/">fastrec</a><nav id="nav"></nav><span id="who"></span></header>
 <main id="main">{body}</main>

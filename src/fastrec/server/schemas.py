@@ -13,6 +13,12 @@ Text = Annotated[str, Field(max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class ErrorOut(BaseModel):
+    """Every error of the API: one sentence naming the field, the value and what is allowed."""
+
+    detail: str
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -203,8 +209,12 @@ class AuditPage(BaseModel):
 
 
 class UiConfig(BaseModel):
-    ws_reconnect_base_delay: int
-    ws_reconnect_max_delay: int
-    ws_reconnect_max_attempts: int
+    """What the web UI reads from the server's settings (GET /api/ui-config)."""
+
+    ws_reconnect_base_delay: int = Field(description="ms, FASTREC_WS_RECONNECT_BASE_DELAY")
+    ws_reconnect_max_delay: int = Field(description="ms, FASTREC_WS_RECONNECT_MAX_DELAY")
+    ws_reconnect_max_attempts: int = Field(description="FASTREC_WS_RECONNECT_MAX_ATTEMPTS")
     idle_seconds: float
     share_expiry_choices: list[str]
+    audit_actions: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)

@@ -4,7 +4,7 @@ One module per job: :mod:`naming` (safe, unique file names), :mod:`files` (priva
 directories, atomic writes), :mod:`metadata` (the ``_metadata.json`` model, validated on
 read), :mod:`integrity` (SHA-256, the hash chain, probing a video), :mod:`segments`
 (what is on disk, and which of it is ours), :mod:`retention` (age/size cleanup and its
-schedule), :mod:`index` (SQLite search) and :mod:`recovery` (sealing the parts a killed
+schedule), :mod:`index` (SQLite search), :mod:`dbfile` (private SQLite files) and :mod:`recovery` (sealing the parts a killed
 recorder left in status ``recording``).
 
 Neither the compiled core nor PyAV is needed to import any of it: PyAV is imported
@@ -23,6 +23,7 @@ _EXPORTS = {
     "CaptureInfo": "metadata",
     "ChainInfo": "metadata",
     "CleanupScheduler": "retention",
+    "DatabaseFileProblem": "dbfile",
     "ConnectionInfo": "metadata",
     "FileInfo": "metadata",
     "FrameCounts": "metadata",
@@ -46,6 +47,7 @@ _EXPORTS = {
     "VerifyReport": "integrity",
     "atomic_writer": "files",
     "chain_hash": "integrity",
+    "claim_database_file": "dbfile",
     "claim_basename": "naming",
     "ensure_private_dir": "files",
     "iter_metadata": "metadata",

@@ -11,10 +11,8 @@ no ``application_id`` of ours), a locked or unreadable file -- is one exception,
 :class:`IndexUnavailable` (path and problem), raised by the constructor.  A caller that
 records catches it and goes on without an index (``rebuild`` makes a new one later).
 
-Invariants: the database file is created by us, new (O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
-before SQLite opens it, so its journal and WAL files are private too; a link at its path
-(or at its journal's) is refused, never followed or chmod-ed; a database we did not
-create is never modified.
+Invariants: the database file is created by us, new, private, never through a link
+(:mod:`fastrec.storage.dbfile`); a database we did not create is never modified.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from typing import Any, Self
 
 import structlog
 
-from fastrec.storage.database import UnusableDatabase, claim_database_file, connect
+from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
 
@@ -300,11 +298,13 @@ class RecordingIndex:
         """Make sure a regular file of ours is at the path: True when it was created now."""
         try:
             return claim_database_file(self.db_path)
-        except UnusableDatabase as exc:
-            raise IndexUnavailable(self.db_path, exc.problem) from None
+        except DatabaseFileProblem as exc:
+            raise IndexUnavailable(self.db_path, exc.problem.replace("the database", "the index")) from None
 
     def _connect(self) -> sqlite3.Connection:
-        return connect(self.db_path)
+        conn = sqlite3.connect(self.db_path, check_same_thread=False, timeout=10.0)
+        conn.row_factory = sqlite3.Row
+        return conn
 
     def _ensure_schema(self, created: bool) -> bool:
         """Create or check the schema; True when an older schema of ours was reset.

@@ -103,14 +103,18 @@ class RecoveryReport:
 
 
 def recorder_alive(recorder: RecorderProcess) -> bool | None:
-    """True while the process ``recorder`` names runs, False once it is gone, None when
-    that cannot be told here (another host, or no permission to look)."""
+    """True while the process ``recorder`` names runs, False once it is gone (a zombie is
+    gone: it can write nothing more), None when that cannot be told here (another host,
+    or no permission to look)."""
     if recorder.host is not None and recorder.host != socket.gethostname():
         return None
     import psutil  # only recovery needs it
 
     try:
-        started = psutil.Process(recorder.pid).create_time()
+        process = psutil.Process(recorder.pid)
+        started = process.create_time()
+        if process.status() == psutil.STATUS_ZOMBIE:  # dead, its parent has not reaped it yet
+            return False
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:

@@ -56,7 +56,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
     try:
         with RingReader(job.endpoint) as reader, SegmentWriter(
             job.session_id, job.settings, job.policy, job.naming.path,
-            on_open=lambda part, path: emit(SegmentOpened(job.session_id, part, path)),
+            on_open=lambda part, path, first: emit(SegmentOpened(job.session_id, part, path, first)),
             on_segment=lambda info: emit(SegmentClosed(info)), first_part=job.first_part,
             on_taken=lambda part, path: emit(SegmentSkipped(job.session_id, part, path)),
         ) as writer:
@@ -198,7 +198,7 @@ class EncoderPool:
             for session_id, job in old.jobs.items():
                 # The part after the last one we heard of.  The dead worker may have opened
                 # later ones we never heard of (it reports a part only once the one before
-                # it is remuxed): the writer skips every name that exists (SegmentSkipped).
+                # it is finished): the writer skips every name that exists (SegmentSkipped).
                 part = self._parts.get(session_id, job.first_part - 1) + 1
                 new.jobs[session_id] = moved = replace(job, first_part=part)
                 new.send(moved)

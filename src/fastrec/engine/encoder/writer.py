@@ -1,16 +1,29 @@
 """One session's frames into rotating H.264 segment files.
 
-Each segment is a fragmented MP4 while it is written, so a recorder killed at any moment
-leaves a file that plays up to its last fragment (about a second).  Its header (``ftyp``
-and an empty ``moov``) is on disk as soon as the segment opens, before the encoder has
-produced a packet, so even a part killed before its first fragment opens as a video (of
-0 frames), not as a 0-byte file.  Rotation (by size or duration) flushes the old encoder
-into the old file and starts a fresh one whose first frame is a keyframe: the frame that
-triggered it is written once, in the new segment.
-A clean close remuxes the file with its index up front so players seek at once; that runs
-on a finisher thread, so a rotation never holds up the next segment's frames (the ring in
-front of the encoder only has to absorb encoding jitter).  The callbacks run on that thread
-too, in order: segment N is reported closed before segment N+1 is reported open.
+Each segment is a fragmented MP4, written once and never rewritten: ``ftyp`` and an empty
+``moov`` (the init segment), then ``moof``+``mdat`` fragments, each flushed to the OS
+whole, and on a clean close the muxer's ``mfra`` index of the keyframes.  So:
+
+- a recorder killed at any moment leaves a file that plays up to its last fragment (about
+  a second of frames); the header is on disk as soon as the segment opens, before the
+  encoder has produced a packet, so even a part killed before its first fragment opens as
+  a video (of 0 frames), not as a 0-byte file;
+- every part - being written, closed, or cut short by a crash - is addressable by byte
+  ranges (HLS, :mod:`fastrec.server.media`): a fragment starts at every keyframe
+  (``frag_keyframe``) and at least every second (``frag_duration``), and a keyframe (an
+  IDR frame) comes at least every ``keyframe_interval`` seconds of capture time in which
+  frames come, so a player can start decoding at any fragment that opens with one;
+- the bytes a live viewer fetched while the part grew are the bytes there once it is
+  closed: closing appends, it does not remux (which moved every fragment; an earlier
+  version remuxed to a plain MP4 with its index first).  ffprobe reads the duration and
+  FFmpeg seeks through the ``mfra`` index.
+
+Rotation (by size or duration) flushes the old encoder into the old file and starts a
+fresh one whose first frame is a keyframe: the frame that triggered it is written once, in
+the new segment, and the old segment's last frame lasts until it, so consecutive parts
+abut in time (an idle stretch before a rotation stays in the old part).  A closed segment is made durable (fsync) on a finisher thread, so a
+rotation never holds up the next segment's frames; the callbacks run on that thread too,
+in order: segment N is reported closed before segment N+1 is reported open.
 
 Invariants:
 
@@ -21,16 +34,16 @@ Invariants:
   symlink - is left alone and reported; the segment takes the next free part number.  So a
   replacement worker, which starts from the last part the supervisor heard of, cannot
   destroy what a dead one was still writing.
-- The remux writes a new exclusively created temporary file and renames it over the part:
-  the part's name always holds either the fragmented file or the whole remuxed one, and a
-  replacement worker never creates a file at a name that exists.
-- Presentation timestamps (milliseconds) strictly increase within a segment, as the muxer
-  requires: a frame that rounds onto its predecessor's millisecond is shown 1 ms later
-  rather than dropped, so every frame handed in is in the file.
+- A segment is reported closed only once its bytes are durable (fsync of the file and of
+  its directory), so the SHA-256 sealed into its metadata matches what survives a power loss.
+- Presentation timestamps (milliseconds since the segment's first frame) strictly increase
+  within a segment, as the muxer requires: a frame that rounds onto its predecessor's
+  millisecond is shown 1 ms later rather than dropped, so every frame handed in is in the file.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,9 +54,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from fastrec.checks import check_number
 from fastrec.core.convert import tag_colours
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
-from fastrec.storage.files import create_private, fsync_dir, reserve_temp
+from fastrec.storage.files import create_private, fsync_dir
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
@@ -65,17 +79,27 @@ class EncoderSettings:
     crf: int = 23
     preset: str = "veryfast"
     fps_hint: int = 10  # x264's rate control assumes this frame rate
-    # Frames come in only when something changed; a keyframe is forced by the capture clock
-    # (FrameFlags.KEYFRAME), so scene-cut detection is off.  No B-frames: with variable
-    # frame rate their reorder delay is two frames' worth of *time* (4 s on an idle screen
-    # shifted a file's timeline), and they hold frames back from the crash-safe fragments.
-    # No lookahead (so no macroblock tree, which needs it): at 1080p the default 10-frame
-    # lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames for each)
-    # this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2 (keyframes
-    # are forced every few seconds for seeking, not at scene changes) then gave -3.6% size
-    # at +1.3 dB against the defaults with lookahead.
+    # Seeking points by capture time: the first frame at least this many seconds after the
+    # last keyframe is encoded as an IDR frame, and with frag_keyframe it opens a fragment,
+    # so a player (hls.js over byte ranges) can start decoding there.  No frame comes in
+    # while nothing changes, so an idle stretch costs nothing, not even a keyframe.  A
+    # seek decodes at most this much capture time; the size cost on the typing workload
+    # is in benchmarks/README.md ("Keyframes for seeking (issue 9)").
+    keyframe_interval: float = 10.0
+    # Frames come in only when something changed, and keyframes are forced by the capture
+    # clock (above, and FrameFlags.KEYFRAME), so scene-cut detection is off.  No B-frames:
+    # with variable frame rate their reorder delay is two frames' worth of *time* (4 s on an
+    # idle screen shifted a file's timeline), and they hold frames back from the crash-safe
+    # fragments.  No lookahead (so no macroblock tree, which needs it): at 1080p the default
+    # 10-frame lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames
+    # for each) this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2
+    # (keyframes are forced every few seconds for seeking, not at scene changes) then gave
+    # -3.6% size at +1.3 dB against the defaults with lookahead.
     x264_params: str = "scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
     threads: int = 1  # frame threads: each holds another frame (~12 MB at 1080p), no CPU saved here
+
+    def __post_init__(self) -> None:
+        check_number("keyframe_interval", self.keyframe_interval, 0.1, 3600.0)
 
 
 class _SegmentFile:
@@ -106,7 +130,8 @@ class _SegmentFile:
 class SegmentWriter:
     """Encode frames into ``path_for(part)`` files, rotating by ``policy``; a context manager.
 
-    ``on_open`` is called with (part, path) when a segment starts, ``on_segment`` with its
+    ``on_open`` is called with (part, path, first_timestamp) when a segment starts - the
+    capture time of the frame at its pts 0 -, ``on_segment`` with its
     :class:`SegmentInfo` when it is closed, ``on_taken`` with (part, path) for a part name
     that was already taken and so left alone - all from the writer's finisher thread.
     """
@@ -114,7 +139,7 @@ class SegmentWriter:
     def __init__(self, session_id: str, settings: EncoderSettings, policy: SegmentPolicy,
                  path_for: Callable[[int], Path],
                  on_segment: Callable[[SegmentInfo], None] | None = None, first_part: int = 1,
-                 on_open: Callable[[int, Path], None] | None = None,
+                 on_open: Callable[[int, Path, float], None] | None = None,
                  on_taken: Callable[[int, Path], None] | None = None) -> None:
         self.session_id = session_id
         self.settings = settings
@@ -129,6 +154,7 @@ class SegmentWriter:
         self._file: _SegmentFile | None = None
         self._path: Path | None = None
         self._first = self._last = 0.0
+        self._last_key = -math.inf  # capture time of the last keyframe (across segments)
         self._last_pts = -1
         self._frames = self._keyframes = self._bytes = self._good_size = 0
         self.segments: list[SegmentInfo] = []  # complete once close() has returned
@@ -146,11 +172,14 @@ class SegmentWriter:
         return self._path
 
     def write(self, pixels: np.ndarray, timestamp: float, keyframe: bool = False) -> None:
-        """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``."""
+        """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``
+        (seconds, any origin; the capture clock).  It is a keyframe when ``keyframe`` asks
+        for one (a new picture), when it opens a segment, or when it comes at least
+        ``settings.keyframe_interval`` seconds after the last keyframe."""
         if self._out is not None and timestamp < self._last:
             return  # a clock that steps back would make the file unplayable
         if self._out is None or self._rotation_due(timestamp):
-            self._close_segment(finalize=True)
+            self._close_segment(finalize=True, until=timestamp)
             self._open_segment(timestamp)
             keyframe = True
         assert self._stream is not None and self._out is not None
@@ -162,9 +191,10 @@ class SegmentWriter:
         pts = max(round((timestamp - self._first) / TIME_BASE), self._last_pts + 1)
         frame.pts = self._last_pts = pts
         frame.time_base = TIME_BASE
-        if keyframe:
-            frame.pict_type = av.video.frame.PictureType.I
+        if keyframe or timestamp - self._last_key >= self.settings.keyframe_interval:
+            frame.pict_type = av.video.frame.PictureType.I  # an IDR frame (forced-idr below)
             self._keyframes += 1
+            self._last_key = timestamp
         self._mux(self._out, self._stream.encode(frame))
         self._frames += 1
         self._last = timestamp
@@ -189,7 +219,7 @@ class SegmentWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        # after an error the file stays as written (fragmented, playable), not remuxed
+        # after an error the segment is reported not finalized: the session failed
         self.close(finalize=exc_type is None)
 
     def _rotation_due(self, timestamp: float) -> bool:
@@ -223,13 +253,12 @@ class SegmentWriter:
         self._frames = self._keyframes = self._bytes = self._good_size = 0
         # reported at once: every file the writer creates is reported opened, then closed
         if self._on_open is not None:
-            self._later(self._on_open, self._part, path)
+            self._later(self._on_open, self._part, path, timestamp)
         s = self.settings
         try:
             out = av.open(self._file, "w", format="mp4", options=FRAGMENTED_MP4)
         except BaseException as exc:
-            self._close_file()
-            self._finish_later(remux=False, error=_describe(exc))
+            self._finish_later(finalized=False, error=_describe(exc))
             raise
         try:
             stream = out.add_stream("libx264", rate=s.fps_hint)
@@ -237,7 +266,10 @@ class SegmentWriter:
             stream.time_base = TIME_BASE
             stream.codec_context.time_base = TIME_BASE
             tag_colours(stream.codec_context)
-            stream.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": s.x264_params}
+            # forced-idr: a forced I frame is an IDR, so no frame after it refers to one before
+            # it - a player that starts there (a seek, a live viewer joining) decodes it all
+            stream.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": s.x264_params,
+                              "forced-idr": "1"}
             stream.codec_context.thread_count = s.threads
             # The header now, not with the first packet (x264 holds the first frame back
             # until the second): with flush_packets it is on disk at once.
@@ -247,11 +279,6 @@ class SegmentWriter:
             raise
         self._out, self._stream = out, stream
         self._good_size = os.fstat(fd).st_size
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            os.close(self._file.fd)
-            self._file = None
 
     def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
         try:
@@ -280,29 +307,38 @@ class SegmentWriter:
             os.ftruncate(self._file.fd, self._good_size)
         except OSError:
             pass
-        self._close_file()
-        self._finish_later(remux=False, error=_describe(exc))
+        self._finish_later(finalized=False, error=_describe(exc))
 
-    def _close_segment(self, finalize: bool) -> None:
+    def _close_segment(self, finalize: bool, until: float | None = None) -> None:
+        """Flush and close the segment; ``until``: the capture time of the next segment's
+        first frame, which the last frame lasts until - so the parts of a session abut, an
+        idle stretch before a rotation included (the muxer guesses a frame interval else)."""
         if self._out is None:
             return
         out, stream = self._out, self._stream
         assert stream is not None
         try:
-            self._mux(out, stream.encode(None))  # the frames x264 still holds
+            packets = stream.encode(None)  # the frames x264 still holds (it holds one back)
+            if until is not None and packets and packets[-1].pts is not None:
+                last = packets[-1]
+                end = round((until - self._first) / last.time_base)
+                last.duration = max(1, end - last.pts)
+            self._mux(out, packets)
             out.close()  # the trailer
         except Exception as exc:
             self._abandon(out, exc)  # reported as it was after its last whole fragment
             raise
         self._out = self._stream = None
-        self._close_file()
-        self._finish_later(remux=finalize)
+        self._finish_later(finalized=finalize)
 
-    def _finish_later(self, remux: bool, error: str | None = None) -> None:
-        assert self._path is not None
+    def _finish_later(self, finalized: bool, error: str | None = None) -> None:
+        """Hand the segment's file over to the finisher thread, which makes it durable,
+        closes it and reports it."""
+        assert self._path is not None and self._file is not None
+        fd, self._file = self._file.fd, None
         info = SegmentInfo(self.session_id, self._part, self._path, self._first, self._last,
-                           self._frames, self._keyframes, 0, finalized=False, error=error)
-        self._later(self._finish, info, remux)
+                           self._frames, self._keyframes, 0, finalized=finalized, error=error)
+        self._later(self._finish, info, fd)
 
     def _later(self, fn: Callable[..., None], *args: object) -> None:
         """Run on the finisher thread: in order, so a segment's close is reported before
@@ -311,9 +347,21 @@ class SegmentWriter:
             self._finisher = ThreadPoolExecutor(1, thread_name_prefix=f"finish-{self.session_id}")
         self._finishing.append(self._finisher.submit(fn, *args))
 
-    def _finish(self, info: SegmentInfo, remux: bool) -> None:
-        finalized = remux and _remux_faststart(info.path)
-        info = replace(info, bytes=info.path.stat().st_size, finalized=finalized)
+    def _finish(self, info: SegmentInfo, fd: int) -> None:
+        """The segment's file as written - never rewritten: a viewer that fetched byte
+        ranges of it while it grew reads the same bytes there now - made durable before it
+        is reported (its SHA-256 is sealed next), then closed."""
+        size = 0
+        try:
+            size = os.fstat(fd).st_size
+            os.fsync(fd)
+            fsync_dir(info.path.parent)  # its name too
+        except OSError as exc:
+            info = replace(info, finalized=False,
+                           error=info.error or f"{info.path} could not be made durable: {_describe(exc)}")
+        finally:
+            os.close(fd)
+        info = replace(info, bytes=size)
         self.segments.append(info)
         if self._on_segment is not None:
             self._on_segment(info)
@@ -321,37 +369,3 @@ class SegmentWriter:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _remux_faststart(path: Path) -> bool:
-    """Rewrite a fragmented MP4 as a plain one with its index first; False keeps the original.
-
-    The new file is a temporary one created exclusively (FFmpeg reopens it by name: the
-    faststart pass reads it back), made durable, then renamed over the part, so the part's
-    name holds one whole file or the other at every moment, even across a power loss.
-    """
-    try:
-        tmp = reserve_temp(path)
-    except OSError:
-        return False
-    try:
-        with av.open(str(path)) as src, av.open(str(tmp), "w", format="mp4",
-                                                options={"movflags": "+faststart"}) as dst:
-            source = src.streams.video[0]
-            target = dst.add_stream_from_template(source)
-            for packet in src.demux(source):
-                if packet.dts is None:
-                    continue  # the demuxer's end-of-stream marker
-                packet.stream = target
-                dst.mux(packet)
-        fd = os.open(tmp, os.O_RDWR)  # Windows flushes only a handle that may write
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-        return True
-    except (av.FFmpegError, OSError):
-        tmp.unlink(missing_ok=True)
-        return False

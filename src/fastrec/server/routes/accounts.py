@@ -48,8 +48,10 @@ def _audit(ctx: Ctx, principal: Principal, action: AuditAction, target: str | No
 def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) -> Me:
     """Sign in with a password: sets the session cookie (HttpOnly) and the CSRF cookie."""
     who = caller(request)
-    keys = (f"user:{body.username.casefold()}", f"addr:{who.address}")
-    wait = max(ctx.login_failures.blocked_for(k) for k in keys)
+    # per account *and* address, so nobody can lock an admin out from elsewhere; per address
+    # alone with a higher limit, so one address cannot try many accounts
+    pair, address = f"user:{body.username.casefold()}|{who.address}", f"addr:{who.address}"
+    wait = max(ctx.login_failures.blocked_for(pair), ctx.address_failures.blocked_for(address))
     if wait > 0:
         ctx.audit.record(AuditAction.LOGIN, actor=body.username, actor_type=ActorType.ANONYMOUS,
                          status=AuditStatus.DENIED, address=who.address, user_agent=who.user_agent,
@@ -59,12 +61,12 @@ def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) ->
                             headers={"Retry-After": str(math.ceil(wait))})
     user = ctx.accounts.authenticate(body.username, body.password)
     if user is None:
-        for key in keys:
-            ctx.login_failures.hit(key)
+        ctx.login_failures.hit(pair)
+        ctx.address_failures.hit(address)
         ctx.audit.record(AuditAction.LOGIN, actor=body.username, actor_type=ActorType.ANONYMOUS,
                          status=AuditStatus.FAILURE, address=who.address, user_agent=who.user_agent)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    ctx.login_failures.reset(keys[0])
+    ctx.login_failures.reset(pair)
     secret, session = ctx.accounts.open_session(user, who.address, who.user_agent)
     secure = ctx.settings.cookie_secure
     max_age = int(ctx.settings.session_hours * 3600)

@@ -49,19 +49,27 @@ async def stop_hub(ctx: ServerContext) -> None:
         ctx.hub = None
 
 
+async def refuse(websocket: WebSocket, code: CloseCode, reason: str) -> None:
+    """Close with ``code``.  Accepted first: a close before the handshake completes is an
+    HTTP 403 to the client (ASGI), and a browser's WebSocket then only sees 1006, never the
+    code that tells the page what to do (sign in again, or back off)."""
+    await websocket.accept()
+    await websocket.close(code, reason)
+
+
 @router.websocket("/admin/sessions/live")
 async def live_sessions(websocket: WebSocket) -> None:
     ctx: ServerContext = websocket.app.state.ctx
     address = websocket.client.host if websocket.client else "?"
     if ctx.ws_attempts.hit(f"ws:{address}") > 0:
-        await websocket.close(CloseCode.RATE_LIMITED, "too many connection attempts; retry later")
+        await refuse(websocket, CloseCode.RATE_LIMITED, "too many connection attempts; retry later")
         return
     if not same_origin(websocket):
-        await websocket.close(CloseCode.FORBIDDEN_ORIGIN, "cross-origin connection refused")
+        await refuse(websocket, CloseCode.FORBIDDEN_ORIGIN, "cross-origin connection refused")
         return
     principal = identify(websocket)
     if principal is None:
-        await websocket.close(CloseCode.UNAUTHENTICATED, "sign in first (no session, or it expired)")
+        await refuse(websocket, CloseCode.UNAUTHENTICATED, "sign in first (no session, or it expired)")
         return
     await websocket.accept()
     try:

@@ -116,6 +116,21 @@ def recording_detail(session_id: str, principal: Viewer, ctx: Ctx,
                          bookmarks=[bookmark_out(b) for b in ctx.notes.bookmarks(session_id)])
 
 
+@router.get("/api/recordings/{session_id}/summary", response_model=SessionOut,
+            responses={401: {}, 404: {}, **Unavailable})
+def recording_summary(session_id: str, principal: Viewer, ctx: Ctx) -> SessionOut:
+    """One session's list row with its latest review (the replay page's heading; no files
+    are read and nothing is audit-logged: opening the replay logs the view)."""
+    try:
+        row = ctx.catalogue.summary(session_id)
+    except CatalogueUnavailable as exc:
+        raise unavailable(exc) from None
+    if row is None:
+        raise HTTPException(404, f"session_id={session_id!r}: no such recording")
+    reviews = ctx.notes.reviewed([session_id])
+    return session_out(row, reviews.get(session_id))
+
+
 def _known(ctx: Ctx, session_id: str) -> None:
     try:
         found = ctx.catalogue.summary(session_id)

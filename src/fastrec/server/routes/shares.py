@@ -110,14 +110,15 @@ def resolve_share(request: Request, token: str, *, log_access: bool) -> ShareLin
 
 
 @router.get("/admin/session-recordings/shared/{token}", response_class=HTMLResponse,
-            responses={404: {"description": "unknown link"}, 410: {"description": "expired or revoked"}})
+            responses={404: {"description": "unknown link (a page)", "content": {"text/html": {}}},
+                       410: {"description": "expired or revoked (a page)", "content": {"text/html": {}}}})
 def open_share(token: str, request: Request) -> Response:
     """The shared recording's read-only replay page (no login); a clear page when refused."""
     try:
         resolve_share(request, token, log_access=True)
     except ShareRefused as refused:
         code, title, text = _REFUSED[refused.state]
-        body = (f"<h1>{escape(title)}</h1><p>{escape(text)}</p>")
+        body = f'<div class="refused" id="refused"><h1>{escape(title)}</h1><p>{escape(text)}</p></div>'
         return HTMLResponse(page_html(title, body, script=None), status_code=code,
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     return HTMLResponse(page_html("Shared recording", "", script="app.js", shared=True),
