@@ -22,9 +22,10 @@ PASSWORD = "serve-test-password"
 START = 60.0  # seconds for the server to answer: a hang guard, not a target
 
 
-def answers(url: str, deadline: float) -> bool:
-    """Poll ``url`` until it answers 200 or ``deadline`` (monotonic) passes."""
-    while time.monotonic() < deadline:
+def answers(url: str, job: Job) -> bool:
+    """Poll ``url`` until it answers 200; False when the server exits first (or after START s)."""
+    deadline = time.monotonic() + START
+    while time.monotonic() < deadline and job.proc.poll() is None:
         try:
             if httpx.get(url, timeout=5).status_code == 200:
                 return True
@@ -54,7 +55,7 @@ def server(recordings: Path, tmp_path: Path) -> Iterator[tuple[Job, str]]:
 def test_serve_signs_in_through_the_api_and_stops_cleanly(server: tuple[Job, str], recordings: Path,
                                                           tmp_path: Path, signum: int) -> None:
     job, base = server
-    assert answers(f"{base}/openapi.json", time.monotonic() + START), "the server did not answer"
+    assert answers(f"{base}/openapi.json", job), f"the server did not answer: {job.finish()[2]}"
     # printed once it listens: its URL, and (no user yet) how to create the first admin
     assert job.wait_for_stdout(r"^fastrec admin server: (\S+) ")[1] == f"{base}/"
     job.wait_for_stdout(r"^no users yet: create the first admin with")
@@ -101,7 +102,7 @@ def test_the_options_win_over_the_environment(tmp_path: Path) -> None:
     other = Job("serve", "--port", str(port), "--output-dir", str(tmp_path / "rec"), cwd=tmp_path,
                 env={"FASTREC_SERVER_PORT": "1", "RECORDING_OUTPUT_DIR": str(tmp_path / "elsewhere")})
     try:
-        assert answers(f"http://127.0.0.1:{port}/openapi.json", time.monotonic() + START)
+        assert answers(f"http://127.0.0.1:{port}/openapi.json", other), other.finish()[2]
         other.interrupt()
         assert other.finish()[0] == 0
     finally:
