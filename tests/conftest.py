@@ -183,3 +183,20 @@ def redis_url(redis_server: str) -> Iterator[str]:
     with redis.Redis.from_url(redis_server) as client:
         client.flushall()
     yield redis_server
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[object]:
+    """Debian's chromium (installed by scripts/setup.sh; never a downloaded browser), driven
+    by Playwright: one per test run, shared by every browser test (Playwright's sync API
+    allows one driver per thread)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield browser
+        finally:
+            browser.close()

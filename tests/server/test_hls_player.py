@@ -93,21 +93,19 @@ class _MediaServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def _player(playlist: Callable[[], str], files: Callable[[], dict[int, Path]], config: dict[str, object]) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
+def _player(browser, playlist: Callable[[], str], files: Callable[[], dict[int, Path]],  # type: ignore[no-untyped-def]
+            config: dict[str, object]) -> Iterator:
     server = _MediaServer(playlist, files, json.dumps(config))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-                yield page
-            finally:
-                browser.close()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            yield page
+        finally:
+            context.close()
     finally:
         server.shutdown()
         server.server_close()
@@ -123,13 +121,14 @@ def _when(page, expression: str, what: str, timeout: float = 60.0) -> None:  # t
 
 
 @pytest.mark.parametrize("low_latency", [False, True], ids=["keyframe-groups", "low-latency"])
-def test_a_recorded_session_plays_as_one_timeline_across_its_parts(recorded: Recorded, low_latency: bool):
+def test_a_recorded_session_plays_as_one_timeline_across_its_parts(recorded: Recorded, low_latency: bool,
+                                                                 chromium_browser):  # type: ignore[no-untyped-def]
     # low latency: most segments do not start with a keyframe, so a seek makes hls.js load
     # the segments before it until one does
     parts = [part_media(m, index_fragments(recorded.video(m)), _uri(m)) for m in recorded.parts]
     timeline = build_timeline(parts, session_id=SESSION, low_latency=low_latency)
     files = {m.chain.part: recorded.video(m) for m in recorded.parts}
-    with _player(lambda: media_playlist(parts, low_latency=low_latency), lambda: files, {}) as page:
+    with _player(chromium_browser, lambda: media_playlist(parts, low_latency=low_latency), lambda: files, {}) as page:
         _when(page, "() => Number.isFinite(document.getElementById('v').duration)", "the duration known")
         assert page.evaluate("document.getElementById('v').duration") == pytest.approx(timeline.duration, abs=0.05)
         # a seek into every part shows that part's frames at the wall-clock time the timeline says
@@ -151,7 +150,7 @@ def test_a_recorded_session_plays_as_one_timeline_across_its_parts(recorded: Rec
         assert played[0][0] == pytest.approx(0, abs=0.05) and played[-1][1] == pytest.approx(timeline.duration, abs=0.05)
 
 
-def test_a_session_being_recorded_is_followed_live_across_a_rotation(tmp_path: Path):
+def test_a_session_being_recorded_is_followed_live_across_a_rotation(tmp_path: Path, chromium_browser):  # type: ignore[no-untyped-def]
     out = tmp_path / "rec"
     settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10, keyframe_interval_seconds=2.0)
     manager = RecordingManager(settings, mode="synthetic",
@@ -174,7 +173,7 @@ def test_a_session_being_recorded_is_followed_live_across_a_rotation(tmp_path: P
     try:
         assert manager.initialize() and manager.start_session_recording(SESSION, CONNECTION)
         assert wait_until(lambda: "#EXTINF" in playlist(), 30)  # a first fragment to play
-        with _player(playlist, lambda: {m.chain.part: out / m.file.name for m in metadata()}, {}) as page:
+        with _player(chromium_browser, playlist, lambda: {m.chain.part: out / m.file.name for m in metadata()}, {}) as page:
             page.evaluate("document.getElementById('v').play()")
             _when(page, "() => hls.playingDate !== null && !document.getElementById('v').paused"
                         " && document.getElementById('v').currentTime > 0", "live playback")

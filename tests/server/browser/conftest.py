@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import IDLE_SECONDS, VIEWPORT, RunningServer, create_users, launch_chromium, record_fixtures, run_server
+from browser_harness import IDLE_SECONDS, VIEWPORT, RunningServer, create_users, record_fixtures, run_server
 
 
 @pytest.fixture(scope="session")
@@ -28,15 +28,8 @@ def ui_server(ui_recordings: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(chromium_browser: Any) -> Any:
+    return chromium_browser
 
 
 @pytest.fixture
