@@ -118,6 +118,9 @@ def test_detail_shows_integrity_reviews_and_bookmarks(client_for: Client, sessio
     assert detail["reviews"][0]["user"] == "alice" and detail["reviews"][0]["note"] == "PCI review Q4"
     assert detail["session"]["reviewed"]["user"] == "alice"
     assert detail["bookmarks"][0]["note"] == "login"
+    # an id beyond SQLite's integers is a bad request, not a server error (found by schemathesis)
+    huge = alice.delete(f"/api/recordings/rdp_42/bookmarks/{2**70}")
+    assert huge.status_code == 422 and "bookmark_id" in huge.json()["detail"]
     # a part changed on disk is reported
     video = session[1][0]
     video.write_bytes(video.read_bytes() + b"x")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from fastrec.server.audit import AuditAction, AuditStatus
 from fastrec.server.auth import Admin, Auditor, Ctx, Principal, Viewer
@@ -165,7 +165,8 @@ def add_bookmark(session_id: str, body: BookmarkIn, principal: Auditor, ctx: Ctx
 
 @router.delete("/api/recordings/{session_id}/bookmarks/{bookmark_id}", status_code=204,
                responses={401: {}, 403: {}, 404: {}})
-def delete_bookmark(session_id: str, bookmark_id: int, principal: Auditor, ctx: Ctx) -> Response:
+def delete_bookmark(session_id: str, bookmark_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: Auditor,
+                    ctx: Ctx) -> Response:
     if not ctx.notes.delete_bookmark(bookmark_id, session_id):
         raise HTTPException(404, f"bookmark_id={bookmark_id}: no such bookmark of session {session_id!r}")
     return Response(status_code=204)
