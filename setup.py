@@ -26,27 +26,28 @@ else:
     if os.environ.get("FASTREC_PORTABLE") != "1":
         compile_args.append("-march=native")
 
+# shared with scripts/windows/build_core.py (the mingw-w64 cross build), which reads them
+# through runpy without running setup()
+CYTHON_DIRECTIVES = {
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+DEFINE_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+
 extensions = [
     Extension(
         f"fastrec._ext.{pyx.stem}",
         [str(pyx)],
         include_dirs=[str(EXT_DIR), np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=DEFINE_MACROS,
         extra_compile_args=compile_args,
     )
     for pyx in sorted(EXT_DIR.glob("_*.pyx"))
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        language_level=3,
-        compiler_directives={
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "initializedcheck": False,
-            "embedsignature": True,
-        },
-    )
-)
+if __name__ == "__main__":  # setuptools' build backend runs this file as __main__ too
+    setup(ext_modules=cythonize(extensions, language_level=3,
+                                compiler_directives=CYTHON_DIRECTIVES))

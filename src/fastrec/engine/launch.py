@@ -33,11 +33,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import fastrec
+
 
 # argv: [python, -c, _BOOT, package root, fd, name]; the name makes `ps` readable
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from fastrec.engine.launch import _child_main; _child_main()"
-_ROOT = str(Path(fastrec.__file__).resolve().parent.parent)
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the fastrec package
+# a process group of its own: the console's Ctrl-C reaches the host alone (see above)
+_WINDOWS_FLAGS = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 
 
 class Child:
@@ -79,11 +81,17 @@ class Child:
 def start(target: Callable[..., None], *args: Any, name: str) -> Child:
     """Run ``target(conn, *args)`` in a new interpreter; ``target`` must be a module-level
     function of fastrec and ``args`` picklable (sockets and ring endpoints included)."""
-    if os.name != "posix":  # handle inheritance on Windows is not written (no machine to try it)
-        raise NotImplementedError("fastrec's engine processes need a POSIX system")
     if getattr(sys, "frozen", False):  # sys.executable is the application, not a Python
         raise NotImplementedError("fastrec's engine processes cannot start from a frozen "
                                   "application (PyInstaller, cx_Freeze) yet: run it on a Python interpreter")
+    popen, conn = _start_windows(name) if os.name == "nt" else _start_posix(name)
+    # the authkey first: unpickling the arguments may already fetch file descriptors
+    conn.send(bytes(mp.current_process().authkey))
+    conn.send((target.__module__, target.__qualname__, args))
+    return Child(popen, conn, name)
+
+
+def _start_posix(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
     mine, theirs = socket.socketpair()
     try:
         popen = subprocess.Popen(
@@ -95,11 +103,27 @@ def start(target: Callable[..., None], *args: Any, name: str) -> Child:
         raise
     finally:
         theirs.close()
-    conn = Connection(mine.detach())
-    # the authkey first: unpickling the arguments may already fetch file descriptors
-    conn.send(bytes(mp.current_process().authkey))
-    conn.send((target.__module__, target.__qualname__, args))
-    return Child(popen, conn, name)
+    return popen, Connection(mine.detach())
+
+
+def _start_windows(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
+    # A duplex named pipe (multiprocessing's own PipeConnection); the child's end is the
+    # one handle it inherits (handle_list), so no other handle of the host leaks into it.
+    mine, theirs = mp.Pipe(duplex=True)
+    try:
+        handle = theirs.fileno()
+        os.set_handle_inheritable(handle, True)
+        info = subprocess.STARTUPINFO(lpAttributeList={"handle_list": [handle]})
+        popen = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, _ROOT, str(handle), name],
+            startupinfo=info, close_fds=True, stdin=subprocess.DEVNULL,
+            creationflags=_WINDOWS_FLAGS)
+    except BaseException:
+        mine.close()
+        raise
+    finally:
+        theirs.close()
+    return popen, mine  # type: ignore[return-value]  # PipeConnection: same interface
 
 
 def send(conn: Connection, message: Any) -> bool:
@@ -113,7 +137,13 @@ def send(conn: Connection, message: Any) -> bool:
 
 
 def _child_main() -> None:
-    conn = Connection(int(sys.argv[2]))
+    conn: Any
+    if os.name == "nt":
+        from multiprocessing.connection import PipeConnection  # type: ignore[attr-defined]
+
+        conn = PipeConnection(int(sys.argv[2]))
+    else:
+        conn = Connection(int(sys.argv[2]))
     mp.current_process().authkey = conn.recv()
     mp.current_process().name = sys.argv[3]
     module, qualname, args = conn.recv()
