@@ -21,6 +21,9 @@ from x11_windows import WAIT, WINDOW_SCRIPT, Window
 from fastrec.demo.display import VirtualDisplay
 from fastrec.logs import configure_logging
 
+# the Windows suite runs in the Windows CPython under Wine: scripts/test-windows.sh
+collect_ignore = ["windows"]
+
 
 @pytest.fixture(autouse=True)
 def _no_real_display(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pytest
 
+from polling import WAIT, wait_for, wait_until  # noqa: F401 - re-exported to the tests
+
 from fastrec.capture import Target
 from fastrec.core.masks import MaskKind, MaskRegion, mask_bgra
 
-T = TypeVar("T")
-WAIT = 10.0  # seconds: the longest any test waits for the X server or a window manager
 
 needs_x = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("Xvfb", "openbox", "xdotool")),
@@ -55,29 +54,6 @@ def tick(n=[0]):
 tick()
 root.mainloop()
 """
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 20.0, step: float = 0.05) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passes; returns its last truth."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = WAIT, what: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something other than None/False; fail after
-    ``timeout``."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while value is None or value is False:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
-        time.sleep(0.02)
-        value = predicate()
-    return value
 
 
 def wait_capture(recorder: Any, session_id: str, predicate: Callable[[dict[str, Any]], object],
