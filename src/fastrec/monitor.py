@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -154,6 +155,27 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
     return {key: getattr(details, key) for key in _PARSED_KEYS}
 
 
+def _process_name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except OSError:
+        # psutil's own errors are not OSError: this is a system call psutil did not expect
+        # to fail (Wine lacks the NtQuerySystemInformation class it asks on Windows).  One
+        # process must not stop the whole scan; Windows has another way to the name.
+        if sys.platform != "win32":
+            raise
+        from fastrec.capture.win32 import process_image_name
+
+        return process_image_name(proc.pid)
+
+
+def _create_time(proc: psutil.Process) -> float:
+    try:
+        return proc.create_time()
+    except psutil.AccessDenied:
+        return 0.0
+
+
 class ConnectionMonitor:
     """Record every RDP connection on this machine while it runs; a context manager.
 
@@ -253,13 +275,12 @@ class ConnectionMonitor:
 
     def _find_clients(self) -> list[RdpClient]:
         found = []
-        for proc in psutil.process_iter(["pid", "name", "create_time"]):
+        for proc in psutil.process_iter():
             try:
-                name = proc.info["name"] or ""
+                name = _process_name(proc)
                 if not any(p.search(name) for p in self._compiled):
                     continue
-                found.append(RdpClient(proc.pid, name, proc.info["create_time"] or 0.0,
-                                       tuple(proc.cmdline())))
+                found.append(RdpClient(proc.pid, name, _create_time(proc), tuple(proc.cmdline())))
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         return found

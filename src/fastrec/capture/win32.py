@@ -158,7 +158,6 @@ class User32Api:
         self._wt = wintypes
         windll: Any = getattr(ctypes, "WinDLL")  # noqa: B009 - absent from non-Windows stubs
         user32 = windll("user32", use_last_error=True)
-        kernel32 = windll("kernel32", use_last_error=True)
         try:
             self._dwm = windll("dwmapi")
             self._dwm.DwmGetWindowAttribute.argtypes = [
@@ -185,17 +184,7 @@ class User32Api:
         for name, args, res in signatures:
             fn = getattr(user32, name)
             fn.argtypes, fn.restype = args, res
-        signatures = [
-            ("OpenProcess", [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD], wintypes.HANDLE),
-            ("QueryFullProcessImageNameW",
-             [wintypes.HANDLE, wintypes.DWORD, wintypes.LPWSTR, ctypes.POINTER(wintypes.DWORD)],
-             wintypes.BOOL),
-            ("CloseHandle", [wintypes.HANDLE], wintypes.BOOL),
-        ]
-        for name, args, res in signatures:
-            fn = getattr(kernel32, name)
-            fn.argtypes, fn.restype = args, res
-        self._user32, self._kernel32 = user32, kernel32
+        self._user32 = user32
 
     def top_level_windows(self) -> list[int]:
         found: list[int] = []
@@ -230,18 +219,7 @@ class User32Api:
         return int(pid.value) or None
 
     def process_name(self, pid: int) -> str:
-        handle = self._kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
-        if not handle:
-            return ""  # an elevated or protected process: no name, no process match
-        try:
-            size = self._wt.DWORD(32768)
-            buf = self._ctypes.create_unicode_buffer(size.value)
-            if not self._kernel32.QueryFullProcessImageNameW(handle, 0, buf,
-                                                            self._ctypes.byref(size)):
-                return ""
-            return ntpath.basename(buf.value)
-        finally:
-            self._kernel32.CloseHandle(handle)
+        return process_image_name(pid)
 
     def class_name(self, hwnd: int) -> str:
         buf = self._ctypes.create_unicode_buffer(257)  # class names are at most 256 chars
@@ -280,6 +258,37 @@ class User32Api:
     def foreground_window(self) -> int | None:
         hwnd = self._user32.GetForegroundWindow()
         return int(hwnd) if hwnd else None
+
+
+def process_image_name(pid: int) -> str:
+    """The executable's file name of process ``pid`` (``QueryFullProcessImageNameW``), or ""
+    when it cannot be opened (elevated, protected or gone).  Windows only.
+
+    Needs only PROCESS_QUERY_LIMITED_INFORMATION, which the desktop's processes grant; the
+    connection monitor falls back on it where psutil's name() fails (under Wine, which
+    lacks the NtQuerySystemInformation class psutil asks).
+    """
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = getattr(ctypes, "WinDLL")("kernel32", use_last_error=True)  # noqa: B009
+    kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.QueryFullProcessImageNameW.argtypes = [
+        wintypes.HANDLE, wintypes.DWORD, wintypes.LPWSTR, ctypes.POINTER(wintypes.DWORD)]
+    kernel32.QueryFullProcessImageNameW.restype = wintypes.BOOL
+    kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return ""  # an elevated or protected process: no name, no process match
+    try:
+        size = wintypes.DWORD(32768)
+        buf = ctypes.create_unicode_buffer(size.value)
+        if not kernel32.QueryFullProcessImageNameW(handle, 0, buf, ctypes.byref(size)):
+            return ""
+        return ntpath.basename(buf.value)
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 class RdpWindowSource(RdpWindowTracker):
