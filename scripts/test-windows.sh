@@ -117,7 +117,8 @@ export FASTREC_TEST_PROGRAMS="Z:$CACHE/bin"
 echo "== Windows suite (Wine $(wine --version 2>/dev/null | cut -d- -f2), CPython 3.13 for Windows, DISPLAY=$DISPLAY)"
 set +e
 wine "$PY/python.exe" -m pytest -p no:cacheprovider --confcutdir=tests/windows \
-  tests/windows tests/test_diff.py tests/test_convert.py tests/test_masks.py "$@" </dev/null
+  tests/windows tests/test_diff.py tests/test_convert.py tests/test_masks.py tests/test_ring.py \
+  tests/engine/test_launch.py "$@" </dev/null
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then echo "Windows suite: no tests were collected - that is a failure"; exit 1; fi

@@ -99,7 +99,7 @@ def produce_with_child_consumer(backend: str, conn: Connection, consumer_conn: C
     slots = 4
     ring = FrameRing(slot_size=4096, slots=slots, timeout=0.5, backend=backend)
     name = ring._shm.name if ring._shm is not None else None
-    existed = name is not None and os.path.exists(f"/dev/shm/{name}")
+    existed = name is not None and shm_exists(name)
     # Reading slots + 1 frames proves the consumer attached before the producer's last acquire.
     consumer = SPAWN.Process(target=read_forever, args=(ring.endpoint(0), consumer_conn, slots + 1))
     consumer.start()
@@ -112,3 +112,19 @@ def produce_with_child_consumer(backend: str, conn: Connection, consumer_conn: C
             slot.publish(time.monotonic(), 4, 4, size=16)
             seq += 1
         time.sleep(0.001)
+
+
+def shm_exists(name: str) -> bool:
+    """Whether shared memory of this name exists: a file in /dev/shm (POSIX), a named file
+    mapping that opens (Windows: it lives while any process holds a handle to it)."""
+    if os.name != "nt":
+        return os.path.exists(f"/dev/shm/{name}")
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenFileMappingW.restype = ctypes.c_void_p
+    kernel32.OpenFileMappingW.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_wchar_p]
+    handle = kernel32.OpenFileMappingW(0x0004, False, name)  # FILE_MAP_READ
+    if handle:
+        kernel32.CloseHandle(ctypes.c_void_p(handle))
+    return bool(handle)
