@@ -78,6 +78,22 @@ def produce_and_send_endpoint(conn: Connection, frames: int) -> None:
     time.sleep(60)
 
 
+def produce_close_then_linger(conn: Connection, frames: int, backend: str | None = None) -> None:
+    """Publish `frames` frames, send an endpoint, close the ring when told ("close"), say
+    "closed", then stay alive until told to go (as the capture process lingers)."""
+    ring = FrameRing(slot_size=4096, slots=4, backend=backend)
+    for seq in range(frames):
+        slot = ring.acquire()
+        assert slot is not None
+        slot.data[:100] = pattern(seq, 100)
+        slot.publish(time.monotonic(), 10, 10, size=100)
+    conn.send(ring.endpoint(0))
+    assert conn.recv() == "close"
+    ring.close()
+    conn.send("closed")
+    conn.recv()
+
+
 def read_forever(endpoint: RingEndpoint, conn: Connection, report_after: int) -> None:
     """Keep reading; after `report_after` frames send ("consumer", pid)."""
     reader = RingReader(endpoint)

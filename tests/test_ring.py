@@ -17,6 +17,7 @@ from _ring_workers import (
     hold_one,
     pattern,
     produce_and_send_endpoint,
+    produce_close_then_linger,
     produce_with_child_consumer,
     read_all,
     read_from_queue,
@@ -282,6 +283,34 @@ def test_consumer_drains_after_close_then_gets_ring_closed(procs: Processes,
     gate_send.send("go")
     frames = _get(results, "done")
     assert [f[0] for f in frames] == [0, 1, 2] and all(f[-1] for f in frames)
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param("memfd", marks=needs_memfd),
+    pytest.param("shm", marks=pytest.mark.skipif(
+        os.name == "posix", reason="a POSIX name is unlinked on close: a consumer that had not "
+                                   "attached yet gets RingClosed")),
+])
+def test_frames_published_before_close_reach_a_consumer_that_opens_after_it(procs: Processes,
+                                                                          backend: str) -> None:
+    # the capture process publishes its last frames and closes its ring before the encoder
+    # has opened it (a session stopped right after it started): the received endpoint keeps
+    # the memory alive -- a descriptor on Linux, a handle on Windows, whose named mapping
+    # would otherwise vanish with the producer's last handle and lose the frames
+    conn, theirs = SPAWN.Pipe()
+    procs.start(produce_close_then_linger, theirs, 2, backend)
+    endpoint = _recv(conn)
+    conn.send("close")
+    assert _recv(conn) == "closed"
+    with RingReader(endpoint) as reader:
+        for seq in range(2):
+            slot = reader.read(timeout=5)
+            assert slot is not None and slot.header.seq == seq
+            assert np.array_equal(slot.data, pattern(seq, 100))
+            slot.release()
+        with pytest.raises(RingClosed):
+            reader.read(timeout=5)
+    conn.send("bye")
 
 
 def test_consumer_of_killed_producer_gets_ring_closed(procs: Processes) -> None:

@@ -6,7 +6,11 @@ processes read it from there.  Pixels never cross a pipe: only one-byte doorbell
 Memory.  On Linux the ring is an anonymous ``memfd`` handed to consumers by file descriptor,
 so it never has a name in /dev/shm and the kernel frees it when the last process mapping it
 exits, however it exits.  Elsewhere it is a named ``SharedMemory`` that the producer unlinks
-as soon as every consumer has attached, and on close.
+as soon as every consumer has attached, and on close.  On Windows a named mapping lives
+exactly as long as a handle to it, so nothing is ever left behind, but a producer that
+closes before a consumer opened would take the frames with it: there an endpoint carries a
+handle to the mapping, duplicated from process to process as it travels (as a memfd's
+descriptor does), and the reader closes it once it has mapped the memory.
 
 Layout.  A 64-byte control block, then ``slots`` slots, each a 64-byte header and the
 payload, 64-byte aligned::
@@ -252,6 +256,24 @@ class _Region:
             pass  # the caller still holds a slot's array: the mapping goes when that array does
 
 
+_FILE_MAP_ALL_ACCESS = 0x000F001F
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowsMapping:
+    """A named file mapping (Windows) and a handle that keeps it alive while the endpoint
+    travels: Windows frees a mapping with its last handle (see the module docstring)."""
+
+    name: str
+    handle: int
+
+
+def _close_handle(handle: int) -> None:
+    import _winapi  # Windows only
+
+    _winapi.CloseHandle(handle)
+
+
 def _slot_stride(slot_size: int) -> int:
     return _SLOT_HEADER_SIZE + -(-slot_size // _ALIGN) * _ALIGN
 
@@ -272,11 +294,15 @@ def _map_fd(fd: int, size: int) -> mmap.mmap:
     return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
 
 
-def _attach_shm(name: str, size: int) -> _Region:
+def _attach_shm(name: str, size: int, *, producer: bool = False) -> _Region:
     if os.name != "posix":
-        # Opens the existing mapping of that name (a vanished one comes back zeroed, and
-        # fails the magic check).
-        return _Region(mmap.mmap(-1, size, tagname=name))  # type: ignore[call-arg]
+        # Opens the existing mapping of that name; a vanished one would be created anew,
+        # zeroed: no magic, so the ring is gone (an endpoint's handle prevents that).
+        region = _Region(mmap.mmap(-1, size, tagname=name))  # type: ignore[call-arg]
+        if not producer and region.words.load32(_C_MAGIC) == 0:
+            region.close()
+            raise RingClosed(f"shared memory {name!r} is gone: the producer closed the ring")
+        return region
     try:
         # Not SharedMemory(name): before Python 3.13 attaching registers the name with this
         # process's resource tracker, which would unlink it under the producer, or, when the
@@ -308,17 +334,17 @@ class RingEndpoint:
 
     __slots__ = ("_free", "_memory", "_owned", "_ready", "_size", "index")
 
-    def __init__(self, index: int, memory: int | str, size: int,
+    def __init__(self, index: int, memory: int | str | _WindowsMapping, size: int,
                  ready: socket.socket, free: socket.socket, owned: bool) -> None:
         self.index = index
-        self._memory: int | str | None = memory
+        self._memory: int | str | _WindowsMapping | None = memory
         self._size = size
         self._ready = ready
         self._free = free
         self._owned = owned  # rebuilt in this process: the reader takes its mapping and sockets
 
     def __repr__(self) -> str:
-        backend = "shm" if isinstance(self._memory, str) else "memfd"
+        backend = "memfd" if isinstance(self._memory, int) else "shm"
         return f"<RingEndpoint index={self.index} backend={backend}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -326,7 +352,11 @@ class RingEndpoint:
         if memory is None:
             raise TypeError("this endpoint already opened a RingReader or was closed; "
                             "ask the producer's FrameRing.endpoint() for a new one")
-        handle = memory if isinstance(memory, str) else reduction.DupFd(memory)  # POSIX only
+        handle: Any
+        if isinstance(memory, _WindowsMapping):
+            handle = (memory.name, reduction.DupHandle(memory.handle, _FILE_MAP_ALL_ACCESS))
+        else:
+            handle = memory if isinstance(memory, str) else reduction.DupFd(memory)  # POSIX
         return _rebuild_endpoint, (self.index, handle, self._size, self._ready, self._free)
 
     def close(self) -> None:
@@ -338,6 +368,8 @@ class RingEndpoint:
         if self._owned and self._memory is not None:
             if isinstance(self._memory, int):
                 os.close(self._memory)
+            elif isinstance(self._memory, _WindowsMapping):
+                _close_handle(self._memory.handle)
             self._ready.close()
             self._free.close()
         self._memory = None
@@ -348,6 +380,10 @@ class RingEndpoint:
             raise ValueError("this endpoint already opened a RingReader or was closed")
         if isinstance(memory, str):
             region = _attach_shm(memory, self._size)
+        elif isinstance(memory, _WindowsMapping):
+            region = _attach_shm(memory.name, self._size)
+            if self._owned:
+                _close_handle(memory.handle)  # the view keeps the mapping alive now
         else:
             region = _Region(_map_fd(memory, self._size))
             if self._owned:
@@ -360,7 +396,9 @@ class RingEndpoint:
 
 def _rebuild_endpoint(index: int, memory: Any, size: int, ready: socket.socket,
                       free: socket.socket) -> RingEndpoint:
-    if not isinstance(memory, str):
+    if isinstance(memory, tuple):  # Windows: the mapping's name and a handle now ours
+        memory = _WindowsMapping(memory[0], memory[1].detach())
+    elif not isinstance(memory, str):
         memory = memory.detach()  # our own fd: mapped when a reader opens, forwardable until then
     return RingEndpoint(index, memory, size, ready, free, owned=True)
 
@@ -416,6 +454,7 @@ class FrameRing:
             sock.setblocking(False)
         self._fd = -1
         self._shm: shared_memory.SharedMemory | None = None
+        self._keepalive: int | None = None  # Windows: a handle to the named mapping
         self._unlinked = False
         if backend == "memfd":
             self._fd, self._region = _create_memfd(self._size)
@@ -425,7 +464,12 @@ class FrameRing:
             # mapping, like the consumers, and keeps the object only to unlink the name.
             self._shm = shared_memory.SharedMemory(create=True, size=self._size)
             try:
-                self._region = _attach_shm(self._shm.name, self._size)
+                if os.name == "nt":  # what endpoints duplicate (see the module docstring)
+                    import _winapi
+
+                    self._keepalive = _winapi.OpenFileMapping(_FILE_MAP_ALL_ACCESS, False,
+                                                              self._shm.name)
+                self._region = _attach_shm(self._shm.name, self._size, producer=True)
             finally:
                 self._shm.close()
         self._region.format(slots, slot_size, consumers)
@@ -448,7 +492,9 @@ class FrameRing:
             if self._unlinked:
                 raise RuntimeError("the shared memory name was unlinked once all consumers had "
                                    "attached; a later consumer needs the 'memfd' backend")
-            memory: int | str = self._shm.name
+            memory: int | str | _WindowsMapping = self._shm.name
+            if self._keepalive is not None:
+                memory = _WindowsMapping(self._shm.name, self._keepalive)
         else:
             memory = self._fd
         return RingEndpoint(index, memory, self._size, self._ready_ends[index], self._free_end,
@@ -494,6 +540,9 @@ class FrameRing:
             self._fd = -1
         if self._shm is not None and not self._unlinked:
             self._unlink()
+        if self._keepalive is not None:
+            _close_handle(self._keepalive)
+            self._keepalive = None
         self._region.close()
 
     def __enter__(self) -> Self:
