@@ -249,32 +249,42 @@ def _mb(size: int | None) -> str:
     return "-" if size is None else f"{size / (1024 * 1024):.2f}"
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGBREAK: Ctrl-Break in a Windows console
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
 
 
 class _StopSignal:
-    """SIGINT/SIGTERM set :attr:`event` instead of raising (``record`` and ``watch``).
+    """SIGINT/SIGTERM (and Windows' SIGBREAK) set :attr:`event` instead of raising
+    (``record`` and ``watch``); so does a Windows console closing, or the user logging off
+    (:class:`fastrec.winconsole.ConsoleCloseGuard`, which holds the process until
+    :attr:`done`).
 
     Installed once by :func:`main` before anything starts and kept until the command
     returns, so a signal at any moment is seen.  Only this process receives a terminal's
-    Ctrl-C (the engine's processes are in sessions of their own), and the command then
-    stops its recordings and waits for their files to be sealed.
+    Ctrl-C (the engine's processes are in sessions, on Windows consoles, of their own), and
+    the command then stops its recordings and waits for their files to be sealed.
     """
 
     def __init__(self) -> None:
+        from fastrec.winconsole import ConsoleCloseGuard
+
         self.event = threading.Event()
+        self.done = threading.Event()  # the command has returned: its files are sealed
         self._saved: dict[int, Any] = {}
+        self._console = ConsoleCloseGuard(self.event, self.done)
 
     def _handler(self, signum: int, frame: Any) -> None:
         self.event.set()
 
     def install(self) -> None:
         self._saved = {s: signal.signal(s, self._handler) for s in _STOP_SIGNALS}
+        self._console.install()
 
     def restore(self) -> None:
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         self._saved = {}
+        self._console.uninstall()
 
 
 FIRST_FRAME_GRACE = 5.0  # seconds a Ctrl-C during start-up waits for the first frame
@@ -631,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv, stop)
     finally:
+        stop.done.set()
         stop.restore()
 
 

@@ -5,13 +5,19 @@ child (a GUI toolkit in the capture process, or a crash if the script lacks a
 ``__main__`` guard) and starts a resource-tracker process.  A child here is a fresh
 interpreter that imports only fastrec and runs one function with one duplex
 :class:`~multiprocessing.connection.Connection` to the parent: a socket pair whose child
-end is inherited (POSIX).  Objects sent over it are pickled as by multiprocessing, file
+end is inherited (POSIX), a named pipe's end on Windows.  Objects sent over it are pickled as by multiprocessing, file
 descriptors included (ring endpoints), so the child shares the parent's authkey.
 
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
 
-Signals: every child runs in a session (and so a process group) of its own.  A terminal's
+Windows: the child's end is one end of a duplex named pipe (multiprocessing's
+PipeConnection), the only handle it inherits (``handle_list``); it runs with a console of
+its own, without a window, and in a process group of its own, so the console events of the
+host's console -- Ctrl-C, Ctrl-Break, closing its window -- reach the host alone, which
+stops the recording and seals the files as on POSIX.
+
+Signals (POSIX): every child runs in a session (and so a process group) of its own.  A terminal's
 Ctrl-C signals its foreground process group, and the parent alone decides when recording
 stops and the files are sealed; with the children outside that group no SIGINT can cut a
 segment off, and the parent needs no "ignore SIGINT while spawning" dance (which lost
@@ -38,8 +44,10 @@ from typing import Any
 # argv: [python, -c, _BOOT, package root, fd, name]; the name makes `ps` readable
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from fastrec.engine.launch import _child_main; _child_main()"
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the fastrec package
-# a process group of its own: the console's Ctrl-C reaches the host alone (see above)
-_WINDOWS_FLAGS = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+# Windows' equivalent of a session of its own: a console of its own, without a window, so
+# the host's console events (Ctrl-C, Ctrl-Break, its window closed) reach the host alone
+# (see above); and a process group of its own, so no Ctrl-C is ever sent to it by group
+_WINDOWS_FLAGS = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 
 
 class Child:
