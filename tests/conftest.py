@@ -63,21 +63,23 @@ def bare_display() -> Iterator[VirtualDisplay]:
 @pytest.fixture
 def spawn_window(tmp_path: Path) -> Iterator[Callable[..., Window]]:
     """``spawn_window(display, geometry, colour, process_name=None, class_name="Tk",
-    popup=False)`` starts a Tk window and waits until it is shown.  With ``process_name``
-    the Python interpreter runs through a symlink of that name, so /proc/PID/comm is that
-    name; ``popup`` makes it override-redirect (a menu, as far as X is concerned)."""
+    popup=False, title_prefix="")`` starts a Tk window and waits until it is shown.  With
+    ``process_name`` the Python interpreter runs through a symlink of that name, so
+    /proc/PID/comm is that name; ``popup`` makes it override-redirect (a menu, as far as X
+    is concerned); ``title_prefix`` goes before the window's unique title."""
     started: list[Window] = []
 
     def spawn(display: VirtualDisplay, geometry: str, colour: str,
               process_name: str | None = None, class_name: str = "Tk",
-              popup: bool = False) -> Window:
+              popup: bool = False, title_prefix: str = "") -> Window:
         exe = os.path.realpath(sys.executable)
         if process_name is not None:
             link = tmp_path / process_name
             if not link.exists():
                 link.symlink_to(exe)
             exe = str(link)
-        title = f"win-{uuid.uuid4().hex[:10]}"
+        unique = f"win-{uuid.uuid4().hex[:10]}"
+        title = title_prefix + unique
         proc = subprocess.Popen([exe, "-c", WINDOW_SCRIPT, title, geometry, colour, class_name,
                                  "popup" if popup else "window"],
                                 env=display.env, stdout=subprocess.DEVNULL,
@@ -85,7 +87,8 @@ def spawn_window(tmp_path: Path) -> Iterator[Callable[..., Window]]:
         window = Window(proc, 0, title, display.env)
         started.append(window)
         found = subprocess.run(
-            ["xdotool", "search", "--sync", "--onlyvisible", "--name", f"^{title}$"],
+            ["xdotool", "search", "--sync", "--onlyvisible", "--name",
+             f"{unique}$" if title_prefix else f"^{title}$"],
             env=display.env, capture_output=True, text=True, timeout=WAIT, check=False)
         ids = found.stdout.split()
         assert found.returncode == 0 and ids, f"window {title} did not appear: {found.stderr}"

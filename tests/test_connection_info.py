@@ -134,7 +134,7 @@ def test_credentials_go_before_the_cut():
 @pytest.mark.parametrize(("key", "value", "kept"), [
     ("user", "admin:" + PASSWORD, "admin"),
     ("user", "CORP\\admin:" + PASSWORD, "CORP\\admin"),
-    ("user", "admin@corp.example:" + PASSWORD, "admin@corp.example"),
+    ("user", "admin@corp:" + PASSWORD, "admin@corp"),  # a UPN is an address: tests/privacy
     ("name", "rdp://admin:" + PASSWORD + "@10.0.0.5", "rdp://admin@10.0.0.5"),
     ("name", "rdp://admin:p@ss w/rd " + PASSWORD + "@10.0.0.5:3389", "rdp://admin@10.0.0.5:3389"),
     ("ip", "admin:" + PASSWORD + "@10.0.0.5", "admin@10.0.0.5"),

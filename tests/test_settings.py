@@ -57,6 +57,19 @@ BAD_VALUES = [
     ("FASTREC_REDIS_URL", "http://admin:S3cret@cache:6379",
      "FASTREC_REDIS_URL=http://admin@cache:6379: must start with redis://, rediss://, unix://"),
     ("FASTREC_LIVE_PREFIX", "my prefix", "FASTREC_LIVE_PREFIX=my prefix: must be 1 to 64 printable characters without spaces"),
+    ("RECORDING_PII_PATTERNS", "emp=EMP(", "RECORDING_PII_PATTERNS=emp=EMP(: in 'emp=EMP(': "
+     "CustomPattern.regex='EMP(' of pattern 'emp' does not compile (missing ), unterminated subpattern "
+     "at position 3); allowed: a Python regular expression (re) of 1 to 1000 characters that matches "
+     "at least one character wherever it matches"),
+    ("RECORDING_PII_PATTERNS", "emp=\\d*", "RECORDING_PII_PATTERNS=emp=\\d*: in 'emp=\\\\d*': "
+     "CustomPattern.regex='\\\\d*' of pattern 'emp' matches the empty string; allowed: a Python regular "
+     "expression (re) of 1 to 1000 characters that matches at least one character wherever it matches"),
+    ("RECORDING_PII_PATTERNS", "Emp=x", "RECORDING_PII_PATTERNS=Emp=x: in 'Emp=x': CustomPattern.name='Emp' "
+     "is not allowed; allowed: 1 to 32 characters of a-z, 0-9, '_' and '-', starting with a letter, "
+     "other than email, phone, card, ssn, iban"),
+    ("RECORDING_PII_PATTERNS", "emp", "RECORDING_PII_PATTERNS=emp: in 'emp': not name=regex; allowed: "
+     "name=regex items separated by spaces, the name 1 to 32 characters of a-z, 0-9, '_' and '-', "
+     "starting with a letter, other than email, phone, card, ssn, iban"),
 ]
 
 
@@ -207,6 +220,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
+        "pii_patterns",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")
@@ -281,3 +295,13 @@ def test_live_announce_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("RECORDING_LIVE_ANNOUNCE", "false")
     assert load_settings().live_announce is False
     assert load_settings(live_announce=True).live_announce is True
+
+
+def test_pii_patterns_from_an_env_file(tmp_path: Path) -> None:
+    # unquoted in .env, backslashes and all, as an operator writes them
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("RECORDING_PII_PATTERNS=employee_id=EMP-\\d{6} ticket=(?i)tck\\d{8}\n")
+    settings = load_settings(env_file=env_file)
+    assert [(p.name, p.regex) for p in settings.custom_pii_patterns()] == [
+        ("employee_id", r"EMP-\d{6}"), ("ticket", r"(?i)tck\d{8}")]
+    assert load_settings().custom_pii_patterns() == ()  # unset: none, the built-in kinds only

@@ -12,8 +12,8 @@ Invariant: no password from a command line reaches connection_info, the monitor'
 anything else outside this process.  The parser never copies a password option's value
 nor a URI's user-info password, and what it returns has been through
 :func:`fastrec.privacy.connection.clean_connection_info` (which strips credentials from
-every value again, bounds them and keeps only the allowed keys); the raw command line
-stays in :class:`RdpClient`, whose repr leaves it out.
+every value again, replaces personal data, bounds them and keeps only the allowed keys);
+the raw command line stays in :class:`RdpClient`, whose repr leaves it out.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import structlog
 from fastrec.capture import WindowPatterns
 from fastrec.capture.matching import DEFAULT_PROCESS_NAMES, compile_pattern
 from fastrec.privacy.connection import clean_connection_info
+from fastrec.privacy.pii import CustomPattern
 
 __all__ = ["ConnectionMonitor", "RdpClient", "parse_command_line"]
 
@@ -95,7 +96,8 @@ _PARSED_KEYS = ("con_codigo", "ip", "name", "user", "connection_type", "port", "
 _RDESKTOP_VALUE_OPTIONS = set("udscpnkgaxrTXoBzyMNEK") - set("zKEBMN")
 
 
-def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
+def parse_command_line(name: str, cmdline: Sequence[str], *,
+                       pii_patterns: Sequence[CustomPattern] = ()) -> dict[str, Any]:
     """connection_info from an RDP client's command line.
 
     Understands FreeRDP and mstsc (``/v:host[:port] /u:user /d:domain``, also ``/u:DOM\\user``),
@@ -104,7 +106,8 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
     file, whose name stands for the host: the file is not read).  Returns {"con_codigo": None, "ip", "name", "user",
     "connection_type": "RDP", "port", "client"}; unknown parts are None.  Passwords
     (``/p:``, ``-p``, a URI's ``:password@``) are never copied, and the result has been
-    through :func:`~fastrec.privacy.connection.clean_connection_info`.
+    through :func:`~fastrec.privacy.connection.clean_connection_info` (with
+    ``pii_patterns``: no personal data either).
     """
     args = list(cmdline[1:]) if cmdline else []
     host = port = user = domain = None
@@ -151,7 +154,7 @@ def parse_command_line(name: str, cmdline: Sequence[str]) -> dict[str, Any]:
             ip = host  # a host name: the reference keeps whatever the app connected to
     details = clean_connection_info({
         "con_codigo": None, "ip": ip, "name": host, "user": _user_with_domain(user, domain),
-        "connection_type": "RDP", "port": port, "client": name})
+        "connection_type": "RDP", "port": port, "client": name}, pii_patterns=pii_patterns)
     return {key: getattr(details, key) for key in _PARSED_KEYS}
 
 
@@ -311,7 +314,9 @@ class ConnectionMonitor:
             self._backend = None
 
     def _began(self, client: RdpClient) -> None:
-        info = parse_command_line(client.name, client.cmdline)
+        # cleaned here already: the log line below shows the server and user
+        info = parse_command_line(client.name, client.cmdline,
+                                  pii_patterns=self.manager.settings.custom_pii_patterns())
         info["pid"] = client.pid
         session_id = f"rdp_{client.pid}_{int(client.create_time)}"
         mode = self.mode or self.manager.settings.mode

@@ -42,6 +42,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fastrec.checks import between
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
 from fastrec.privacy.connection import strip_credentials
+from fastrec.privacy.pii import CustomPattern, parse_custom_patterns
 
 __all__ = [
     "CLEANUP_INTERVAL_HOURS",
@@ -180,6 +181,12 @@ class RecordingSettings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="FASTREC_REDIS_URL", repr=False)
     live_prefix: str = Field(default=LIVE_PREFIX, alias="FASTREC_LIVE_PREFIX")
 
+    # --- privacy ---
+    # the operator's own kinds of personal data, replaced in window titles and connection
+    # details like e-mail addresses and card numbers are (fastrec.privacy.pii):
+    # "name=regex" items separated by spaces; kept as written, parsed when used
+    pii_patterns: str = ""
+
     @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
     @classmethod
     def _fold_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -207,6 +214,15 @@ class RecordingSettings(BaseSettings):
         if not 1 <= len(value) <= _PREFIX_MAX or not value.isprintable() or any(c.isspace() for c in value):
             raise PydanticCustomError("live_prefix", "must be 1 to {max} printable characters without spaces",
                                       {"max": _PREFIX_MAX})
+        return value
+
+    @field_validator("pii_patterns", mode="after")
+    @classmethod
+    def _pii_patterns(cls, value: str) -> str:
+        try:
+            parse_custom_patterns(value)
+        except ValueError as exc:
+            raise PydanticCustomError("pii_patterns", "{reason}", {"reason": str(exc)}) from None
         return value
 
     @field_validator("output_dir", mode="before")
@@ -253,12 +269,17 @@ class RecordingSettings(BaseSettings):
         max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
-        password, or None), live_prefix.
+        password, or None), live_prefix, pii_patterns (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
         config["redis_url"] = self.redis_url_shown
         return config
+
+    def custom_pii_patterns(self) -> tuple[CustomPattern, ...]:
+        """RECORDING_PII_PATTERNS as :class:`~fastrec.privacy.pii.CustomPattern` objects
+        (validated when the settings were loaded)."""
+        return parse_custom_patterns(self.pii_patterns)
 
     @property
     def redis_url_shown(self) -> str | None:

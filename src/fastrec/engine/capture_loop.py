@@ -10,6 +10,15 @@ falls back to the desktop.
 The output frame size is fixed for the session (the first target's size x scale).  A
 target that changes size is scaled to fit it with its aspect ratio kept (letterboxed), so
 the video never distorts and the encoder never restarts mid-segment.
+
+Window titles leave this process without personal data.  The loop takes every target
+and pause reason from the source through :meth:`CaptureLoop._private`, which replaces
+e-mail addresses, phone, card, SSN and IBAN numbers and ``CaptureConfig.pii_patterns``
+with markers (:func:`fastrec.privacy.pii.redact_pii`): the title changes and pause
+reasons in the stats - and so the status, the live events, each part's metadata, the
+index and every log line made from them - only ever hold the redacted text.  This is the
+one place for every platform's window source; the sources themselves keep the raw title
+only to match windows (``WindowPatterns.titles``), never store, log or send it.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,10 +41,12 @@ from fastrec.engine.launch import send
 from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
+from fastrec.privacy.pii import CustomPattern, redact_pii
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
 LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
+REDACTED_KEEP = 64  # titles and reasons whose redacted form is remembered (a title repeats every tick)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,9 @@ class CaptureConfig:
     # A window that has just appeared (first seen, restored, newly focused) shows whatever
     # was beneath it until its owner paints: other windows' pixels.  Wait this long first.
     settle_seconds: float = 0.3
+    # the operator's kinds of personal data (RECORDING_PII_PATTERNS), replaced in window
+    # titles and pause reasons with the built-in ones
+    pii_patterns: tuple[CustomPattern, ...] = ()
 
 
 @dataclass(slots=True)
@@ -123,6 +137,28 @@ class CaptureLoop:
         self._paused = True  # until the first target has settled
         self._settle_until: float | None = None
         self._last_target: Target | None = None
+        self._redacted: dict[str, str] = {}
+
+    def _redact(self, text: str) -> str:
+        """``text`` without personal data; remembered, since a title repeats every tick."""
+        if not text:
+            return text
+        private = self._redacted.get(text)
+        if private is None:
+            if len(self._redacted) >= REDACTED_KEEP:
+                self._redacted.clear()
+            private = self._redacted[text] = redact_pii(text, custom=self.config.pii_patterns)
+        return private
+
+    def _private(self, target: Target | None) -> Target | None:
+        """The source's target with personal data in its title and reason replaced: what
+        the rest of the loop (and every consumer of its stats) sees."""
+        if target is None:
+            return None
+        title, reason = self._redact(target.title), self._redact(target.reason)
+        if title == target.title and reason == target.reason:
+            return target
+        return replace(target, title=title, reason=reason)
 
     def _layout(self, width: int, height: int) -> _Layout:
         key = (width, height)
@@ -133,14 +169,15 @@ class CaptureLoop:
     def tick(self, stamp: float) -> None:
         """Capture once at ``stamp`` (a time.monotonic() reading)."""
         self.stats.ticks += 1
-        target = self.source.locate()
+        target = self._private(self.source.locate())
         if target is None:
             self.stats.paused_ticks += 1
             self.stats.paused, self.stats.occluded = True, False
             self._settle_until = None
             if not self._paused:
                 self._paused = True
-                self.stats.note(self.stats.pauses, stamp, self.source.pause_reason or "nothing to record")
+                self.stats.note(self.stats.pauses, stamp,
+                                self._redact(self.source.pause_reason or "nothing to record"))
                 self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
             return
         region = target.region

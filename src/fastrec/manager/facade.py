@@ -248,7 +248,9 @@ class RecordingManager:
         ``connection_info``: the reference's dict (con_codigo, ip, name, user,
         connection_type, and the documented extras of
         :func:`fastrec.privacy.connection.clean_connection_info`); credentials and
-        secret-looking or unknown keys are dropped (and named in the log), never stored.
+        secret-looking or unknown keys are dropped (and named in the log), never stored;
+        personal data in the values (e-mail addresses, card numbers ..., and
+        RECORDING_PII_PATTERNS) is replaced by markers such as ``[email]``.
         ``mode``, ``display``, ``source_options`` override the manager's for this session;
         ``masks`` (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates) are hidden
         in this session's frames in addition to the manager's (issue 11 feeds them from the
@@ -461,7 +463,7 @@ class RecordingManager:
     # --- internals: sessions ------------------------------------------------------------
 
     def _connection(self, session_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
-        cleaned = clean_connection_info(given)
+        cleaned = clean_connection_info(given, pii_patterns=self.settings.custom_pii_patterns())
         if cleaned.dropped or cleaned.changed:
             log.warning(f"Connection details cleaned before they are stored: {cleaned.summary()}",
                         session_id=session_id)
@@ -520,7 +522,8 @@ class RecordingManager:
             session_id=session_id, mode=mode, display=display, source_options=options,
             fps=settings.fps, scale=settings.resolution_scale,
             tile_size=settings.tile_size,
-            ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks)
+            ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks,
+            pii_patterns=settings.custom_pii_patterns())
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
         if session_id is not None:

@@ -1,4 +1,5 @@
-"""connection_info without secrets: an allow-list of plain, bounded, credential-free values.
+"""connection_info without secrets or personal data: an allow-list of plain, bounded,
+credential-free values, personal data replaced by markers.
 
 :func:`clean_connection_info` turns the ``connection_info`` an embedding application
 (``RecordingManager.start_session_recording``) or the RDP-client monitor hands to the
@@ -36,27 +37,39 @@ Invariants, and why:
   clients, never allow ``:`` in a user name, so what follows is a password).  These rules
   err towards removing too much: a stored field a little shorter than it could be is a
   nuisance, a stored password is a breach.
+- **No personal data in any text value** (issue 11): after the credentials, every text
+  value goes through :func:`fastrec.privacy.pii.redact_pii` with every kind - e-mail
+  addresses, phone, card, social security and IBAN numbers, and the operator's
+  ``pii_patterns`` (RECORDING_PII_PATTERNS) - each replaced by its marker (``[email]``,
+  ``[card]``, ...; ``changed`` says "personal data replaced").  This includes ``user``:
+  a user principal name (``bob@corp.example``) is an e-mail address and is stored as
+  ``[email]``; the down-level form (``CORP\bob``) is kept.  The names of dropped keys
+  and the reasons (which quote a refused number) are redacted too.
 - **Bounded text.**  A text value is at most :data:`MAX_TEXT` characters (longer ones are
   cut, end in "…" and are reported), so one field cannot bloat every metadata file, index
-  row and log line.  Credentials are removed *before* the cut, so a cut never leaves a
-  password's head behind.
+  row and log line.  Credentials and personal data are removed *before* the cut, so a
+  cut never leaves a password's head or the first digits of a card number behind.
 - **Control characters are kept as they are.**  Newlines and terminal escapes in a name
   or a user are data, faithfully stored; escaping them is each output's job (the console
   log, ``list``, ``info``), not storage's.  Only lone surrogates (a command line that is not
   UTF-8, as psutil decodes it) are written as ``\\xNN`` escapes, since UTF-8 JSON cannot
   hold them.
 - **Idempotent** for values that were not cut: cleaning a cleaned dict gives it back
-  unchanged, so the monitor and the manager may both clean.  (A cut may end inside
-  ``[redacted]``, which a second pass writes out again; still nothing secret.)
+  unchanged, so the monitor and the manager may both clean (credential stripping leaves
+  ``[redacted]`` alone and :func:`~fastrec.privacy.pii.redact_pii` leaves its markers
+  alone).  (A cut may end inside ``[redacted]``, which a second pass writes out again;
+  still nothing secret.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
+
+from fastrec.privacy.pii import CustomPattern, redact_pii
 
 __all__ = [
     "FIELDS",
@@ -285,7 +298,7 @@ def _only_escapes(text: str) -> bool:
     return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
-def _clean_text(key: str, text: str, notes: list[str]) -> str:
+def _clean_text(key: str, text: str, notes: list[str], patterns: Sequence[CustomPattern]) -> str:
     readable = _readable(text)
     if readable != text:
         notes.append("bytes that are not UTF-8 written as \\xNN")
@@ -293,18 +306,23 @@ def _clean_text(key: str, text: str, notes: list[str]) -> str:
     clean = strip_credentials(readable.split(":", 1)[0] if key == "user" else readable)
     if clean != readable:
         notes.append("credentials removed")
+    # after the credentials: "admin:pw@example.com" leaves "admin@example.com", an address
+    private = redact_pii(clean, custom=patterns)
+    if private != clean:
+        notes.append("personal data replaced")
+        clean = private
     if len(clean) > MAX_TEXT:
         notes.append(f"cut from {len(clean)} to {MAX_TEXT} characters")
         clean = clean[: MAX_TEXT - 1] + "…"
     return clean
 
 
-def _key_name(key: object) -> str:
-    """A dropped key as it may be reported: credential-free, bounded, never the repr of
-    an unknown object."""
+def _key_name(key: object, patterns: Sequence[CustomPattern]) -> str:
+    """A dropped key as it may be reported: credential-free, without personal data,
+    bounded, never the repr of an unknown object."""
     if not isinstance(key, str):
         return f"<{type(key).__name__} key>"
-    name = strip_credentials(_readable(str.__str__(key)))
+    name = redact_pii(strip_credentials(_readable(str.__str__(key))), custom=patterns)
     return name if len(name) <= _KEY_NAME_MAX else name[: _KEY_NAME_MAX - 1] + "…"
 
 
@@ -356,12 +374,15 @@ FIELDS: Final = REFERENCE_FIELDS + EXTRA_FIELDS
 """Every key that may be stored, in metadata order."""
 
 
-def clean_connection_info(info: Mapping[str, object]) -> ConnectionDetails:
+def clean_connection_info(info: Mapping[str, object], *,
+                          pii_patterns: Sequence[CustomPattern] = ()) -> ConnectionDetails:
     """The storable part of ``info`` (see the module docstring for every rule).
 
-    Never raises for what ``info`` holds: a key or value that cannot be kept is dropped and
-    named in ``dropped`` with the reason.  Raises ``TypeError`` only when ``info`` is not a
-    mapping.  ``None`` values are kept as "unknown".
+    ``pii_patterns``: the operator's own kinds of personal data
+    (:meth:`fastrec.settings.RecordingSettings.custom_pii_patterns`), replaced like the
+    built-in ones.  Never raises for what ``info`` holds: a key or value that cannot be
+    kept is dropped and named in ``dropped`` with the reason.  Raises ``TypeError`` only
+    when ``info`` is not a mapping.  ``None`` values are kept as "unknown".
     """
     if not isinstance(info, Mapping):
         raise TypeError(f"connection_info must be a mapping (dict) of str keys, got "
@@ -380,16 +401,17 @@ def clean_connection_info(info: Mapping[str, object]) -> ConnectionDetails:
             try:
                 read = _READERS[key](value)
             except _Rejected as exc:
-                dropped[key] = str(exc)
+                # the reason quotes a refused number, which may be a card's
+                dropped[key] = redact_pii(str(exc), custom=pii_patterns)
                 continue
             if isinstance(read, str):
                 notes: list[str] = []
-                read = _clean_text(key, read, notes)
+                read = _clean_text(key, read, notes, pii_patterns)
                 if notes:
                     changed[key] = "; ".join(notes)
             kept[key] = read
             continue
-        name = _key_name(key)
+        name = _key_name(key, pii_patterns)
         if not isinstance(key, str):
             why = "not stored: keys are text"
         elif looks_secret(name):
