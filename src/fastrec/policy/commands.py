@@ -28,9 +28,7 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -256,6 +254,9 @@ def _edit(store: PolicyStore, args: argparse.Namespace) -> int:
 
 def _edit_in_editor(text: str) -> str:
     """Write ``text`` to a private temporary file, open the editor on it, return its path."""
+    import subprocess
+    import tempfile
+
     command = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     fd, path = tempfile.mkstemp(prefix="fastrec-policy-", suffix=".yaml")  # 0600
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
