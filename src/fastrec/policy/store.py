@@ -118,12 +118,8 @@ def _text_field(name: str, value: object, limit: int) -> str:
         raise PolicyInputError(f"{name} must not be empty: say who changed the policy and why")
     if len(text) > limit:
         raise PolicyInputError(f"{name} has {len(text)} characters; at most {limit} are allowed")
-    if not text.isprintable():
+    if not text.isprintable():  # control characters, line breaks, lone surrogates
         raise PolicyInputError(f"{name}={text[:40]!r}: must be one line of printable text (no control characters)")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PolicyInputError(f"{name}={text[:40]!r}: must be valid text (it holds a lone surrogate)") from None
     return text
 
 
