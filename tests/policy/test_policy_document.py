@@ -23,7 +23,8 @@ from fastrec.policy.presets import PRESETS
 from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.roles import Role
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "policy"
 
 
 def problems(text: str) -> list[tuple[int, str, str]]:
@@ -188,3 +189,13 @@ def test_a_parsed_policy_is_an_immutable_value() -> None:
     with pytest.raises(ValueError, match="frozen"):
         policy.connections.default = Action.RECORD  # type: ignore[misc]
     assert parse_policy((DOCS / "internal-only.yaml").read_text()) == policy
+
+
+def test_the_readme_example_is_a_valid_policy() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Recording policy", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    policy = parse_policy(example)
+    assert [r.name for r in policy.connections.rules] == ["internal", "lab machines", "break-glass accounts"]
+    assert policy.connections.rules[2].user == ["CORP\\breakglass*", "re:^admin[0-9]+$"]
+    assert len(policy.privacy.rules) == 4 and policy.permissions.share == [Role.ADMIN]
