@@ -106,6 +106,9 @@ class RecordingManager:
     capture process so no unmasked pixel of them leaves it; a session can add its own
     (:meth:`start_session_recording`), never remove these.
 
+    ``policy`` (:class:`~fastrec.policy.active.ActivePolicyReader`) reads the recording
+    policy of the output directory before each session starts (:meth:`policy_decision`).
+
     Observers (:meth:`add_observer`) are called as ``callback(event, session_id,
     details)`` from the manager's event thread, for ``"started"`` (details: width,
     height, mode), ``"rotated"`` (part, path), ``"error"`` (error) and ``"stopped"``

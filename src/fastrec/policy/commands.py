@@ -10,8 +10,9 @@ command line's (``cli:<os user>``, actor type SYSTEM), like ``users`` changes do
 - ``show`` prints the active document exactly as saved on standard output (which version
   it is goes to standard error), so ``show > f``, an edit, ``set f`` round-trips.
 - ``validate FILE`` prints every problem as ``FILE:LINE:COLUMN: key.path: reason``.
-- ``edit`` opens ``$EDITOR`` (else ``$VISUAL``, else ``vi``) on the active document; an
-  invalid edit is refused with its lines and kept in a file the message names.
+- ``edit`` opens ``$EDITOR`` (else ``$VISUAL``, else ``vi``, on Windows ``notepad``) on the
+  active document; an invalid edit is refused with its lines and kept in a file the
+  message names.
 - The author is ``--author`` or the login name of the user running the command.
 
 Exit codes: 0 done (also: nothing to save, the document is the active one already); 1 the
@@ -247,7 +248,8 @@ def _edit(store: PolicyStore, args: argparse.Namespace) -> int:
         if isinstance(exc, PolicyError):
             _problems(path, exc)
         raise _Refused(f"the edit was not saved; it is kept in {printable(path)} "
-                       f"(fix it, then: python -m fastrec policy set {shlex.quote(path)} --comment ...)") from None
+                       f"(fix it, then: python -m fastrec policy set {shlex.quote(path)} --comment ...)",
+                       code=exc.code if isinstance(exc, _Refused) else 2) from None
     os.unlink(path)
     return code
 
@@ -257,12 +259,13 @@ def _edit_in_editor(text: str) -> str:
     import subprocess
     import tempfile
 
-    command = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    command = os.environ.get("EDITOR") or os.environ.get("VISUAL") or ("notepad" if os.name == "nt" else "vi")
     fd, path = tempfile.mkstemp(prefix="fastrec-policy-", suffix=".yaml")  # 0600
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
     try:
-        result = subprocess.run([*shlex.split(command), path], check=False)
+        # Windows paths hold backslashes, which POSIX splitting would take for escapes
+        result = subprocess.run([*shlex.split(command, posix=os.name != "nt"), path], check=False)
     except OSError as exc:
         os.unlink(path)
         raise _Refused(f"the editor {printable(command)!r} cannot be started ({printable(exc.strerror or exc)}); "
