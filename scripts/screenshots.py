@@ -138,6 +138,21 @@ def take(out: Path) -> list[Path]:
                     recorder.send_signal(signal.SIGINT)  # a clean stop: the part is sealed
                 for recorder in recorders:
                     recorder.wait(60)
+
+            # the recording policy, after the live recorders (its rules would apply to them)
+            internal = (ROOT / "docs" / "policy" / "internal-only.yaml").read_text()
+            ctx.policy.save(internal, author="admin", comment="only internal RDP connections")
+            ctx.policy.save(internal.replace("connection_type: RDP ", "connection_type: [RDP, VNC]")
+                            + "privacy:\n  presets: [passwords, credit_cards, ssn]\n", author="admin",
+                            comment="VNC too; mask passwords, cards and SSNs")
+            page.goto(f"{url}/policy")
+            page.wait_for_selector("#policy-history table")
+            shot(page, "policy")
+            page.locator("#policy-history tr[data-version='2']").get_by_role("button", name="Changes").click()
+            page.wait_for_selector("#policy-diff table.diff")
+            page.evaluate("() => { document.getElementById('diff-counts').closest('section').scrollIntoView();"
+                          " window.scrollBy(0, -56); }")  # below the sticky top bar
+            shot(page, "policy-diff")
             browser.close()
     return shots
 

@@ -2,13 +2,15 @@
 
 Commands: ``demo`` (``--serve``: then the admin server over it), ``record``, ``status``,
 ``list``, ``info``, ``verify``, ``storage``, ``cleanup``, ``watch``, ``recover``, ``serve``
-(the admin server) and ``users`` (its accounts; :mod:`fastrec.server.commands`)
-(``python -m fastrec COMMAND --help`` for each).
+(the admin server), ``users`` (its accounts; :mod:`fastrec.server.commands`) and
+``policy`` (the recording policy; :mod:`fastrec.policy.commands`) (``python -m fastrec
+COMMAND --help`` for each).
 
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
 chain is broken; ``record``: the recording ended in an error; ``serve``: the server could
 not start), 2 bad usage or bad values (the message names the option or RECORDING_* /
-FASTREC_* variable, the value and what is allowed; ``users``: a refused change), 130
+FASTREC_* variable, the value and what is allowed; ``users``, ``policy``: a refused change or an
+invalid policy document, each problem with its line), 130
 interrupted (Ctrl-C in a command other than ``record``, ``watch``, ``demo`` and ``serve``,
 which stop cleanly instead, exit 0).  Settings come from the environment and ``.env``
 (``--env-file``), options win over both.
@@ -40,6 +42,7 @@ from typing import Any
 
 from fastrec.checks import bounded_option as _bounded
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
+from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
 
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "variable, the value and what is allowed are named)")
     add_commands(commands)
     add_server_commands(commands)
+    add_policy_commands(commands)
     return parser
 
 
@@ -213,7 +217,8 @@ def add_commands(commands: Any) -> None:
     _common(recover, json_output=True)
 
     exits = {
-        "record": "1 the recording ended in an error or recorded nothing",
+        "record": "1 the recording ended in an error or recorded nothing (or the recording policy excludes "
+                  "the connection)",
         "verify": "1 a part is modified, missing, reordered or unsealed, or the session has no parts",
         "info": "1 no such session",
         "cleanup": "1 a file could not be deleted",
@@ -311,6 +316,12 @@ def _record(args: argparse.Namespace) -> int:
         if not manager.initialize():
             print(f"fastrec record: the recorder could not start (see the log above; output "
                   f"directory {printable(settings.output_dir)})", file=sys.stderr)
+            return 1
+        decision = manager.policy_decision(connection)
+        if not decision.record:
+            print(f"fastrec record: session {printable(session_id)} not recorded: the recording policy "
+                  f"excludes this connection ({printable(decision.describe())}; python -m fastrec policy show)",
+                  file=sys.stderr)
             return 1
         if not manager.start_session_recording(session_id, connection):
             print(f"fastrec record: session {printable(session_id)} could not be started", file=sys.stderr)
@@ -626,7 +637,7 @@ def _recover(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
-    "serve": serve, "users": users,
+    "serve": serve, "users": users, "policy": policy,
 }
 
 

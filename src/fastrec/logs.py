@@ -8,6 +8,12 @@ for it keep working; the facts in them are also structured fields::
     2026-11-21T15:51:09.871+00:00 [ERROR] Recording error for session rdp_123: Disk full session_id=rdp_123 error='Disk full'
     2026-11-21T15:51:10.002+00:00 [INFO] Cleanup completed: deleted 5 files, freed 1.20 GB deleted_files=5 ...
 
+The recording policy's decision for each connection is ours, in the reference's words for
+a refusal (``Recording not started for session ...``), with the rule that made it::
+
+    ... [INFO] Recording policy: session rdp_7 is recorded by rule 'internal' (connections.rules[0]) of policy version 3 session_id=rdp_7 policy_decision=record policy_rule=internal policy_version=3
+    ... [INFO] Recording not started for session rdp_8: excluded by connections.default of policy version 3 session_id=rdp_8 policy_decision=skip policy_rule=connections.default policy_version=3 reason=policy
+
 With ``format="json"`` every line is ``{"timestamp": ..., "level": "info", "logger": ...,
 "event": "Recording started for session: rdp_123", "session_id": "rdp_123", ...}``.
 
@@ -31,6 +37,7 @@ from fastrec.printable import printable
 __all__ = [
     "LOG_FORMATS",
     "configure_logging",
+    "policy_decision",
     "recording_error",
     "recording_started",
     "recording_stopped",
@@ -120,3 +127,16 @@ def recording_error(log: Any, session_id: str, error: str, **fields: Any) -> Non
     """``Recording error for session {id}: {error}``."""
     log.error(f"Recording error for session {session_id}: {error}", session_id=session_id,
               error=error, **fields)
+
+
+def policy_decision(log: Any, session_id: str, decision: Any) -> None:
+    """The recording policy's decision for a session (a
+    :class:`fastrec.policy.decision.Decision`): ``Recording policy: session {id} is
+    recorded by {rule}`` or ``Recording not started for session {id}: excluded by {rule}``."""
+    fields = {"session_id": session_id, "policy_decision": "record" if decision.record else "skip",
+              "policy_rule": decision.rule, "policy_version": decision.version}
+    if decision.record:
+        log.info(f"Recording policy: session {session_id} is recorded by {decision.describe()}", **fields)
+    else:
+        log.info(f"Recording not started for session {session_id}: excluded by {decision.describe()}",
+                 reason="policy", **fields)

@@ -8,6 +8,11 @@ one that failed to connect, shows none or exits); its recording is pinned to tha
 process's windows, so two connections never record each other, and stops when the
 process exits.  connection_info comes from the client's command line.
 
+Every connection goes through :meth:`RecordingManager.start_session_recording`, which asks
+the active recording policy (:mod:`fastrec.policy`) first: a connection the policy excludes
+is not recorded (the manager logs the decision and the rule), and the monitor does not ask
+again for that client process.
+
 Invariant: no password from a command line reaches connection_info, the monitor's log or
 anything else outside this process.  The parser never copies a password option's value
 nor a URI's user-info password, and what it returns has been through
@@ -332,7 +337,8 @@ class ConnectionMonitor:
                 self._clients[client.pid] = client
                 self.sessions[client.pid] = session_id
             else:
-                self._failed.add((client.pid, client.create_time))  # logged by the manager; no retry loop
+                # refused (the manager logs why: an error, or the policy's rule); no retry loop
+                self._failed.add((client.pid, client.create_time))
 
     def _ended(self, pid: int) -> None:
         with self._lock:

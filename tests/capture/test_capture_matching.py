@@ -93,6 +93,8 @@ def test_occluded_parts_index_the_grab_and_mask_exactly_the_covered_pixels():
 def test_patterns_are_case_insensitive_globs_or_regexes():
     assert compile_pattern("xfreerdp*").search("XFreeRDP3")
     assert not compile_pattern("xfreerdp").search("xfreerdp-helper")  # globs match whole names
+    assert not compile_pattern("xfreerdp").search("my-xfreerdp")  # from the first character too
+    assert not compile_pattern("lab-*").search("rdp://admin@lab-01")
     assert compile_pattern("re:remote desktop").search("Server1 - Remote Desktop Connection")
 
 

@@ -165,3 +165,46 @@ def test_an_rdp_client_with_a_window_is_recorded_until_it_exits(tmp_path: Path, 
     detected = [e for e in logs if e["event"] == "RDP connection detected"]
     assert [(e["server"], e["user"]) for e in detected] == [expected[1:]]
     assert password not in repr(logs) and password not in "".join(event_data)
+
+
+def test_the_monitor_records_only_what_the_recording_policy_includes(tmp_path: Path):
+    from fastrec.policy.store import PolicyStore
+
+    fake = tmp_path / "bin" / "xfreerdp"
+    fake.parent.mkdir()
+    fake.symlink_to(os.path.realpath(sys.executable))
+    script = tmp_path / "client.py"
+    script.write_text(RDP_CLIENT_SCRIPT)
+    out = tmp_path / "rec"
+    with PolicyStore(out) as store:
+        store.save("connections:\n  default: skip\n  rules:\n    - {name: internal, action: record, ip: 10.0.0.0/8}\n",
+                   author="alice", comment="only internal connections")
+    settings = load_settings(enabled=True, auto_start=True, mode="rdp_window", output_dir=str(out),
+                             encoder_workers=1, fps=10)
+    clients: list[subprocess.Popen] = []
+    with (VirtualDisplay(800, 600, window_manager=True) as display,
+          structlog.testing.capture_logs() as logs):
+        manager = RecordingManager(settings, display=display.display)
+        monitor = ConnectionMonitor(manager, display=display.display, poll_interval=0.3)
+        try:
+            assert manager.initialize() and monitor.start() is True
+            for server in ("203.0.113.7", "10.1.2.3"):
+                clients.append(subprocess.Popen([str(fake), str(script), f"/v:{server}", "/u:alice"], env=display.env,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            outside, inside = clients
+            assert wait_until(lambda: inside.pid in monitor.sessions), "the internal connection was not recorded"
+            skipped = f"rdp_{outside.pid}_"
+            assert wait_until(lambda: any(e.get("policy_decision") == "skip" and e["session_id"].startswith(skipped)
+                                          for e in logs)), "no decision for the external connection"
+            session_id = monitor.sessions[inside.pid]
+            assert wait_until(lambda: manager.get_recording_status(session_id)["frames"]["encoded"] >= 3)
+            assert outside.pid not in monitor.sessions and list(monitor.sessions) == [inside.pid]
+        finally:
+            monitor.stop()
+            for client in clients:
+                client.kill()
+                client.wait(10)
+            manager.shutdown()
+    (decision,) = [e for e in logs if e.get("policy_decision") == "skip"]
+    assert decision["event"].endswith("excluded by connections.default of policy version 1")
+    assert {m.session_id for _, m in iter_metadata(out)} == {session_id}

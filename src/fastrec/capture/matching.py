@@ -72,8 +72,9 @@ def compile_pattern(pattern: str, field_name: str = "pattern") -> re.Pattern[str
             return re.compile(pattern[3:], re.IGNORECASE)
         except re.error as exc:
             raise ValueError(f"{field_name}: invalid regular expression {pattern!r}: {exc}") from None
-    # fnmatch.translate anchors with \Z; search() on it is then a full match
-    return re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+    # fnmatch.translate anchors only the end (\Z); \A anchors the start, so that search()
+    # is a full match ("lab-*" must not match "rdp://admin@lab-01", nor "xfreerdp" "my-xfreerdp")
+    return re.compile(r"\A" + fnmatch.translate(pattern), re.IGNORECASE)
 
 
 # Process names and window classes of RDP clients.  Linux: FreeRDP's X11, Wayland and SDL

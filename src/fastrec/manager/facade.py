@@ -12,6 +12,11 @@ metadata files, the hash chain and index entries on the manager's one event thre
 (:mod:`.dispatch`), in the order they happened; :mod:`.session` renders the status.
 ``start``/``stop`` only change the engine's state and return within milliseconds.
 
+Before a session starts, the active recording policy of the output directory decides
+whether its connection is recorded (:mod:`fastrec.policy`; read from disk at every start,
+so a policy saved from the command line or the admin server applies to the next
+connection); the decision and the rule that made it are logged.
+
 Unless RECORDING_LIVE_ANNOUNCE is false, an initialized manager announces its live
 sessions to the admin server (:class:`~fastrec.live.announcer.Announcer`, on a thread of
 its own: a store that is down never delays or stops recording).
@@ -44,11 +49,13 @@ from fastrec.engine.protocol import CaptureMode, SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
 from fastrec.live.announcer import Announcer
 from fastrec.live.model import AlertKind
-from fastrec.logs import recording_error, recording_started, recording_stopped
+from fastrec.logs import policy_decision, recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
 from fastrec.manager.sealing import SessionFiles, now
 from fastrec.manager.session import ManagedSession
-from fastrec.privacy.connection import clean_connection_info
+from fastrec.policy.active import ActivePolicyReader
+from fastrec.policy.decision import Decision
+from fastrec.privacy.connection import ConnectionDetails, clean_connection_info
 from fastrec.settings import RecordingSettings, load_settings
 from fastrec.storage import (
     INDEX_FILE,
@@ -99,6 +106,9 @@ class RecordingManager:
     capture process so no unmasked pixel of them leaves it; a session can add its own
     (:meth:`start_session_recording`), never remove these.
 
+    ``policy`` (:class:`~fastrec.policy.active.ActivePolicyReader`) reads the recording
+    policy of the output directory before each session starts (:meth:`policy_decision`).
+
     Observers (:meth:`add_observer`) are called as ``callback(event, session_id,
     details)`` from the manager's event thread, for ``"started"`` (details: width,
     height, mode), ``"rotated"`` (part, path), ``"error"`` (error) and ``"stopped"``
@@ -121,6 +131,7 @@ class RecordingManager:
         self.segment_policy = segment_policy
         self.cleanup_schedule = cleanup_schedule
         self.output_dir = Path(self.settings.output_dir)
+        self.policy = ActivePolicyReader(self.output_dir)  # the recording policy, read at every start
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         self.rotation_manager = RotationManager.from_settings(
             self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted)
@@ -258,7 +269,11 @@ class RecordingManager:
         later failure is reported as an ``"error"`` event, a log line and in the status);
         False, with the reason logged, when recording is disabled or not possible, the
         session id is empty, ``connection_info`` is not a mapping, ``masks`` holds
-        something other than MaskRegion, or that session is already recording.  A session id used before continues that session's chain.
+        something other than MaskRegion, that session is already recording, or the
+        recording policy excludes the connection (not an error: the log line
+        ``Recording not started for session {id}: excluded by rule ...`` names the rule;
+        :meth:`policy_decision` tells the same before the call).  A session id used before
+        continues that session's chain.
         """
         if not isinstance(session_id, str) or not session_id.strip():
             log.error("Recording not started: session_id must be a non-empty string",
@@ -284,7 +299,12 @@ class RecordingManager:
                       session_id=session_id, reason="not initialized")
             return False
         assert self.recorder is not None
-        info = self._connection(session_id, connection_info or {})
+        details = self._connection(session_id, connection_info or {})
+        decision = self.policy.current().decide(details)
+        if not decision.record:
+            policy_decision(log, session_id, decision)
+            return False
+        info = details.as_dict()
         settings = self.settings
         mode = mode or self.mode or settings.mode
         with self._lock:
@@ -317,9 +337,18 @@ class RecordingManager:
             if session_id in self._order:
                 self._order.remove(session_id)
             self._order.append(session_id)
+        policy_decision(log, session_id, decision)
         self._live_wake()
         log.debug("Recording requested", session_id=session_id, mode=mode, file=session.files.basename)
         return True
+
+    def policy_decision(self, connection_info: Mapping[str, Any] | None = None) -> Decision:
+        """What the active recording policy decides for this connection now: ``record``
+        (bool) and the ``rule`` that decided (:class:`fastrec.policy.decision.Decision`).
+        Logs nothing and starts nothing; :meth:`start_session_recording` decides again.
+        Raises TypeError when ``connection_info`` is not a mapping."""
+        return self.policy.current().decide(clean_connection_info(
+            connection_info or {}, pii_patterns=self.settings.custom_pii_patterns()))
 
     def stop_session_recording(self, session_id: str | None = None) -> bool:
         """Stop recording ``session_id`` (None: the most recently started live session);
@@ -462,12 +491,12 @@ class RecordingManager:
 
     # --- internals: sessions ------------------------------------------------------------
 
-    def _connection(self, session_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    def _connection(self, session_id: str, given: Mapping[str, Any]) -> ConnectionDetails:
         cleaned = clean_connection_info(given, pii_patterns=self.settings.custom_pii_patterns())
         if cleaned.dropped or cleaned.changed:
             log.warning(f"Connection details cleaned before they are stored: {cleaned.summary()}",
                         session_id=session_id)
-        return cleaned.as_dict()
+        return cleaned
 
     def _new_session(self, session_id: str, info: dict[str, Any], mode: str) -> ManagedSession:
         s = self.settings

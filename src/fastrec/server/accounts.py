@@ -19,11 +19,11 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from fastrec.roles import Role  # re-exported: the server's code names it from here
 from fastrec.server.db import AdminDatabase
 
 __all__ = ["Accounts", "AccountError", "ApiToken", "Role", "User", "WebSession", "hash_secret", "new_secret"]
@@ -32,22 +32,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 takes any length; a megabyte "password" is an attack on the CPU
 TOKEN_PREFIX = "frt_"
-
-
-class Role(StrEnum):
-    """What a user may do; each role includes the ones before it."""
-
-    VIEWER = "viewer"    # list recordings, watch live and replays
-    AUDITOR = "auditor"  # + export, share, review, bookmark
-    ADMIN = "admin"      # + delete, policy, users
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        """True when this role may do what ``needed`` may."""
-        return self.rank >= needed.rank
 
 
 class AccountError(ValueError):

@@ -21,17 +21,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fastrec.policy.errors import PolicyError
 from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.pages import CSP, page_html
-from fastrec.server.routes import accounts, audit, live, media, recordings, shares, ui
+from fastrec.server.routes import accounts, audit, live, media, policy, recordings, shares, ui
 from fastrec.server.schemas import ErrorOut
 
 __all__ = ["UI_PATHS", "create_app"]
 
 #: paths the web UI answers with its page (the script renders the view)
 UI_PATHS = ("/", "/login", "/live", "/recordings", "/recordings/{session_id}", "/replay/{session_id}",
-            "/shares", "/audit", "/users")
+            "/shares", "/audit", "/users", "/policy")
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -50,8 +51,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             ctx.close()
 
     app = FastAPI(title="fastrec admin server", version="1", lifespan=lifespan,
-                  description="Live sessions, recordings, replay, share links, users and the audit log.")
-    for module in (accounts, recordings, media, shares, audit, live, ui):
+                  description="Live sessions, recordings, replay, share links, users, the audit log and "
+                              "the recording policy.")
+    for module in (accounts, recordings, media, shares, audit, live, policy, ui):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(files("fastrec.server") / "static")), name="static")
 
@@ -75,6 +77,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # the one error shape of the API: {"detail": "what went wrong and what is allowed"}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(PolicyError)
+    async def invalid_document(request: Request, exc: PolicyError) -> JSONResponse:
+        # every problem on its line in detail; where the first one is, for an editor to show
+        return JSONResponse({"detail": str(exc), "line": exc.line, "column": exc.column}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -62,6 +62,8 @@ class AuditAction(StrEnum):
     USER_DELETE = "user.delete"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+    POLICY_SAVE = "policy.save"  # a new recording-policy version (details: version, comment, +/- lines)
+    POLICY_ROLLBACK = "policy.rollback"  # an old version made active again as a new one
 
 
 class AuditCodes:

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from fastrec.server.config import ServerSettings
     from fastrec.server.context import ServerContext
 
-__all__ = ["ROLES", "UsageError", "add_server_commands", "add_server_options", "base_url", "serve", "serve_demo",
-           "server_settings", "users"]
+__all__ = ["ROLES", "UsageError", "add_directory_options", "add_server_commands", "add_server_options", "base_url",
+           "cli_actor", "os_user", "serve", "serve_demo", "server_settings", "users"]
 
 ROLES = ("viewer", "auditor", "admin")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -73,7 +73,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
                         help="TCP port, 1-65535 (default FASTREC_SERVER_PORT, else 8765)")
 
 
-def _directory_options(parser: argparse.ArgumentParser) -> None:
+def add_directory_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="recordings directory (default RECORDING_OUTPUT_DIR, ./recordings)")
     parser.add_argument("--env-file", default=None, help="read settings from this file (default ./.env)")
@@ -88,7 +88,7 @@ def add_server_commands(commands: Any) -> None:
                     "FASTREC_SERVER_PORT and RECORDING_OUTPUT_DIR. Ctrl-C or SIGTERM stops it.",
         epilog=EPILOGS["serve"])
     add_server_options(serve_parser)
-    _directory_options(serve_parser)
+    add_directory_options(serve_parser)
     serve_parser.add_argument("--log-level", choices=LOG_LEVELS, default="info",
                               help="least important log lines shown, requests included at info (default info)")
 
@@ -104,7 +104,7 @@ def add_server_commands(commands: Any) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".",
                                     epilog=EPILOGS["users"])
-        _directory_options(parser)
+        add_directory_options(parser)
         return parser
 
     def password_option(parser: argparse.ArgumentParser) -> None:
@@ -243,7 +243,7 @@ def serve_demo(args: argparse.Namespace, settings: ServerSettings, session_id: s
             password = new_secret(12)
             ctx.accounts.create_user(DEMO_ADMIN, password, Role.ADMIN)
             _audit(ctx, AuditAction.USER_CREATE, DEMO_ADMIN, role=Role.ADMIN.value)
-        link, token = ctx.shares.create(session_id, _actor(),
+        link, token = ctx.shares.create(session_id, cli_actor(),
                                         share_ttl(DEMO_SHARE_EXPIRY, settings.share_link_max_ttl_seconds))
         _audit(ctx, AuditAction.SHARE_CREATE, session_id, link_id=link.id, expires_in=DEMO_SHARE_EXPIRY)
     finally:
@@ -267,19 +267,23 @@ def serve_demo(args: argparse.Namespace, settings: ServerSettings, session_id: s
 
 # --- users ------------------------------------------------------------------------------------
 
-def _actor() -> str:
-    """``cli:<os user>``: who made a change from the command line, for the audit log."""
+def os_user() -> str:
+    """The login name of the user running the command (``uid<N>`` when there is none)."""
     try:
-        name = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (a bare container)
-        name = f"uid{os.getuid()}"
-    return f"cli:{name}"
+        return f"uid{os.getuid()}"
+
+
+def cli_actor() -> str:
+    """``cli:<os user>``: who made a change from the command line, for the audit log."""
+    return f"cli:{os_user()}"
 
 
 def _audit(ctx: ServerContext, action: Any, target: str | None, **details: object) -> None:
     from fastrec.server.audit import ActorType
 
-    ctx.audit.record(action, actor=_actor(), actor_type=ActorType.SYSTEM, target=target, details=details)
+    ctx.audit.record(action, actor=cli_actor(), actor_type=ActorType.SYSTEM, target=target, details=details)
 
 
 def _password(args: argparse.Namespace) -> str:

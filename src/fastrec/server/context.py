@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastrec.policy.store import PolicyStore
 from fastrec.server.accounts import Accounts
 from fastrec.server.audit import AuditLog
 from fastrec.server.catalogue import Catalogue
@@ -33,6 +34,7 @@ class ServerContext:
     shares: ShareStore
     catalogue: Catalogue
     notes: ReviewNotes
+    policy: PolicyStore  # the recording policy's versions (the recorders read the same file)
     login_failures: SlidingWindow    # per account and address
     address_failures: SlidingWindow  # per address, whatever the account
     ws_attempts: SlidingWindow
@@ -50,7 +52,7 @@ class ServerContext:
                    accounts=Accounts(db, settings.session_hours * 3600),
                    audit=AuditLog(db), shares=shares,
                    catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds),
-                   notes=ReviewNotes(db),
+                   notes=ReviewNotes(db), policy=PolicyStore(directory),
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
                    address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
                                                   settings.login_window_seconds),
@@ -59,4 +61,5 @@ class ServerContext:
     def close(self) -> None:
         self.shares.close()
         self.catalogue.close()
+        self.policy.close()
         self.db.close()

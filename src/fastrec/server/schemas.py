@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fastrec.policy.document import MAX_DOCUMENT_CHARS
+from fastrec.policy.store import MAX_COMMENT
 from fastrec.server.accounts import MAX_PASSWORD, Role
 
 Text = Annotated[str, Field(max_length=2000)]
@@ -14,9 +16,13 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ErrorOut(BaseModel):
-    """Every error of the API: one sentence naming the field, the value and what is allowed."""
+    """Every error of the API: one sentence naming the field, the value and what is allowed.
+    An error in a document (the recording policy) also gives the ``line`` and ``column`` of
+    its first problem (``detail`` lists every problem, one per line)."""
 
     detail: str
+    line: int | None = Field(default=None, description="first problem's line in the document (from 1)")
+    column: int | None = Field(default=None, description="its column (from 1)")
 
 
 class Strict(BaseModel):
@@ -218,3 +224,66 @@ class UiConfig(BaseModel):
     share_expiry_choices: list[str]
     audit_actions: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+
+
+# --- the recording policy ---
+
+PolicyText = Annotated[str, Field(max_length=MAX_DOCUMENT_CHARS, description="the YAML document")]
+PolicyComment = Annotated[str, Field(min_length=1, max_length=MAX_COMMENT)]
+VersionNumber = Annotated[int, Field(ge=0, le=2**63 - 1, description="0 is the default policy")]
+
+
+class PolicyVersionSummary(BaseModel):
+    version: int = Field(description="0: the default policy (nothing saved yet)")
+    created_at: datetime | None
+    author: str
+    comment: str
+    sha256: str
+    rolled_back_from: int | None = Field(description="the version this one restored, or null")
+    active: bool
+
+
+class PolicyVersionOut(PolicyVersionSummary):
+    text: str
+
+
+class PolicyCheckIn(Strict):
+    text: PolicyText
+
+
+class PolicyCheckOut(BaseModel):
+    """A valid document, summed up (an invalid one is a 422 with the line of each problem)."""
+
+    valid: Literal[True] = True
+    default_action: Literal["record", "skip"]
+    connection_rules: int
+    privacy_rules: int
+    presets: list[str]
+
+
+class PolicySaveIn(Strict):
+    text: PolicyText
+    comment: PolicyComment
+    base_version: VersionNumber | None = Field(
+        default=None, description="the version the change was made on: refused (409) when another was saved since")
+
+
+class PolicyRollbackIn(Strict):
+    version: VersionNumber
+    comment: PolicyComment
+    base_version: VersionNumber | None = None
+
+
+class PolicyDiffLine(BaseModel):
+    kind: Literal["equal", "add", "remove"]
+    text: str
+    old: int | None = Field(description="line number in the old version")
+    new: int | None = Field(description="line number in the new version")
+
+
+class PolicyDiffOut(BaseModel):
+    from_version: int
+    to_version: int
+    additions: int
+    deletions: int
+    lines: list[PolicyDiffLine]

@@ -10,6 +10,7 @@ import { renderReplay, renderShared } from "./ui/replay.js";
 import { renderShares } from "./ui/shares.js";
 import { renderAudit } from "./ui/audit.js";
 import { renderUsers } from "./ui/users.js";
+import { renderPolicy } from "./ui/policy.js";
 
 const VIEWS = [
   [/^\/(live)?$/, renderLive, "Live sessions"],
@@ -19,12 +20,13 @@ const VIEWS = [
   [/^\/shares$/, renderShares, "Share links"],
   [/^\/audit$/, renderAudit, "Audit log"],
   [/^\/users$/, renderUsers, "Users and API tokens"],
+  [/^\/policy$/, renderPolicy, "Recording policy"],
 ];
 
 function nav(user) {
   const here = location.pathname;
   const items = [["/live", "Live", "viewer"], ["/recordings", "Recordings", "viewer"], ["/shares", "Share links", "auditor"],
-    ["/audit", "Audit log", "admin"], ["/users", allows(user, "admin") ? "Users" : "API tokens", "viewer"]];
+    ["/policy", "Policy", "auditor"], ["/audit", "Audit log", "admin"], ["/users", allows(user, "admin") ? "Users" : "API tokens", "viewer"]];
   return items.filter(([, , role]) => allows(user, role)).map(([href, label]) => {
     const current = here === href || (href === "/recordings" && here.startsWith("/recordings/")) ||
       (href === "/live" && here === "/") || (href === "/recordings" && here.startsWith("/replay/"));
