@@ -1,12 +1,11 @@
 """Win32 window sources, through ctypes (user32, kernel32, dwmapi).
 
-NOT TRIED ON WINDOWS.  This module was written and tested on Linux only: the ctypes
-layer (:class:`User32Api`) has never run; what is tested is everything above it --
-:class:`Win32Backend` turning the API's answers into :class:`WindowInfo` records, the RDP
-window choice (mstsc.exe, class ``TscShellContainerClass``), pausing and occlusion -- with
-a fake API standing in for user32 (tests/capture/test_win32.py).  To check on Windows:
-coordinates in physical pixels on a scaled (high-DPI) monitor, the z-order of EnumWindows,
-cloaked windows on other virtual desktops, and full-screen mstsc.
+Run for real under Wine with the Windows CPython (tests/windows, scripts/test-windows.sh):
+the ctypes layer (:class:`User32Api`) lists, follows and pauses a window of mstsc's class,
+and the foreground window.  The logic above it is also tested on Linux against a fake API
+(tests/capture/test_capture_win32.py).  Only a real Windows shows: coordinates in physical
+pixels on a scaled (high-DPI) monitor, cloaked windows on other virtual desktops, the
+frame bounds real DWM reports, and the real, full-screen mstsc.
 
 How it works:
 
@@ -145,7 +144,7 @@ class Win32Backend:
 
 class User32Api:
     """:class:`Win32Api` through ctypes.  Windows only (raises :class:`CaptureError`
-    elsewhere); never run so far -- see the module docstring."""
+    elsewhere); see the module docstring for where it has run."""
 
     def __init__(self) -> None:
         platform = sys.platform  # a plain name: type checkers on Linux then check what follows
