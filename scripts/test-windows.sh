@@ -92,6 +92,8 @@ mkdir -p "$CACHE/bin"
   $CC -O2 -shared -s -o "$PY/bcryptprimitives.dll" scripts/windows/shims/bcryptprimitives.c -ladvapi32
 [ "$CACHE/bin/mstsc.exe" -nt tests/windows/programs/mstsc.c ] || \
   $CC -O2 -s -municode -mwindows -o "$CACHE/bin/mstsc.exe" tests/windows/programs/mstsc.c -lgdi32 -luser32 -lshell32
+# the same program under another name: a window that is not an RDP client
+cp "$CACHE/bin/mstsc.exe" "$CACHE/bin/cover.exe"
 
 # what the interpreter imports: its stdlib, the wheels, fastrec from this checkout
 printf 'python%s.zip\n.\nZ:%s\nZ:%s\n' "$PYTAG" "$SITE" "$ROOT/src" > "$PY/python$PYTAG._pth"

@@ -29,7 +29,7 @@ if sys.platform != "win32":  # pragma: no cover - scripts/test-windows.sh runs t
                 allow_module_level=True)
 
 WAIT = 30.0  # hang guard: Wine starts processes slowly
-SWP_NOSIZE, SWP_NOZORDER = 0x0001, 0x0004
+SWP_NOSIZE, SWP_NOMOVE, SWP_NOZORDER = 0x0001, 0x0002, 0x0004
 SW_MINIMIZE, SW_RESTORE = 6, 9
 _user32 = ctypes.WinDLL("user32", use_last_error=True)
 _user32.SetWindowPos.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
@@ -57,6 +57,12 @@ class Client:
         if not _user32.SetWindowPos(self.hwnd, None, x, y, 0, 0, SWP_NOSIZE | SWP_NOZORDER):
             raise ctypes.WinError(ctypes.get_last_error())
 
+    def resize(self, width: int, height: int) -> None:
+        """Give the window's frame a new size, as a drag of its border would."""
+        if not _user32.SetWindowPos(self.hwnd, None, 0, 0, width, height,
+                                    SWP_NOMOVE | SWP_NOZORDER):
+            raise ctypes.WinError(ctypes.get_last_error())
+
     def minimise(self) -> None:
         _user32.ShowWindow(self.hwnd, SW_MINIMIZE)
 
@@ -77,15 +83,17 @@ class _backend:
 
 @pytest.fixture
 def mstsc(tmp_path: Path) -> Iterator[Callable[..., Client]]:
-    """Start the stand-in mstsc.exe: ``mstsc(host, (x, y, width, height))`` -> Client,
-    once its window shows.  Every one started is killed at the end."""
-    program = Path(os.environ["FASTREC_TEST_PROGRAMS"]) / "mstsc.exe"
+    """Start the stand-in mstsc.exe: ``mstsc(host, (x, y, width, height), *options)`` ->
+    Client, once its window shows; ``program="cover.exe"`` runs the same program under a
+    name that is no RDP client's.  Every one started is killed at the end."""
+    programs = Path(os.environ["FASTREC_TEST_PROGRAMS"])
     started: list[subprocess.Popen[bytes]] = []
 
     def start(host: str = "10.0.0.5", geometry: tuple[int, int, int, int] = (200, 150, 640, 480),
-              *extra: str) -> Client:
+              *extra: str, program: str = "mstsc.exe") -> Client:
         x, y, w, h = geometry
-        process = subprocess.Popen([str(program), f"/v:{host}", f"/geometry:{x},{y},{w},{h}", *extra])
+        process = subprocess.Popen([str(programs / program), f"/v:{host}",
+                                    f"/geometry:{x},{y},{w},{h}", *extra])
         started.append(process)
 
         def shown() -> int | None:

@@ -1,13 +1,14 @@
 /* A stand-in for mstsc.exe in the Windows suite (tests/windows): one top-level window of
  * mstsc's class, TscShellContainerClass, whose client area shows a picture the tests know.
  *
- *   mstsc.exe [/v:HOST] [/geometry:X,Y,WIDTH,HEIGHT] [/title:TEXT]
+ *   mstsc.exe [/v:HOST] [/geometry:X,Y,WIDTH,HEIGHT] [/title:TEXT] [/class:NAME]
  *
  * The client area is WIDTH x HEIGHT at screen position X,Y (default 100,100,640,480): four
  * solid quadrants -- red top left, green top right, blue bottom left, white bottom right --
  * and a 32x32 square in the middle that turns between black and yellow ten times a second,
  * so that the screen keeps changing.  /v: is what the connection monitor reads; the
- * window's title is "HOST - Remote Desktop Connection" unless /title: says otherwise.
+ * window's title is "HOST - Remote Desktop Connection" unless /title: says otherwise;
+ * /class: gives the window another class (the tests' covering window, run as cover.exe).
  * The program exits when its window is closed.
  */
 #include <windows.h>
@@ -56,7 +57,7 @@ static LRESULT CALLBACK window_proc(HWND hwnd, UINT msg, WPARAM wp, LPARAM lp)
 int WINAPI wWinMain(HINSTANCE instance, HINSTANCE prev, PWSTR cmdline, int show)
 {
     int argc, x = 100, y = 100, width = 640, height = 480;
-    wchar_t title[512] = L"";
+    wchar_t title[512] = L"", cls[257] = L"TscShellContainerClass";
     const wchar_t *host = L"localhost";
     wchar_t **argv = CommandLineToArgvW(GetCommandLineW(), &argc);
     for (int i = 1; i < argc; i++) {
@@ -66,6 +67,8 @@ int WINAPI wWinMain(HINSTANCE instance, HINSTANCE prev, PWSTR cmdline, int show)
             swscanf(argv[i] + 10, L"%d,%d,%d,%d", &x, &y, &width, &height);
         else if (!wcsncmp(argv[i], L"/title:", 7))
             wcsncpy(title, argv[i] + 7, 511);
+        else if (!wcsncmp(argv[i], L"/class:", 7))
+            wcsncpy(cls, argv[i] + 7, 256);
     }
     if (!title[0])
         _snwprintf(title, 511, L"%ls - Remote Desktop Connection", host);
@@ -74,7 +77,7 @@ int WINAPI wWinMain(HINSTANCE instance, HINSTANCE prev, PWSTR cmdline, int show)
     wc.lpfnWndProc = window_proc;
     wc.hInstance = instance;
     wc.hCursor = LoadCursor(NULL, IDC_ARROW);
-    wc.lpszClassName = L"TscShellContainerClass";
+    wc.lpszClassName = cls;
     RegisterClassW(&wc);
 
     DWORD style = WS_OVERLAPPEDWINDOW;
