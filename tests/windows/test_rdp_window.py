@@ -17,19 +17,28 @@ from fastrec import RecordingManager, load_settings
 from fastrec.storage import iter_metadata, verify_session
 
 
+def _rdp_manager(out: Path) -> RecordingManager:
+    return RecordingManager(load_settings(enabled=True, output_dir=str(out), fps=10,
+                                          encoder_workers=1),
+                            mode="rdp_window", cleanup_schedule=False)
+
+
+def _capture(manager: RecordingManager, session_id: str) -> dict:
+    """The capture process's counters for the session (sent once a second)."""
+    assert manager.recorder is not None
+    return manager.recorder.status(session_id)["capture"]
+
+
 def test_the_mstsc_window_is_recorded_followed_and_paused_while_minimised(tmp_path: Path, mstsc):
     client = mstsc("10.0.0.5", (200, 150, 640, 480))
     out = tmp_path / "rec"
-    manager = RecordingManager(load_settings(enabled=True, output_dir=str(out), fps=10,
-                                             encoder_workers=1),
-                               mode="rdp_window", cleanup_schedule=False)
+    manager = _rdp_manager(out)
 
     def status() -> dict:
         return manager.get_recording_status("rdp")
 
     def capture() -> dict:
-        assert manager.recorder is not None
-        return manager.recorder.status("rdp")["capture"]
+        return _capture(manager, "rdp")
 
     try:
         assert manager.initialize()
@@ -83,15 +92,12 @@ def test_the_mstsc_window_is_recorded_followed_and_paused_while_minimised(tmp_pa
 
 def test_the_desktop_is_never_recorded_without_an_rdp_window(tmp_path: Path):
     out = tmp_path / "rec"
-    manager = RecordingManager(load_settings(enabled=True, output_dir=str(out), fps=10,
-                                             encoder_workers=1),
-                               mode="rdp_window", cleanup_schedule=False)
+    manager = _rdp_manager(out)
     try:
         assert manager.initialize()
         assert manager.start_session_recording("none", {"name": "Server"})
-        assert manager.recorder is not None
         # the capture loop reports while it waits for a window; it never grabs the desktop
-        wait_for(lambda: manager.recorder.status("none")["capture"], WAIT, "capture counters")
+        wait_for(lambda: _capture(manager, "none"), WAIT, "capture counters")
         assert manager.get_recording_status("none")["frames"]["encoded"] == 0
         assert manager.stop_session_recording("none")
         assert wait_until(lambda: manager.wait_for_session("none", 1), WAIT)
@@ -103,13 +109,10 @@ def test_the_desktop_is_never_recorded_without_an_rdp_window(tmp_path: Path):
 def test_a_window_over_the_rdp_window_is_blanked_and_a_covering_one_pauses(tmp_path: Path, mstsc):
     client = mstsc("10.0.0.5", (200, 150, 640, 480))
     out = tmp_path / "rec"
-    manager = RecordingManager(load_settings(enabled=True, output_dir=str(out), fps=10,
-                                             encoder_workers=1),
-                               mode="rdp_window", cleanup_schedule=False)
+    manager = _rdp_manager(out)
 
     def capture() -> dict:
-        assert manager.recorder is not None
-        return manager.recorder.status("rdp")["capture"]
+        return _capture(manager, "rdp")
 
     try:
         assert manager.initialize()
