@@ -92,10 +92,6 @@ printf 'python%s.zip\n.\nZ:%s\nZ:%s\n' "$PYTAG" "$SITE" "$ROOT/src" > "$PY/pytho
 export WINEPREFIX=$CACHE/prefix WINEARCH=win64 WINEDEBUG=-all
 # a crash must fail the test, not open Wine's debugger and hang; no Mono/Gecko prompts
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree=d;mshtml=d"
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-  echo "== Wine prefix"
-  wineboot -i >/dev/null 2>&1 || true
-fi
 
 # a private screen; Wine is stopped with it whatever happens
 fifo=$(mktemp -u) && mkfifo "$fifo"
@@ -105,6 +101,11 @@ read -r display <"$fifo"; rm -f "$fifo"
 cleanup() { wineserver -k 2>/dev/null || true; kill "$xvfb" 2>/dev/null || true; }
 trap cleanup EXIT
 export DISPLAY=":$display"
+# created on the screen it will use: a prefix made without one keeps a 1024x768 desktop
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  echo "== Wine prefix"
+  wineboot -i >/dev/null 2>&1 || true
+fi
 export FASTREC_TEST_PROGRAMS="Z:$CACHE/bin"
 
 echo "== Windows suite (Wine $(wine --version 2>/dev/null | cut -d- -f2), CPython 3.13 for Windows, DISPLAY=$DISPLAY)"
