@@ -234,3 +234,22 @@ def test_when_the_window_list_fails_frames_are_blocked_and_counted(
     assert sum(m["capture"]["privacy_blocked"] for m in metas) == status["privacy_blocked"]
     reasons = [p["text"] for m in metas for p in m["capture"]["pauses"]]
     assert any("window list cannot be read" in r for r in reasons), reasons
+
+
+def test_on_screen_pii_rules_are_said_to_need_ocr_once_per_session(tmp_path: Path, log_stream):
+    out = tmp_path / "rec"
+    _save_policy(out, "privacy: {presets: [emails, ssn]}")
+    settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10)
+    manager = RecordingManager(settings, mode="synthetic", cleanup_schedule=False)
+    try:
+        assert manager.start_session_recording("pii")
+        assert wait_until(lambda: manager.get_recording_status("pii")["current_file"], FINISH)
+        _save_policy(out, "privacy: {presets: [emails, ssn, phone]}")  # a new version: not said again
+        assert wait_until(lambda: manager.get_recording_status("pii")["privacy_rules_version"] == 2, FINISH)
+        _record_until_stopped(manager, "pii")
+    finally:
+        manager.shutdown()
+    said = [e for e in log_stream.events() if "RECORDING_OCR_PII" in e["event"]]
+    assert len(said) == 1, said
+    assert said[0]["level"] == "info" and said[0]["session_id"] == "pii"
+    assert said[0]["rules"] == ["preset emails", "preset ssn"]

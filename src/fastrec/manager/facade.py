@@ -272,8 +272,8 @@ class RecordingManager:
         RECORDING_PII_PATTERNS) is replaced by markers such as ``[email]``.
         ``mode``, ``display``, ``source_options`` override the manager's for this session;
         ``masks`` (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates) are hidden
-        in this session's frames in addition to the manager's (issue 11 feeds them from the
-        privacy rules).  True when the recording was started (the engine then works in the background; a
+        in this session's frames in addition to the manager's and the recording policy's privacy rules
+        (which follow the active policy while the session records).  True when the recording was started (the engine then works in the background; a
         later failure is reported as an ``"error"`` event, a log line and in the status);
         False, with the reason logged, when recording is disabled or not possible, the
         session id is empty, ``connection_info`` is not a mapping, ``masks`` holds
@@ -421,6 +421,11 @@ class RecordingManager:
           covered or gone, or has just appeared); ``pause_reason``: why, when known, else
           None; ``occluded``: other windows cover part of it (blanked in the video) --
           as of the capture process's last report (every second); False once finished
+        - ``privacy_rules_version``: the recording policy version whose privacy rules the
+          capture process applies (0: the default policy), as of its last report
+        - ``privacy_blocked``: capture ticks not recorded because a window privacy rule's
+          match was uncertain (the window list failed, or a matching window moved during
+          the grab): fail closed, see README "Recording policy"
         - ``errors``: error messages, oldest first
 
         Without ``session_id`` (the reference's call), the manager's dict:
