@@ -4,6 +4,7 @@ tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,7 +16,8 @@ import pytest
 
 from polling import WAIT, wait_for, wait_until  # noqa: F401 - re-exported to the tests
 
-from fastrec.capture import Target
+from fastrec.capture import CaptureError, Target, WindowInfo
+from fastrec.capture.x11 import X11Backend
 from fastrec.core.masks import MaskKind, MaskRegion, mask_bgra
 
 
@@ -115,3 +117,19 @@ def mask_occluded(frame: np.ndarray, target: Target) -> np.ndarray:
     parts = target.occluded
     mask_bgra(frame, [MaskRegion(p.x, p.y, p.width, p.height, MaskKind.BLOCK) for p in parts])
     return frame
+
+
+class FlakyWindowList(X11Backend):
+    """A test double for failure injection only (no real X server fails on demand): the
+    real X11 window list of ``display``, except that :meth:`windows` raises while the file
+    ``trigger`` exists.  Picklable, so it reaches a capture process as a source option
+    (the process must find this module: tests/ on its PYTHONPATH)."""
+
+    def __init__(self, display: str | None, trigger: str) -> None:
+        super().__init__(display)
+        self.trigger = trigger
+
+    def windows(self) -> list[WindowInfo]:
+        if os.path.exists(self.trigger):
+            raise CaptureError(f"window list failure injected by the test ({self.trigger} exists)")
+        return super().windows()

@@ -19,11 +19,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from fastrec.checks import check_int
+
+if TYPE_CHECKING:
+    from fastrec.capture.matching import WindowInfo
 
 
 class CaptureError(RuntimeError):
@@ -238,6 +241,16 @@ class CaptureSource(ABC):
         ``False`` lets the engine skip the grab; ``None`` means the source cannot tell.
         """
         return None
+
+    def windows(self) -> list[WindowInfo]:
+        """Every window on the captured screen now, for the privacy rules' window matching.
+
+        Raises (CaptureError or the backend's error) when the list cannot be read: the
+        engine then records nothing for that frame (fail closed).  A source that cannot
+        list windows says so by raising - the default - never by an empty list; sources
+        whose frames hold no windows (synthetic, video files) return ``[]``.
+        """
+        raise CaptureError(f"{type(self).__name__} cannot list windows")
 
     @property
     def pause_reason(self) -> str | None:

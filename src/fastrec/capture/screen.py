@@ -9,6 +9,7 @@ import numpy as np
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target
 from fastrec.capture.grabber import Grabber, ScreenGrabber
+from fastrec.capture.matching import WindowInfo
 from fastrec.checks import check_int
 
 
@@ -25,16 +26,22 @@ class FullScreenSource(CaptureSource):
 
     Never pauses: :meth:`locate` always returns the monitor.  The monitor index is checked
     against the display's layout when the source opens.
+
+    :meth:`windows` (for the privacy rules' window matching) opens the platform's window
+    backend on first use (X11 or Win32, :func:`fastrec.capture.window_backend_module`), so
+    a session without window rules never connects to it; ``window_backend`` replaces it.
     """
 
     def __init__(self, display: str | None = None, monitor: int = 0, *,
-                 grabber: Grabber | None = None) -> None:
+                 grabber: Grabber | None = None, window_backend: Any = None) -> None:
         check_int("FullScreenSource.monitor (0 = all monitors)", monitor, 0)
         self.display = display
         self.monitor = monitor
         self._grabber: Grabber = grabber if grabber is not None else ScreenGrabber(display)
         self._target: Target | None = None
         self._damage: Any = None  # x11.DamageMonitor, made on first damaged() (X11 only)
+        self._backend: Any = window_backend  # a tracking.WindowBackend, opened on first windows()
+        self._backend_open = False
 
     def _open(self) -> None:
         self._grabber.open()
@@ -56,6 +63,9 @@ class FullScreenSource(CaptureSource):
         self._target = Target(region, reason=f"full screen: {label} {region}")
 
     def _close(self) -> None:
+        if self._backend_open:
+            self._backend_open = False
+            self._backend.close()
         if self._damage is not None:
             self._damage.close()
             self._damage = None
@@ -71,6 +81,19 @@ class FullScreenSource(CaptureSource):
         self._require_open()
         assert self._target is not None
         return self._target
+
+    def windows(self) -> list[WindowInfo]:
+        """Every window on the display now (the backend is opened on the first call)."""
+        self._require_open()
+        if self._backend is None:
+            from fastrec.capture import window_backend_module  # imports the platform's module
+
+            self._backend = window_backend_module().window_backend(self.display)
+        if not self._backend_open:
+            self._backend.open()
+            self._backend_open = True
+        windows: list[WindowInfo] = self._backend.windows()
+        return windows
 
     def grab(self, target: Target) -> np.ndarray:
         self._require_open()

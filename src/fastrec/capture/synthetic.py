@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target
+from fastrec.capture.matching import WindowInfo
 from fastrec.checks import check_int
 
 SCENARIOS = ("static", "typing", "video", "clock")
@@ -122,6 +123,10 @@ class SyntheticSource(CaptureSource):
 
     def _close(self) -> None:
         pass
+
+    def windows(self) -> list[WindowInfo]:
+        """Generated pixels hold no windows: no window rule ever matches."""
+        return []
 
     def locate(self) -> Target:
         self._require_open()
@@ -403,6 +408,10 @@ class VideoFileSource(CaptureSource):
         self._next = None
         self._current = frame.to_ndarray(format="bgra")
         self.frames_shown += 1
+
+    def windows(self) -> list[WindowInfo]:
+        """Generated pixels hold no windows: no window rule ever matches."""
+        return []
 
     def locate(self) -> Target | None:
         self._require_open()

@@ -123,6 +123,11 @@ class WindowTracker(CaptureSource):
         self._last_region = region
         return Target(region, occluded, chosen.id, chosen.title, what)
 
+    def windows(self) -> list[WindowInfo]:
+        """The backend's window list now (the same one :meth:`locate` chooses from)."""
+        self._require_open()
+        return self._backend.windows()
+
     def grab(self, target: Target) -> np.ndarray:
         self._require_open()
         assert self._screen is not None

@@ -290,6 +290,13 @@ def process_image_name(pid: int) -> str:
         kernel32.CloseHandle(handle)
 
 
+def window_backend(display: str | None = None) -> Win32Backend:
+    """The desktop's window list (full-screen sources with window privacy rules)."""
+    if display is not None:
+        raise ValueError(f"display is an X11 setting; on Windows pass None, got {display!r}")
+    return Win32Backend()
+
+
 class RdpWindowSource(RdpWindowTracker):
     """RECORDING_MODE=rdp_window on Windows: the mstsc.exe session window (or another
     client matched by ``patterns``).  ``api``/``grabber``: test doubles."""

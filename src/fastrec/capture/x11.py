@@ -434,6 +434,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def window_backend(display: str | None = None) -> X11Backend:
+    """The window list of ``display`` (full-screen sources with window privacy rules)."""
+    return X11Backend(display)
+
+
 class RdpWindowSource(RdpWindowTracker):
     """RECORDING_MODE=rdp_window on X11: follows the RDP client window on ``display``.
 

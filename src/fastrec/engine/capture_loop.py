@@ -19,6 +19,16 @@ reasons in the stats - and so the status, the live events, each part's metadata,
 index and every log line made from them - only ever hold the redacted text.  This is the
 one place for every platform's window source; the sources themselves keep the raw title
 only to match windows (``WindowPatterns.titles``), never store, log or send it.
+
+Privacy rules (``CaptureConfig.rules``, replaced while recording by a ``("rules",
+ScreenRules)`` control message: the next frame uses them) are masks computed every frame
+in the captured region's coordinates (:mod:`fastrec.privacy.screen_rules`), composited with
+``CaptureConfig.masks`` and the occluded parts before the frame enters the ring.  Window
+rules fail closed: the window list is read before the grab and again after it; when it
+cannot be read, or a matching window appeared, vanished or moved in between (its position
+in the grabbed pixels is then uncertain), the frame is not recorded.  One blank frame
+opens a gap (as a pause does), every such tick counts in ``CaptureStats.privacy_blocked``
+and the reason goes to the pause log, so status and metadata show it.
 """
 
 from __future__ import annotations
@@ -27,13 +37,15 @@ import math
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from fastrec.capture import open_source
-from fastrec.capture.base import Target
+from fastrec.capture.base import Region, Target
+from fastrec.capture.matching import WindowInfo
 from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, output_size
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
@@ -42,6 +54,7 @@ from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 from fastrec.privacy.pii import CustomPattern, redact_pii
+from fastrec.privacy.screen_rules import ScreenRules
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
@@ -70,6 +83,8 @@ class CaptureConfig:
     # the operator's kinds of personal data (RECORDING_PII_PATTERNS), replaced in window
     # titles and pause reasons with the built-in ones
     pii_patterns: tuple[CustomPattern, ...] = ()
+    # the recording policy's privacy rules at session start (later ones come as messages)
+    rules: ScreenRules = field(default_factory=ScreenRules)
 
 
 @dataclass(slots=True)
@@ -97,6 +112,13 @@ class CaptureStats:
     # clock of the frames' timestamps - the last LOG_KEEP of each
     titles: list[tuple[float, str]] = field(default_factory=list)  # the target's title changes
     pauses: list[tuple[float, str]] = field(default_factory=list)  # why recording paused
+    # privacy rules: ticks not recorded because a window rule's match was uncertain (the
+    # window list failed, or a matching window moved during the grab), whether that is so
+    # now, the policy version whose rules apply and when each set of rules took effect
+    privacy_blocked: int = 0
+    privacy_blocking: bool = False
+    rules_version: int = 0
+    rules: list[tuple[float, str]] = field(default_factory=list)
 
     def note(self, log: list[tuple[float, str]], stamp: float, text: str) -> None:
         log.append((stamp, text))
@@ -115,6 +137,11 @@ class _Layout:
         self.letterboxed = (self.w, self.h) != (out_w, out_h)
         self.scaler = Scaler(width, height, self.w, self.h)
         self.sx, self.sy = self.w / width, self.h / height
+
+
+def _placed(rules: ScreenRules, windows: list[WindowInfo]) -> set[tuple[int, Region]]:
+    """Where the windows that ``rules`` mask are: (id, bounds) of each."""
+    return {(w.id, w.bounds) for w, _ in rules.matching(windows)}
 
 
 def _blank(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
@@ -138,6 +165,20 @@ class CaptureLoop:
         self._settle_until: float | None = None
         self._last_target: Target | None = None
         self._redacted: dict[str, str] = {}
+        self.rules = ScreenRules()
+        self._masks: list[MaskRegion] = []  # the rule masks of the last frame published
+        self._blocked = False  # a window rule's match is uncertain: nothing is recorded
+        self._force = False  # the next frame is published even if its pixels are unchanged
+        self.set_rules(config.rules, time.monotonic())
+
+    def set_rules(self, rules: ScreenRules, stamp: float) -> None:
+        """Apply ``rules`` from the next frame on."""
+        if not isinstance(rules, ScreenRules):
+            raise ValueError(f"rules must be a ScreenRules, got {type(rules).__name__}")
+        self.rules = rules
+        self.stats.rules_version = rules.version
+        self.stats.note(self.stats.rules, stamp, rules.describe())
+        self._force = True
 
     def _redact(self, text: str) -> str:
         """``text`` without personal data; remembered, since a title repeats every tick."""
@@ -187,8 +228,14 @@ class CaptureLoop:
             self.stats.paused_ticks += 1
             self.stats.paused = True
             return
+        rules = self.rules
+        windows = self._windows(rules, stamp)
+        if windows is None:
+            return
+        masks = rules.masks(region, windows) if rules else []
         resized = self._previous is None or self._previous.shape[:2] != (region.height, region.width)
-        forced = resized or appeared or target != self._last_target
+        forced = (resized or appeared or target != self._last_target or self._force
+                  or masks != self._masks)
         self._paused = False
         self.stats.paused, self.stats.occluded = False, bool(target.occluded)
         if target.title and (self._last_target is None or target.title != self._last_target.title):
@@ -199,6 +246,15 @@ class CaptureLoop:
             return
         frame = self.source.grab(target)
         self.stats.grabbed += 1
+        if rules.windows:
+            after = self._windows(rules, stamp)
+            if after is None:
+                return
+            if _placed(rules, after) != _placed(rules, windows):
+                self._block(stamp, "privacy rules: a matching window moved while the screen was grabbed")
+                return
+        self._unblock()
+        self._masks = masks
         if resized:
             self._diff = TileDiff(region.width, region.height, self.config.tile_size)
             self._previous = np.empty((region.height, region.width, 4), np.uint8)
@@ -209,7 +265,34 @@ class CaptureLoop:
         if not (changed or forced):
             self.stats.unchanged += 1
             return
+        self._force = False
         self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+
+    def _windows(self, rules: ScreenRules, stamp: float) -> list[WindowInfo] | None:
+        """The window list for the window rules now ([] without window rules); ``None``
+        when it cannot be read: the tick is then blocked (fail closed)."""
+        if not rules.windows:
+            return []
+        try:
+            windows = self.source.windows()
+        except Exception as exc:  # noqa: BLE001 - any failure: the frame is not recorded
+            self._block(stamp, f"privacy rules: the window list cannot be read ({type(exc).__name__}: {exc})")
+            return None
+        return list(windows)
+
+    def _block(self, stamp: float, reason: str) -> None:
+        """Record nothing this tick: a window rule cannot be applied with certainty."""
+        self.stats.privacy_blocked += 1
+        self.stats.paused = self.stats.privacy_blocking = True
+        self._force = True
+        if not self._blocked:
+            self._blocked = True
+            self.stats.note(self.stats.pauses, stamp, self._redact(reason))
+            self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+
+    def _unblock(self) -> None:
+        self._blocked = False
+        self.stats.privacy_blocking = False
 
     def _settled(self, stamp: float) -> bool:
         if self._settle_until is None:
@@ -221,7 +304,8 @@ class CaptureLoop:
 
     def finish(self, stamp: float) -> None:
         """The session's last frame, at stop time, so the video lasts as long as the session."""
-        if self._previous is not None and not self._paused and self._last_target is not None:
+        if (self._previous is not None and not self._paused and not self._blocked
+                and self._last_target is not None):
             self._publish(self._previous, self._last_target, stamp, FrameFlags.FINAL)
 
     def _publish(self, frame: np.ndarray | None, target: Target | None, stamp: float, flags: FrameFlags) -> None:
@@ -253,6 +337,9 @@ class CaptureLoop:
                  for m in self.config.masks]
         # other windows on top of the target: their pixels are not the session's to record
         masks += [MaskRegion(o.x, o.y, o.width, o.height, MaskKind.BLOCK) for o in target.occluded]
+        # the privacy rules' (relative to the region already), last: a rule's mask kind shows
+        # even where its window is one of those on top
+        masks += self._masks
         if masks:
             mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
 
@@ -261,21 +348,30 @@ class _Stopped(Exception):
     """The supervisor said stop (or went away) before there was anything to record."""
 
 
-def _stop_requested(control: Connection, wait: float = 0.0) -> bool:
-    # "stop", or the supervisor gone (EOF): either way this session is over
+def _stop_requested(control: Connection, wait: float = 0.0,
+                    on_rules: Callable[[ScreenRules], None] | None = None) -> bool:
+    """Read one control message (waiting up to ``wait`` s): True for "stop", or the
+    supervisor gone (EOF) - either way this session is over; ``("rules", ScreenRules)`` goes
+    to ``on_rules``."""
     try:
-        return control.poll(wait) and control.recv() == "stop"
+        if not control.poll(wait):
+            return False
+        message = control.recv()
     except (EOFError, OSError):
         return True
+    if isinstance(message, tuple) and len(message) == 2 and message[0] == "rules" and on_rules is not None:
+        on_rules(message[1])
+    return message == "stop"
 
 
-def _first_target(source: Any, timeout: float, control: Connection) -> Target:
+def _first_target(source: Any, timeout: float, control: Connection,
+                  on_rules: Callable[[ScreenRules], None]) -> Target:
     deadline = time.monotonic() + timeout
     while (target := source.locate()) is None:
         if time.monotonic() > deadline:
             raise RuntimeError("no window to record: nothing matched within "
                                f"{timeout:.0f} s (is the RDP client running and visible?)")
-        if _stop_requested(control, 0.1):
+        if _stop_requested(control, 0.1, on_rules):
             raise _Stopped
     return target
 
@@ -288,7 +384,10 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
     """
     try:
         with open_source(config.mode, config.display, **config.source_options) as source:
-            first = _first_target(source, start_timeout, control)
+            pending: list[ScreenRules] = []  # rules sent before the loop exists
+            first = _first_target(source, start_timeout, control, pending.append)
+            if pending:
+                config = replace(config, rules=pending[-1])
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
             with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
                            timeout=config.ring_timeout) as ring:
@@ -313,6 +412,10 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     period = 1.0 / fps
     t0 = time.monotonic()
+
+    def on_rules(rules: ScreenRules) -> None:
+        loop.set_rules(rules, time.monotonic())
+
     next_stats = t0 + STATS_EVERY
     tick = 0
     while True:
@@ -321,7 +424,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
         # for "stop"); behind it only looks.  Looking only when ahead would never stop a
         # loop whose every tick runs late (a full ring under the block policy, a slow
         # machine); this way a stop is honoured within one tick under any load.
-        if _stop_requested(control, max(0.0, due - time.monotonic())):
+        if _stop_requested(control, max(0.0, due - time.monotonic()), on_rules):
             break
         now = time.monotonic()
         if now < due:

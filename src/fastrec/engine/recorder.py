@@ -24,7 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -54,6 +54,7 @@ from fastrec.engine.protocol import (
     SessionEncoded,
     WorkerDied,
 )
+from fastrec.privacy.screen_rules import ScreenRules
 
 log = structlog.get_logger("fastrec.engine")
 
@@ -91,6 +92,7 @@ class Session:
     encoder_pid: int | None = None
     capture_done: bool = False
     encoder_done: bool = False
+    pending_rules: ScreenRules | None = None  # new privacy rules the supervisor has yet to send
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -154,6 +156,21 @@ class Recorder:
             if session.process is not None:
                 launch.send(session.process.conn, "stop")
         self._wake()  # a session not launched yet is finished by the supervisor
+        return True
+
+    def update_rules(self, session_id: str, rules: ScreenRules) -> bool:
+        """Apply new privacy rules to a session from its next frame on; returns at once.
+        False when the session has finished (or its capture side has)."""
+        if not isinstance(rules, ScreenRules):
+            raise ValueError(f"rules must be a ScreenRules, got {type(rules).__name__}")
+        with self._lock:
+            session = self._session(session_id)
+            if session.done.is_set() or session.capture_done:
+                return False
+            session.config = replace(session.config, rules=rules)  # not launched yet: it starts with them
+            if session.process is not None:
+                session.pending_rules = rules  # sent by the supervisor thread, the connection's writer
+        self._wake()
         return True
 
     def wait_started(self, session_id: str, timeout: float = 30.0) -> None:
@@ -272,6 +289,12 @@ class Recorder:
             with self._guard(session, "capture process could not be started"):
                 self._launch(session)
         with self._lock:
+            for session in self._sessions.values():
+                if session.pending_rules is not None and session.process is not None:
+                    if not session.capture_done:
+                        launch.send(session.process.conn, ("rules", session.pending_rules))
+                    session.pending_rules = None
+        with self._lock:
             live = {s.process.conn: s for s in self._sessions.values()
                     if s.process is not None and not s.capture_done}
         # an idle recorder wakes once a second (or when a process writes or exits)
@@ -289,10 +312,12 @@ class Recorder:
             session.capture_done = session.encoder_done = True
             self._maybe_done(session)
             return
-        process = launch.start(capture_main, session.config,
-                               name=f"fastrec-capture-{session.session_id}")
+        launched = session.config
+        process = launch.start(capture_main, launched, name=f"fastrec-capture-{session.session_id}")
         with self._lock:
             session.process = process
+            if session.config is not launched:  # rules changed while it was being launched
+                session.pending_rules = session.config.rules
             if session.stop_requested:  # asked while it was being launched
                 launch.send(process.conn, "stop")
 

@@ -52,10 +52,12 @@ from fastrec.live.model import AlertKind
 from fastrec.logs import policy_decision, recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
 from fastrec.manager.sealing import SessionFiles, now
+from fastrec.manager.rules_watch import RulesWatcher
 from fastrec.manager.session import ManagedSession
 from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.decision import Decision
 from fastrec.privacy.connection import ConnectionDetails, clean_connection_info
+from fastrec.privacy.screen_rules import ScreenRules
 from fastrec.settings import RecordingSettings, load_settings
 from fastrec.storage import (
     INDEX_FILE,
@@ -107,7 +109,10 @@ class RecordingManager:
     (:meth:`start_session_recording`), never remove these.
 
     ``policy`` (:class:`~fastrec.policy.active.ActivePolicyReader`) reads the recording
-    policy of the output directory before each session starts (:meth:`policy_decision`).
+    policy of the output directory before each session starts (:meth:`policy_decision`);
+    its privacy rules are masked in every session's frames, in addition to ``masks``, and
+    follow the active policy while sessions record (``rules_watch``, a thread started by
+    :meth:`initialize`).
 
     Observers (:meth:`add_observer`) are called as ``callback(event, session_id,
     details)`` from the manager's event thread, for ``"started"`` (details: width,
@@ -132,6 +137,7 @@ class RecordingManager:
         self.cleanup_schedule = cleanup_schedule
         self.output_dir = Path(self.settings.output_dir)
         self.policy = ActivePolicyReader(self.output_dir)  # the recording policy, read at every start
+        self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         self.rotation_manager = RotationManager.from_settings(
             self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted)
@@ -190,6 +196,7 @@ class RecordingManager:
                 self._close_index()
                 return False
             self._events.start()
+            self.rules_watch.start()
             self.announcer = self._start_announcer()
             if self.cleanup_schedule:
                 self.scheduler = CleanupScheduler(self.rotation_manager,
@@ -217,6 +224,7 @@ class RecordingManager:
                 self.wait_for_session(session_id, max(0.0, deadline - time.monotonic()))
             if self.scheduler is not None:
                 self.scheduler.stop(timeout=10)
+            self.rules_watch.close()
             try:
                 assert self.recorder is not None
                 self.recorder.close(timeout=max(1.0, deadline - time.monotonic()))
@@ -264,8 +272,8 @@ class RecordingManager:
         RECORDING_PII_PATTERNS) is replaced by markers such as ``[email]``.
         ``mode``, ``display``, ``source_options`` override the manager's for this session;
         ``masks`` (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates) are hidden
-        in this session's frames in addition to the manager's (issue 11 feeds them from the
-        privacy rules).  True when the recording was started (the engine then works in the background; a
+        in this session's frames in addition to the manager's and the recording policy's privacy rules
+        (which follow the active policy while the session records).  True when the recording was started (the engine then works in the background; a
         later failure is reported as an ``"error"`` event, a log line and in the status);
         False, with the reason logged, when recording is disabled or not possible, the
         session id is empty, ``connection_info`` is not a mapping, ``masks`` holds
@@ -300,13 +308,15 @@ class RecordingManager:
             return False
         assert self.recorder is not None
         details = self._connection(session_id, connection_info or {})
-        decision = self.policy.current().decide(details)
+        active = self.policy.current()
+        decision = active.decide(details)
         if not decision.record:
             policy_decision(log, session_id, decision)
             return False
         info = details.as_dict()
         settings = self.settings
         mode = mode or self.mode or settings.mode
+        rules = self.rules_watch.rules_of(active)
         with self._lock:
             if self._closed:
                 return False
@@ -317,10 +327,11 @@ class RecordingManager:
                 return False
             try:
                 session = self._new_session(session_id, info, mode)
+                session.rules = rules
                 config = self._capture_config(
                     session_id, settings, mode, display if display is not None else self.display,
                     source_options if source_options is not None else self.source_options,
-                    session_masks)
+                    session_masks, rules)
                 policy = self.segment_policy or SegmentPolicy(
                     max_bytes=int(settings.max_file_size_mb * _MB),
                     max_seconds=float(settings.max_duration_minutes) * 60.0)
@@ -338,6 +349,7 @@ class RecordingManager:
                 self._order.remove(session_id)
             self._order.append(session_id)
         policy_decision(log, session_id, decision)
+        self._rules_pending_ocr(session)
         self._live_wake()
         log.debug("Recording requested", session_id=session_id, mode=mode, file=session.files.basename)
         return True
@@ -409,6 +421,11 @@ class RecordingManager:
           covered or gone, or has just appeared); ``pause_reason``: why, when known, else
           None; ``occluded``: other windows cover part of it (blanked in the video) --
           as of the capture process's last report (every second); False once finished
+        - ``privacy_rules_version``: the recording policy version whose privacy rules the
+          capture process applies (0: the default policy), as of its last report
+        - ``privacy_blocked``: capture ticks not recorded because a window privacy rule's
+          match was uncertain (the window list failed, or a matching window moved during
+          the grab): fail closed, see README "Recording policy"
         - ``errors``: error messages, oldest first
 
         Without ``session_id`` (the reference's call), the manager's dict:
@@ -544,7 +561,7 @@ class RecordingManager:
 
     def _capture_config(self, session_id: str, settings: RecordingSettings, mode: str,
                         display: str | None, source_options: dict[str, Any],
-                        masks: tuple[MaskRegion, ...]) -> CaptureConfig:
+                        masks: tuple[MaskRegion, ...], rules: ScreenRules) -> CaptureConfig:
         options: dict[str, Any] = {"monitor": settings.monitor} if mode == CaptureMode.FULL_SCREEN else {}
         options.update(source_options)
         return CaptureConfig(
@@ -552,7 +569,35 @@ class RecordingManager:
             fps=settings.fps, scale=settings.resolution_scale,
             tile_size=settings.tile_size,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks,
-            pii_patterns=settings.custom_pii_patterns())
+            pii_patterns=settings.custom_pii_patterns(), rules=rules)
+
+    def _apply_rules(self, rules: ScreenRules) -> None:
+        """Send ``rules`` to every live session that has other ones (the watcher's tick)."""
+        with self._lock:
+            stale = [s for s in self._sessions.values() if s.live and s.rules != rules]
+            recorder = self.recorder
+        if recorder is None:
+            return
+        for session in stale:
+            try:
+                if not recorder.update_rules(session.session_id, rules):
+                    continue
+            except KeyError:
+                continue
+            old = session.rules.version
+            session.rules = rules
+            log.info(f"Privacy rules of session {session.session_id} changed: {rules.describe()}",
+                     session_id=session.session_id, policy_version=rules.version, previous_version=old)
+            self._rules_pending_ocr(session)
+
+    def _rules_pending_ocr(self, session: ManagedSession) -> None:
+        """Say once per session that its on-screen PII rules are not applied to frames."""
+        if session.rules.pii and not session.told_pii:
+            session.told_pii = True
+            log.info("On-screen PII rules need RECORDING_OCR_PII, which is not implemented yet: "
+                     f"{', '.join(session.rules.pii)} not applied to the video",
+                     session_id=session.session_id, rules=list(session.rules.pii),
+                     policy_version=session.rules.version)
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
         if session_id is not None:

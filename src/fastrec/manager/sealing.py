@@ -181,7 +181,8 @@ class SessionFiles:
         meta.capture.region = tuple(region) if region else meta.capture.region  # type: ignore[assignment]
         meta.capture.output_size = self.output_size or meta.capture.output_size
         totals = {"unchanged": int(capture.get("unchanged", 0)) + int(capture.get("damage_skips", 0)),
-                  "dropped": int(capture.get("dropped", 0))}
+                  "dropped": int(capture.get("dropped", 0)),
+                  "privacy_blocked": int(capture.get("privacy_blocked", 0))}
         delta = {k: max(0, v - self.counted.get(k, 0)) for k, v in totals.items()}
         self.counted.update(totals)
         encoded = info.frames if info is not None else 0  # 0: counted from the file
@@ -195,6 +196,8 @@ class SessionFiles:
         end = info.last_timestamp if info is not None else float("inf")
         meta.capture.window_titles = _notes(capture.get("titles"), start, end, current=True)
         meta.capture.pauses = _notes(capture.get("pauses"), start, end)
+        meta.capture.privacy_rules = _notes(capture.get("rules"), start, end, current=True)
+        meta.capture.privacy_blocked = delta["privacy_blocked"]
         self.noted_until = max(self.noted_until, end if info is not None else start)
         if self.errors or status == "interrupted":
             meta.errors = list(self.errors)

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastrec.engine.events import LIVE_STATES, SessionFinished, SessionState
 from fastrec.manager.sealing import SessionFiles, now
+from fastrec.privacy.screen_rules import ScreenRules
 
 _MB = 1024 * 1024
 
@@ -30,6 +31,8 @@ class ManagedSession:
     final: SessionFinished | None = None  # the engine's last word
     ended_at: datetime | None = None
     finished: threading.Event = field(default_factory=threading.Event)  # metadata sealed
+    rules: ScreenRules = field(default_factory=ScreenRules)  # the privacy rules it was last sent
+    told_pii: bool = False  # "pii rules need OCR" was logged for it
 
     def state(self, engine: dict[str, Any] | None) -> str:
         if self.finished.is_set() and self.final is not None:
@@ -79,5 +82,9 @@ class ManagedSession:
             "paused": paused,
             "pause_reason": str(pauses[-1][1]) if paused and pauses else None,
             "occluded": bool(capture.get("occluded", False)) and self.live,
+            # privacy rules: the policy version applied (as of the last report) and the
+            # ticks not recorded because a window rule's match was uncertain (fail closed)
+            "privacy_rules_version": int(capture.get("rules_version", self.rules.version)),
+            "privacy_blocked": int(capture.get("privacy_blocked", 0)),
             "errors": self.errors(engine),
         }

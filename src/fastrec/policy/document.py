@@ -306,8 +306,9 @@ class PrivacyRule(_Section):
 
 
 class PrivacyPolicy(_Section):
-    """Privacy rules and presets.  This step models and validates them; the capture step
-    applies :meth:`effective_rules` to frames."""
+    """Privacy rules and presets.  The recorder applies :meth:`effective_rules` to frames in
+    the capture process (:mod:`fastrec.privacy.screen_rules`: regions and windows; pii on
+    screen waits for OCR)."""
 
     presets: Annotated[list[Annotated[PrivacyPreset, BeforeValidator(_folded)]], BeforeValidator(_one_or_many)] = []
     rules: Annotated[list[PrivacyRule], BeforeValidator(_one_or_many), Field(max_length=_MAX_ITEMS)] = []

@@ -121,13 +121,18 @@ class TimedNote(_Open):
 class CaptureInfo(_Open):
     """What was captured: mode, screen region [x, y, w, h] and encoded size [w, h]; the
     recorded window's title when it changed (the one shown at the part's start first) and
-    why recording paused (the window minimised, covered, gone)."""
+    why recording paused (the window minimised, covered, gone, or a privacy rule's window
+    uncertain); the privacy rules in force (the set at the part's start first) and how many
+    capture ticks of this part were not recorded because a window rule could not be applied
+    with certainty (``privacy_blocked``: fail closed)."""
 
     mode: str | None = None
     region: tuple[int, int, int, int] | None = None
     output_size: tuple[int, int] | None = None
     window_titles: list[TimedNote] = Field(default_factory=list, max_length=10_000)
     pauses: list[TimedNote] = Field(default_factory=list, max_length=10_000)
+    privacy_rules: list[TimedNote] = Field(default_factory=list, max_length=10_000)
+    privacy_blocked: Count = 0
 
 
 class FileInfo(_Open):
