@@ -98,7 +98,7 @@ fifo=$(mktemp -u) && mkfifo "$fifo"
 Xvfb -displayfd 3 -screen 0 1280x720x24 -nolisten tcp 3>"$fifo" >/dev/null 2>&1 &
 xvfb=$!
 read -r display <"$fifo"; rm -f "$fifo"
-cleanup() { wineserver -k 2>/dev/null || true; kill "$xvfb" 2>/dev/null || true; }
+cleanup() { wineserver -k >/dev/null 2>&1 || true; kill "$xvfb" 2>/dev/null || true; }
 trap cleanup EXIT
 export DISPLAY=":$display"
 # created on the screen it will use: a prefix made without one keeps a 1024x768 desktop
