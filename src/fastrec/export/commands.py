@@ -78,8 +78,8 @@ def export(args: argparse.Namespace) -> int:
         percent = int(fraction * 100)
         if percent != shown[0]:
             shown[0] = percent
-            print(f"\r{f"export {args.format}: {percent:3d}% {printable(message)}"[:100]:<100}", end="", file=sys.stderr,
-                  flush=True)
+            line = f"export {args.format}: {percent:3d}% {printable(message)}"[:79]
+            print(f"\r{line:<79}", end="", file=sys.stderr, flush=True)  # one line, rewritten
 
     try:
         outcome = export_session(settings.output_dir, args.session, args.format, output=args.output,
