@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["SessionEvents", "session_events"]
+__all__ = ["SessionEvents", "session_events", "session_heatmap"]
 
 
 class SessionEvents(BaseModel):
@@ -33,3 +33,8 @@ class SessionEvents(BaseModel):
 def session_events(directory: Path, session_id: str) -> SessionEvents:
     """The events of ``session_id`` in ``directory``: none until the events step records them."""
     return SessionEvents()
+
+
+def session_heatmap(directory: Path, session_id: str) -> Path | None:
+    """The session's click heatmap PNG, once the heatmap step draws one (None: none yet)."""
+    return None
