@@ -48,7 +48,7 @@ from fastrec.export.source import PartSource, SessionSource
 from fastrec.export.timerange import TimeRange
 from fastrec.storage.files import create_private, fsync_dir
 
-__all__ = ["Mp4Export", "export_mp4"]
+__all__ = ["ExportError", "Mp4Export", "export_mp4"]
 
 TIME_BASE = Fraction(1, 1000)  # the recorder's: millisecond timestamps
 DEFAULT_CRF = 23

@@ -141,7 +141,8 @@ class ExportJobs:
                      notes=outcome.notes, finished_at=time.time())
 
     def _evict(self) -> None:
-        finished = sorted((j for j in self._jobs.values() if j.finished_at is not None), key=lambda j: j.finished_at or 0)
+        finished = sorted((j for j in self._jobs.values() if j.finished_at is not None),
+                          key=lambda j: j.finished_at or 0)
         for job in finished[:max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job.id]
             self.file(job).unlink(missing_ok=True)
