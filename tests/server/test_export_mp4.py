@@ -67,7 +67,7 @@ def test_a_range_starting_inside_a_group_of_pictures_starts_with_the_frame_on_sc
     index = next(i for i in range(2, len(frames) - 3) if not frames[i][1] and not frames[i + 1][1]
                  and frames[i][0] > 0.5 and frames[i + 1][0] - frames[i][0] >= 0.1)
     shown, following = frames[index][0], frames[index + 1][0]
-    start = (shown + following) / 2  # mid-frame, mid-GOP
+    start = shown + 0.3 * (following - shown)  # mid-frame (the next one well after it), mid-GOP
     end = start + 3.0
     outcome = export_session(recorded.directory, SESSION, "mp4", output=tmp_path / "range.mp4",
                              first=parse_bound("--from", f"{start:.4f}"), last=parse_bound("--to", f"{end:.4f}"))
@@ -94,6 +94,16 @@ def test_a_range_starting_inside_a_group_of_pictures_starts_with_the_frame_on_sc
     # from the next keyframe on, the recorded packets are copied as they are
     copied_sizes = [size for t, size, key in ffprobe_packets(recorded.video(recorded.parts[0]))]
     assert any(size in copied_sizes for _, size, _ in packets[1:])
+
+    # a range starting a sliver before a frame starts at that frame: no two frames of the
+    # file closer than the recording's frame interval (FFmpeg would give them one slot)
+    sliver = export_session(recorded.directory, SESSION, "mp4", output=tmp_path / "sliver.mp4",
+                            first=parse_bound("--from", f"{following - 0.02:.4f}"),
+                            last=parse_bound("--to", f"{end:.4f}"))
+    assert plays_through(sliver.path) == ""
+    assert (sliver.start - session_start).total_seconds() == pytest.approx(following, abs=0.002)
+    times = [p[0] for p in ffprobe_packets(sliver.path)]
+    assert times[0] == 0 and min(b - a for a, b in zip(times, times[1:], strict=False)) >= FRAME * 0.6
 
 
 def test_a_tampered_part_is_refused_unless_unverified_parts_are_allowed(recorded: Recorded, tmp_path: Path):

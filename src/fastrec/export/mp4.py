@@ -15,7 +15,9 @@ What is copied and what is re-encoded:
   the part's first copied keyframe (:mod:`.h264`), so every frame decodes with its own.
 
 Timeline: wall-clock spacing is kept.  The file's time 0 is the range's start (the
-session's first frame for a whole session), a frame captured at wall-clock time ``w``
+session's first frame for a whole session; a range starting less than 0.6 of a frame
+interval before a frame starts at that frame, so that no two frames of the file are closer
+than the recording's frame interval), a frame captured at wall-clock time ``w``
 sits at ``w - start`` whatever part it is in, and the stretch between two parts (a
 session stopped and started again) shows the last frame before it, as a viewer would
 have seen.  So ``creation_time + t`` is the wall-clock time of the frame at ``t``, the
@@ -37,7 +39,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,8 @@ __all__ = ["ExportError", "Mp4Export", "export_mp4"]
 
 TIME_BASE = Fraction(1, 1000)  # the recorder's: millisecond timestamps
 DEFAULT_CRF = 23
+DEFAULT_FPS = 10  # a part whose metadata has no fps (the reference recorder's default)
+MIN_LEAD = 0.6  # of a frame interval: a range starting closer than this to a frame starts at it
 
 
 class ExportError(RuntimeError):
@@ -134,6 +138,7 @@ def export_mp4(source: SessionSource, output: str | os.PathLike[str], time_range
     if not parts:
         raise ExportError(f"session {source.session_id!r}: no playable part between {span.start.isoformat()} "
                           f"and {span.end.isoformat()}")
+    span = _clear_of_next_frame(parts, span)
     unverified = source.require_verified(parts, allow_unverified)
     result = Mp4Export(Path(output), span.start, span.end, [p.part for p in parts], unverified=unverified)
     progress(0.0, f"joining {len(parts)} part(s)")
@@ -159,6 +164,24 @@ def export_mp4(source: SessionSource, output: str | os.PathLike[str], time_range
                 _join_part(joiner, part, span, size)
     progress(1.0, f"{result.frames} frames ({result.reencoded_frames} re-encoded) in {target.name}")
     return result
+
+
+def _clear_of_next_frame(parts: list[PartSource], span: TimeRange) -> TimeRange:
+    """``span``, started at the first frame after its start when that frame comes less than
+    :data:`MIN_LEAD` of a frame interval after it: the picture on screen at the start would
+    last only a sliver of a frame, and tools that put frames on the recording's frame grid
+    (FFmpeg: "non monotonically increasing dts") would give both frames one slot."""
+    for part in parts:
+        if part.index is None:
+            continue
+        interval = 1.0 / (part.meta.recorder_settings.fps or DEFAULT_FPS)
+        for fragment in part.index.fragments:
+            for time in fragment.sample_times:
+                at = part.start + timedelta(seconds=time)
+                if at > span.start:
+                    close = (at - span.start).total_seconds() < MIN_LEAD * interval
+                    return TimeRange(at, span.end) if close and at < span.end else span
+    return span
 
 
 @contextmanager

@@ -108,6 +108,7 @@ def export_session(directory: str | os.PathLike[str], session_id: str, fmt: Expo
                 made = export_mp4(source, target, time_range, allow_unverified=allow_unverified, progress=progress)
             except ExportError as exc:
                 raise ExportRefused(str(exc)) from None
+            span = TimeRange(made.start, made.end)  # its start may move onto a frame (.mp4)
             notes = tuple(f"unverified: {line}" for line in made.unverified)
             if made.reencoded_frames:
                 notes += (f"{made.reencoded_frames} frame(s) re-encoded (the range starts inside a group of "
