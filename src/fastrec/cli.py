@@ -3,8 +3,9 @@
 Commands: ``demo`` (``--serve``: then the admin server over it), ``record``, ``status``,
 ``list``, ``info``, ``verify``, ``storage``, ``cleanup``, ``watch``, ``recover``, ``serve``
 (the admin server), ``users`` (its accounts; :mod:`fastrec.server.commands`) and
-``policy`` (the recording policy; :mod:`fastrec.policy.commands`) (``python -m fastrec
-COMMAND --help`` for each).
+``policy`` (the recording policy; :mod:`fastrec.policy.commands`) and ``export`` (a session
+as JSON, MP4 or PDF; :mod:`fastrec.export.commands`) (``python -m fastrec COMMAND --help``
+for each).
 
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
 chain is broken; ``record``: the recording ended in an error; ``serve``: the server could
@@ -42,6 +43,7 @@ from typing import Any
 
 from fastrec.checks import bounded_option as _bounded
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
+from fastrec.export.commands import add_export_command, export
 from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(commands)
     add_server_commands(commands)
     add_policy_commands(commands)
+    add_export_command(commands)
     return parser
 
 
@@ -637,7 +640,7 @@ def _recover(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
-    "serve": serve, "users": users, "policy": policy,
+    "serve": serve, "users": users, "policy": policy, "export": export,
 }
 
 

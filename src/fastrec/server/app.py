@@ -25,7 +25,7 @@ from fastrec.policy.errors import PolicyError
 from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.pages import CSP, page_html
-from fastrec.server.routes import accounts, audit, live, media, policy, recordings, shares, ui
+from fastrec.server.routes import accounts, audit, exports, live, media, policy, recordings, shares, ui
 from fastrec.server.schemas import ErrorOut
 
 __all__ = ["UI_PATHS", "create_app"]
@@ -53,7 +53,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = FastAPI(title="fastrec admin server", version="1", lifespan=lifespan,
                   description="Live sessions, recordings, replay, share links, users, the audit log and "
                               "the recording policy.")
-    for module in (accounts, recordings, media, shares, audit, live, policy, ui):
+    for module in (accounts, recordings, media, exports, shares, audit, live, policy, ui):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(files("fastrec.server") / "static")), name="static")
 

@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     LOGOUT = "logout"
     VIEW = "view"
     EXPORT = "export"
+    EXPORT_REQUESTED = "export.requested"  # an export job started (details: job, format, from, to)
+    EXPORT_DOWNLOADED = "export.downloaded"  # its file fetched (details: job, format, bytes)
     SHARE_CREATE = "share.create"
     SHARE_ACCESS = "share.access"
     SHARE_REVOKE = "share.revoke"

@@ -60,6 +60,9 @@ class ServerSettings(BaseSettings):
     idle_seconds: Annotated[float, Field(ge=1, le=3600, allow_inf_nan=False,
                                          validation_alias="FASTREC_IDLE_SECONDS")] = 3.0
 
+    # exports (JSON, MP4, PDF) running at once; more wait their turn
+    export_workers: Annotated[int, Field(ge=1, le=8, validation_alias="FASTREC_EXPORT_WORKERS")] = 2
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

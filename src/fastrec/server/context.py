@@ -15,6 +15,7 @@ from fastrec.server.audit import AuditLog
 from fastrec.server.catalogue import Catalogue
 from fastrec.server.config import ServerSettings
 from fastrec.server.db import ADMIN_DB_FILE, AdminDatabase
+from fastrec.server.exports import ExportJobs
 from fastrec.server.notes import ReviewNotes
 from fastrec.server.shares import RedisShareStore, ShareStore, SqliteShareStore
 from fastrec.server.throttle import SlidingWindow
@@ -38,6 +39,7 @@ class ServerContext:
     login_failures: SlidingWindow    # per account and address
     address_failures: SlidingWindow  # per address, whatever the account
     ws_attempts: SlidingWindow
+    exports: ExportJobs  # export jobs (JSON, MP4, PDF) in the background
     hub: Any = None  # fastrec.live.hub.LiveHub, started with the app
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -56,9 +58,11 @@ class ServerContext:
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
                    address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
                                                   settings.login_window_seconds),
-                   ws_attempts=SlidingWindow(settings.ws_attempts_per_minute, 60.0))
+                   ws_attempts=SlidingWindow(settings.ws_attempts_per_minute, 60.0),
+                   exports=ExportJobs(directory, settings.export_workers))
 
     def close(self) -> None:
+        self.exports.close()
         self.shares.close()
         self.catalogue.close()
         self.policy.close()

@@ -287,3 +287,35 @@ class PolicyDiffOut(BaseModel):
     additions: int
     deletions: int
     lines: list[PolicyDiffLine]
+
+
+class ExportRequest(Strict):
+    """An export of one session: ``from``/``to`` as seconds from the session start or ISO 8601
+    wall-clock times (mp4 and pdf; the JSON export is always the whole session)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    format: Literal["json", "mp4", "pdf"]
+    start: Annotated[str | None, Field(default=None, alias="from", max_length=64,
+                                       description="seconds from the session start (e.g. 90) or an ISO 8601 time")]
+    end: Annotated[str | None, Field(default=None, alias="to", max_length=64, description="like from")]
+
+
+class ExportOut(BaseModel):
+    """An export job: its state, progress (percent) and, once done, where to download it."""
+
+    id: str
+    session_id: str
+    format: Literal["json", "mp4", "pdf"]
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=100, description="percent done")
+    message: str
+    error: str | None = None
+    requested_by: str
+    created_at: datetime
+    file_name: str | None = None
+    size_bytes: int | None = None
+    start: datetime | None = Field(default=None, description="wall-clock start of what the file covers")
+    end: datetime | None = None
+    notes: list[str] = Field(default_factory=list, description="parts let through unverified, frames re-encoded")
+    download: str | None = Field(default=None, description="the file's URL once done")

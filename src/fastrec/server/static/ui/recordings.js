@@ -1,8 +1,9 @@
 // Recordings: the searchable list (filters in the URL, so back/forward and links work) and
-// one recording's detail (metadata, segments, integrity, reviews, bookmarks, share links).
+// one recording's detail (metadata, segments, integrity, reviews, bookmarks, export, share links).
 
 import { api, allows, query } from "./api.js";
 import { h, fill, notice, fmtBytes, fmtDuration, fmtTime, text, timeEl, modal, toast } from "./dom.js";
+import { exportPanel } from "./export.js";
 import { shareDialog, shareTable } from "./share.js";
 
 const PAGE = 50;
@@ -267,6 +268,7 @@ export async function renderRecording(root, ctx) {
       section("Reviews", reviews, reviewForm),
       section("Bookmarks", bookmarks)),
     section(`Segments (${detail.segments.length})`, h("div.table-wrap", {}, segments)),
+    canAudit ? section("Export", exportPanel(id)) : null,
     canAudit ? section("Share links", shares) : null);
   await loadShares();
 }

@@ -1,0 +1,47 @@
+"""What the export tests read from an MP4: top-level boxes, ffprobe's view, decoded frames."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The file's top-level box types, in order."""
+    kinds: list[str] = []
+    with open(path, "rb") as handle:
+        while header := handle.read(8):
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", handle.read(8))[0]
+                handle.seek(size - 16, 1)
+            else:
+                handle.seek(size - 8, 1)
+            kinds.append(kind.decode("latin-1"))
+    return kinds
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_format", "-show_streams", "-of", "json",
+                          str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def plays_through(path: Path) -> str:
+    """ffmpeg's complaints while decoding the whole file (empty: none)."""
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True,
+                         text=True, check=False)
+    return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")
+
+
+def frames_with_times(path: Path) -> list[tuple[float, np.ndarray]]:
+    """Every decoded frame's presentation time (seconds) and its grey picture."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [(float(frame.time), frame.to_ndarray(format="gray").astype(np.int16))
+                for frame in container.decode(video=0)]
