@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Self
+from typing import Final
 
 from fastrec.policy.diff import PolicyDiff, diff_texts
 from fastrec.policy.document import DEFAULT_POLICY_TEXT, parse_policy
@@ -50,7 +50,7 @@ from fastrec.policy.errors import (
     PolicyStoreProblem,
     PolicyUnchanged,
 )
-from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
+from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.files import ensure_private_dir
 
 __all__ = ["DEFAULT_VERSION", "MAX_AUTHOR", "MAX_COMMENT", "POLICY_FILE", "PolicyStore", "PolicyVersion"]
@@ -129,7 +129,7 @@ def _version_number(version: object) -> int:
     return version
 
 
-class PolicyStore:
+class PolicyStore(SqliteOwner):
     """The policy versions of the recordings ``directory`` (the file is created when
     missing; the directory too, 0700).  Thread-safe; a context manager.
 
@@ -158,19 +158,6 @@ class PolicyStore:
             raise
 
     # --- life cycle ---
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- reading ---
 

@@ -20,9 +20,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
+from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 
 __all__ = ["ADMIN_DB_FILE", "AdminDatabase"]
 
@@ -108,7 +108,7 @@ _MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class AdminDatabase:
+class AdminDatabase(SqliteOwner):
     """The admin database at ``path`` (created when missing); thread-safe; a context manager.
 
     Raises :class:`fastrec.storage.dbfile.DatabaseFileProblem` for a path that is a link,
@@ -129,19 +129,6 @@ class AdminDatabase:
         except BaseException:
             self.close()
             raise
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

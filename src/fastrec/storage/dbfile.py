@@ -19,8 +19,11 @@ regular file it made.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import threading
 from pathlib import Path
+from typing import Self
 
 from fastrec.storage.files import FILE_MODE, create_private
 
@@ -70,3 +73,24 @@ def claim_database_file(path: str | os.PathLike[str]) -> bool:
         finally:
             os.close(fd)
     return False
+
+
+class SqliteOwner:
+    """Base of the classes that own one SQLite connection (``_conn``) guarded by a lock
+    (``_lock``): :meth:`close` is idempotent and the object is its own context manager."""
+
+    _conn: sqlite3.Connection | None
+    _lock: threading.RLock
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

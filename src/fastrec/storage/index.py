@@ -24,11 +24,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import structlog
 
-from fastrec.storage.dbfile import DatabaseFileProblem, claim_database_file
+from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
 
@@ -152,7 +152,7 @@ def _entry(row: sqlite3.Row) -> IndexEntry:
     )
 
 
-class RecordingIndex:
+class RecordingIndex(SqliteOwner):
     """SQLite index over the recordings of one directory; thread-safe; a context manager.
 
     ``db_path`` is the database file; ``recordings_dir`` (default: the database's
@@ -191,19 +191,6 @@ class RecordingIndex:
             raise
 
     # --- lifecycle ---
-
-    def close(self) -> None:
-        """Close the database (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- operations ---
 
