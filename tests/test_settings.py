@@ -220,7 +220,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
-        "pii_patterns",
+        "pii_patterns", "ocr_pii", "ocr_max_delay",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")

@@ -186,6 +186,11 @@ class RecordingSettings(BaseSettings):
     # details like e-mail addresses and card numbers are (fastrec.privacy.pii):
     # "name=regex" items separated by spaces; kept as written, parsed when used
     pii_patterns: str = ""
+    # read on-screen text with Tesseract and mask the personal data the policy's pii rules
+    # name (every built-in kind with its default mask when it names none); a frame waits at
+    # most ocr_max_delay seconds for its verdict, what is unread by then is blocked
+    ocr_pii: bool = False
+    ocr_max_delay: Annotated[float, Field(ge=0.1, le=30, allow_inf_nan=False)] = 2.0
 
     @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
     @classmethod

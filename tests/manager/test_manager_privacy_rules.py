@@ -251,5 +251,5 @@ def test_on_screen_pii_rules_are_said_to_need_ocr_once_per_session(tmp_path: Pat
         manager.shutdown()
     said = [e for e in log_stream.events() if "RECORDING_OCR_PII" in e["event"]]
     assert len(said) == 1, said
-    assert said[0]["level"] == "info" and said[0]["session_id"] == "pii"
+    assert said[0]["level"] == "warning" and said[0]["session_id"] == "pii"
     assert said[0]["rules"] == ["preset emails", "preset ssn"]

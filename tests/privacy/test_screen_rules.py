@@ -10,7 +10,8 @@ from fastrec.capture.base import Region
 from fastrec.capture.matching import WindowInfo
 from fastrec.core.masks import MaskKind, MaskRegion
 from fastrec.policy.document import parse_policy
-from fastrec.privacy.screen_rules import RegionRule, ScreenRules, WindowRule, screen_rules
+from fastrec.privacy.pii_kinds import PiiKind
+from fastrec.privacy.screen_rules import PiiRule, RegionRule, ScreenRules, WindowRule, screen_rules
 
 
 def test_a_percent_rule_follows_the_captured_region_and_rounds_outwards():
@@ -37,7 +38,7 @@ def test_a_window_rule_needs_every_matcher_given_and_masks_the_window_frame_insi
     assert not WindowRule(titles=("*bank*",), processes=("keepass*",)).matches(bank)
 
 
-def test_rules_from_the_policy_keep_their_masks_and_name_the_pii_rules_pending_ocr():
+def test_rules_from_the_policy_keep_their_masks_and_carry_the_pii_rules_to_ocr():
     policy = parse_policy("""
 privacy:
   presets: [passwords, emails]
@@ -48,5 +49,6 @@ privacy:
     assert rules.version == 7
     assert [r.kind for r in rules.windows] == [MaskKind.BLOCK, MaskKind.BLOCK]
     assert rules.regions == (RegionRule(0, 90, 100, 10, percent=True, kind=MaskKind.BLOCK, name="panel"),)
-    assert rules.pii == ("preset emails",)
+    assert rules.pii == (PiiRule(frozenset({PiiKind.EMAIL}), MaskKind.REDACT, (), "preset emails"),)
+    assert rules.pii_names == ["preset emails"]
     assert pickle.loads(pickle.dumps(rules)) == rules  # what crosses to the capture process

@@ -37,7 +37,8 @@ import math
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -50,14 +51,16 @@ from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, outp
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
 from fastrec.engine.launch import send
+from fastrec.engine.ocr_stage import OcrOptions, OcrStage
 from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 from fastrec.privacy.pii import CustomPattern, redact_pii
-from fastrec.privacy.screen_rules import ScreenRules
+from fastrec.privacy.screen_rules import ScreenRules, ocr_rules
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
+OCR_FINISH_SECONDS = 30.0  # beyond the delay, for the OCR stage's last frames to leave at stop
 LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
 REDACTED_KEEP = 64  # titles and reasons whose redacted form is remembered (a title repeats every tick)
 
@@ -85,6 +88,8 @@ class CaptureConfig:
     pii_patterns: tuple[CustomPattern, ...] = ()
     # the recording policy's privacy rules at session start (later ones come as messages)
     rules: ScreenRules = field(default_factory=ScreenRules)
+    # RECORDING_OCR_PII: frames pass through an OCR stage before the encoder (None: off)
+    ocr: OcrOptions | None = None
 
 
 @dataclass(slots=True)
@@ -119,6 +124,9 @@ class CaptureStats:
     privacy_blocking: bool = False
     rules_version: int = 0
     rules: list[tuple[float, str]] = field(default_factory=list)
+    # on-screen personal data (RECORDING_OCR_PII): the OCR stage's counters
+    # (fastrec.engine.ocr_gate.GateStats: reads, found, blocked_frames, max_wait...), {} when off
+    ocr: dict[str, Any] = field(default_factory=dict)
 
     def note(self, log: list[tuple[float, str]], stamp: float, text: str) -> None:
         log.append((stamp, text))
@@ -152,8 +160,10 @@ def _blank(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
 class CaptureLoop:
     """Runs one session's capture until told to stop (see :func:`capture_main`)."""
 
-    def __init__(self, config: CaptureConfig, source: Any, ring: FrameRing, out_w: int, out_h: int) -> None:
+    def __init__(self, config: CaptureConfig, source: Any, ring: FrameRing, out_w: int, out_h: int,
+                 ocr: OcrStage | None = None) -> None:
         self.config = config
+        self.ocr = ocr
         self.source = source
         self.ring = ring
         self.out_w, self.out_h = out_w, out_h
@@ -175,6 +185,8 @@ class CaptureLoop:
         """Apply ``rules`` from the next frame on."""
         if not isinstance(rules, ScreenRules):
             raise ValueError(f"rules must be a ScreenRules, got {type(rules).__name__}")
+        if self.ocr is not None and ocr_rules(rules) != ocr_rules(self.rules):
+            self.ocr.set_rules(ocr_rules(rules))
         self.rules = rules
         self.stats.rules_version = rules.version
         self.stats.note(self.stats.rules, stamp, rules.describe())
@@ -390,11 +402,14 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
                 config = replace(config, rules=pending[-1])
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
             with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
-                           timeout=config.ring_timeout) as ring:
-                send(control, ("ring", ring.endpoint(0), (out_w, out_h)))
-                loop = CaptureLoop(config, source, ring, out_w, out_h)
+                           timeout=config.ring_timeout) as ring, _ocr_stage(config, ring, out_w, out_h) as ocr:
+                # with OCR the encoder reads the OCR stage's ring, never this one
+                send(control, ("ring", ocr.endpoint if ocr else ring.endpoint(0), (out_w, out_h)))
+                loop = CaptureLoop(config, source, ring, out_w, out_h, ocr)
                 _run(loop, config.fps, control)
                 ring.close()
+                if ocr is not None and config.ocr is not None:
+                    loop.stats.ocr = ocr.finish(config.ocr.max_delay + OCR_FINISH_SECONDS)
                 send(control, ("stopped", asdict(loop.stats)))
     except _Stopped:
         send(control, ("stopped", asdict(CaptureStats())))
@@ -407,6 +422,20 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
         control.poll(LINGER_SECONDS)
     except OSError:
         pass
+
+
+@contextmanager
+def _ocr_stage(config: CaptureConfig, ring: FrameRing, out_w: int, out_h: int) -> Iterator[OcrStage | None]:
+    """The session's OCR stage process when RECORDING_OCR_PII is on, stopped on the way out."""
+    if config.ocr is None:
+        yield None
+        return
+    stage = OcrStage(ring, out_w, out_h, config.fps, config.ocr, ocr_rules(config.rules), config.ring_slots,
+                     config.ring_timeout, config.session_id)
+    try:
+        yield stage
+    finally:
+        stage.close()
 
 
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
@@ -442,6 +471,9 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
             loop.stats.cpu_seconds = cpu_seconds()
             loop.stats.region = None if loop._last_target is None else tuple(
                 getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
+            if loop.ocr is not None:
+                loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
+                loop.stats.ocr = loop.ocr.stats
             send(control, ("stats", asdict(loop.stats)))
     stamp = time.monotonic()
     loop.finish(stamp)

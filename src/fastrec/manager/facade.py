@@ -35,6 +35,7 @@ import structlog
 
 from fastrec.core.masks import MaskRegion
 from fastrec.engine.capture_loop import CaptureConfig
+from fastrec.engine.ocr_stage import OcrOptions
 from fastrec.engine.events import (
     EngineEvent,
     SegmentFinished,
@@ -57,6 +58,7 @@ from fastrec.manager.session import ManagedSession
 from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.decision import Decision
 from fastrec.privacy.connection import ConnectionDetails, clean_connection_info
+from fastrec.privacy.ocr import OcrUnavailable, check_ocr
 from fastrec.privacy.screen_rules import ScreenRules
 from fastrec.settings import RecordingSettings, load_settings
 from fastrec.storage import (
@@ -181,6 +183,13 @@ class RecordingManager:
                 return False
             if not self.settings.validate_recording_config():  # logs each problem
                 return False
+            if self.settings.ocr_pii:
+                try:
+                    check_ocr()
+                except OcrUnavailable as exc:  # fail closed: not recorded unread
+                    log.error(f"Recording could not be initialized: RECORDING_OCR_PII=true but {exc}",
+                              error=str(exc))
+                    return False
             try:
                 ensure_private_dir(self.output_dir)
             except OSError as exc:
@@ -426,6 +435,11 @@ class RecordingManager:
         - ``privacy_blocked``: capture ticks not recorded because a window privacy rule's
           match was uncertain (the window list failed, or a matching window moved during
           the grab): fail closed, see README "Recording policy"
+        - ``ocr``: None unless RECORDING_OCR_PII is on; then the OCR stage's counters as of
+          the last report: ``frames`` in, ``reads`` (strips read by Tesseract),
+          ``read_seconds``, ``found`` (personal-data boxes), ``blocked_frames`` (frames that
+          left at RECORDING_OCR_MAX_DELAY with an unread region blocked), ``max_wait``
+          (seconds, the longest a frame waited), ``dropped``, ``cpu_seconds``
         - ``errors``: error messages, oldest first
 
         Without ``session_id`` (the reference's call), the manager's dict:
@@ -569,7 +583,8 @@ class RecordingManager:
             fps=settings.fps, scale=settings.resolution_scale,
             tile_size=settings.tile_size,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks,
-            pii_patterns=settings.custom_pii_patterns(), rules=rules)
+            pii_patterns=settings.custom_pii_patterns(), rules=rules,
+            ocr=OcrOptions(max_delay=settings.ocr_max_delay) if settings.ocr_pii else None)
 
     def _apply_rules(self, rules: ScreenRules) -> None:
         """Send ``rules`` to every live session that has other ones (the watcher's tick)."""
@@ -591,13 +606,14 @@ class RecordingManager:
             self._rules_pending_ocr(session)
 
     def _rules_pending_ocr(self, session: ManagedSession) -> None:
-        """Say once per session that its on-screen PII rules are not applied to frames."""
-        if session.rules.pii and not session.told_pii:
+        """Say once per session that its on-screen PII rules are not applied to frames
+        because OCR is off."""
+        if session.rules.pii and not session.told_pii and not self.settings.ocr_pii:
             session.told_pii = True
-            log.info("On-screen PII rules need RECORDING_OCR_PII, which is not implemented yet: "
-                     f"{', '.join(session.rules.pii)} not applied to the video",
-                     session_id=session.session_id, rules=list(session.rules.pii),
-                     policy_version=session.rules.version)
+            log.warning("On-screen PII rules need RECORDING_OCR_PII=true: "
+                        f"{', '.join(session.rules.pii_names)} not applied to the video",
+                        session_id=session.session_id, rules=session.rules.pii_names,
+                        policy_version=session.rules.version)
 
     def _resolve(self, session_id: str | None, *, live_only: bool) -> ManagedSession | None:
         if session_id is not None:

@@ -182,7 +182,8 @@ class SessionFiles:
         meta.capture.output_size = self.output_size or meta.capture.output_size
         totals = {"unchanged": int(capture.get("unchanged", 0)) + int(capture.get("damage_skips", 0)),
                   "dropped": int(capture.get("dropped", 0)),
-                  "privacy_blocked": int(capture.get("privacy_blocked", 0))}
+                  "privacy_blocked": int(capture.get("privacy_blocked", 0)),
+                  "ocr_blocked": int((capture.get("ocr") or {}).get("blocked_frames", 0))}
         delta = {k: max(0, v - self.counted.get(k, 0)) for k, v in totals.items()}
         self.counted.update(totals)
         encoded = info.frames if info is not None else 0  # 0: counted from the file
@@ -198,6 +199,7 @@ class SessionFiles:
         meta.capture.pauses = _notes(capture.get("pauses"), start, end)
         meta.capture.privacy_rules = _notes(capture.get("rules"), start, end, current=True)
         meta.capture.privacy_blocked = delta["privacy_blocked"]
+        meta.capture.ocr_blocked = delta["ocr_blocked"]
         self.noted_until = max(self.noted_until, end if info is not None else start)
         if self.errors or status == "interrupted":
             meta.errors = list(self.errors)

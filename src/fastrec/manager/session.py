@@ -86,5 +86,7 @@ class ManagedSession:
             # ticks not recorded because a window rule's match was uncertain (fail closed)
             "privacy_rules_version": int(capture.get("rules_version", self.rules.version)),
             "privacy_blocked": int(capture.get("privacy_blocked", 0)),
+            # RECORDING_OCR_PII: the OCR stage's counters (fastrec.engine.ocr_gate.GateStats)
+            "ocr": dict(capture.get("ocr") or {}) or None,
             "errors": self.errors(engine),
         }

@@ -45,6 +45,7 @@ from fastrec.core.masks import MaskKind
 from fastrec.policy.errors import PolicyError, PolicyProblem
 from fastrec.policy.yaml_lines import SourceMap, load_yaml, path_text
 from fastrec.privacy.pii_kinds import PiiKind
+from fastrec.privacy.screen_rules import PII_DEFAULT_MASK
 from fastrec.roles import Role
 from fastrec.settings import RecordingSettings
 
@@ -106,11 +107,6 @@ class RegionUnit(StrEnum):
     PERCENT = "percent"  # % of the captured region's width and height ("%" is accepted too)
 
 
-#: the mask of a privacy rule on PII that names no ``mask``: the reference's presets
-#: (redact e-mail addresses and phone numbers, block the highly sensitive rest)
-PII_DEFAULT_MASK: Final = {PiiKind.EMAIL: MaskKind.REDACT, PiiKind.PHONE: MaskKind.REDACT,
-                           PiiKind.CARD: MaskKind.BLOCK, PiiKind.SSN: MaskKind.BLOCK,
-                           PiiKind.IBAN: MaskKind.BLOCK, PiiKind.CUSTOM: MaskKind.BLOCK}
 
 
 # --- value types ------------------------------------------------------------------------

@@ -17,9 +17,11 @@ Invariants, and why:
 - **Window matching is the capture sources' own** (:func:`fastrec.capture.matching.compile_pattern`:
   case-insensitive shell globs or ``re:<regex>``): every matcher the rule gives must
   match, and a list matches when any of its items does.
-- **On-screen personal data (pii rules) is not applied here**: it needs OCR
-  (RECORDING_OCR_PII, a later step).  Those rules are carried by name in :attr:`ScreenRules.pii`
-  so the recorder can say so, never silently counted as applied.
+- **On-screen personal data (pii rules) is not applied here**: it needs OCR, which runs
+  in a process of its own between the capture process and the encoder when
+  RECORDING_OCR_PII is on (:mod:`fastrec.engine.ocr_stage`).  :attr:`ScreenRules.pii`
+  carries those rules there; without OCR the recorder says they are not applied, never
+  silently counts them as applied.
 """
 
 from __future__ import annotations
@@ -29,12 +31,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from fastrec.capture.base import Region
 from fastrec.capture.matching import WindowInfo, compile_pattern
 from fastrec.core.masks import MaskKind, MaskRegion
+from fastrec.privacy.pii import CustomPattern
+from fastrec.privacy.pii_kinds import PiiKind
 
-__all__ = ["RegionRule", "ScreenRules", "WindowRule", "screen_rules"]
+__all__ = ["DEFAULT_PII_RULES", "PII_DEFAULT_MASK", "PiiRule", "RegionRule", "ScreenRules", "WindowRule",
+           "ocr_rules", "screen_rules"]
+
+#: the mask of a privacy rule on PII that names no ``mask``: the reference's presets
+#: (redact e-mail addresses and phone numbers, block the highly sensitive rest)
+PII_DEFAULT_MASK: Final = {PiiKind.EMAIL: MaskKind.REDACT, PiiKind.PHONE: MaskKind.REDACT,
+                           PiiKind.CARD: MaskKind.BLOCK, PiiKind.SSN: MaskKind.BLOCK,
+                           PiiKind.IBAN: MaskKind.BLOCK, PiiKind.CUSTOM: MaskKind.BLOCK}
 
 
 @lru_cache(maxsize=1024)
@@ -97,13 +109,24 @@ class WindowRule:
 
 
 @dataclass(frozen=True, slots=True)
+class PiiRule:
+    """Personal data of ``kinds`` on screen (found by OCR), hidden with ``kind``;
+    ``patterns`` are what ``custom`` looks for."""
+
+    kinds: frozenset[PiiKind]
+    kind: MaskKind = MaskKind.BLOCK
+    patterns: tuple[CustomPattern, ...] = ()
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ScreenRules:
     """The privacy rules one session applies, from policy version ``version``."""
 
     version: int = 0
     regions: tuple[RegionRule, ...] = ()
     windows: tuple[WindowRule, ...] = ()
-    pii: tuple[str, ...] = ()  # names of the pii rules (pending OCR: not applied to frames)
+    pii: tuple[PiiRule, ...] = ()  # applied by the OCR stage, not by the capture process
 
     def __bool__(self) -> bool:
         return bool(self.regions or self.windows)
@@ -112,7 +135,12 @@ class ScreenRules:
         """``policy version 3: 2 region, 1 window rule(s)`` for the capture log."""
         parts = [f"{len(self.regions)} region", f"{len(self.windows)} window"]
         text = f"policy version {self.version}: {', '.join(parts)} rule(s)"
-        return text + (f"; {len(self.pii)} on-screen pii rule(s) pending OCR" if self.pii else "")
+        return text + (f", {len(self.pii)} on-screen pii rule(s)" if self.pii else "")
+
+    @property
+    def pii_names(self) -> list[str]:
+        """The names of the on-screen pii rules, for logs."""
+        return [rule.name for rule in self.pii]
 
     def matching(self, windows: Sequence[WindowInfo]) -> list[tuple[WindowInfo, MaskKind]]:
         """The shown windows a window rule matches, each with the first matching rule's mask."""
@@ -141,6 +169,17 @@ class ScreenRules:
         return masks
 
 
+#: what RECORDING_OCR_PII masks when the policy names no pii rule: every built-in kind
+#: with its default mask
+DEFAULT_PII_RULES: Final = tuple(PiiRule(frozenset({kind}), mask, (), f"default {kind}")
+                                 for kind, mask in PII_DEFAULT_MASK.items() if kind is not PiiKind.CUSTOM)
+
+
+def ocr_rules(rules: ScreenRules) -> tuple[PiiRule, ...]:
+    """The pii rules OCR applies for ``rules``: the policy's, or :data:`DEFAULT_PII_RULES`."""
+    return rules.pii or DEFAULT_PII_RULES
+
+
 def screen_rules(rules: Iterable[object], version: int = 0) -> ScreenRules:
     """:class:`ScreenRules` from the policy's privacy rules
     (:meth:`fastrec.policy.document.PrivacyPolicy.effective_rules`, PrivacyRule models)."""
@@ -157,5 +196,6 @@ def screen_rules(rules: Iterable[object], version: int = 0) -> ScreenRules:
             windows.append(WindowRule(tuple(window.title), tuple(window.class_), tuple(window.process),
                                       kind=kind, name=name))
         elif getattr(rule, "pii", None):
-            pii.append(name)
+            patterns = tuple(CustomPattern("custom", regex) for regex in getattr(rule, "patterns", ()))
+            pii.append(PiiRule(frozenset(PiiKind(k) for k in rule.pii), kind, patterns, name))  # type: ignore[attr-defined]
     return ScreenRules(version, tuple(regions), tuple(windows), tuple(pii))

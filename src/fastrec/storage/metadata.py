@@ -124,7 +124,9 @@ class CaptureInfo(_Open):
     why recording paused (the window minimised, covered, gone, or a privacy rule's window
     uncertain); the privacy rules in force (the set at the part's start first) and how many
     capture ticks of this part were not recorded because a window rule could not be applied
-    with certainty (``privacy_blocked``: fail closed)."""
+    with certainty (``privacy_blocked``: fail closed), and how many frames left the OCR
+    stage (RECORDING_OCR_PII) with a changed region blocked because it could not be read
+    in time (``ocr_blocked``)."""
 
     mode: str | None = None
     region: tuple[int, int, int, int] | None = None
@@ -133,6 +135,7 @@ class CaptureInfo(_Open):
     pauses: list[TimedNote] = Field(default_factory=list, max_length=10_000)
     privacy_rules: list[TimedNote] = Field(default_factory=list, max_length=10_000)
     privacy_blocked: Count = 0
+    ocr_blocked: Count = 0
 
 
 class FileInfo(_Open):

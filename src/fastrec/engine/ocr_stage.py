@@ -1,0 +1,293 @@
+"""The OCR stage: a process between a session's capture process and its encoder.
+
+With RECORDING_OCR_PII on, the capture process publishes its frames into a ring only this
+process reads; it publishes into a second ring, the one the encoder reads, each frame once
+:class:`~fastrec.engine.ocr_gate.OcrGate` has a verdict on it, with the personal data found
+masked and whatever could not be read in time blocked.  The encoder never sees a frame
+the gate has not released: the supervisor is handed the second ring's endpoint only.
+
+Why a process of its own: Tesseract takes tens to hundreds of milliseconds per strip of
+text, a second for a screenful; in the capture process it would cost ticks.  Here a
+reader thread copies frames out of the capture ring as they come (so the capture loop never
+waits on OCR), and the main thread reads text and releases frames.  Tesseract releases
+the GIL while it recognises.
+
+Life-cycle, driven by the capture process through :class:`OcrStage`: it starts the process
+(which sends ``("ring", endpoint)`` or ``("error", message)``), forwards new pii rules, takes
+its ``("stats", dict)`` once a second, and at the end closes the capture ring and waits for
+``("done", dict)``: every frame published before the close has then left (or was dropped,
+counted) and the encoder's ring is closed.  Either side gone is EOF to the other: the stage
+exits and its ring closes; the capture process ends the session with an error.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from fastrec.core.convert import i420_size
+from fastrec.core.masks import mask_i420
+from fastrec.core.convert import i420_planes
+from fastrec.engine import launch
+from fastrec.engine.ocr_gate import GateStats, OcrGate
+from fastrec.engine.protocol import FullPolicy
+from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
+from fastrec.engine.usage import cpu_seconds
+from fastrec.privacy.ocr import OcrEngine, OcrUnavailable
+from fastrec.privacy.screen_rules import PiiRule
+
+__all__ = ["OcrOptions", "OcrStage", "ocr_main"]
+
+STATS_EVERY = 1.0
+START_TIMEOUT = 60.0  # loading the model takes ~0.1 s; a loaded machine, much longer
+_IDLE = 0.2  # the main thread looks for messages at least this often
+
+
+@dataclass(frozen=True, slots=True)
+class OcrOptions:
+    """The OCR stage's settings (RECORDING_OCR_*)."""
+
+    max_delay: float = 2.0  # seconds a frame may wait for its verdict
+    language: str = "eng"
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    endpoint: RingEndpoint
+    width: int
+    height: int
+    fps: int
+    options: OcrOptions
+    rules: tuple[PiiRule, ...]
+    ring_slots: int
+    ring_timeout: float
+
+
+class OcrStage:
+    """The capture process's handle on its OCR stage process (module docstring)."""
+
+    def __init__(self, ring: FrameRing, width: int, height: int, fps: int, options: OcrOptions,
+                 rules: tuple[PiiRule, ...], ring_slots: int, ring_timeout: float, session_id: str) -> None:
+        job = _Job(ring.endpoint(0), width, height, fps, options, rules, ring_slots, ring_timeout)
+        self._child = launch.start(ocr_main, job, name=f"fastrec-ocr-{session_id}")
+        self.stats: dict[str, Any] = asdict(GateStats())
+        try:
+            message = self._receive(START_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+        if message is None or message[0] != "ring":
+            self.close()
+            raise OcrUnavailable(message[1] if message else "the OCR stage did not start in time")
+        self.endpoint: RingEndpoint = message[1]
+
+    @property
+    def pid(self) -> int:
+        return self._child.pid
+
+    def set_rules(self, rules: tuple[PiiRule, ...]) -> None:
+        """Match ``rules`` from the next verdict on."""
+        launch.send(self._child.conn, ("rules", rules))
+
+    def poll(self) -> None:
+        """Take the stage's reports so far; RuntimeError when it failed or died."""
+        while (message := self._receive(0.0)) is not None:
+            self._handle(message)
+
+    def finish(self, timeout: float) -> dict[str, Any]:
+        """After the capture ring is closed: wait until every frame has left (the stage
+        says "done"); its final counters."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._receive(max(0.0, deadline - time.monotonic()))
+            if message is None:
+                raise RuntimeError(f"the OCR stage did not finish within {timeout:.0f} s")
+            if self._handle(message):
+                return self.stats
+
+    def close(self) -> None:
+        """Stop the process if it still runs; idempotent."""
+        launch.send(self._child.conn, "bye")
+        self._child.join(5)
+        if self._child.is_alive():
+            self._child.kill()
+            self._child.join(5)
+
+    def _handle(self, message: tuple[Any, ...]) -> bool:
+        kind = message[0]
+        if kind in ("stats", "done"):
+            self.stats = message[1]
+            return kind == "done"
+        if kind == "error":
+            raise RuntimeError(f"OCR stage failed: {message[1]}")
+        raise RuntimeError(f"unknown message {kind!r} from the OCR stage")
+
+    def _receive(self, wait: float) -> tuple[Any, ...] | None:
+        try:
+            if not self._child.conn.poll(wait):
+                return None
+            message = self._child.conn.recv()
+        except (EOFError, OSError):
+            self._child.join(1)
+            raise RuntimeError(f"the OCR stage exited unexpectedly (code {self._child.exitcode})") from None
+        if not isinstance(message, tuple) or not message:
+            raise RuntimeError(f"unknown message {message!r} from the OCR stage")
+        return message
+
+
+class _Feeder(threading.Thread):
+    """Copies frames out of the capture ring into the gate as they come, so the capture
+    loop's ring never fills while OCR reads; waits while ``limit`` frames are waiting."""
+
+    def __init__(self, reader: RingReader, gate: OcrGate, lock: threading.Condition, limit: int) -> None:
+        super().__init__(name="fastrec-ocr-feeder", daemon=True)
+        self.reader, self.gate, self.lock, self.limit = reader, gate, lock, limit
+        self.closed = False
+        self.error: BaseException | None = None
+        self._size = i420_size(gate.width, gate.height)
+
+    def run(self) -> None:
+        try:
+            while True:
+                with self.lock:
+                    while len(self.gate.pending) >= self.limit:
+                        self.lock.wait()
+                try:
+                    slot = self.reader.read(timeout=None)
+                except RingClosed:
+                    break
+                with slot:
+                    frame = np.array(slot.data[: self._size])
+                    header = slot.header
+                with self.lock:
+                    self.gate.add(frame, header.timestamp, header.flags)
+                    self.lock.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
+
+
+def ocr_main(control: Connection, job: _Job) -> None:
+    """Body of the OCR stage process (module docstring)."""
+    try:
+        engine = OcrEngine(job.options.language)
+    except OcrUnavailable as exc:
+        launch.send(control, ("error", str(exc)))
+        _linger(control)
+        return
+    try:
+        with engine, RingReader(job.endpoint) as reader, \
+                FrameRing(i420_size(job.width, job.height), slots=job.ring_slots, policy=FullPolicy.BLOCK,
+                          timeout=job.ring_timeout) as out:
+            launch.send(control, ("ring", out.endpoint(0)))
+            gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules)
+            stats = _run(control, reader, out, gate, engine, job)
+            out.close()
+            launch.send(control, ("done", stats))
+    except Exception as exc:
+        launch.send(control, ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    _linger(control)
+
+
+def _linger(control: Connection) -> None:
+    # the ring's descriptor travels through this process: stay until the capture process
+    # has read every message ("bye") or is gone (EOF)
+    try:
+        control.poll(30.0)
+    except OSError:
+        pass
+
+
+def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate, engine: OcrEngine,
+         job: _Job) -> dict[str, Any]:
+    lock = threading.Condition()
+    # at most the frames of one delay (and two more) wait: the capture ring's own policy
+    # applies beyond that, as it would with a slow encoder
+    limit = max(2, math.ceil(job.options.max_delay * job.fps) + 2)
+    feeder = _Feeder(reader, gate, lock, limit)
+    feeder.start()
+    next_stats = time.monotonic() + STATS_EVERY
+    dropped = 0
+    while True:
+        if _messages(control, gate, lock) is False:
+            break  # the capture process is gone: nothing more to deliver to
+        now = time.monotonic()
+        if now >= next_stats:
+            next_stats = now + STATS_EVERY
+            launch.send(control, ("stats", _report(gate, dropped)))
+        with lock:
+            if not gate.pending:
+                if feeder.closed:
+                    break
+                lock.wait(_IDLE)
+                continue
+            strip = gate.next_strip()
+            if strip is None or gate.due(now):
+                item, masks = gate.release(now)
+                lock.notify_all()
+            else:
+                pixels = gate.strip_pixels(strip)
+                item = None
+        if item is not None:
+            if not _deliver(out, gate, item.frame, item.timestamp, item.flags, masks):
+                dropped += 1
+            continue
+        # read outside the lock: the feeder keeps taking frames meanwhile; the pixels
+        # belong to the oldest waiting frame, which only this thread removes
+        if int(pixels.min()) == int(pixels.max()):
+            lines = None
+            spent = 0.0
+        else:
+            start = time.perf_counter()
+            lines = engine.read(pixels)
+            spent = time.perf_counter() - start
+        with lock:
+            gate.record(strip, lines, spent)
+    feeder.join(5)
+    if feeder.error is not None:
+        raise feeder.error
+    return _report(gate, dropped)
+
+
+def _messages(control: Connection, gate: OcrGate, lock: threading.Condition) -> bool | None:
+    """Handle what the capture process sent; False when it is gone."""
+    try:
+        while control.poll(0):
+            message = control.recv()
+            if isinstance(message, tuple) and len(message) == 2 and message[0] == "rules":
+                with lock:
+                    gate.set_rules(message[1])
+    except (EOFError, OSError):
+        return False
+    return None
+
+
+def _deliver(out: FrameRing, gate: OcrGate, frame: np.ndarray, timestamp: float, flags: int,
+             masks: list[Any]) -> bool:
+    slot = out.acquire()
+    if slot is None:
+        return False
+    with slot:
+        data = slot.data[: frame.size]
+        data[...] = frame
+        if masks:
+            y, u, v = i420_planes(slot.data, gate.width, gate.height)
+            mask_i420(y, u, v, masks)
+        slot.publish(timestamp, gate.width, gate.height, flags, frame.size)
+    return True
+
+
+def _report(gate: OcrGate, dropped: int) -> dict[str, Any]:
+    stats = asdict(gate.stats)
+    stats["dropped"] = dropped
+    stats["cpu_seconds"] = cpu_seconds()
+    return stats

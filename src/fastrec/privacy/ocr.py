@@ -1,0 +1,224 @@
+"""On-screen text: Tesseract reads a strip of a frame, :func:`pii_boxes` says where its
+personal data is.
+
+:class:`OcrEngine` keeps one Tesseract instance loaded (tesserocr, Tesseract's C++ API in
+process: the model loads once, ~0.1 s, instead of once per read) and reads 8-bit grey
+images - the Y plane of the I420 frames the recorder encodes, so what is read is exactly
+what would be recorded.  Tesseract releases the GIL while it recognises, so a thread
+feeding frames beside it keeps running.
+
+Invariants, and why:
+
+- **One thread of Tesseract per engine.**  ``OMP_THREAD_LIMIT=1`` is set before the library
+  loads: Tesseract's OpenMP threads cost several times the wall time on a loaded 2-core
+  machine (measured: 16-18 s instead of 2.3 s for a 1080p terminal) and would take the
+  capture loop's core.
+- **Boxes cover whole words, padded.**  A match is mapped back to every word it touches,
+  so a card number read as four words is masked as one box; :data:`PAD` of the line height
+  around it (at least 2 px) covers anti-aliasing and a misplaced box edge.
+- **Reading errors lean towards masking.**  Digits are often read as look-alike letters
+  (``O`` for ``0``, ``l`` for ``1``): a word that is mostly digits is also matched with
+  those letters read as digits (:func:`_as_digits`), and a match in either reading counts.
+- **Nothing read is kept or logged**: :class:`OcrLine` lives as long as the caller keeps
+  it; :func:`pii_boxes` returns rectangles and kinds only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import numpy as np
+
+from fastrec.core.masks import MaskRegion
+from fastrec.privacy.pii import find_pii
+from fastrec.privacy.screen_rules import PiiRule
+
+__all__ = ["OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
+
+PAD: Final = 0.25  # of a box's height, on every side
+MIN_PAD: Final = 2
+LANGUAGE: Final = "eng"
+#: where Debian (tesseract-ocr), Fedora/Arch, Homebrew and a source build put the models
+TESSDATA_DIRS: Final = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
+                        "/usr/share/tessdata", "/usr/local/share/tessdata", "/opt/homebrew/share/tessdata")
+INSTALL_HINT: Final = ("install tesserocr (pip install 'fastrec[ocr]') and Tesseract's English model "
+                       "(Debian/Ubuntu: apt install tesseract-ocr; or set TESSDATA_PREFIX to the "
+                       "directory holding eng.traineddata)")
+_DIGIT_LOOKALIKES: Final = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1",
+                                          "i": "1", "|": "1", "!": "1", "Z": "2", "S": "5", "s": "5",
+                                          "G": "6", "B": "8", "g": "9", "q": "9"})
+
+
+class OcrUnavailable(RuntimeError):
+    """Tesseract cannot run here: the message says what is missing and how to install it."""
+
+
+@dataclass(frozen=True, slots=True)
+class OcrWord:
+    """A word read, with its box (x, y, width, height) in the image read."""
+
+    text: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class OcrLine:
+    """A line of text read: its words, left to right."""
+
+    words: tuple[OcrWord, ...]
+
+    @property
+    def text(self) -> str:
+        """The words joined by single spaces (what patterns are matched against)."""
+        return " ".join(w.text for w in self.words)
+
+
+def find_tessdata(language: str = LANGUAGE) -> Path:
+    """The directory holding ``<language>.traineddata``: TESSDATA_PREFIX, else the usual
+    places; :class:`OcrUnavailable` when there is none."""
+    given = os.environ.get("TESSDATA_PREFIX")
+    candidates = [Path(given)] if given else [Path(p) for p in TESSDATA_DIRS]
+    for folder in candidates:
+        if (folder / f"{language}.traineddata").is_file():
+            return folder
+    where = f"TESSDATA_PREFIX={given}" if given else ", ".join(TESSDATA_DIRS)
+    raise OcrUnavailable(f"no Tesseract model {language}.traineddata in {where}: {INSTALL_HINT}")
+
+
+def check_ocr(language: str = LANGUAGE) -> None:
+    """Raise :class:`OcrUnavailable` (saying what to install) unless tesserocr imports and
+    ``language``'s model is found; loads nothing."""
+    try:
+        import tesserocr  # noqa: F401
+    except ImportError as exc:
+        raise OcrUnavailable(f"tesserocr cannot be imported ({exc}): {INSTALL_HINT}") from None
+    find_tessdata(language)
+
+
+class OcrEngine:
+    """A loaded Tesseract: :meth:`read` a grey image into lines of words.  Not thread-safe:
+    one engine per thread.  A context manager."""
+
+    def __init__(self, language: str = LANGUAGE) -> None:
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # before the library loads (docstring)
+        check_ocr(language)
+        import tesserocr
+
+        self._tess: Any = tesserocr
+        tessdata = find_tessdata(language)
+        try:
+            # one uniform block of text per strip: the strips are lines of a screen
+            self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                psm=tesserocr.PSM.SPARSE_TEXT)
+        except RuntimeError as exc:
+            raise OcrUnavailable(f"Tesseract could not load {language} from {tessdata} ({exc}): "
+                                 f"{INSTALL_HINT}") from None
+
+    def read(self, grey: np.ndarray) -> list[OcrLine]:
+        """The lines of text in ``grey`` (2-D uint8), top to bottom."""
+        if grey.ndim != 2 or grey.dtype != np.uint8:
+            raise ValueError(f"grey must be a 2-D uint8 array, got {grey.ndim}-D {grey.dtype}")
+        height, width = grey.shape
+        if height < 4 or width < 4:
+            return []
+        image = np.ascontiguousarray(grey)
+        api, tess = self._api, self._tess
+        api.SetImageBytes(image.tobytes(), width, height, 1, width)
+        api.Recognize()
+        word, line_level = tess.RIL.WORD, tess.RIL.TEXTLINE
+        lines: list[list[OcrWord]] = []
+        iterator = api.GetIterator()
+        if iterator is None:
+            return []
+        for item in tess.iterate_level(iterator, word):
+            try:
+                text = item.GetUTF8Text(word)
+            except RuntimeError:  # tesserocr: "No text returned" for an empty word
+                continue
+            box = item.BoundingBox(word)
+            if not text or box is None:
+                continue
+            x0, y0, x1, y1 = box
+            if item.IsAtBeginningOf(line_level) or not lines:
+                lines.append([])
+            lines[-1].append(OcrWord(text.strip(), x0, y0, x1 - x0, y1 - y0))
+        return [OcrLine(tuple(w for w in ws if w.text)) for ws in lines if any(w.text for w in ws)]
+
+    def close(self) -> None:
+        """Free the model; idempotent."""
+        api, self._api = getattr(self, "_api", None), None
+        if api is not None:
+            api.End()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _as_digits(text: str) -> str:
+    """``text`` with look-alike letters read as digits in every word that is mostly digits
+    (same length, so match offsets stay valid)."""
+    out = []
+    for token in text.split(" "):
+        digits = sum(c.isdigit() for c in token)
+        out.append(token.translate(_DIGIT_LOOKALIKES) if digits * 2 >= len(token) > 0 and digits else token)
+    return " ".join(out)
+
+
+def _spans(text: str, rule: PiiRule) -> Iterable[tuple[int, int]]:
+    seen = set()
+    for reading in (text, _as_digits(text)):
+        for match in find_pii(reading, rule.kinds, rule.patterns):
+            if (match.start, match.end) not in seen:
+                seen.add((match.start, match.end))
+                yield match.start, match.end
+
+
+def pii_boxes(lines: Sequence[OcrLine], rules: Sequence[PiiRule], *, dx: int = 0, dy: int = 0,
+              bounds: tuple[int, int] | None = None) -> list[MaskRegion]:
+    """The masks over the personal data ``rules`` look for in ``lines``: each match's words
+    as one padded box, with the first matching rule's mask, moved by (``dx``, ``dy``) and
+    clipped to ``bounds`` (width, height) when given."""
+    masks: list[MaskRegion] = []
+    for line in lines:
+        text = line.text
+        starts, at = [], 0
+        for w in line.words:
+            starts.append(at)
+            at += len(w.text) + 1
+        covered: set[tuple[int, int]] = set()
+        for rule in rules:
+            for start, end in _spans(text, rule):
+                words = [w for w, s in zip(line.words, starts, strict=True) if s < end and s + len(w.text) > start]
+                if not words:
+                    continue
+                x0, y0 = min(w.x for w in words), min(w.y for w in words)
+                x1, y1 = max(w.x + w.width for w in words), max(w.y + w.height for w in words)
+                if (x0, x1) in covered:  # an earlier rule masks these words already
+                    continue
+                covered.add((x0, x1))
+                pad = max(MIN_PAD, round((y1 - y0) * PAD))
+                x0, y0, x1, y1 = x0 - pad + dx, y0 - pad + dy, x1 + pad + dx, y1 + pad + dy
+                if bounds is not None:
+                    x0, y0 = max(0, x0), max(0, y0)
+                    x1, y1 = min(bounds[0], x1), min(bounds[1], y1)
+                if x1 > x0 and y1 > y0:
+                    masks.append(MaskRegion(x0, y0, x1 - x0, y1 - y0, rule.kind))
+    return masks
+
+
+def describe_kinds(rules: Sequence[PiiRule]) -> str:
+    """``card, email, ssn`` - the kinds ``rules`` look for, for logs and status."""
+    return ", ".join(sorted({str(k) for r in rules for k in r.kinds}))
+
