@@ -172,11 +172,12 @@ def _supervisor_native_id() -> int | None:
 
 
 def run_fastrec(display: VirtualDisplay, launched: float, out_dir: Path, seconds: float,
-                preset: str, case: str) -> Result:
+                preset: str, case: str, ocr: Any = None) -> Result:
+    """``ocr``: OcrOptions for RECORDING_OCR_PII (its stage's counters go to result.extra["ocr"])."""
     result = Result(f"fastrec ({preset})", case)
-    sid = f"e2e-{case}-{preset}"
-    naming = SegmentNaming(out_dir, f"fastrec_{case}_{preset}")
-    config = CaptureConfig(sid, mode="full_screen", display=display.display, fps=FPS)
+    sid = f"e2e-{case}-{preset}" + ("-ocr" if ocr else "")
+    naming = SegmentNaming(out_dir, f"fastrec_{case}_{preset}" + ("_ocr" if ocr else ""))
+    config = CaptureConfig(sid, mode="full_screen", display=display.display, fps=FPS, ocr=ocr)
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     sampler = TreeSampler(lambda: _new_children(before))
     with Recorder(workers=1) as recorder:
@@ -222,7 +223,7 @@ def run_fastrec(display: VirtualDisplay, launched: float, out_dir: Path, seconds
     result.dropped = int(c.get("dropped", 0))
     result.late = int(c.get("late_ticks", 0))
     result.extra = {k: c.get(k) for k in ("ticks", "damage_skips", "grabbed", "unchanged",
-                                          "published", "dropped", "late_ticks", "elapsed")}
+                                          "published", "dropped", "late_ticks", "elapsed", "ocr")}
     result.errors += status["errors"]
     probe(result)
     return result

@@ -33,7 +33,7 @@ def engine():
 def _settle(gate: OcrGate, engine: OcrEngine) -> tuple[np.ndarray, list[MaskRegion]]:
     """Read until the oldest frame needs nothing more, release it; its masked luma."""
     while (strip := gate.next_strip()) is not None:
-        pixels = gate.strip_pixels(strip)
+        pixels = strip.pixels
         gate.record(strip, None if pixels.min() == pixels.max() else engine.read(pixels))
     item, masks = gate.release(time.monotonic())
     frame = item.frame.copy()
@@ -107,9 +107,27 @@ def test_a_blank_screen_is_not_given_to_tesseract():
     gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
     gate.add(np.full(i420_size(W, H), 16, np.uint8), time.monotonic())
     while (strip := gate.next_strip()) is not None:
-        pixels = gate.strip_pixels(strip)
+        pixels = strip.pixels
         assert pixels.min() == pixels.max()
         gate.record(strip, None)
     assert gate.stats.reads == 0 and gate.stats.blank_reads >= 1
     _, masks = gate.release(time.monotonic())
     assert masks == []
+
+
+def test_a_version_already_replaced_in_a_newer_frame_is_not_read(engine):
+    # frames came faster than they could be read: the first shows a line the second no
+    # longer does - it leaves at once with that line blocked, unread, and the second is read
+    gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
+    gate.add(_frame(LINES), time.monotonic())
+    _settle(gate, engine)
+    reads = gate.stats.reads
+    gate.add(_frame([*LINES, "typed: 5555 5555 5555 4444"]), time.monotonic())
+    gate.add(_frame([*LINES, "flashed: 4111 1111 1111 1111"]), time.monotonic())
+    assert gate.next_strip() is None and gate.stats.reads == reads
+    _, masks = gate.release(time.monotonic())
+    blocked = [m for m in masks if m.width == W]
+    assert len(blocked) == 1 and blocked[0].y <= 20 + 4 * 30 + 10 < blocked[0].y + blocked[0].height
+    assert gate.stats.blocked_frames == 1
+    y, masks = _settle(gate, engine)  # the version that stays is read, its card masked
+    assert gate.stats.blocked_frames == 1 and "4111" not in _text(engine, y) and "flashed" in _text(engine, y)

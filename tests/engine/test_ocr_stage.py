@@ -46,10 +46,9 @@ def test_frames_leave_in_order_with_their_timestamps_and_personal_data_masked():
         stage = _stage(ring)
         try:
             with RingReader(stage.endpoint) as reader:
-                for screen, stamp in zip(screens, stamps, strict=True):
-                    _publish(ring, _frame(screen), stamp)
                 out = []
-                for _ in screens:
+                for screen, stamp in zip(screens, stamps, strict=True):  # as a screen changes: one by one
+                    _publish(ring, _frame(screen), stamp)
                     slot = reader.read(timeout=60)
                     assert slot is not None
                     with slot:

@@ -6,9 +6,10 @@ once it has waited :attr:`OcrGate.max_delay` seconds, with what is still unread 
 
 The frame is cut into horizontal bands of :data:`BAND` rows.  A band's *version* is the
 arrival number of the frame in which its pixels (luma) last changed; reading a band means
-OCR of full-width rows from :data:`MARGIN` rows above it to :data:`MARGIN` below, so a line
-of text through the band is read whole (personal data is matched per line: a card number
-typed digit by digit is judged with the digits before it).
+OCR of full-width rows grown from the band to the nearest blank rows above and below (at
+most :data:`MARGIN` rows), so every line of text through the band is read whole and little
+else (personal data is matched per line: a card number typed digit by digit is judged with
+the digits before it).
 
 Invariants, and why:
 
@@ -23,7 +24,10 @@ Invariants, and why:
   positions) is kept while it matters; new pii rules are matched against it at once.
 - **Cost follows change.**  Only unread bands are read; strips with nothing on them (one
   grey level) are read without Tesseract; a large change is read in chunks of at most
-  :data:`CHUNK` rows so the deadline is looked at between chunks.
+  :data:`CHUNK` rows.  A version already replaced in the newest waiting frame is not read
+  (under sustained change - a scroll, a video - reading every version cannot keep up):
+  the frame showing it leaves at once with it blocked, and reading goes to the version
+  that stays on screen.
 - Luma only: a change of colour alone (same luma) does not make a band unread; text that
   only differs from its background in colour is not readable by Tesseract either.
 
@@ -49,8 +53,11 @@ from fastrec.privacy.screen_rules import PiiRule
 __all__ = ["BAND", "CHUNK", "MARGIN", "GateStats", "OcrGate", "Pending", "Reading", "Strip"]
 
 BAND: Final = 16  # rows per band
-MARGIN: Final = 32  # rows read above and below the bands of a strip: a line through them is whole
+MARGIN: Final = 32  # at most this many rows read above and below a strip's bands (a line through them)
 CHUNK: Final = 256  # at most this many band rows per read
+GAP: Final = 2  # unread bands at most this far apart are read together (lines between them once)
+BLANK: Final = 8  # a row whose luma varies by at most this is a gap between lines
+BORDER: Final = 2  # blank rows kept around a strip: Tesseract reads glyphs touching the edge worse
 
 Reader = Callable[[np.ndarray], list[OcrLine]]
 
@@ -83,12 +90,16 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Strip:
-    """Bands ``first``..``last`` (inclusive) to read, in rows ``top``..``bottom``."""
+    """Bands ``first``..``last`` (inclusive) to read, in rows ``top``..``bottom`` of a frame
+    whose band versions are ``versions``; ``pixels`` are those rows of its luma (a view on
+    the frame's own copy: valid after the frame has left)."""
 
     first: int
     last: int
     top: int
     bottom: int
+    versions: np.ndarray = field(repr=False, compare=False)
+    pixels: np.ndarray = field(repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -132,7 +143,7 @@ class OcrGate:
             changed = np.ones(self.bands, bool)
             self._previous = y.copy()
         else:
-            changed = self._changed_bands(y, self._previous)
+            changed = self._spread(self._changed_bands(y, self._previous))
             self._previous[...] = y
         self._latest[changed] = self._arrivals
         self.pending.append(Pending(frame, timestamp, flags, self._latest.copy()))
@@ -150,6 +161,23 @@ class OcrGate:
             changed[-1] = bool(diff[full:].any())
         return changed
 
+    def _spread(self, changed: np.ndarray) -> np.ndarray:
+        """``changed`` grown by every band under a box that a change drops: the box's own
+        text may lie in bands that did not change (a padded box reaches into the next line;
+        a line straddles two bands), and without this nothing would read it again."""
+        if not self._readings or not changed.any():
+            return changed
+        grown = True
+        while grown:
+            grown = False
+            for reading in self._readings:
+                for box in reading.boxes:
+                    lo, hi = _box_bands(box)
+                    under = changed[lo:hi]
+                    if under.any() and not under.all() and self._box_holds(box, reading, self._latest):
+                        changed[lo:hi] = grown = True
+        return changed
+
     def set_rules(self, rules: Sequence[PiiRule]) -> None:
         """Match ``rules`` from now on, against what was read already too."""
         self.rules = tuple(rules)
@@ -163,31 +191,42 @@ class OcrGate:
         return np.flatnonzero(self._checked != item.versions)
 
     def next_strip(self) -> Strip | None:
-        """The next rows to read for the oldest waiting frame, or None when it needs none."""
+        """The next rows to read for the oldest waiting frame, or None when reading would
+        not help it leave: its bands are all read, or those unread have changed again in
+        the newest frame waiting (reading this version would serve this frame alone: it
+        leaves at once with them blocked, and the newer version is read instead)."""
         if not self.pending:
             return None
-        bands = self.unread(self.pending[0])
+        head, newest = self.pending[0], self.pending[-1]
+        bands = np.flatnonzero((self._checked != head.versions) & (head.versions == newest.versions))
         if bands.size == 0:
             return None
         first = last = int(bands[0])
-        gap = 2 * MARGIN // BAND  # bands this close share their margin rows: one read
         for b in bands[1:]:
-            if b - last > gap or (b - first + 1) * BAND > CHUNK:
+            if b - last > GAP or (b - first + 1) * BAND > CHUNK:
                 break
             last = int(b)
-        top = max(0, first * BAND - MARGIN)
-        bottom = min(self.height, (last + 1) * BAND + MARGIN)
-        return Strip(first, last, top, bottom)
+        y = self._luma(head.frame)
+        top, bottom = self._whole_lines(y, first * BAND, min(self.height, (last + 1) * BAND))
+        return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom])
 
-    def strip_pixels(self, strip: Strip) -> np.ndarray:
-        """The luma rows of ``strip`` in the oldest waiting frame (a view)."""
-        return self._luma(self.pending[0].frame)[strip.top : strip.bottom]
+    def _whole_lines(self, y: np.ndarray, top: int, bottom: int) -> tuple[int, int]:
+        """``top``..``bottom`` grown to the blank rows (one grey level, the gaps between
+        lines of text) nearest above and below, by at most :data:`MARGIN` rows, so every
+        line through the bands is read whole and no more lines than that."""
+        lo, hi = max(0, top - MARGIN), min(self.height, bottom + MARGIN)
+        rows = y[lo:hi]
+        blank = (rows.max(axis=1) - rows.min(axis=1)) <= BLANK
+        while top > lo and not blank[top - 1 - lo]:
+            top -= 1
+        while bottom < hi and not blank[bottom - lo]:
+            bottom += 1
+        return max(lo, top - BORDER), min(hi, bottom + BORDER)
 
     def record(self, strip: Strip, lines: list[OcrLine] | None, seconds: float = 0.0) -> None:
-        """``lines`` were read in ``strip`` of the oldest waiting frame (None: the strip is
-        blank); its bands are read in that frame's versions."""
-        head = self.pending[0]
-        self._checked[strip.first : strip.last + 1] = head.versions[strip.first : strip.last + 1]
+        """``lines`` were read in ``strip`` (None: it is blank): its bands are read in the
+        versions of the frame it was cut from, which may have left since."""
+        self._checked[strip.first : strip.last + 1] = strip.versions[strip.first : strip.last + 1]
         self.stats.read_rows += strip.bottom - strip.top
         self.stats.read_seconds += seconds
         if lines is None:
@@ -196,7 +235,7 @@ class OcrGate:
         self.stats.reads += 1
         shifted = [OcrLine(tuple(type(w)(w.text, w.x, w.y + strip.top, w.width, w.height) for w in line.words))
                    for line in lines]
-        reading = Reading(strip.top, head.versions[strip.top // BAND : -(-strip.bottom // BAND)].copy(),
+        reading = Reading(strip.top, strip.versions[strip.top // BAND : -(-strip.bottom // BAND)].copy(),
                           shifted)
         reading.boxes = self._boxes(shifted)
         self.stats.found += len(reading.boxes)
@@ -234,18 +273,24 @@ class OcrGate:
             else:
                 # a box holds while the bands under it are unchanged, even if others of
                 # its reading changed: keep those boxes, on the bands they cover
-                reading.boxes = [b for b in reading.boxes if self._box_holds(b, reading, item)]
+                reading.boxes = [b for b in reading.boxes if self._box_holds(b, reading, item.versions)]
                 if reading.boxes:
                     keep.append(reading)
         self._readings = keep
         return keep
 
     @staticmethod
-    def _box_holds(box: MaskRegion, reading: Reading, item: Pending) -> bool:
+    def _box_holds(box: MaskRegion, reading: Reading, versions: np.ndarray) -> bool:
+        """The bands under ``box`` show, in ``versions``, what ``reading`` read."""
         first = reading.top // BAND
-        lo = max(box.y // BAND, first)
-        hi = min(-(-(box.y + box.height) // BAND), first + reading.versions.size)
-        return bool(np.array_equal(item.versions[lo:hi], reading.versions[lo - first : hi - first]))
+        lo, hi = _box_bands(box)
+        lo, hi = max(lo, first), min(hi, first + reading.versions.size)
+        return bool(np.array_equal(versions[lo:hi], reading.versions[lo - first : hi - first]))
+
+
+def _box_bands(box: MaskRegion) -> tuple[int, int]:
+    """The bands a box covers: ``lo``..``hi`` (exclusive)."""
+    return box.y // BAND, -(-(box.y + box.height) // BAND)
 
 
 def _band_blocks(bands: np.ndarray, width: int, height: int) -> list[MaskRegion]:

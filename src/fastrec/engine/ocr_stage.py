@@ -9,8 +9,10 @@ the gate has not released: the supervisor is handed the second ring's endpoint o
 Why a process of its own: Tesseract takes tens to hundreds of milliseconds per strip of
 text, a second for a screenful; in the capture process it would cost ticks.  Here a
 reader thread copies frames out of the capture ring as they come (so the capture loop never
-waits on OCR), and the main thread reads text and releases frames.  Tesseract releases
-the GIL while it recognises.
+waits on OCR), a reader thread reads one strip at a time, and the main thread lets each
+frame leave as soon as it has its verdict, or at its deadline even while a read is under
+way (so no frame waits much longer than the delay).  Tesseract releases the GIL while it
+recognises.
 
 Life-cycle, driven by the capture process through :class:`OcrStage`: it starts the process
 (which sends ``("ring", endpoint)`` or ``("error", message)``), forwards new pii rules, takes
@@ -32,11 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from fastrec.core.convert import i420_size
+from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import mask_i420
-from fastrec.core.convert import i420_planes
 from fastrec.engine import launch
-from fastrec.engine.ocr_gate import GateStats, OcrGate
+from fastrec.engine.ocr_gate import GateStats, OcrGate, Strip
 from fastrec.engine.protocol import FullPolicy
 from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
 from fastrec.engine.usage import cpu_seconds
@@ -48,6 +49,7 @@ __all__ = ["OcrOptions", "OcrStage", "ocr_main"]
 STATS_EVERY = 1.0
 START_TIMEOUT = 60.0  # loading the model takes ~0.1 s; a loaded machine, much longer
 _IDLE = 0.2  # the main thread looks for messages at least this often
+MAX_WAITING = 12  # frames copied out of the capture ring at most (3 MB each at 1080p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,54 +209,99 @@ def _linger(control: Connection) -> None:
         pass
 
 
+class _Reader(threading.Thread):
+    """Reads one strip at a time with Tesseract and records what it found in the gate;
+    the main thread meanwhile lets frames leave at their deadline, whatever is read."""
+
+    def __init__(self, engine: OcrEngine, gate: OcrGate, lock: threading.Condition) -> None:
+        super().__init__(name="fastrec-ocr-reader", daemon=True)
+        self.engine, self.gate, self.lock = engine, gate, lock
+        self.job: Strip | None = None  # the strip being read (set and cleared under the lock)
+        self.error: BaseException | None = None
+        self._wake = threading.Event()
+        self._stopping = False
+
+    def submit(self, strip: Strip) -> None:
+        self.job = strip
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def run(self) -> None:
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    return
+                strip = self.job
+                assert strip is not None
+                pixels = strip.pixels
+                start = time.perf_counter()
+                lines = None if int(pixels.min()) == int(pixels.max()) else self.engine.read(pixels)
+                spent = time.perf_counter() - start
+                with self.lock:
+                    self.gate.record(strip, lines, spent)
+                    self.job = None
+                    self.lock.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            with self.lock:
+                self.error = exc
+                self.lock.notify_all()
+
+
 def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate, engine: OcrEngine,
          job: _Job) -> dict[str, Any]:
     lock = threading.Condition()
-    # at most the frames of one delay (and two more) wait: the capture ring's own policy
-    # applies beyond that, as it would with a slow encoder
-    limit = max(2, math.ceil(job.options.max_delay * job.fps) + 2)
+    # at most the frames of one delay wait (a few MB each), fewer when the delay is long:
+    # beyond that the capture ring's own policy applies, as with a slow encoder
+    limit = min(MAX_WAITING, max(2, math.ceil(job.options.max_delay * job.fps) + 2))
     feeder = _Feeder(reader, gate, lock, limit)
+    ocr = _Reader(engine, gate, lock)
     feeder.start()
+    ocr.start()
     next_stats = time.monotonic() + STATS_EVERY
     dropped = 0
-    while True:
-        if _messages(control, gate, lock) is False:
-            break  # the capture process is gone: nothing more to deliver to
-        now = time.monotonic()
-        if now >= next_stats:
-            next_stats = now + STATS_EVERY
-            launch.send(control, ("stats", _report(gate, dropped)))
-        with lock:
-            if not gate.pending:
-                if feeder.closed:
-                    break
-                lock.wait(_IDLE)
-                continue
-            strip = gate.next_strip()
-            if strip is None or gate.due(now):
-                item, masks = gate.release(now)
-                lock.notify_all()
-            else:
-                pixels = gate.strip_pixels(strip)
-                item = None
-        if item is not None:
+    try:
+        while True:
+            if _messages(control, gate, lock) is False:
+                break  # the capture process is gone: nothing more to deliver to
+            now = time.monotonic()
+            if now >= next_stats:
+                next_stats = now + STATS_EVERY
+                launch.send(control, ("stats", _report(gate, dropped)))
+            leaving = None
+            with lock:
+                for failed in (feeder.error, ocr.error):
+                    if failed is not None:
+                        raise failed
+                if not gate.pending:
+                    if feeder.closed:
+                        break
+                    lock.wait(_IDLE)
+                    continue
+                if ocr.job is None:
+                    strip = gate.next_strip()
+                    if strip is None or gate.due(now):
+                        leaving = gate.release(now)
+                    else:
+                        ocr.submit(strip)
+                elif gate.due(now):
+                    leaving = gate.release(now)
+                if leaving is None:  # until a read ends, a frame comes or the oldest is due
+                    due_in = gate.pending[0].timestamp + gate.max_delay - now
+                    lock.wait(max(0.001, min(_IDLE, due_in)))
+                    continue
+                lock.notify_all()  # the feeder may take another frame
+            item, masks = leaving
             if not _deliver(out, gate, item.frame, item.timestamp, item.flags, masks):
                 dropped += 1
-            continue
-        # read outside the lock: the feeder keeps taking frames meanwhile; the pixels
-        # belong to the oldest waiting frame, which only this thread removes
-        if int(pixels.min()) == int(pixels.max()):
-            lines = None
-            spent = 0.0
-        else:
-            start = time.perf_counter()
-            lines = engine.read(pixels)
-            spent = time.perf_counter() - start
-        with lock:
-            gate.record(strip, lines, spent)
+    finally:
+        ocr.stop()
+        ocr.join(30)  # a read in progress ends before the engine is freed
     feeder.join(5)
-    if feeder.error is not None:
-        raise feeder.error
     return _report(gate, dropped)
 
 

@@ -129,7 +129,9 @@ class OcrEngine:
         height, width = grey.shape
         if height < 4 or width < 4:
             return []
-        image = np.ascontiguousarray(grey)
+        # dark on light, as Tesseract is trained: light text on a dark background (a
+        # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
+        image = np.ascontiguousarray(255 - grey if np.median(grey) < 128 else grey)
         api, tess = self._api, self._tess
         api.SetImageBytes(image.tobytes(), width, height, 1, width)
         api.Recognize()
