@@ -253,3 +253,17 @@ def test_on_screen_pii_rules_are_said_to_need_ocr_once_per_session(tmp_path: Pat
     assert len(said) == 1, said
     assert said[0]["level"] == "warning" and said[0]["session_id"] == "pii"
     assert said[0]["rules"] == ["preset emails", "preset ssn"]
+
+
+def test_with_ocr_on_but_no_model_nothing_is_recorded(tmp_path: Path, monkeypatch, log_stream):
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path / "nothing-here"))
+    settings = load_settings(enabled=True, output_dir=str(tmp_path / "rec"), encoder_workers=1, ocr_pii=True)
+    manager = RecordingManager(settings, mode="synthetic", cleanup_schedule=False)
+    try:
+        assert manager.initialize() is False  # fail closed: never recorded unread
+        assert manager.start_session_recording("unread") is False
+    finally:
+        manager.shutdown()
+    said = [e["event"] for e in log_stream.events() if e["level"] == "error"]
+    assert any("RECORDING_OCR_PII=true" in e and "eng.traineddata" in e and "tesseract-ocr" in e for e in said), said
+    assert not list((tmp_path / "rec").glob("*.mp4"))
