@@ -25,6 +25,7 @@ exits and its ring closes; the capture process ends the session with an error.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import traceback
@@ -49,6 +50,7 @@ __all__ = ["OcrOptions", "OcrStage", "ocr_main"]
 STATS_EVERY = 1.0
 START_TIMEOUT = 60.0  # loading the model takes ~0.1 s; a loaded machine, much longer
 _IDLE = 0.2  # the main thread looks for messages at least this often
+NICENESS = 10  # POSIX nice increment of the stage process
 MAX_WAITING = 12  # frames copied out of the capture ring at most (3 MB each at 1080p)
 
 
@@ -178,8 +180,23 @@ class _Feeder(threading.Thread):
             self.lock.notify_all()
 
 
+def _lower_priority() -> None:
+    """Yield the CPU to the capture loop and the encoder: reading late costs a blocked
+    region (fail closed), capturing late costs frames."""
+    try:
+        if hasattr(os, "nice"):
+            os.nice(NICENESS)
+        else:  # Windows
+            import psutil
+
+            psutil.Process().nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)  # type: ignore[attr-defined]
+    except (OSError, ImportError, AttributeError):
+        pass  # a priority is a preference, not a requirement
+
+
 def ocr_main(control: Connection, job: _Job) -> None:
     """Body of the OCR stage process (module docstring)."""
+    _lower_priority()
     try:
         engine = OcrEngine(job.options.language)
     except OcrUnavailable as exc:

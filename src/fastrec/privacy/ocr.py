@@ -18,7 +18,10 @@ Invariants, and why:
   around it (at least 2 px) covers anti-aliasing and a misplaced box edge.
 - **Reading errors lean towards masking.**  Digits are often read as look-alike letters
   (``O`` for ``0``, ``l`` for ``1``): a word that is mostly digits is also matched with
-  those letters read as digits (:func:`_as_digits`), and a match in either reading counts.
+  those letters read as digits (:func:`_as_digits`); and the gaps between narrow digits
+  are read as spaces or not at random (``4111 1111 11111111``), so card numbers and IBANs
+  are also looked for with the gaps between digits removed (:func:`_compact`).  A match
+  in any reading counts.
 - **Nothing read is kept or logged**: :class:`OcrLine` lives as long as the caller keeps
   it; :func:`pii_boxes` returns rectangles and kinds only.
 """
@@ -36,6 +39,7 @@ import numpy as np
 
 from fastrec.core.masks import MaskRegion
 from fastrec.privacy.pii import find_pii
+from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.privacy.screen_rules import PiiRule
 
 __all__ = ["OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
@@ -52,6 +56,10 @@ INSTALL_HINT: Final = ("install tesserocr (pip install 'fastrec[ocr]') and Tesse
 _DIGIT_LOOKALIKES: Final = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1",
                                           "i": "1", "|": "1", "!": "1", "Z": "2", "S": "5", "s": "5",
                                           "G": "6", "B": "8", "g": "9", "q": "9"})
+
+
+_DIGIT_GAPS: Final = frozenset(" -.")
+_NUMBERS: Final = frozenset({PiiKind.CARD, PiiKind.IBAN})  # judged without their grouping
 
 
 class OcrUnavailable(RuntimeError):
@@ -178,13 +186,34 @@ def _as_digits(text: str) -> str:
     return " ".join(out)
 
 
+def _compact(text: str) -> tuple[str, list[int]]:
+    """``text`` without the spaces, dashes and dots between digits, and where each of its
+    characters was in ``text``: OCR reads the gap between narrow digits as a space, or not
+    (``4111 1111 11111111``), so a number's grouping is not to be trusted."""
+    kept: list[int] = []
+    for i, c in enumerate(text):
+        if c in _DIGIT_GAPS and kept and text[kept[-1]].isdigit():
+            j = i
+            while j < len(text) and text[j] in _DIGIT_GAPS:
+                j += 1
+            if j < len(text) and text[j].isdigit():
+                continue
+        kept.append(i)
+    return "".join(text[i] for i in kept), kept
+
+
 def _spans(text: str, rule: PiiRule) -> Iterable[tuple[int, int]]:
     seen = set()
     for reading in (text, _as_digits(text)):
-        for match in find_pii(reading, rule.kinds, rule.patterns):
-            if (match.start, match.end) not in seen:
-                seen.add((match.start, match.end))
-                yield match.start, match.end
+        found = [(m.start, m.end) for m in find_pii(reading, rule.kinds, rule.patterns)]
+        numbers = rule.kinds & _NUMBERS
+        if numbers:  # numbers whose grouping OCR got wrong, mapped back to the text read
+            compact, where = _compact(reading)
+            found += [(where[m.start], where[m.end - 1] + 1) for m in find_pii(compact, numbers)]
+        for span in found:
+            if span not in seen:
+                seen.add(span)
+                yield span
 
 
 def pii_boxes(lines: Sequence[OcrLine], rules: Sequence[PiiRule], *, dx: int = 0, dy: int = 0,
