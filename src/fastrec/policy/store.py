@@ -169,10 +169,10 @@ class PolicyStore(SqliteOwner):
     def __init__(self, directory: str | Path, *, database_url: str | None = None) -> None:
         self.directory = Path(directory)
         self.path = self.directory / POLICY_FILE
+        self.database_url = database_url if is_postgres(database_url) else None  # None: the SQLite file
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | PgConnection | None = None
-        if is_postgres(database_url):
-            assert database_url is not None
+        if database_url is not None and is_postgres(database_url):
             ensure_private_dir(self.directory)
             self._conn = PgConnection(database_url)
             try:

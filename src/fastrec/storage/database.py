@@ -48,8 +48,11 @@ CONNECT_TIMEOUT: Final = 10  # seconds: a gateway must not hang on start-up when
 _LOCK_KEY: Final = zlib.crc32(b"fastrec schema migrations")  # the advisory lock of every migration
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The database at ``url`` (shown without its password) cannot be used: ``problem``."""
+class DatabaseUnavailable(OSError):
+    """The database at ``url`` (shown without its password) cannot be used: ``problem``.
+
+    An OSError, as :class:`~fastrec.storage.dbfile.DatabaseFileProblem` is: callers that
+    report an unusable SQLite file report an unreachable PostgreSQL server the same way."""
 
     def __init__(self, url: str, problem: str) -> None:
         self.url = shown_url(url)
@@ -85,12 +88,14 @@ def check_database_url(value: object) -> str | None:
                          "recordings directory)")
     from psycopg.conninfo import conninfo_to_dict  # libpq's own parser: what connect() will read
 
+    example = "e.g. postgresql://user@host:5432/fastrec"
     try:
-        conninfo_to_dict(url)
+        parts = conninfo_to_dict(url)
     except Exception as exc:  # noqa: BLE001 - psycopg.ProgrammingError; its text names the part
-        problem = strip_credentials(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"is not a valid PostgreSQL URL ({problem}); e.g. postgresql://user@host:5432/fastrec") \
-            from None
+        raise ValueError(f"is not a valid PostgreSQL URL ({_first_line(exc)}); {example}") from None
+    for port in str(parts.get("port") or "5432").split(","):  # libpq takes a list of hosts and ports
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"is not a valid PostgreSQL URL (port {port!r} must be between 1 and 65535); {example}")
     return url
 
 
