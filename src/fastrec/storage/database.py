@@ -13,7 +13,9 @@ are written once:
   and by column name (as :class:`sqlite3.Row`), ``with conn:`` as one transaction
   (committed on exit, rolled back on error).  Outside ``with`` every statement commits
   on its own (autocommit), so a read never leaves a transaction open.  A connection the
-  server dropped (a PostgreSQL restart) is opened again before the next statement.
+  server dropped (a PostgreSQL restart, a proxy's idle timeout) is opened again: a
+  transaction's start and a read outside one are retried once on the new connection (they
+  changed nothing); a statement inside a transaction is not, its caller sees the error.
 - :func:`migrate` brings a store's tables forward through numbered steps, recorded in the
   ``fastrec_schema`` table (one row per store).  All steps run in one transaction holding
   a PostgreSQL advisory lock, so of two gateways starting at once one migrates and the
@@ -174,18 +176,34 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> psycopg.Cursor[Any]:
         """Run one statement written with ``?`` placeholders; the cursor holds its rows."""
-        if params:
-            return self._live().execute(_pg_sql(sql), params)  # type: ignore[arg-type]
-        return self._live().execute(sql)  # type: ignore[arg-type]  # no parameters: nothing is substituted
+        # no parameters: nothing is substituted, a "%" stays as written
+        query, args = (_pg_sql(sql), params) if params else (sql, None)
+        if self._transactions or not sql.lstrip()[:6].upper() == "SELECT":
+            return self._live().execute(query, args)  # type: ignore[arg-type]
+        return self._retried(lambda conn: conn.execute(query, args))  # type: ignore[arg-type]
+
+    def _retried(self, work: Any) -> Any:
+        """``work(connection)``, once more on a new connection when the old one was dropped."""
+        import psycopg
+
+        try:
+            return work(self._live())
+        except psycopg.OperationalError:
+            if self._conn is None or not self._conn.broken:
+                raise
+        return work(self._live())
 
     def script(self, sql: str) -> None:
         """Run several statements without parameters (a migration step)."""
         self._live().execute(sql)  # type: ignore[arg-type]
 
     def __enter__(self) -> PgConnection:
-        transaction = self._live().transaction()
-        transaction.__enter__()
-        self._transactions.append(transaction)
+        def begin(conn: psycopg.Connection[Any]) -> Any:
+            transaction = conn.transaction()
+            transaction.__enter__()
+            return transaction
+
+        self._transactions.append(begin(self._live()) if self._transactions else self._retried(begin))
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
