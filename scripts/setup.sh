@@ -12,6 +12,7 @@ PYTHON=${PYTHON:-python3}
 # redis-server: the tests start one on loopback (live sessions, share links of a fleet);
 # chromium: the web UI's browser tests (driven by Playwright, never a downloaded browser).
 # poppler-utils: the PDF export tests render reports (pdftoppm); fonts-dejavu-core: its text font.
+# postgresql: the tests start a private cluster (FASTREC_DATABASE_URL, the fleet's database).
 packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential redis-server chromium poppler-utils fonts-dejavu-core
           postgresql)
 # Debian's own python3 needs its venv, headers and Tk packages; other builds carry them.
