@@ -163,3 +163,35 @@ def admin_kill(url: str) -> None:
         admin.execute(f"SELECT pg_terminate_backend(pid) {ours}")
         # gone for good before the store's next statement, so it meets a dropped connection
         wait_for(lambda: admin.execute(f"SELECT count(*) {ours}").fetchone()[0] == 0, what="backends to exit")
+
+
+def test_two_recording_gateways_and_an_admin_catalogue_on_one_database(tmp_path: Path, postgres_url: str) -> None:
+    from fastrec.manager import RecordingManager
+    from fastrec.server.catalogue import Catalogue
+    from fastrec.settings import load_settings
+
+    synthetic = {"width": 160, "height": 120, "fps": 10, "scenario": "video"}
+    gateways = [RecordingManager(load_settings(enabled=True, output_dir=str(tmp_path / name), encoder_workers=1,
+                                               database_url=postgres_url),
+                                 mode="synthetic", source_options=synthetic) for name in ("gw1", "gw2")]
+    with PolicyStore(tmp_path / "admin", database_url=postgres_url) as policy:  # saved once, for the fleet
+        policy.save("connections:\n  default: record\n  rules:\n    - name: lab\n      action: skip\n"
+                    "      server: lab-*\n", author="ana", comment="no lab recordings")
+    try:
+        for n, manager in enumerate(gateways):
+            assert manager.start_session_recording(f"rdp_gw{n}", {"name": f"srv{n}", "user": "ana"}) is True
+            assert manager.start_session_recording(f"lab_gw{n}", {"name": "lab-3", "user": "ana"}) is False
+        for n, manager in enumerate(gateways):
+            assert wait_for(lambda m=manager, n=n: m.get_recording_status(f"rdp_gw{n}")["segments"] >= 1,
+                            what="a segment")
+            assert manager.stop_session_recording(f"rdp_gw{n}") and manager.wait_for_session(f"rdp_gw{n}", 30)
+    finally:
+        for manager in gateways:
+            manager.shutdown()
+    catalogue = Catalogue(tmp_path / "admin", database_url=postgres_url)  # an admin server elsewhere
+    try:
+        rows = {row.session_id: row for row in catalogue.sessions()}
+        assert sorted(rows) == ["rdp_gw0", "rdp_gw1"]
+        assert {rows[s].server for s in rows} == {"srv0", "srv1"} and not any(r.recording for r in rows.values())
+    finally:
+        catalogue.close()

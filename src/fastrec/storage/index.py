@@ -250,7 +250,8 @@ class RecordingIndex(SqliteOwner):
     def _open_postgres(self, url: str) -> None:
         import psycopg
 
-        self._origin = f"{socket.gethostname()}:{os.path.abspath(self.recordings_dir)}"
+        # resolved: the recorder and the admin server of one host name a directory alike
+        self._origin = f"{socket.gethostname()}:{os.path.realpath(self.recordings_dir)}"
         try:
             self._conn = PgConnection(url)
             migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
