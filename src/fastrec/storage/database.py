@@ -27,9 +27,9 @@ database whose schema is newer than this fastrec understands is refused, never m
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
-import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -134,16 +134,11 @@ def _row_factory(cursor: Any) -> Any:
     return lambda values: Row(values, names)
 
 
-_translated: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=512)
 def _pg_sql(sql: str) -> str:
     """SQLite's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled).  Our
     statements hold no ``?`` inside string literals."""
-    out = _translated.get(sql)
-    if out is None:
-        out = _translated[sql] = sql.replace("%", "%%").replace("?", "%s")
-    return out
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PgConnection:
@@ -153,8 +148,7 @@ class PgConnection:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._transactions: list[Any] = []
-        self._guard = threading.Lock()
+        self._transactions: list[Any] = []  # psycopg Transaction objects, innermost last
         self._conn: psycopg.Connection[Any] | None = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
