@@ -136,7 +136,8 @@ class RecordingManager:
         self.segment_policy = segment_policy
         self.cleanup_schedule = cleanup_schedule
         self.output_dir = Path(self.settings.output_dir)
-        self.policy = ActivePolicyReader(self.output_dir, database_url=self.settings.database_url)  # the recording policy, read at every start
+        # the recording policy, read at every start
+        self.policy = ActivePolicyReader(self.output_dir, database_url=self.settings.database_url)
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         self.rotation_manager = RotationManager.from_settings(

@@ -172,7 +172,7 @@ class PolicyStore(SqliteOwner):
         self.database_url = database_url if is_postgres(database_url) else None  # None: the SQLite file
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | PgConnection | None = None
-        if database_url is not None and is_postgres(database_url):
+        if is_postgres(database_url):
             ensure_private_dir(self.directory)
             self._conn = PgConnection(database_url)
             try:

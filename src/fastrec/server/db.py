@@ -131,7 +131,6 @@ class AdminDatabase(SqliteOwner):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | PgConnection | None = None
         if is_postgres(database_url):
-            assert database_url is not None
             self._conn = PgConnection(database_url)
             try:
                 migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)

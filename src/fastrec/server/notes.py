@@ -69,7 +69,8 @@ class ReviewNotes:
             raise ValueError("note: a bookmark needs a note (1 character at least)")
         with self.db.write() as conn:
             row_id = conn.execute("INSERT INTO bookmarks (session_id, moment, note, user_name, created_at) "
-                                  "VALUES (?,?,?,?,?) RETURNING id", (session_id, moment, text, user, created)).fetchone()[0]
+                                  "VALUES (?,?,?,?,?) RETURNING id",
+                                  (session_id, moment, text, user, created)).fetchone()[0]
         return Bookmark(int(row_id), session_id, moment, text, user, created)
 
     def bookmarks(self, session_id: str) -> list[Bookmark]:

@@ -32,15 +32,15 @@ import re
 import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeGuard
 
 from fastrec.privacy.connection import strip_credentials
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["DATABASE_URL_ENV", "DbConnection", "DbRow", "POSTGRES_SCHEMES", "DatabaseUnavailable", "PgConnection", "Row",
-           "check_database_url", "is_postgres", "migrate", "postgres_ddl", "schema_versions", "shown_url"]
+__all__ = ["DATABASE_URL_ENV", "POSTGRES_SCHEMES", "DatabaseUnavailable", "DbConnection", "DbRow", "PgConnection",
+           "Row", "check_database_url", "is_postgres", "migrate", "postgres_ddl", "schema_versions", "shown_url"]
 
 DATABASE_URL_ENV: Final = "FASTREC_DATABASE_URL"
 #: what FASTREC_DATABASE_URL may start with (unset or empty: SQLite files)
@@ -67,7 +67,7 @@ def shown_url(url: str) -> str:
     return strip_credentials(url)
 
 
-def is_postgres(url: str | None) -> bool:
+def is_postgres(url: str | None) -> TypeGuard[str]:
     """True when ``url`` names a PostgreSQL database (else: the SQLite default)."""
     return url is not None and url.strip().lower().startswith(POSTGRES_SCHEMES)
 

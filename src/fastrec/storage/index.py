@@ -219,7 +219,6 @@ class RecordingIndex(SqliteOwner):
         # SQLite: the whole file is this directory's.  PostgreSQL: the rows of this origin.
         self._origin: str | None = None
         if is_postgres(database_url):
-            assert database_url is not None
             self._open_postgres(database_url)
             return
         try:
