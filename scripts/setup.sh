@@ -13,8 +13,9 @@ PYTHON=${PYTHON:-python3}
 # chromium: the web UI's browser tests (driven by Playwright, never a downloaded browser).
 # poppler-utils: the PDF export tests render reports (pdftoppm); fonts-dejavu-core: its text font.
 # tesseract-ocr: the English model on-screen PII detection loads (tesserocr brings the library).
+# postgresql: the tests start a private cluster (FASTREC_DATABASE_URL, the fleet's database).
 packages=(xvfb xauth x11-utils xdotool openbox ffmpeg build-essential redis-server chromium poppler-utils fonts-dejavu-core
-          tesseract-ocr)
+          tesseract-ocr postgresql)
 # Debian's own python3 needs its venv, headers and Tk packages; other builds carry them.
 "$PYTHON" -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 "$PYTHON" -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" || packages+=(python3-dev)

@@ -206,3 +206,38 @@ def chromium_browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[object]:
+    """A private PostgreSQL cluster (Debian's postgresql package, see tests/postgres.py) for
+    the whole run; stopped at the end."""
+    from postgres import start_cluster
+
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database of this test's own (dropped after)."""
+    url = postgres_cluster.new_database()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """FASTREC_DATABASE_URL for each back-end: None (SQLite files, the default) and a new
+    PostgreSQL database.  Tests taking it run once against each."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_url")

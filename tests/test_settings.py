@@ -220,7 +220,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
-        "pii_patterns", "ocr_pii", "ocr_max_delay",
+        "database_url", "pii_patterns", "ocr_pii", "ocr_max_delay",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")
@@ -288,6 +288,26 @@ def test_redis_url_and_live_prefix_are_read_under_their_fastrec_names_only(monke
     monkeypatch.delenv("FASTREC_REDIS_URL")
     assert load_settings().redis_url == "redis://from-dotenv:6379"
     assert load_settings().validation_messages() == []
+
+
+def test_database_url_is_postgresql_or_unset_and_never_shows_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().database_url is None  # SQLite files, the default
+    monkeypatch.setenv("DATABASE_URL", "postgresql://elsewhere/db")  # other programs' name: not ours
+    assert load_settings().database_url is None
+    monkeypatch.setenv("FASTREC_DATABASE_URL", "postgresql://fleet:s3cret@db.example:5432/fastrec")
+    s = load_settings()
+    assert s.database_url == "postgresql://fleet:s3cret@db.example:5432/fastrec"
+    assert s.database_url_shown == "postgresql://fleet@db.example:5432/fastrec"
+    assert "s3cret" not in repr(s) and "s3cret" not in str(s.get_recording_config())
+    assert load_settings(database_url=" ").database_url is None
+    for bad, problem in (("mysql://root:s3cret@db/x", "must start with postgresql:// or postgres://"),
+                         ("postgresql://fleet:s3cret@db:notaport/x", "port 'notaport' must be between 1 and 65535"),
+                         ("postgresql://fleet:s3cret@[::1/x", "is not a valid PostgreSQL URL"),
+                         ("postgresql://fleet:s3cret@db/x?colour=blue", 'invalid URI query parameter: "colour"')):
+        with pytest.raises(SettingsError) as caught:
+            load_settings(database_url=bad)
+        [line] = caught.value.messages
+        assert line.startswith("FASTREC_DATABASE_URL=") and problem in line and "s3cret" not in line
 
 
 def test_live_announce_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

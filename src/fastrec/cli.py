@@ -47,6 +47,7 @@ from fastrec.export.commands import add_export_command, export
 from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
+from fastrec.storage.commands import add_db_command, db
 
 
 def _presets() -> tuple[str, ...]:
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_commands(commands)
     add_policy_commands(commands)
     add_export_command(commands)
+    add_db_command(commands)
     return parser
 
 
@@ -385,7 +387,8 @@ def _record(args: argparse.Namespace) -> int:
 def _open_index(settings: Any, rebuild: bool = False) -> Any:
     from fastrec.storage import INDEX_FILE, RecordingIndex
 
-    index = RecordingIndex(Path(settings.output_dir) / INDEX_FILE, settings.output_dir)
+    index = RecordingIndex(Path(settings.output_dir) / INDEX_FILE, settings.output_dir,
+                           database_url=settings.database_url)
     if rebuild:
         index.rebuild()
     return index
@@ -640,7 +643,7 @@ def _recover(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
-    "serve": serve, "users": users, "policy": policy, "export": export,
+    "serve": serve, "users": users, "policy": policy, "export": export, "db": db,
 }
 
 

@@ -43,6 +43,7 @@ from fastrec.checks import between
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
 from fastrec.privacy.connection import strip_credentials
 from fastrec.privacy.pii import CustomPattern, parse_custom_patterns
+from fastrec.storage.database import check_database_url, shown_url
 
 __all__ = [
     "CLEANUP_INTERVAL_HOURS",
@@ -180,6 +181,9 @@ class RecordingSettings(BaseSettings):
     # Redis/Valkey for live events from several gateways; unset: SQLite on this machine
     redis_url: str | None = Field(default=None, alias="FASTREC_REDIS_URL", repr=False)
     live_prefix: str = Field(default=LIVE_PREFIX, alias="FASTREC_LIVE_PREFIX")
+    # PostgreSQL for the recordings index of a fleet (postgresql://...); unset: SQLite
+    # files in the output directory
+    database_url: str | None = Field(default=None, alias="FASTREC_DATABASE_URL", repr=False)
 
     # --- privacy ---
     # the operator's own kinds of personal data, replaced in window titles and connection
@@ -212,6 +216,14 @@ class RecordingSettings(BaseSettings):
             raise PydanticCustomError("redis_url_scheme", "must start with {schemes}",
                                       {"schemes": ", ".join(REDIS_SCHEMES)})
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        try:
+            return check_database_url(value)
+        except ValueError as exc:
+            raise PydanticCustomError("database_url", "{problem}", {"problem": str(exc)}) from None
 
     @field_validator("live_prefix", mode="after")
     @classmethod
@@ -274,11 +286,13 @@ class RecordingSettings(BaseSettings):
         max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
-        password, or None), live_prefix, pii_patterns (as written).
+        password, or None), live_prefix, database_url (without its password, or None),
+        pii_patterns (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
         config["redis_url"] = self.redis_url_shown
+        config["database_url"] = self.database_url_shown
         return config
 
     def custom_pii_patterns(self) -> tuple[CustomPattern, ...]:
@@ -290,6 +304,11 @@ class RecordingSettings(BaseSettings):
     def redis_url_shown(self) -> str | None:
         """FASTREC_REDIS_URL with any password removed: the form logs and messages show."""
         return None if self.redis_url is None else strip_credentials(self.redis_url)
+
+    @property
+    def database_url_shown(self) -> str | None:
+        """FASTREC_DATABASE_URL with any password removed: the form logs and messages show."""
+        return None if self.database_url is None else shown_url(self.database_url)
 
     def validation_messages(self) -> list[str]:
         """Every problem with the current values, including an unwritable output directory.

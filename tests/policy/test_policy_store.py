@@ -1,5 +1,7 @@
 """The policy store: save, list, diff, rollback as a new version; an invalid document is
-never a version; two writers cannot silently undo each other; the file is ours alone."""
+never a version; two writers cannot silently undo each other; the file is ours alone.
+
+Tests taking ``database_url`` (or the ``store`` fixture) run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ INTERNAL_AND_LAB = INTERNAL.replace("      ip: [10.0.0.0/8, 192.168.0.0/16]\n",
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with PolicyStore(tmp_path / "rec") as opened:
+def store(tmp_path: Path, database_url: str | None):
+    with PolicyStore(tmp_path / "rec", database_url=database_url) as opened:
         yield opened
 
 
@@ -110,9 +112,10 @@ def test_refused_changes_say_why(store: PolicyStore) -> None:
     assert [v.version for v in store.versions()] == [1]
 
 
-def test_a_change_made_on_an_outdated_version_is_refused(tmp_path: Path) -> None:
+def test_a_change_made_on_an_outdated_version_is_refused(tmp_path: Path, database_url: str | None) -> None:
     # two editors load version 1; the second save must not silently undo the first
-    with PolicyStore(tmp_path) as first, PolicyStore(tmp_path) as second:
+    with PolicyStore(tmp_path, database_url=database_url) as first, \
+            PolicyStore(tmp_path, database_url=database_url) as second:
         first.save(INTERNAL, author="alice", comment="v1")
         base = second.active_or_default().version
         first.save(INTERNAL_AND_LAB, author="alice", comment="v2", base_version=base)
@@ -121,13 +124,13 @@ def test_a_change_made_on_an_outdated_version_is_refused(tmp_path: Path) -> None
         assert second.active().version == 2
 
 
-def test_concurrent_writers_get_consecutive_versions(tmp_path: Path) -> None:
-    PolicyStore(tmp_path).close()
+def test_concurrent_writers_get_consecutive_versions(tmp_path: Path, database_url: str | None) -> None:
+    PolicyStore(tmp_path, database_url=database_url).close()
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
         try:
-            with PolicyStore(tmp_path) as own:
+            with PolicyStore(tmp_path, database_url=database_url) as own:
                 for i in range(10):
                     own.save(f"connections:\n  default: skip\n# writer {n} change {i}\n", author=f"w{n}", comment="c")
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -139,17 +142,27 @@ def test_concurrent_writers_get_consecutive_versions(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
-    with PolicyStore(tmp_path) as store:
+    with PolicyStore(tmp_path, database_url=database_url) as store:
         assert [v.version for v in store.versions()] == list(range(1, 41))
 
 
-def test_versions_are_never_changed_or_deleted(store: PolicyStore) -> None:
+def test_versions_are_never_changed_or_deleted(store: PolicyStore, database_url: str | None) -> None:
     store.save(INTERNAL, author="alice", comment="first")
-    with sqlite3.connect(store.path) as conn:
-        with pytest.raises(sqlite3.IntegrityError, match="never changed"):
-            conn.execute("UPDATE policy_versions SET text = 'connections: {default: skip}'")
-        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
-            conn.execute("DELETE FROM policy_versions")
+    if database_url is None:
+        with sqlite3.connect(store.path) as conn:
+            with pytest.raises(sqlite3.IntegrityError, match="never changed"):
+                conn.execute("UPDATE policy_versions SET text = 'connections: {default: skip}'")
+            with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+                conn.execute("DELETE FROM policy_versions")
+    else:  # another client of the database, not the store's connection
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for statement, words in (("UPDATE policy_versions SET text = 'connections: {default: skip}'", "changed"),
+                                     ("DELETE FROM policy_versions", "deleted"),
+                                     ("TRUNCATE policy_versions", "deleted")):
+                with pytest.raises(psycopg.errors.RaiseException, match=f"never {words}"):
+                    conn.execute(statement)
     assert store.active().text == INTERNAL
 
 

@@ -1,4 +1,5 @@
-"""Users, roles, passwords, API tokens and browser sessions in the admin database."""
+"""Users, roles, passwords, API tokens and browser sessions in the admin database (the
+``accounts`` fixture runs each test against SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from fastrec.storage.dbfile import DatabaseFileProblem
 
 
 @pytest.fixture
-def accounts(tmp_path: Path):
-    with AdminDatabase(tmp_path / ADMIN_DB_FILE) as db:
+def accounts(tmp_path: Path, database_url: str | None):
+    """Accounts on each back-end: the SQLite file and PostgreSQL."""
+    with AdminDatabase(tmp_path / ADMIN_DB_FILE, database_url=database_url) as db:
         yield Accounts(db, session_seconds=3600)
 
 
-def test_passwords_are_stored_as_argon2id_hashes_only(accounts: Accounts, tmp_path: Path) -> None:
+def test_passwords_are_stored_as_argon2id_hashes_only(accounts: Accounts, tmp_path: Path,
+                                                     database_url: str | None) -> None:
     accounts.create_user("alice", "correct horse", Role.AUDITOR)
     stored = accounts.db.read("SELECT password_hash FROM users")[0][0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
-    assert (tmp_path / ADMIN_DB_FILE).stat().st_mode & 0o777 == 0o600
+    if database_url is None:
+        assert (tmp_path / ADMIN_DB_FILE).stat().st_mode & 0o777 == 0o600
     assert accounts.authenticate("ALICE", "correct horse").name == "alice"  # names ignore case
     assert accounts.authenticate("alice", "wrong horse") is None
     assert accounts.authenticate("nobody", "correct horse") is None

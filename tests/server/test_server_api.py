@@ -11,11 +11,18 @@ from fastapi.testclient import TestClient
 from storage_builders import write_session
 
 from fastrec.server.auth import CSRF_HEADER, SESSION_COOKIE
+from fastrec.server.config import ServerSettings
 from fastrec.storage.deletions import read_deletions
 from fastrec.storage.index import INDEX_FILE, RecordingIndex
 from fastrec.storage.metadata import read_metadata
 
 Client = Callable[[str | None], TestClient]
+
+
+@pytest.fixture
+def server_settings(recordings: Path, database_url: str | None) -> ServerSettings:
+    """The whole API on each back-end: SQLite files (the default) and PostgreSQL."""
+    return ServerSettings(recordings_dir=recordings, database_url=database_url)
 
 
 @pytest.fixture

@@ -49,8 +49,8 @@ def test_device_type_from_the_user_agent(agent: str | None, device: DeviceType) 
     assert AuditCodes.device_type_of(agent) is device
 
 
-def test_records_are_filtered_and_exported(tmp_path: Path) -> None:
-    with AdminDatabase(tmp_path / ADMIN_DB_FILE) as db:
+def test_records_are_filtered_and_exported(tmp_path: Path, database_url: str | None) -> None:
+    with AdminDatabase(tmp_path / ADMIN_DB_FILE, database_url=database_url) as db:
         log = AuditLog(db)
         log.record(AuditAction.LOGIN, actor="mallory", actor_type=ActorType.ANONYMOUS,
                    status=AuditStatus.FAILURE, address="10.0.0.9", user_agent="curl/8")

@@ -1,4 +1,5 @@
-"""Share links in both stores (SQLite; a real redis-server on loopback): the same behaviour."""
+"""Share links in every store (the admin database on SQLite and on PostgreSQL; a real
+redis-server on loopback): the same behaviour."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import redis
 
 from fastrec.server.db import ADMIN_DB_FILE, AdminDatabase
 from fastrec.server.shares import RedisShareStore, ShareState, ShareStore, SqliteShareStore, share_ttl
+from fastrec.storage.database import PgConnection
 
 PREFIX = "session_share_link"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ShareStore]:
-    if request.param == "sqlite":
-        with AdminDatabase(tmp_path / ADMIN_DB_FILE) as db:
+    if request.param in ("sqlite", "postgresql"):  # the admin database's table, on each back-end
+        url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+        with AdminDatabase(tmp_path / ADMIN_DB_FILE, database_url=url) as db:
             yield SqliteShareStore(db)
     else:
         url = request.getfixturevalue("redis_url")
@@ -54,7 +57,9 @@ def test_a_link_opens_until_revoked(store: ShareStore) -> None:
 def test_tokens_are_stored_only_as_hashes(store: ShareStore, tmp_path: Path) -> None:
     _, token = store.create("rdp_1", "auditor", 3600)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    if isinstance(store, SqliteShareStore):
+    if isinstance(store, SqliteShareStore) and isinstance(store.db._db(), PgConnection):
+        dump = "\n".join(map(repr, store.db.read("SELECT * FROM share_links")))
+    elif isinstance(store, SqliteShareStore):
         dump = "\n".join(store.db._db().iterdump())
     else:
         client = store._redis

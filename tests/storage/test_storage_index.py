@@ -1,4 +1,7 @@
-"""The SQLite index: search by every field, rebuild from metadata, recover a lost database."""
+"""The recordings index: search by every field, rebuild from metadata, recover a lost database.
+
+The tests taking ``database_url`` run against both back-ends (SQLite files and PostgreSQL);
+the ones about the SQLite file itself (links, modes, corruption) against SQLite only."""
 
 from __future__ import annotations
 
@@ -44,8 +47,8 @@ def test_missing_database_is_rebuilt_from_metadata(populated: Path) -> None:
         assert index.count() == 4
 
 
-def test_search_by_each_field(populated: Path) -> None:
-    with RecordingIndex(populated / INDEX_FILE) as index:
+def test_search_by_each_field(populated: Path, database_url: str | None) -> None:
+    with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         assert sessions(index.search(server="servidor são paulo")) == [("rdp_1", 1), ("rdp_1", 2)]
         assert sessions(index.search(server="SERVIDOR SÃO PAULO")) == [("rdp_1", 1), ("rdp_1", 2)]
         assert sessions(index.search(server="Production Server")) == [("rdp_2", 1), ("ssh_3", 1)]
@@ -59,8 +62,8 @@ def test_search_by_each_field(populated: Path) -> None:
         assert index.search(server="Production") == []  # whole values, not substrings
 
 
-def test_search_by_time(populated: Path) -> None:
-    with RecordingIndex(populated / INDEX_FILE) as index:
+def test_search_by_time(populated: Path, database_url: str | None) -> None:
+    with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         # rdp_1 runs 2 days ago from +0 to +60 min (two 30-minute parts)
         since = NOW - timedelta(days=2) + timedelta(minutes=45)
         assert sessions(index.search(since=since, until=since)) == [("rdp_1", 2)]
@@ -71,8 +74,8 @@ def test_search_by_time(populated: Path) -> None:
         assert sessions(index.search(since=NOW + timedelta(days=5))) == [("ssh_3", 1)]
 
 
-def test_entries_carry_the_metadata(populated: Path) -> None:
-    with RecordingIndex(populated / INDEX_FILE) as index:
+def test_entries_carry_the_metadata(populated: Path, database_url: str | None) -> None:
+    with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         [entry] = index.search(session_id="rdp_2")
     meta = read_metadata(entry.metadata_path)
     assert entry.path == populated / meta.file.name
@@ -82,8 +85,8 @@ def test_entries_carry_the_metadata(populated: Path) -> None:
     assert (entry.status, entry.size_bytes, entry.sha256) == ("complete", meta.file.size_bytes, meta.file.sha256)
 
 
-def test_add_and_remove(recordings: Path) -> None:
-    with RecordingIndex(recordings / INDEX_FILE) as index:
+def test_add_and_remove(recordings: Path, database_url: str | None) -> None:
+    with RecordingIndex(recordings / INDEX_FILE, database_url=database_url) as index:
         assert index.count() == 0
         video, meta_file, meta = write_segment(recordings, session_id="new")
         index.add(meta, video)
@@ -99,18 +102,18 @@ def test_add_and_remove(recordings: Path) -> None:
         assert index.count() == 0
 
 
-def test_rebuild_skips_corrupt_metadata(populated: Path) -> None:
+def test_rebuild_skips_corrupt_metadata(populated: Path, database_url: str | None) -> None:
     (populated / "session_9_X_20251026_143022_metadata.json").write_text("{oops")
-    with RecordingIndex(populated / INDEX_FILE) as index:
+    with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         assert index.count() == 4
         assert index.rebuild(populated) == 4
 
 
-def test_existing_database_is_not_rebuilt(populated: Path) -> None:
+def test_existing_database_is_not_rebuilt(populated: Path, database_url: str | None) -> None:
     db = populated / INDEX_FILE
-    with RecordingIndex(db) as index:
+    with RecordingIndex(db, database_url=database_url) as index:
         index.remove(index.search(session_id="rdp_2")[0].path)
-    with RecordingIndex(db) as index:
+    with RecordingIndex(db, database_url=database_url) as index:
         assert index.count() == 3  # opened as it was, not silently rebuilt
 
 
@@ -123,8 +126,8 @@ def test_corrupt_database_is_set_aside_and_rebuilt(populated: Path) -> None:
     assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not a database")
 
 
-def test_closed_index_and_threads(populated: Path) -> None:
-    index = RecordingIndex(populated / INDEX_FILE)
+def test_closed_index_and_threads(populated: Path, database_url: str | None) -> None:
+    index = RecordingIndex(populated / INDEX_FILE, database_url=database_url)
     errors: list[BaseException] = []
 
     def reader() -> None:
@@ -222,9 +225,9 @@ def test_older_index_of_ours_without_application_id_is_kept(populated: Path) -> 
         assert index.count() == 3
 
 
-def test_deeply_nested_metadata_is_skipped_by_the_rebuild(populated: Path) -> None:
+def test_deeply_nested_metadata_is_skipped_by_the_rebuild(populated: Path, database_url: str | None) -> None:
     deep = populated / "session_8_X_20251026_143022_metadata.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
-    with RecordingIndex(populated / INDEX_FILE) as index:
+    with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         assert index.count() == 4
         assert sessions(index.search(session_id="rdp_2")) == [("rdp_2", 1)]

@@ -138,7 +138,8 @@ class RecordingManager:
         self.segment_policy = segment_policy
         self.cleanup_schedule = cleanup_schedule
         self.output_dir = Path(self.settings.output_dir)
-        self.policy = ActivePolicyReader(self.output_dir)  # the recording policy, read at every start
+        # the recording policy, read at every start
+        self.policy = ActivePolicyReader(self.output_dir, database_url=self.settings.database_url)
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         self.rotation_manager = RotationManager.from_settings(
@@ -636,7 +637,8 @@ class RecordingManager:
 
     def _open_index(self) -> RecordingIndex | None:
         try:
-            return RecordingIndex(self.output_dir / INDEX_FILE, self.output_dir)
+            return RecordingIndex(self.output_dir / INDEX_FILE, self.output_dir,
+                                  database_url=self.settings.database_url)
         except Exception as exc:  # noqa: BLE001 - derived data: recording never depends on it
             log.error(f"Recording index unavailable; recording goes on without it: {exc}",
                       error=f"{type(exc).__name__}: {exc}")

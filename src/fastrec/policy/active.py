@@ -30,6 +30,7 @@ from fastrec.policy.decision import Decision, decide
 from fastrec.policy.document import DEFAULT_POLICY, Policy, parse_policy
 from fastrec.policy.errors import PolicyError
 from fastrec.policy.store import DEFAULT_VERSION, POLICY_FILE, PolicyStore, PolicyVersion
+from fastrec.storage.database import is_postgres
 from fastrec.privacy.connection import ConnectionDetails
 
 __all__ = ["ActivePolicy", "ActivePolicyReader"]
@@ -54,8 +55,9 @@ DEFAULT_ACTIVE = ActivePolicy(DEFAULT_POLICY, DEFAULT_VERSION)
 class ActivePolicyReader:
     """Reads the active policy of the recordings ``directory``; thread-safe."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, database_url: str | None = None) -> None:
         self.directory = Path(directory)
+        self.database_url = database_url  # PostgreSQL (a fleet's policy), or None: the file
         self._lock = threading.Lock()
         self._last: ActivePolicy | None = None
 
@@ -63,11 +65,11 @@ class ActivePolicyReader:
         """The active policy now (see the module docstring for a store that cannot be read)."""
         with self._lock:
             path = self.directory / POLICY_FILE
-            if not path.exists() and not path.is_symlink():
+            if not is_postgres(self.database_url) and not path.exists() and not path.is_symlink():
                 self._last = DEFAULT_ACTIVE
                 return self._last
             try:
-                with PolicyStore(self.directory) as store:
+                with PolicyStore(self.directory, database_url=self.database_url) as store:
                     version = store.active_or_default()
             except Exception as exc:  # noqa: BLE001 - any failure: the last policy read applies
                 return self._fallback(f"the policy store cannot be read: {exc}")

@@ -335,12 +335,13 @@ def _rollback(store: PolicyStore, args: argparse.Namespace) -> int:
 
 @contextmanager
 def _audit_log(store: PolicyStore) -> Iterator[AuditLog]:
-    """The admin database's audit log of the store's directory, opened before a change."""
+    """The admin database's audit log beside the store (its directory, or the same
+    PostgreSQL database), opened before a change."""
     from fastrec.server.audit import AuditLog
     from fastrec.server.db import ADMIN_DB_FILE, AdminDatabase
 
     try:
-        db = AdminDatabase(store.directory / ADMIN_DB_FILE)
+        db = AdminDatabase(store.directory / ADMIN_DB_FILE, database_url=store.database_url)
     except OSError as exc:
         raise _Refused(f"the audit log cannot be opened, so nothing was changed: {printable(exc)}",
                        code=1) from None
@@ -371,7 +372,7 @@ def policy(args: argparse.Namespace) -> int:
                 _problems(args.file, exc)
                 return 2
         try:
-            store = PolicyStore(settings.recordings_dir)
+            store = PolicyStore(settings.recordings_dir, database_url=settings.database_url)
         except OSError as exc:
             print(f"{name}: the policy store cannot be used: {printable(exc)}", file=sys.stderr)
             return 1

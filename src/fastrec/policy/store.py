@@ -1,16 +1,17 @@
-"""The versions of the recording policy, in one SQLite file in the recordings directory.
+"""The versions of the recording policy, in one SQLite file in the recordings directory,
+or in PostgreSQL (``FASTREC_DATABASE_URL``) for a fleet.
 
 Every reader of the policy -- RecordingManager (``record``, ``watch``, the connection
 monitor), ``python -m fastrec policy`` and the admin server -- opens this same file
-(:data:`POLICY_FILE` in RECORDING_OUTPUT_DIR), so they agree on the active policy without a
-server running.
+(:data:`POLICY_FILE` in RECORDING_OUTPUT_DIR), or the same PostgreSQL table, so they agree
+on the active policy without a server running.
 
 Invariants, and why:
 
 - **The active policy is the newest version.**  Versions are numbered 1, 2, 3 ... and only
   ever appended: a rollback appends a copy of the old document as a new version (with
   ``rolled_back_from``), so the history shows what was active when, and nothing is lost.
-  SQLite triggers refuse any UPDATE or DELETE of a version.
+  Triggers (SQLite's, PostgreSQL's) refuse any UPDATE or DELETE of a version.
 - **An invalid document never becomes a version.**  :meth:`PolicyStore.save` and
   :meth:`PolicyStore.rollback` parse the document first
   (:func:`~fastrec.policy.document.parse_policy`) and refuse it with its line and reason.
@@ -18,7 +19,8 @@ Invariants, and why:
 - **The exact text is kept** (comments, order, spacing): what an operator wrote is what
   the next one edits and what diffs compare; its SHA-256 is stored beside it.
 - **Concurrent writers are serialised.**  A save is one ``BEGIN IMMEDIATE`` transaction
-  that reads the newest version and appends the next; ``base_version`` lets an editor say
+  (PostgreSQL: a transaction holding an advisory lock) that reads the newest version and
+  appends the next; ``base_version`` lets an editor say
   which version its change was made on, and a save made on an outdated one is refused
   (:class:`~fastrec.policy.errors.PolicyConflict`) instead of silently undoing the other.
 - **No version saved** means the documented default (:data:`DEFAULT_VERSION`, number 0:
@@ -35,6 +37,7 @@ import hashlib
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +53,7 @@ from fastrec.policy.errors import (
     PolicyStoreProblem,
     PolicyUnchanged,
 )
+from fastrec.storage.database import PgConnection, is_postgres, migrate
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.files import ensure_private_dir
 
@@ -81,6 +85,28 @@ _MIGRATIONS: Final = (
     """,
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
+PG_COMPONENT: Final = "policy"
+PG_MIGRATIONS: Final = (
+    """
+    CREATE TABLE policy_versions (
+        version          BIGINT PRIMARY KEY,
+        created_at       DOUBLE PRECISION NOT NULL,
+        author           TEXT NOT NULL,
+        comment          TEXT NOT NULL,
+        text             TEXT NOT NULL,
+        sha256           TEXT NOT NULL,
+        rolled_back_from BIGINT
+    );
+    CREATE FUNCTION fastrec_policy_versions_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'policy versions are never %',
+            CASE TG_OP WHEN 'DELETE' THEN 'deleted' WHEN 'TRUNCATE' THEN 'deleted' ELSE 'changed' END; END $$;
+    CREATE TRIGGER policy_versions_frozen BEFORE UPDATE OR DELETE ON policy_versions
+        FOR EACH ROW EXECUTE FUNCTION fastrec_policy_versions_frozen();
+    CREATE TRIGGER policy_versions_not_truncated BEFORE TRUNCATE ON policy_versions
+        FOR EACH STATEMENT EXECUTE FUNCTION fastrec_policy_versions_frozen();
+    """,
+)
+_SAVE_LOCK: Final = zlib.crc32(b"fastrec policy save")  # PostgreSQL's advisory lock of a save
 
 
 def _sha256(text: str) -> str:
@@ -135,24 +161,37 @@ class PolicyStore(SqliteOwner):
 
     Raises :class:`~fastrec.policy.errors.PolicyStoreProblem` when the file is a link, a
     directory, a database of another program or of a newer schema; OSError when the
-    directory cannot be used.
+    directory cannot be used.  With a PostgreSQL ``database_url`` the versions live there
+    (the directory is still created: the recorders' other files go there) and
+    :class:`~fastrec.storage.database.DatabaseUnavailable` says why it cannot be used.
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, database_url: str | None = None) -> None:
         self.directory = Path(directory)
         self.path = self.directory / POLICY_FILE
+        self.database_url = database_url if is_postgres(database_url) else None  # None: the SQLite file
         self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | PgConnection | None = None
+        if is_postgres(database_url):
+            ensure_private_dir(self.directory)
+            self._conn = PgConnection(database_url)
+            try:
+                migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
+            except BaseException:
+                self.close()
+                raise
+            return
         try:
             ensure_private_dir(self.directory)
             created = claim_database_file(self.path)
         except DatabaseFileProblem as exc:
             raise PolicyStoreProblem(f"policy store {exc.path}: {exc.problem}") from None
         # autocommit: the transactions below are explicit and short
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
+        conn = self._conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._migrate(created)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._migrate(conn, created)
         except BaseException:
             self.close()
             raise
@@ -243,14 +282,19 @@ class PolicyStore(SqliteOwner):
 
     # --- internals ---
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> sqlite3.Connection | PgConnection:
         if self._conn is None:
             raise ValueError(f"policy store {self.path} is closed")
         return self._conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection | PgConnection]:
         conn = self._db()
+        if isinstance(conn, PgConnection):
+            with conn:  # saves take turns: the lock is held until the transaction ends
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (_SAVE_LOCK,))
+                yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -259,8 +303,7 @@ class PolicyStore(SqliteOwner):
             raise
         conn.execute("COMMIT")
 
-    def _migrate(self, created: bool) -> None:
-        conn = self._db()
+    def _migrate(self, conn: sqlite3.Connection, created: bool) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]

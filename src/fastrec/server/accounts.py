@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from fastrec.roles import Role  # re-exported: the server's code names it from here
 from fastrec.server.db import AdminDatabase
+from fastrec.storage.database import DbConnection, DbRow
 
 __all__ = ["Accounts", "AccountError", "ApiToken", "Role", "User", "WebSession", "hash_secret", "new_secret"]
 
@@ -258,16 +258,16 @@ class Accounts:
         return user
 
     @staticmethod
-    def _keep_an_admin(conn: sqlite3.Connection, leaving: str) -> None:
+    def _keep_an_admin(conn: DbConnection, leaving: str) -> None:
         others = conn.execute("SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0 AND name != ?",
                               (Role.ADMIN.value, leaving)).fetchone()[0]
         if not others:
             raise AccountError(f"username={leaving!r}: the last enabled admin cannot be removed, demoted or disabled")
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: DbRow) -> User:
     return User(row["name"], Role(row["role"]), row["created_at"], bool(row["disabled"]))
 
 
-def _token(r: sqlite3.Row) -> ApiToken:
+def _token(r: DbRow) -> ApiToken:
     return ApiToken(r["id"], r["user_name"], r["label"], r["created_at"], r["last_used_at"], r["revoked_at"])

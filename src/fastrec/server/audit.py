@@ -160,11 +160,11 @@ class AuditLog:
         with self.db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO audit_log (at, actor, actor_type, action, target, status, address, user_agent, "
-                "device_type, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "device_type, details) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (time.time(), actor, int(actor_type), str(action), target, int(status), address,
                  (user_agent or None) and user_agent[:512], int(AuditCodes.device_type_of(user_agent)),
                  json.dumps(details or {}, sort_keys=True)))
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def query(self, *, since: datetime | None = None, until: datetime | None = None,
               actor: str | None = None, action: str | None = None, target: str | None = None,

@@ -84,8 +84,10 @@ def _row(session_id: str, entries: list[IndexEntry]) -> SessionRow:
 class Catalogue:
     """Read-only view of one recordings directory for the server (thread-safe)."""
 
-    def __init__(self, directory: str | os.PathLike[str], idle_seconds: float = 3.0) -> None:
+    def __init__(self, directory: str | os.PathLike[str], idle_seconds: float = 3.0,
+                 database_url: str | None = None) -> None:
         self.directory = Path(directory).resolve()
+        self.database_url = database_url  # the index in PostgreSQL (a fleet's), or None: the file
         self.idle_seconds = idle_seconds
         self._index: RecordingIndex | None = None
         self._lock = threading.Lock()
@@ -95,7 +97,8 @@ class Catalogue:
         with self._lock:
             if self._index is None:
                 try:
-                    self._index = RecordingIndex(self.directory / INDEX_FILE, self.directory)
+                    self._index = RecordingIndex(self.directory / INDEX_FILE, self.directory,
+                                                 database_url=self.database_url)
                 except IndexUnavailable as exc:
                     raise CatalogueUnavailable(str(exc)) from exc
             return self._index

@@ -12,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.settings import SettingsError, validation_lines
+from fastrec.storage.database import check_database_url, shown_url
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
 
@@ -33,6 +35,9 @@ class ServerSettings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535, validation_alias="FASTREC_SERVER_PORT")] = DEFAULT_PORT
     recordings_dir: Path = Field(Path("recordings"), validation_alias="RECORDING_OUTPUT_DIR")
     redis_url: str | None = Field(None, validation_alias="FASTREC_REDIS_URL")
+    # PostgreSQL for the admin database, the index and the policy versions of a fleet
+    # (postgresql://...); unset: SQLite files in the recordings directory
+    database_url: str | None = Field(None, validation_alias="FASTREC_DATABASE_URL", repr=False)
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
@@ -68,6 +73,19 @@ class ServerSettings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise SettingsError(validation_lines(exc, type(self), self.env_name)) from None
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        try:
+            return check_database_url(value)
+        except ValueError as exc:
+            raise PydanticCustomError("database_url", "{problem}", {"problem": str(exc)}) from None
+
+    @property
+    def database_url_shown(self) -> str | None:
+        """FASTREC_DATABASE_URL without its password (for logs and messages)."""
+        return None if self.database_url is None else shown_url(self.database_url)
 
     @classmethod
     def env_name(cls, field: str) -> str:

@@ -47,14 +47,15 @@ class ServerContext:
     def open(cls, settings: ServerSettings) -> ServerContext:
         """Open the admin database in the recordings directory (created 0700 if missing)."""
         directory = ensure_private_dir(settings.recordings_dir)
-        db = AdminDatabase(directory / ADMIN_DB_FILE)
+        url = settings.database_url  # None: SQLite files in the recordings directory
+        db = AdminDatabase(directory / ADMIN_DB_FILE, database_url=url)
         shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
                               if settings.redis_url else SqliteShareStore(db))
         return cls(settings=settings, db=db,
                    accounts=Accounts(db, settings.session_hours * 3600),
                    audit=AuditLog(db), shares=shares,
-                   catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds),
-                   notes=ReviewNotes(db), policy=PolicyStore(directory),
+                   catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds, database_url=url),
+                   notes=ReviewNotes(db), policy=PolicyStore(directory, database_url=url),
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
                    address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
                                                   settings.login_window_seconds),

@@ -1,5 +1,6 @@
 """The admin server's own database: users, API tokens, browser sessions, the audit log,
-reviews, bookmarks and share links, in one SQLite file beside the recordings index.
+reviews, bookmarks and share links, in one SQLite file beside the recordings index, or in
+PostgreSQL (``FASTREC_DATABASE_URL``) where every admin server of a fleet shares them.
 
 One machine needs nothing else.  The file is created private (see
 :mod:`fastrec.storage.dbfile`); the schema carries its version (``PRAGMA user_version``)
@@ -9,7 +10,11 @@ program at the path is refused, never modified.
 
 Every repository (users, audit, shares...) goes through :meth:`AdminDatabase.read` and
 :meth:`AdminDatabase.write`: one connection, one lock, short transactions; the server's
-request threads and its event loop share it.
+request threads and its event loop share it.  The connection is a :class:`sqlite3.Connection`
+or a :class:`~fastrec.storage.database.PgConnection` (the same interface, ``?``
+placeholders): the repositories' SQL is written once, portable to both.  In PostgreSQL the
+same numbered steps (translated by :func:`~fastrec.storage.database.postgres_ddl`) run on
+open under an advisory lock, so two servers starting at once never both migrate.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastrec.storage.database import PgConnection, is_postgres, migrate, postgres_ddl
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 
 __all__ = ["ADMIN_DB_FILE", "AdminDatabase"]
@@ -106,6 +112,8 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+PG_COMPONENT = "admin"
+PG_MIGRATIONS: tuple[str, ...] = tuple(postgres_ddl(step) for step in _MIGRATIONS)
 
 
 class AdminDatabase(SqliteOwner):
@@ -113,43 +121,53 @@ class AdminDatabase(SqliteOwner):
 
     Raises :class:`fastrec.storage.dbfile.DatabaseFileProblem` for a path that is a link,
     a directory, a database of another program or one of a newer schema than this
-    version understands.
+    version understands.  With a PostgreSQL ``database_url`` the tables live there (``path``
+    is not used) and :class:`~fastrec.storage.database.DatabaseUnavailable` says why it
+    cannot be used.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, database_url: str | None = None) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | PgConnection | None = None
+        if is_postgres(database_url):
+            self._conn = PgConnection(database_url)
+            try:
+                migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
+            except BaseException:
+                self.close()
+                raise
+            return
         created = claim_database_file(self.path)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
-        self._conn.row_factory = sqlite3.Row
+        conn = self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+        conn.row_factory = sqlite3.Row
         try:
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(created)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(conn, created)
+            conn.execute("PRAGMA journal_mode=WAL")
         except BaseException:
             self.close()
             raise
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[sqlite3.Connection | PgConnection]:
         """A connection inside one transaction (committed on exit, rolled back on error)."""
         with self._lock:
             conn = self._db()
             with conn:
                 yield conn
 
-    def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """All rows of one query."""
+    def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """All rows of one query (rows read by position or by column name)."""
         with self._lock:
             return self._db().execute(sql, params).fetchall()
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> sqlite3.Connection | PgConnection:
         if self._conn is None:
             raise ValueError(f"admin database {self.path} is closed")
         return self._conn
 
-    def _migrate(self, created: bool) -> None:
-        conn = self._db()
+    def _migrate(self, conn: sqlite3.Connection, created: bool) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]

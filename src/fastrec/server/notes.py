@@ -46,9 +46,9 @@ class ReviewNotes:
     def review(self, session_id: str, user: str, note: str = "") -> Review:
         at = time.time()
         with self.db.write() as conn:
-            cursor = conn.execute("INSERT INTO reviews (session_id, user_name, at, note) VALUES (?,?,?,?)",
-                                  (session_id, user, at, _note(note)))
-        return Review(int(cursor.lastrowid or 0), session_id, user, at, _note(note))
+            row_id = conn.execute("INSERT INTO reviews (session_id, user_name, at, note) VALUES (?,?,?,?) "
+                                  "RETURNING id", (session_id, user, at, _note(note))).fetchone()[0]
+        return Review(int(row_id), session_id, user, at, _note(note))
 
     def reviews(self, session_id: str) -> list[Review]:
         rows = self.db.read("SELECT * FROM reviews WHERE session_id = ? ORDER BY at", (session_id,))
@@ -68,9 +68,10 @@ class ReviewNotes:
         if not text:
             raise ValueError("note: a bookmark needs a note (1 character at least)")
         with self.db.write() as conn:
-            cursor = conn.execute("INSERT INTO bookmarks (session_id, moment, note, user_name, created_at) "
-                                  "VALUES (?,?,?,?,?)", (session_id, moment, text, user, created))
-        return Bookmark(int(cursor.lastrowid or 0), session_id, moment, text, user, created)
+            row_id = conn.execute("INSERT INTO bookmarks (session_id, moment, note, user_name, created_at) "
+                                  "VALUES (?,?,?,?,?) RETURNING id",
+                                  (session_id, moment, text, user, created)).fetchone()[0]
+        return Bookmark(int(row_id), session_id, moment, text, user, created)
 
     def bookmarks(self, session_id: str) -> list[Bookmark]:
         rows = self.db.read("SELECT * FROM bookmarks WHERE session_id = ? ORDER BY moment", (session_id,))

@@ -23,9 +23,12 @@ import sqlite3
 import stat
 import threading
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from fastrec.storage.files import FILE_MODE, create_private
+
+if TYPE_CHECKING:
+    from fastrec.storage.database import PgConnection
 
 __all__ = ["JOURNAL_SUFFIXES", "DatabaseFileProblem", "claim_database_file"]
 
@@ -76,10 +79,12 @@ def claim_database_file(path: str | os.PathLike[str]) -> bool:
 
 
 class SqliteOwner:
-    """Base of the classes that own one SQLite connection (``_conn``) guarded by a lock
-    (``_lock``): :meth:`close` is idempotent and the object is its own context manager."""
+    """Base of the classes that own one SQLite connection (``_conn``; with
+    FASTREC_DATABASE_URL a :class:`~fastrec.storage.database.PgConnection`, which closes the
+    same way) guarded by a lock (``_lock``): :meth:`close` is idempotent and the object is
+    its own context manager."""
 
-    _conn: sqlite3.Connection | None
+    _conn: sqlite3.Connection | PgConnection | None
     _lock: threading.RLock
 
     def close(self) -> None:

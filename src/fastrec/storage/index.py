@@ -1,4 +1,13 @@
-"""A SQLite index of recordings, for searching by time, server, user, IP, type or session.
+"""An index of recordings, for searching by time, server, user, IP, type or session.
+
+By default a SQLite file in the recordings directory; with ``database_url`` (the
+``FASTREC_DATABASE_URL`` of a fleet) the ``segments`` table of a PostgreSQL database shared
+by every gateway and admin server (:mod:`fastrec.storage.database`).  The queries are the
+same for both; in PostgreSQL each row carries its *origin* (host name and recordings
+directory of the gateway that indexed it): searches see every gateway's recordings, while
+:meth:`RecordingIndex.remove` and :meth:`RecordingIndex.rebuild` touch only this origin's
+rows, so one gateway's rebuild never drops another's recordings.  A gateway whose origin has
+no rows yet (a new one, or a new database) is rebuilt from its directory on open.
 
 The index is derived data: the metadata files are the truth, and the index can always be
 rebuilt from them (:meth:`RecordingIndex.rebuild`).  Opening an index whose database is
@@ -7,7 +16,8 @@ set aside (renamed, never deleted) and rebuilt, one of an older schema version i
 
 Recording never depends on the index: whatever makes it unusable -- a directory, a link
 or another kind of file at its path, a database some other program made (another schema,
-no ``application_id`` of ours), a locked or unreadable file -- is one exception,
+no ``application_id`` of ours), a locked or unreadable file, a PostgreSQL server that cannot
+be reached -- is one exception,
 :class:`IndexUnavailable` (path and problem), raised by the constructor.  A caller that
 records catches it and goes on without an index (``rebuild`` makes a new one later).
 
@@ -18,6 +28,7 @@ Invariants: the database file is created by us, new, private, never through a li
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -28,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from fastrec.storage.database import DatabaseUnavailable, PgConnection, is_postgres, migrate, shown_url
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
@@ -69,6 +81,42 @@ CREATE INDEX IF NOT EXISTS segments_user ON segments(user_key);
 CREATE INDEX IF NOT EXISTS segments_ip ON segments(ip);
 """
 
+# PostgreSQL: the same columns (epochs in double precision: REAL is 4 bytes there) and the
+# origin; step N brings schema version N-1 to N; never edit a released step.
+PG_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE segments (
+        origin          TEXT NOT NULL,      -- host:directory of the gateway that indexed it
+        path            TEXT NOT NULL,
+        metadata_path   TEXT,
+        session_id      TEXT NOT NULL,
+        part            INTEGER NOT NULL,
+        con_codigo      TEXT,
+        server          TEXT,
+        server_key      TEXT,
+        ip              TEXT,
+        user_name       TEXT,
+        user_key        TEXT,
+        connection_type TEXT,
+        type_key        TEXT,
+        start_iso       TEXT NOT NULL,
+        start_epoch     DOUBLE PRECISION NOT NULL,
+        end_iso         TEXT,
+        until_epoch     DOUBLE PRECISION,
+        status          TEXT NOT NULL,
+        size_bytes      BIGINT,
+        sha256          TEXT,
+        PRIMARY KEY (origin, path)
+    );
+    CREATE INDEX segments_start ON segments(start_epoch);
+    CREATE INDEX segments_session ON segments(session_id, part);
+    CREATE INDEX segments_server ON segments(server_key);
+    CREATE INDEX segments_user ON segments(user_key);
+    CREATE INDEX segments_ip ON segments(ip);
+    """,
+)
+PG_COMPONENT = "recordings_index"
+
 _COLUMNS = ("path", "metadata_path", "session_id", "part", "con_codigo", "server", "server_key", "ip",
             "user_name", "user_key", "connection_type", "type_key", "start_iso", "start_epoch",
             "end_iso", "until_epoch", "status", "size_bytes", "sha256")
@@ -102,8 +150,8 @@ class IndexUnavailable(RuntimeError):
     (locked, unreadable, a read-only directory).  Recording goes on without an index.
     """
 
-    def __init__(self, path: Path, problem: str) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = path  # the file, or the database URL without its password
         self.problem = problem
         super().__init__(f"recording index {path}: {problem}")
 
@@ -139,7 +187,7 @@ def _row(meta: SegmentMetadata, video: Path, metadata: Path | None) -> dict[str,
     }
 
 
-def _entry(row: sqlite3.Row) -> IndexEntry:
+def _entry(row: Any) -> IndexEntry:  # a sqlite3.Row or a database.Row
     return IndexEntry(
         path=Path(row["path"]),
         metadata_path=None if row["metadata_path"] is None else Path(row["metadata_path"]),
@@ -153,18 +201,26 @@ def _entry(row: sqlite3.Row) -> IndexEntry:
 
 
 class RecordingIndex(SqliteOwner):
-    """SQLite index over the recordings of one directory; thread-safe; a context manager.
+    """Index over the recordings of one directory; thread-safe; a context manager.
 
-    ``db_path`` is the database file; ``recordings_dir`` (default: the database's
+    ``db_path`` is the SQLite file; ``recordings_dir`` (default: the database's
     directory) is where :meth:`rebuild` looks when the database has to be recreated.
+    With a PostgreSQL ``database_url`` the index lives there instead and ``db_path`` is
+    not used (see the module docstring).
     """
 
-    def __init__(self, db_path: str | os.PathLike[str], recordings_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, db_path: str | os.PathLike[str], recordings_dir: str | os.PathLike[str] | None = None,
+                 *, database_url: str | None = None) -> None:
         self.db_path = Path(db_path)
         self.recordings_dir = Path(recordings_dir) if recordings_dir is not None else self.db_path.parent
         # one connection shared under a lock: simple to close, and SQLite serialises writes anyway
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | PgConnection | None = None
+        # SQLite: the whole file is this directory's.  PostgreSQL: the rows of this origin.
+        self._origin: str | None = None
+        if is_postgres(database_url):
+            self._open_postgres(database_url)
+            return
         try:
             created = self._claim_file()
             try:
@@ -190,7 +246,26 @@ class RecordingIndex(SqliteOwner):
             self.close()
             raise
 
-    # --- lifecycle ---
+    def _open_postgres(self, url: str) -> None:
+        import psycopg
+
+        # resolved: the recorder and the admin server of one host name a directory alike
+        self._origin = f"{socket.gethostname()}:{os.path.realpath(self.recordings_dir)}"
+        try:
+            self._conn = PgConnection(url)
+            migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
+            known = self._conn.execute("SELECT 1 FROM segments WHERE origin = ? LIMIT 1", (self._origin,)).fetchone()
+            if known is None:  # a gateway new to this database: its directory is the truth
+                self.rebuild(self.recordings_dir)
+        except DatabaseUnavailable as exc:
+            self.close()
+            raise IndexUnavailable(exc.url, exc.problem) from None
+        except psycopg.Error as exc:
+            self.close()
+            raise IndexUnavailable(shown_url(url), f"PostgreSQL cannot use it ({str(exc).strip()})") from None
+        except BaseException:
+            self.close()
+            raise
 
     # --- operations ---
 
@@ -210,8 +285,10 @@ class RecordingIndex(SqliteOwner):
     def remove(self, path: str | os.PathLike[str]) -> bool:
         """Drop the entry whose video or metadata file is ``path``; True if one was dropped."""
         key = os.path.abspath(path)
+        scope, params = self._scope()
         with self._lock, self._db() as conn:
-            cursor = conn.execute("DELETE FROM segments WHERE path = ? OR metadata_path = ?", (key, key))
+            cursor = conn.execute(f"DELETE FROM segments WHERE {scope}(path = ? OR metadata_path = ?)",
+                                  (*params, key, key))
             return cursor.rowcount > 0
 
     def search(self, since: datetime | None = None, until: datetime | None = None,
@@ -267,8 +344,9 @@ class RecordingIndex(SqliteOwner):
             name = item.file.name if item.file.name and Path(item.file.name).name == item.file.name \
                 else path.name[: -len(METADATA_SUFFIX)] + VIDEO_SUFFIX
             rows.append(_row(item, folder / name, path))
+        scope, params = self._scope()
         with self._lock, self._db() as conn:  # one transaction: readers never see it half-built
-            conn.execute("DELETE FROM segments")
+            conn.execute(f"DELETE FROM segments WHERE {scope}1 = 1", params)
             for row in rows:
                 self._insert(conn, row)
         log.info("Recording index rebuilt", directory=str(folder), entries=len(rows))
@@ -276,10 +354,14 @@ class RecordingIndex(SqliteOwner):
 
     # --- internals ---
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> sqlite3.Connection | PgConnection:
         if self._conn is None:
             raise ValueError(f"index {self.db_path} is closed")
         return self._conn
+
+    def _scope(self) -> tuple[str, tuple[str, ...]]:
+        """The condition (with its trailing AND) that selects the rows this index owns."""
+        return ("", ()) if self._origin is None else ("origin = ? AND ", (self._origin,))
 
     def _claim_file(self) -> bool:
         """Make sure a regular file of ours is at the path: True when it was created now."""
@@ -300,7 +382,8 @@ class RecordingIndex(SqliteOwner):
         is one of schema version 1 from before the id (a ``segments`` table and nothing
         else).  Anything else is another program's: IndexUnavailable, untouched.
         """
-        conn = self._db()
+        conn = self._conn
+        assert isinstance(conn, sqlite3.Connection)
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -333,7 +416,16 @@ class RecordingIndex(SqliteOwner):
                 os.replace(journal, aside.with_name(aside.name + suffix))
         log.warning("Recording index was unreadable; set aside and rebuilt", path=str(aside), error=str(exc))
 
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
-        placeholders = ", ".join(f":{c}" for c in _COLUMNS)
-        conn.execute(f"INSERT OR REPLACE INTO segments ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row)
+    def _insert(self, conn: sqlite3.Connection | PgConnection, row: dict[str, Any]) -> None:
+        values = [row[c] for c in _COLUMNS]
+        if self._origin is None:
+            conn.execute(_SQLITE_INSERT, values)
+        else:
+            conn.execute(_PG_INSERT, [self._origin, *values])
+
+
+_SQLITE_INSERT = (f"INSERT OR REPLACE INTO segments ({', '.join(_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+_PG_INSERT = (f"INSERT INTO segments (origin, {', '.join(_COLUMNS)}) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))}) "
+              f"ON CONFLICT (origin, path) DO UPDATE SET "
+              + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "path"))
