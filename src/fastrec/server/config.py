@@ -33,6 +33,9 @@ class ServerSettings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535, validation_alias="FASTREC_SERVER_PORT")] = DEFAULT_PORT
     recordings_dir: Path = Field(Path("recordings"), validation_alias="RECORDING_OUTPUT_DIR")
     redis_url: str | None = Field(None, validation_alias="FASTREC_REDIS_URL")
+    # the recorders' object store: parts uploaded there are replayed and exported from it
+    s3_url: str | None = Field(None, validation_alias="FASTREC_S3_URL")
+    s3_endpoint_url: str | None = Field(None, validation_alias="FASTREC_S3_ENDPOINT_URL", repr=False)
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
