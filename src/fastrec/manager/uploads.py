@@ -86,7 +86,10 @@ class Uploader:
         self.cache_bytes = cache_bytes
         self.is_live = is_live
         self.backoff, self.max_backoff = backoff, max_backoff
-        self._pending: OrderedDict[str, int] = OrderedDict()  # basename -> video bytes on disk
+        # basename -> (video bytes on disk, submission number): a segment submitted again
+        # while it is being uploaded (its metadata linked meanwhile) stays pending
+        self._pending: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._submissions = 0
         self._cached: OrderedDict[str, int] = OrderedDict()  # uploaded videos kept, oldest first
         self._uploaded = [0, 0]  # segments, bytes
         self._last_error: str | None = None
@@ -113,14 +116,8 @@ class Uploader:
         """Segment ``basename`` was sealed, or its sealed metadata changed: upload it."""
         size = _size(video_path(self.directory, basename))
         with self._cond:
-            self._pending[basename] = size if basename not in self._cached else 0
-            self._cond.notify_all()
-
-    def wake(self) -> None:
-        """Retry now instead of after the backoff (the store is known to be back)."""
-        with self._cond:
-            self._retry_at = None
-            self._delay = self.backoff
+            self._submissions += 1
+            self._pending[basename] = (size if basename not in self._cached else 0, self._submissions)
             self._cond.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -133,7 +130,7 @@ class Uploader:
 
     def status(self) -> UploadStatus:
         with self._cond:
-            waiting = [size for size in self._pending.values() if size > 0]
+            waiting = [size for size, _ in self._pending.values() if size > 0]
             retry = None
             if self._retry_at is not None:
                 retry = max(0.0, self._retry_at - time.monotonic())
@@ -151,7 +148,7 @@ class Uploader:
                     self._cond.wait(wait)
                 if self._stopping:
                     return
-                basename = next(iter(self._pending))
+                basename, (_, submission) = next(iter(self._pending.items()))
             try:
                 self._sync(basename)
             except (_Retry, StoreUnavailable) as exc:
@@ -167,7 +164,12 @@ class Uploader:
                 with self._cond:
                     self._last_error = f"{basename}: {type(exc).__name__}: {exc}"
             with self._cond:
-                self._pending.pop(basename, None)
+                if self._pending.get(basename, (0, submission))[1] == submission:
+                    self._pending.pop(basename, None)
+                else:  # submitted again meanwhile: once more, after the others
+                    again = self._pending.pop(basename)[1]
+                    waiting = 0 if basename in self._cached else _size(video_path(self.directory, basename))
+                    self._pending[basename] = (waiting, again)
                 self._retry_at = None
                 self._delay = self.backoff
 
