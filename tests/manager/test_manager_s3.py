@@ -6,10 +6,13 @@ backlog; replay and export of an uploaded session; retention deleting the object
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from x11_windows import wait_until
 from fastrec.demo.display import VirtualDisplay
 from fastrec.engine.protocol import SegmentPolicy
 from fastrec.export.run import export_session
+from fastrec.live.sqlite_store import LIVE_FILE
 from fastrec.manager import RecordingManager
 from fastrec.server.app import create_app
 from fastrec.server.config import ServerSettings
@@ -76,6 +80,12 @@ def _uploads(manager: RecordingManager) -> dict:
 def _drained(manager: RecordingManager) -> bool:
     uploads = _uploads(manager)
     return uploads["backlog_segments"] == 0 and uploads["last_error"] is None
+
+
+def _alerts(out: Path) -> list[dict]:
+    """The alerts the recorder announced to the admin server (the live SQLite store)."""
+    with closing(sqlite3.connect(out / LIVE_FILE)) as conn:
+        return [json.loads(row[0]) for row in conn.execute("SELECT data FROM alerts ORDER BY seq")]
 
 
 def _record(manager: RecordingManager, parts: int) -> None:
@@ -137,6 +147,11 @@ def test_a_store_that_goes_down_loses_nothing_and_the_backlog_drains(desktop: Vi
         waiting = [m for m in _parts(out) if m.status == "complete" and (out / m.file.name).exists()]
         assert len(waiting) >= 2
         assert manager.is_recording(SESSION)  # recording never waits for the store
+        # the admin server's live page is told once, as an alert from this recorder
+        assert wait_until(lambda: [a for a in _alerts(out) if a["kind"] == "upload_failing"], 30)
+        failing = [a for a in _alerts(out) if a["kind"] == "upload_failing"]
+        assert len(failing) == 1 and failing[0]["session_id"] is None
+        assert failing[0]["details"]["backlog_segments"] >= 1
         server.start()
         assert manager.stop_session_recording(SESSION)
         assert manager.wait_for_session(SESSION, 60)

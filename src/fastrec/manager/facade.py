@@ -52,7 +52,7 @@ from fastrec.live.model import AlertKind
 from fastrec.logs import policy_decision, recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
 from fastrec.manager.sealing import SessionFiles, now
-from fastrec.manager.uploads import Uploader
+from fastrec.manager.uploads import UploadStatus, Uploader
 from fastrec.manager.rules_watch import RulesWatcher
 from fastrec.manager.session import ManagedSession
 from fastrec.policy.active import ActivePolicyReader
@@ -207,7 +207,7 @@ class RecordingManager:
             if self.store is not None:  # after recovery: the parts it sealed are uploaded too
                 self.uploader = Uploader(self.output_dir, self.store,
                                          cache_bytes=int(self.settings.s3_cache_gb * 1024 ** 3),
-                                         is_live=self._is_live_path).start()
+                                         is_live=self._is_live_path, on_failing=self._upload_failing).start()
             self.rules_watch.start()
             self.announcer = self._start_announcer()
             if self.cleanup_schedule:
@@ -754,6 +754,14 @@ class RecordingManager:
             return None
         log.debug("Live sessions announced", store=announcer.where)
         return announcer
+
+    def _upload_failing(self, status: UploadStatus) -> None:
+        """Uploads started failing: the admin server's live page shows it as an alert."""
+        if self.announcer is not None:
+            self.announcer.alert(AlertKind.UPLOAD_FAILING,
+                                 f"uploads to {status.store} are failing; {status.backlog_segments} segment(s) "
+                                 f"wait on disk: {status.last_error}",
+                                 backlog_segments=status.backlog_segments, backlog_bytes=status.backlog_bytes)
 
     def _live_wake(self) -> None:
         if self.announcer is not None:

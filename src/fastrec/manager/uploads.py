@@ -15,7 +15,8 @@ Invariants:
   says that the video is in the store.
 - Up to ``cache_bytes`` of uploaded videos are kept on disk (the newest); older ones go.
 - A store that is down (:class:`StoreUnavailable`) stops nothing: the segment stays on
-  disk, the error is shown in :meth:`Uploader.status`, and the uploader retries with
+  disk, the error is shown in :meth:`Uploader.status` (and told to ``on_failing`` once
+  per change from working to failing: the live alert), and the uploader retries with
   exponential backoff (``backoff`` .. ``max_backoff`` seconds); segments sealed meanwhile
   wait in order.  A segment whose upload does not verify is retried the same way.
 - Parts still being written (``is_live``) and unsealed parts are never uploaded.
@@ -76,6 +77,7 @@ class Uploader:
 
     def __init__(self, directory: Path, store: ObjectStore, *, cache_bytes: int = 0,
                  is_live: Callable[[Path], bool] = lambda path: False,
+                 on_failing: Callable[[UploadStatus], None] | None = None,
                  backoff: float = BACKOFF, max_backoff: float = MAX_BACKOFF) -> None:
         if cache_bytes < 0:
             raise ValueError(f"cache_bytes={cache_bytes}: must be 0 or greater")
@@ -85,6 +87,7 @@ class Uploader:
         self.store = store
         self.cache_bytes = cache_bytes
         self.is_live = is_live
+        self.on_failing = on_failing  # told once each time uploads start failing (the live alert)
         self.backoff, self.max_backoff = backoff, max_backoff
         # basename -> (video bytes on disk, submission number): a segment submitted again
         # while it is being uploaded (its metadata linked meanwhile) stays pending
@@ -153,11 +156,14 @@ class Uploader:
                 self._sync(basename)
             except (_Retry, StoreUnavailable) as exc:
                 with self._cond:
+                    started_failing = self._last_error is None
                     self._last_error = str(exc)
                     self._retry_at = time.monotonic() + self._delay
                     log.warning("Upload to the object store failed; the segment stays on disk",
                                 segment=basename, error=str(exc), retry_in=self._delay)
                     self._delay = min(self.max_backoff, self._delay * 2)
+                if started_failing:
+                    self._tell_failing()
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad segment must not stop the others
                 log.exception("Segment not uploaded", segment=basename, error=str(exc))
@@ -216,6 +222,14 @@ class Uploader:
                 self._cached[basename] = _size(video)
             self._last_error = None
         self._evict()
+
+    def _tell_failing(self) -> None:
+        if self.on_failing is None:
+            return
+        try:
+            self.on_failing(self.status())
+        except Exception as exc:  # noqa: BLE001 - an alert must never stop the uploads
+            log.warning("Upload failure not reported", error=f"{type(exc).__name__}: {exc}")
 
     def _evict(self) -> None:
         """Remove uploaded videos from the disk, oldest first, down to the cache size."""

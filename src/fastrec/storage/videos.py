@@ -26,12 +26,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import Any, BinaryIO, Protocol, Self
 
-from fastrec.storage.objectstore import ObjectStore
+from fastrec.storage.objectstore import ObjectStore, store_from_settings
 
 __all__ = ["LocalVideos", "SegmentVideos", "StoredVideos", "VideoFile", "open_video", "store_for",
-           "use_store", "videos_for"]
+           "use_settings_store", "use_store", "videos_for"]
 
 
 @dataclass(slots=True)
@@ -133,6 +133,15 @@ def use_store(directory: str | os.PathLike[str], store: ObjectStore | None) -> N
             _stores.pop(_key(directory), None)
         else:
             _stores[_key(directory)] = store
+
+
+def use_settings_store(settings: Any) -> ObjectStore | None:
+    """Register the store the recorder settings name (FASTREC_S3_URL) for their output
+    directory, as the command-line tools do before reading recordings; returns it."""
+    store = store_from_settings(settings)
+    if store is not None:
+        use_store(settings.output_dir, store)
+    return store
 
 
 def store_for(directory: str | os.PathLike[str]) -> ObjectStore | None:
