@@ -59,6 +59,8 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "output_dir_problem",
+    "s3_endpoint_value",
+    "s3_url_value",
     "validation_lines",
 ]
 
@@ -226,24 +228,12 @@ class RecordingSettings(BaseSettings):
     @field_validator("s3_url", mode="before")
     @classmethod
     def _s3_url(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None  # FASTREC_S3_URL= in a .env: local disk only, as when it is unset
-        if isinstance(value, str):
-            try:
-                return str(parse_s3_url(value))
-            except ValueError as exc:
-                raise PydanticCustomError("s3_url", "{reason}", {"reason": str(exc)}) from None
-        return value
+        return s3_url_value(value)
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod
     def _s3_endpoint_url(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if isinstance(value, str) and not value.strip().lower().startswith(HTTP_SCHEMES):
-            raise PydanticCustomError("s3_endpoint_url_scheme", "must start with {schemes}",
-                                      {"schemes": ", ".join(HTTP_SCHEMES)})
-        return value.strip() if isinstance(value, str) else value
+        return s3_endpoint_value(value)
 
     @field_validator("live_prefix", mode="after")
     @classmethod
@@ -354,6 +344,29 @@ class RecordingSettings(BaseSettings):
         for message in messages:
             log.error(f"Invalid recording configuration: {message}", problem=message)
         return not messages
+
+
+def s3_url_value(value: Any) -> Any:
+    """FASTREC_S3_URL as read (recorder and admin server alike): None when empty, else
+    ``s3://bucket/prefix/``; a PydanticCustomError saying what is allowed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # FASTREC_S3_URL= in a .env: local disk only, as when it is unset
+    if isinstance(value, str):
+        try:
+            return str(parse_s3_url(value))
+        except ValueError as exc:
+            raise PydanticCustomError("s3_url", "{reason}", {"reason": str(exc)}) from None
+    return value
+
+
+def s3_endpoint_value(value: Any) -> Any:
+    """FASTREC_S3_ENDPOINT_URL as read: None when empty, else an http(s) URL."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and not value.strip().lower().startswith(HTTP_SCHEMES):
+        raise PydanticCustomError("s3_endpoint_url_scheme", "must start with {schemes}",
+                                  {"schemes": ", ".join(HTTP_SCHEMES)})
+    return value.strip() if isinstance(value, str) else value
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> RecordingSettings:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fastrec.settings import SettingsError, validation_lines
+from fastrec.settings import SettingsError, s3_endpoint_value, s3_url_value, validation_lines
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
 
@@ -65,6 +65,16 @@ class ServerSettings(BaseSettings):
 
     # exports (JSON, MP4, PDF) running at once; more wait their turn
     export_workers: Annotated[int, Field(ge=1, le=8, validation_alias="FASTREC_EXPORT_WORKERS")] = 2
+
+    @field_validator("s3_url", mode="before")
+    @classmethod
+    def _s3_url(cls, value: Any) -> Any:
+        return s3_url_value(value)  # the recorder's rules: both read the same variable
+
+    @field_validator("s3_endpoint_url", mode="before")
+    @classmethod
+    def _s3_endpoint_url(cls, value: Any) -> Any:
+        return s3_endpoint_value(value)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -103,7 +103,10 @@ class StoredVideos(LocalVideos):
             return super().open(path)
         except FileNotFoundError:
             pass  # uploaded and evicted from the local cache
-        reader = self.store.open(Path(path).name)
+        try:
+            reader = self.store.open(Path(path).name)
+        except ValueError:  # not a name the recorder gives: never a key of ours
+            raise FileNotFoundError(f"{path}: no such part") from None
         info = reader.info
         return VideoFile(reader, info.size, info.modified_ns, ("s3", info.key, info.etag), None)  # type: ignore[arg-type]
 
