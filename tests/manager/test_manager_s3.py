@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,9 @@ from fastrec.server.config import ServerSettings
 from fastrec.settings import load_settings
 from fastrec.storage import iter_metadata, verify_session
 from fastrec.storage.metadata import SegmentMetadata
+from fastrec.storage.objectstore import ObjectStore
 from fastrec.storage.retention import RotationManager
+from fastrec.storage.videos import use_store
 
 pytestmark = pytest.mark.xvfb
 
@@ -82,6 +84,16 @@ def _drained(manager: RecordingManager) -> bool:
     return uploads["backlog_segments"] == 0 and uploads["last_error"] is None
 
 
+@contextmanager
+def _reading_from(out: Path, bucket: Bucket) -> Iterator[None]:
+    """Parts of ``out`` not on disk are read from ``bucket`` (as the CLI tools do)."""
+    use_store(out, ObjectStore(bucket.url, bucket.server.endpoint))
+    try:
+        yield
+    finally:
+        use_store(out, None)
+
+
 def _alerts(out: Path) -> list[dict]:
     """The alerts the recorder announced to the admin server (the live SQLite store)."""
     with closing(sqlite3.connect(out / LIVE_FILE)) as conn:
@@ -125,7 +137,8 @@ def test_sealed_segments_move_to_the_store_with_their_hashes(desktop: VirtualDis
     assert uploads["store"] == s3_bucket.url
     assert all(key.startswith(s3_bucket.prefix) for key in s3_bucket.keys())
     # verify reads the uploaded parts back from the store: the chain holds
-    report = verify_session(out, SESSION)
+    with _reading_from(out, s3_bucket):
+        report = verify_session(out, SESSION)
     assert report.ok, report.summary
 
 
@@ -161,7 +174,25 @@ def test_a_store_that_goes_down_loses_nothing_and_the_backlog_drains(desktop: Vi
             server.start()
         manager.shutdown()
     _assert_all_in_store(out, s3_bucket)
-    assert verify_session(out, SESSION).ok
+    with _reading_from(out, s3_bucket):
+        assert verify_session(out, SESSION).ok
+
+
+def test_a_local_cache_keeps_uploaded_videos_on_disk(desktop: VirtualDisplay, s3_bucket: Bucket, tmp_path: Path):
+    out = tmp_path / "rec"
+    manager = _manager(out, s3_bucket, desktop, s3_cache_gb=1.0)
+    try:
+        assert manager.initialize()
+        _record(manager, 2)
+        assert wait_until(lambda: _drained(manager), 60), _uploads(manager)
+        uploads = _uploads(manager)
+    finally:
+        manager.shutdown()
+    parts = _parts(out)
+    for meta in parts:  # in the store, and still on disk: replay reads the local copy
+        assert s3_bucket.sha256(meta.file.name) == meta.file.sha256
+        assert hashlib.sha256((out / meta.file.name).read_bytes()).hexdigest() == meta.file.sha256
+    assert uploads["cached_bytes"] == sum(m.file.size_bytes for m in parts)
 
 
 def test_a_restarted_recorder_uploads_the_backlog_it_finds_on_disk(desktop: VirtualDisplay,
@@ -222,6 +253,7 @@ def test_an_uploaded_session_is_replayed_exported_and_deleted_by_retention(deskt
         assert tail.status_code == 206 and tail.content == whole[-10:]
         assert client.get(url, headers={"Range": f"bytes={len(whole)}-"}).status_code == 416
 
+        # the server registered the store for its recordings directory while it runs
         exported = export_session(out, SESSION, "mp4", output=tmp_path / "session.mp4")
         assert exported.path.stat().st_size > 0
         frames = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0",
@@ -240,8 +272,6 @@ def test_an_uploaded_session_is_replayed_exported_and_deleted_by_retention(deskt
 
 def test_the_stored_hash_is_what_was_sealed(s3_bucket: Bucket, tmp_path: Path):
     """The client refuses names it did not give and records each object's SHA-256."""
-    from fastrec.storage.objectstore import ObjectStore
-
     store = ObjectStore(s3_bucket.url, s3_bucket.server.endpoint)
     video = tmp_path / "session_1_srv_20260101_120000.mp4"
     video.write_bytes(b"\x00" * 5000)

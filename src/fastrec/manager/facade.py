@@ -245,6 +245,8 @@ class RecordingManager:
             self._events.close(timeout=10)
             if self.uploader is not None:  # what is not uploaded yet waits on disk for the next start
                 self.uploader.stop()
+            if self.store is not None:
+                use_store(self.output_dir, None)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
