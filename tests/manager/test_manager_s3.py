@@ -276,7 +276,8 @@ def test_the_stored_hash_is_what_was_sealed(s3_bucket: Bucket, tmp_path: Path):
     video = tmp_path / "session_1_srv_20260101_120000.mp4"
     video.write_bytes(b"\x00" * 5000)
     digest = hashlib.sha256(video.read_bytes()).hexdigest()
-    store.put_file(video.name, video, digest)
+    with open(video, "rb") as body:
+        store.put_file(video.name, body, digest)
     assert store.verify(video.name, 5000, digest) is None
     assert store.verify(video.name, 5000, "0" * 64) is not None
     assert store.head(video.name).sha256 == digest

@@ -17,8 +17,9 @@ Invariants:
 - A store that is down (:class:`StoreUnavailable`) stops nothing: the segment stays on
   disk, the error is shown in :meth:`Uploader.status` (and told to ``on_failing`` once
   per change from working to failing: the live alert), and the uploader retries with
-  exponential backoff (``backoff`` .. ``max_backoff`` seconds); segments sealed meanwhile
-  wait in order.  A segment whose upload does not verify is retried the same way.
+  exponential backoff (``backoff`` .. ``max_backoff`` seconds).  A segment whose upload
+  does not verify is retried the same way, after the others: one bad file never holds
+  up the rest.
 - Parts still being written (``is_live``) and unsealed parts are never uploaded.
 - A segment whose metadata vanished while it was uploaded (retention deleted it) has its
   fresh objects deleted again: nothing is left in the store without a local record.
@@ -42,11 +43,13 @@ from fastrec.storage.metadata import MetadataError, read_metadata
 from fastrec.storage.naming import metadata_path, video_path
 from fastrec.storage.objectstore import ObjectStore, StoreUnavailable
 from fastrec.storage.segments import scan_segments
+from fastrec.storage.videos import LocalVideos
 
 __all__ = ["UploadStatus", "Uploader"]
 
 log = structlog.get_logger("fastrec.uploads")
 
+_LOCAL = LocalVideos()
 BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 
@@ -156,6 +159,8 @@ class Uploader:
                 self._sync(basename)
             except (_Retry, StoreUnavailable) as exc:
                 with self._cond:
+                    if basename in self._pending:  # the others get their turn before it comes again
+                        self._pending.move_to_end(basename)
                     started_failing = self._last_error is None
                     self._last_error = str(exc)
                     self._retry_at = time.monotonic() + self._delay
@@ -196,7 +201,14 @@ class Uploader:
             size = meta.file.size_bytes if meta.file.size_bytes is not None else _size(video)
             problem = self.store.verify(video.name, size, meta.file.sha256)
             if problem is not None:  # not there yet (or not whole): upload it
-                self.store.put_file(video.name, video, meta.file.sha256)
+                try:
+                    local = _LOCAL.open(video)  # the sealed file itself: no link followed
+                except FileNotFoundError:
+                    return  # deleted (retention) meanwhile
+                except OSError as exc:
+                    raise _Retry(f"{video.name}: cannot be read ({exc})") from None
+                with local:
+                    self.store.put_file(video.name, local.handle, meta.file.sha256)
                 problem = self.store.verify(video.name, size, meta.file.sha256)
                 if problem is not None:
                     raise _Retry(f"{video.name}: upload did not verify ({problem})")

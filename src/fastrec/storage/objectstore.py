@@ -30,7 +30,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX, basename_of, is_recording_basename
@@ -134,13 +134,13 @@ class ObjectStore:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def put_file(self, name: str, path: Path, sha256: str) -> None:
-        """Upload ``path`` as ``name`` with its SHA-256 (hex)."""
+    def put_file(self, name: str, body: BinaryIO, sha256: str) -> None:
+        """Upload the open, seekable file ``body`` (from its start) as ``name`` with its
+        SHA-256 (hex)."""
         checksum = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
-        with open(path, "rb") as body:
-            self._call("upload", name, self._client.put_object, Bucket=self.location.bucket,
-                       Key=self.key(name), Body=body, ChecksumSHA256=checksum,
-                       Metadata={SHA256_META: sha256})
+        body.seek(0)
+        self._call("upload", name, self._client.put_object, Bucket=self.location.bucket,
+                   Key=self.key(name), Body=body, ChecksumSHA256=checksum, Metadata={SHA256_META: sha256})
 
     def put_bytes(self, name: str, data: bytes, sha256: str) -> None:
         """Upload ``data`` as ``name`` with its SHA-256 (hex)."""
