@@ -8,15 +8,15 @@ derived from the disk and the store, with no state file of its own.
 
 Invariants:
 
-- A local video is removed only after the store holds the same bytes: same size and the
-  SHA-256 the segment was sealed with (:meth:`ObjectStore.verify`: the store's checksum, or
-  a read-back).  The metadata JSON is uploaded too (and again whenever it changes) but the
+- Only the bytes that were sealed are uploaded (a video changed since its seal stays on
+  disk, reported), and a local video is removed only after the store holds them: same size
+  and the sealed SHA-256 (:meth:`ObjectStore.verify`: the store's checksum, or a read-back).  The metadata JSON is uploaded too (and again whenever it changes) but the
   local copy stays: it is the record the index, ``verify`` and retention read, and what
   says that the video is in the store.
 - Up to ``cache_bytes`` of uploaded videos are kept on disk (the newest); older ones go.
 - A store that is down (:class:`StoreUnavailable`) stops nothing: the segment stays on
   disk, the error is shown in :meth:`Uploader.status` (and told to ``on_failing`` once
-  per change from working to failing: the live alert), and the uploader retries with
+  when uploads go from working to failing: the live alert), and the uploader retries with
   exponential backoff (``backoff`` .. ``max_backoff`` seconds).  A segment whose upload
   does not verify is retried the same way, after the others: one bad file never holds
   up the rest.
@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from fastrec.storage.integrity import sha256_stream
 from fastrec.storage.metadata import MetadataError, read_metadata
 from fastrec.storage.naming import metadata_path, video_path
 from fastrec.storage.objectstore import ObjectStore, StoreUnavailable
@@ -99,6 +100,7 @@ class Uploader:
         self._cached: OrderedDict[str, int] = OrderedDict()  # uploaded videos kept, oldest first
         self._uploaded = [0, 0]  # segments, bytes
         self._last_error: str | None = None
+        self._failing: set[str] = set()  # segments whose last attempt failed
         self._retry_at: float | None = None
         self._delay = backoff
         self._cond = threading.Condition()
@@ -161,7 +163,8 @@ class Uploader:
                 with self._cond:
                     if basename in self._pending:  # the others get their turn before it comes again
                         self._pending.move_to_end(basename)
-                    started_failing = self._last_error is None
+                    started_failing = not self._failing
+                    self._failing.add(basename)
                     self._last_error = str(exc)
                     self._retry_at = time.monotonic() + self._delay
                     log.warning("Upload to the object store failed; the segment stays on disk",
@@ -173,8 +176,13 @@ class Uploader:
             except Exception as exc:  # noqa: BLE001 - one bad segment must not stop the others
                 log.exception("Segment not uploaded", segment=basename, error=str(exc))
                 with self._cond:
+                    self._pending.pop(basename, None)  # dropped until it is submitted again
                     self._last_error = f"{basename}: {type(exc).__name__}: {exc}"
+                continue
             with self._cond:
+                self._failing.discard(basename)
+                if not self._failing:
+                    self._last_error = None
                 if self._pending.get(basename, (0, submission))[1] == submission:
                     self._pending.pop(basename, None)
                 else:  # submitted again meanwhile: once more, after the others
@@ -208,6 +216,11 @@ class Uploader:
                 except OSError as exc:
                     raise _Retry(f"{video.name}: cannot be read ({exc})") from None
                 with local:
+                    # never put bytes in the store that are not what was sealed
+                    actual = sha256_stream(local.handle)
+                    if actual != meta.file.sha256:
+                        raise _Retry(f"{video.name}: changed since it was sealed (SHA-256 {actual} on "
+                                     f"disk, {meta.file.sha256} sealed); kept on disk, not uploaded")
                     self.store.put_file(video.name, local.handle, meta.file.sha256)
                 problem = self.store.verify(video.name, size, meta.file.sha256)
                 if problem is not None:
@@ -232,7 +245,6 @@ class Uploader:
                          store=str(self.store.location))
             if os.path.lexists(video) and basename not in self._cached:
                 self._cached[basename] = _size(video)
-            self._last_error = None
         self._evict()
 
     def _tell_failing(self) -> None:

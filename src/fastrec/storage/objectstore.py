@@ -167,14 +167,14 @@ class ObjectStore:
         if info is None:
             return "not in the store"
         if info.size != size:
-            return f"size {info.size} bytes in the store, {size} on disk"
+            return f"size {info.size} bytes in the store, {size} expected"
         if info.sha256 != sha256:
-            return f"SHA-256 {info.sha256} in its metadata, {sha256} on disk"
+            return f"SHA-256 {info.sha256} in its metadata, {sha256} expected"
         if info.checksum_sha256 is not None:
             expected = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
             return None if info.checksum_sha256 == expected else "the store's checksum differs"
         actual = self.sha256(name)
-        return None if actual == sha256 else f"SHA-256 {actual} read back, {sha256} on disk"
+        return None if actual == sha256 else f"SHA-256 {actual} read back, {sha256} expected"
 
     def sha256(self, name: str) -> str:
         """The SHA-256 (hex) of the object's bytes, streamed."""
