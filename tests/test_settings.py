@@ -57,6 +57,15 @@ BAD_VALUES = [
     ("FASTREC_REDIS_URL", "http://admin:S3cret@cache:6379",
      "FASTREC_REDIS_URL=http://admin@cache:6379: must start with redis://, rediss://, unix://"),
     ("FASTREC_LIVE_PREFIX", "my prefix", "FASTREC_LIVE_PREFIX=my prefix: must be 1 to 64 printable characters without spaces"),
+    ("FASTREC_S3_URL", "https://bucket.example/x", "FASTREC_S3_URL=https://bucket.example/x: must start with s3:// "
+     "(s3://bucket/prefix)"),
+    # credentials belong to the AWS environment: a URL carrying them is refused, without showing them
+    ("FASTREC_S3_URL", "s3://key:S3cret@bucket/x", "FASTREC_S3_URL=s3://key@bucket/x: must name a bucket "
+     "(s3://bucket/prefix; credentials come from the AWS environment, never the URL)"),
+    ("FASTREC_S3_URL", "s3://bucket/a/../b", "FASTREC_S3_URL=s3://bucket/a/../b: prefix must not hold empty, "
+     "'.' or '..' pieces"),
+    ("FASTREC_S3_ENDPOINT_URL", "minio:9000", "FASTREC_S3_ENDPOINT_URL=minio:9000: must start with http://, https://"),
+    ("FASTREC_S3_CACHE_GB", "-1", "FASTREC_S3_CACHE_GB=-1: must be between 0 and 1000000"),
     ("RECORDING_PII_PATTERNS", "emp=EMP(", "RECORDING_PII_PATTERNS=emp=EMP(: in 'emp=EMP(': "
      "CustomPattern.regex='EMP(' of pattern 'emp' does not compile (missing ), unterminated subpattern "
      "at position 3); allowed: a Python regular expression (re) of 1 to 1000 characters that matches "
@@ -220,11 +229,12 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
-        "database_url", "pii_patterns", "ocr_pii", "ocr_max_delay",
+        "database_url", "s3_url", "s3_endpoint_url", "s3_cache_gb", "pii_patterns", "ocr_pii", "ocr_max_delay",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")
     assert (config["live_announce"], config["redis_url"], config["live_prefix"]) == (True, None, "fastrec:live:")
+    assert (config["s3_url"], config["s3_endpoint_url"], config["s3_cache_gb"]) == (None, None, 0.0)
     assert all(isinstance(v, str | int | float | bool | None) for v in config.values())
 
 
@@ -267,6 +277,19 @@ def test_presets_are_defined_once() -> None:
 
     assert PRESETS[:3] == ("ultrafast", "superfast", "veryfast") and len(PRESETS) == 10
     assert load_settings(preset="SLOW ").preset == "slow"
+
+
+def test_s3_settings_are_read_under_their_fastrec_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S3_URL", "s3://elsewhere/x")
+    assert load_settings().s3_url is None
+    monkeypatch.setenv("FASTREC_S3_URL", "s3://recordings/gateway-1/")
+    monkeypatch.setenv("FASTREC_S3_ENDPOINT_URL", "http://minio:9000")
+    monkeypatch.setenv("FASTREC_S3_CACHE_GB", "2.5")
+    s = load_settings()
+    assert (s.s3_url, s.s3_endpoint_url, s.s3_cache_gb) == ("s3://recordings/gateway-1/", "http://minio:9000", 2.5)
+    assert load_settings(s3_url="s3://other").s3_url == "s3://other/"
+    assert load_settings(s3_url=" ").s3_url is None  # FASTREC_S3_URL= : the local disk only
 
 
 def test_redis_url_and_live_prefix_are_read_under_their_fastrec_names_only(monkeypatch: pytest.MonkeyPatch,

@@ -241,6 +241,7 @@ def add_commands(commands: Any) -> None:
 def _settings(args: argparse.Namespace, *, recording: bool = False, **overrides: Any) -> Any:
     from fastrec.logs import configure_logging
     from fastrec.settings import load_settings
+    from fastrec.storage.videos import use_settings_store
 
     if args.output_dir is not None:
         overrides["output_dir"] = str(args.output_dir)
@@ -248,6 +249,8 @@ def _settings(args: argparse.Namespace, *, recording: bool = False, **overrides:
         overrides["enabled"] = True  # the operator asked for a recording: that is the switch
     settings = load_settings(args.env_file, **{k: v for k, v in overrides.items() if v is not None})
     configure_logging(args.log_format or settings.log_format, args.log_level)
+    if not recording:  # verify, cleanup ...: parts uploaded to FASTREC_S3_URL are read there
+        use_settings_store(settings)
     return settings
 
 
@@ -554,6 +557,7 @@ def _storage(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     from fastrec.storage import RotationManager
+    from fastrec.storage.videos import store_for
 
     settings = _settings(args)
     index = _open_index(settings) if Path(settings.output_dir).is_dir() else None
@@ -565,7 +569,8 @@ def _cleanup(args: argparse.Namespace) -> int:
             # only the limits asked for: the other one is unlimited; 0 days: every finished segment
             age = float("inf") if args.older_than is None else max(args.older_than, 1e-9)
             size = float("inf") if args.max_total_gb is None else max(args.max_total_gb, 1e-12)
-            rotation = RotationManager(settings.output_dir, size, age, on_deleted=on_deleted)
+            rotation = RotationManager(settings.output_dir, size, age, on_deleted=on_deleted,
+                                       store=store_for(settings.output_dir))
         result = rotation.perform_cleanup(dry_run=args.dry_run)
     finally:
         if index is not None:

@@ -3,10 +3,11 @@
 The variable names, ranges and defaults are the contract of the reference recorder that
 the embedding app already uses (``RECORDING_ENABLED`` ... ``RECORDING_CLEANUP_INTERVAL_HOURS``);
 the engine settings (``RECORDING_PRESET`` ... ``RECORDING_MONITOR``) and the live-session
-ones are ours.  ``FASTREC_REDIS_URL`` and ``FASTREC_LIVE_PREFIX`` carry no ``RECORDING_``
-prefix because the admin server reads them too (:mod:`fastrec.live`); they are read under
-exactly those names (never ``REDIS_URL`` or ``RECORDING_REDIS_URL``), and a field name
-given as an argument (``load_settings(redis_url=...)``) means the same variable.
+ones are ours.  ``FASTREC_REDIS_URL``, ``FASTREC_LIVE_PREFIX`` and ``FASTREC_S3_*`` carry
+no ``RECORDING_`` prefix because the admin server reads them too (:mod:`fastrec.live`,
+:mod:`fastrec.storage.objectstore`); they are read under exactly those names (never
+``REDIS_URL`` or ``RECORDING_REDIS_URL``), and a field name given as an argument
+(``load_settings(redis_url=...)``) means the same variable.
 
 The Redis URL may hold a password: it is never shown.  Error lines and
 :meth:`RecordingSettings.get_recording_config` give it with the password removed, and it
@@ -44,11 +45,13 @@ from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
 from fastrec.privacy.connection import strip_credentials
 from fastrec.privacy.pii import CustomPattern, parse_custom_patterns
 from fastrec.storage.database import check_database_url, shown_url
+from fastrec.storage.objectstore import parse_s3_url
 
 __all__ = [
     "CLEANUP_INTERVAL_HOURS",
     "ENV_PREFIX",
     "LIVE_PREFIX",
+    "HTTP_SCHEMES",
     "REDIS_SCHEMES",
     "PRESETS",
     "default_encoder_workers",
@@ -57,6 +60,8 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "output_dir_problem",
+    "s3_endpoint_value",
+    "s3_url_value",
     "validation_lines",
 ]
 
@@ -82,6 +87,8 @@ _MAX_SHOWN_VALUE = 80  # a pasted blob in a variable should not flood the error 
 CLEANUP_INTERVAL_HOURS = (0.1, 8760)
 #: FASTREC_REDIS_URL: what redis-py's ``from_url`` accepts (TLS with rediss://)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: FASTREC_S3_ENDPOINT_URL: where an S3-compatible server listens
+HTTP_SCHEMES = ("http://", "https://")
 #: FASTREC_LIVE_PREFIX's default: every live-session key and channel in Redis starts with it
 LIVE_PREFIX = "fastrec:live:"
 _PREFIX_MAX = 64
@@ -185,6 +192,16 @@ class RecordingSettings(BaseSettings):
     # files in the output directory
     database_url: str | None = Field(default=None, alias="FASTREC_DATABASE_URL", repr=False)
 
+    # --- object storage (fastrec.storage.objectstore): sealed segments uploaded, then read
+    # from there; unset: recordings stay on the local disk.  Credentials come from boto3's
+    # chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, an instance role), never here
+    s3_url: str | None = Field(default=None, alias="FASTREC_S3_URL")
+    # MinIO, Ceph or another S3-compatible server; unset: AWS S3 itself
+    s3_endpoint_url: str | None = Field(default=None, alias="FASTREC_S3_ENDPOINT_URL", repr=False)
+    # uploaded videos kept on the local disk (newest first) for fast replay; 0: none
+    s3_cache_gb: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False,
+                                        alias="FASTREC_S3_CACHE_GB")] = 0.0
+
     # --- privacy ---
     # the operator's own kinds of personal data, replaced in window titles and connection
     # details like e-mail addresses and card numbers are (fastrec.privacy.pii):
@@ -224,6 +241,15 @@ class RecordingSettings(BaseSettings):
             return check_database_url(value)
         except ValueError as exc:
             raise PydanticCustomError("database_url", "{problem}", {"problem": str(exc)}) from None
+    @field_validator("s3_url", mode="before")
+    @classmethod
+    def _s3_url(cls, value: Any) -> Any:
+        return s3_url_value(value)
+
+    @field_validator("s3_endpoint_url", mode="before")
+    @classmethod
+    def _s3_endpoint_url(cls, value: Any) -> Any:
+        return s3_endpoint_value(value)
 
     @field_validator("live_prefix", mode="after")
     @classmethod
@@ -286,13 +312,15 @@ class RecordingSettings(BaseSettings):
         max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
-        password, or None), live_prefix, database_url (without its password, or None),
-        pii_patterns (as written).
+        password, or None), live_prefix, database_url (without its password, or None), s3_url,
+        s3_endpoint_url (without any credentials), s3_cache_gb, pii_patterns (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
         config["redis_url"] = self.redis_url_shown
         config["database_url"] = self.database_url_shown
+        config["s3_endpoint_url"] = (None if self.s3_endpoint_url is None
+                                     else strip_credentials(self.s3_endpoint_url))
         return config
 
     def custom_pii_patterns(self) -> tuple[CustomPattern, ...]:
@@ -338,6 +366,29 @@ class RecordingSettings(BaseSettings):
         for message in messages:
             log.error(f"Invalid recording configuration: {message}", problem=message)
         return not messages
+
+
+def s3_url_value(value: Any) -> Any:
+    """FASTREC_S3_URL as read (recorder and admin server alike): None when empty, else
+    ``s3://bucket/prefix/``; a PydanticCustomError saying what is allowed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # FASTREC_S3_URL= in a .env: local disk only, as when it is unset
+    if isinstance(value, str):
+        try:
+            return str(parse_s3_url(value))
+        except ValueError as exc:
+            raise PydanticCustomError("s3_url", "{reason}", {"reason": str(exc)}) from None
+    return value
+
+
+def s3_endpoint_value(value: Any) -> Any:
+    """FASTREC_S3_ENDPOINT_URL as read: None when empty, else an http(s) URL."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and not value.strip().lower().startswith(HTTP_SCHEMES):
+        raise PydanticCustomError("s3_endpoint_url_scheme", "must start with {schemes}",
+                                  {"schemes": ", ".join(HTTP_SCHEMES)})
+    return value.strip() if isinstance(value, str) else value
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> RecordingSettings:

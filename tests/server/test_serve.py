@@ -88,6 +88,8 @@ def test_serve_signs_in_through_the_api_and_stops_cleanly(server: tuple[Job, str
     (["--port", "http"], {}, "argument --port: must be an integer between 1 and 65535, got 'http'"),
     ([], {"FASTREC_SERVER_PORT": "70000"}, "fastrec serve: FASTREC_SERVER_PORT=70000: must be between 1 and 65535"),
     ([], {"FASTREC_LOGIN_MAX_FAILURES": "0"}, "fastrec serve: FASTREC_LOGIN_MAX_FAILURES=0: must be between 1 and"),
+    ([], {"FASTREC_S3_URL": "minio:9000/recordings"},
+     "fastrec serve: FASTREC_S3_URL=minio:9000/recordings: must start with s3:// (s3://bucket/prefix)"),
     (["--env-file", "missing.env"], {}, "fastrec serve: env_file=missing.env: file not found"),
 ])
 def test_bad_values_exit_2_naming_the_option_or_variable(tmp_path: Path, args: list[str], env: dict[str, str],

@@ -62,10 +62,12 @@ def export(args: argparse.Namespace) -> int:
     from fastrec.export.timerange import RangeError, parse_bound
     from fastrec.logs import configure_logging
     from fastrec.settings import load_settings
+    from fastrec.storage.videos import use_settings_store
 
     overrides = {"output_dir": str(args.output_dir)} if args.output_dir is not None else {}
     settings = load_settings(args.env_file, **overrides)
     configure_logging(settings.log_format, "warning")
+    use_settings_store(settings)  # parts uploaded to FASTREC_S3_URL are read from there
     try:
         first = None if args.start is None else parse_bound("--from", args.start)
         last = None if args.end is None else parse_bound("--to", args.end)

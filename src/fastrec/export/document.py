@@ -29,9 +29,9 @@ from pydantic import BaseModel, Field
 
 from fastrec.export.events import session_events
 from fastrec.export.progress import Progress, no_progress
-from fastrec.export.source import SessionSource
+from fastrec.export.source import PartSource, SessionSource
 from fastrec.storage.files import write_private
-from fastrec.storage.integrity import sha256_file
+from fastrec.storage.integrity import sha256_stream
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "IntegritySummary", "SegmentExport", "SessionExport", "build_document",
            "export_json"]
@@ -80,13 +80,11 @@ def build_document(source: SessionSource, progress: Progress = no_progress) -> S
     total = len(source.parts)
     for number, part in enumerate(source.parts, 1):
         progress((number - 1) / total, f"hashing part {part.part} of {total}")
-        video = source.directory / part.meta.file.name if part.video is None else part.video
-        present = part.video is not None and video.is_file()
+        size, sha256 = _measure(part)
         check = part.check
         segments.append(SegmentExport(
             part=part.part, file=part.meta.file.name,
-            size_bytes=video.stat().st_size if present else None,
-            sha256=sha256_file(video) if present else None,
+            size_bytes=size, sha256=sha256,
             status=check.status if check is not None else "missing",
             problems=list(check.problems) if check is not None else ["not in the chain verdict"],
             metadata=json.loads(part.meta.to_json())))
@@ -105,3 +103,13 @@ def export_json(source: SessionSource, output: str | os.PathLike[str],
     write_private(Path(output), document.model_dump_json(indent=2) + "\n")
     progress(1.0, f"{len(document.segments)} segment(s) in {Path(output).name}")
     return document
+
+
+def _measure(part: PartSource) -> tuple[int | None, str | None]:
+    """The size and SHA-256 of the part's bytes as they are now (on disk or in the object
+    store), or (None, None) when they cannot be read."""
+    try:
+        with part.open_video() as video:
+            return video.size, sha256_stream(video.handle)
+    except OSError:
+        return None, None

@@ -150,7 +150,7 @@ def export_mp4(source: SessionSource, output: str | os.PathLike[str], time_range
     with _private_temporary(target) as temporary:
         # by name: FFmpeg's faststart pass (the moov moved to the front) re-opens the file
         with av.open(os.fspath(temporary), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            with av.open(os.fspath(parts[0].video)) as first:
+            with parts[0].demux() as first:
                 template = first.streams.video[0]
                 size = (template.codec_context.width, template.codec_context.height)
                 stream = out.add_stream_from_template(template)
@@ -211,12 +211,10 @@ def _timed(container: Any, stream: Any, offset: Fraction) -> Iterator[tuple[Any,
 
 
 def _join_part(joiner: _Joiner, part: PartSource, span: TimeRange, size: tuple[int, int]) -> None:
-    import av
-
     assert part.video is not None
     offset = Fraction((part.start - span.start).total_seconds())  # the part's media time 0 on the output
     end = Fraction(span.seconds)
-    with av.open(os.fspath(part.video)) as container:
+    with part.demux() as container:
         stream = container.streams.video[0]
         codec = stream.codec_context
         if (codec.width, codec.height) != size:

@@ -4,8 +4,9 @@ integrity verdicts and where each sits in wall-clock time.
 Invariants:
 
 - The files read are the ones the session's own metadata names, directly in the recordings
-  directory, regular files only (a link is never followed): no name from a caller reaches
-  the filesystem.
+  directory, regular files only (a link is never followed), or their copies in the object
+  store once uploaded (:mod:`fastrec.storage.videos`): no name from a caller reaches the
+  filesystem or the store.
 - Each part's wall-clock span is its metadata ``start_time`` (the capture time of the frame
   at its pts 0) plus the media times of its fragments (:mod:`fastrec.server.media.fmp4`):
   what the file holds, not what the metadata claims.
@@ -19,13 +20,17 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastrec.server.media.fmp4 import FragmentIndex, FragmentIndexError, index_fragments
 from fastrec.storage.integrity import SegmentCheck, VerifyReport, verify_session
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
+from fastrec.storage.videos import VideoFile, open_video, videos_for
 
 __all__ = ["NoSuchSession", "PartSource", "SessionSource", "UnverifiedParts"]
 
@@ -79,6 +84,20 @@ class PartSource:
     @property
     def frames(self) -> int:
         return self.index.frames if self.index is not None else 0
+
+    def open_video(self) -> VideoFile:
+        """The part's bytes, on disk or in the object store (FileNotFoundError when gone)."""
+        if self.video is None:
+            raise FileNotFoundError(f"{self.meta.file.name}: {self.problem or 'no video'}")
+        return open_video(self.video)
+
+    @contextmanager
+    def demux(self) -> Iterator[Any]:
+        """The part's video opened by PyAV (an ``av`` input container), wherever it is."""
+        import av
+
+        with self.open_video() as video, av.open(video.handle, format="mp4") as container:
+            yield container
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +172,10 @@ def _part(folder: Path, meta: SegmentMetadata, check: SegmentCheck | None) -> Pa
     video = folder / name
     try:
         regular = stat.S_ISREG(os.lstat(video).st_mode)
-    except OSError:
-        return PartSource(meta, check, None, None, "video file is gone")
+    except OSError:  # not on disk: uploaded to the object store, or gone
+        regular = videos_for(folder).exists(video)
+        if not regular:
+            return PartSource(meta, check, None, None, "video file is gone")
     if not regular:
         return PartSource(meta, check, None, None, "video is not a regular file")
     try:

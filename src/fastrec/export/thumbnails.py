@@ -14,7 +14,6 @@ Invariant: only pixels the recorder stored are shown (what it masked stays maske
 from __future__ import annotations
 
 import heapq
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,8 +56,6 @@ def _thumbnail(frame: Any) -> Any:
 def scene_changes(source: SessionSource, time_range: TimeRange | None = None, *, limit: int = DEFAULT_LIMIT,
                   threshold: float = THRESHOLD, progress: Progress = no_progress) -> list[Thumbnail]:
     """Up to ``limit`` thumbnails at the scene changes of ``time_range`` (default: the session)."""
-    import av
-
     span = time_range or TimeRange(source.start, source.end)
     parts = source.overlapping(span.start, span.end)
     total = max(1e-9, span.seconds)
@@ -84,7 +81,7 @@ def scene_changes(source: SessionSource, time_range: TimeRange | None = None, *,
 
     for part in parts:
         assert part.video is not None
-        with av.open(os.fspath(part.video)) as container:
+        with part.demux() as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             on_screen: Any = None  # the last frame before the range: on screen when it starts

@@ -74,6 +74,7 @@ class AlertKind(StrEnum):
 
     RECORDING_ERROR = "recording_error"  # a session failed, or an encoder died and was replaced
     DISK_NEARLY_FULL = "disk_nearly_full"  # the recordings' filesystem is nearly full
+    UPLOAD_FAILING = "upload_failing"  # sealed segments cannot reach the object store: they wait on disk
     RAGE_CLICK = "rage_click"  # reserved: input-event analysis (a later issue)
 
 

@@ -53,6 +53,7 @@ from fastrec.live.model import AlertKind
 from fastrec.logs import policy_decision, recording_error, recording_started, recording_stopped
 from fastrec.manager.dispatch import EventThread
 from fastrec.manager.sealing import SessionFiles, now
+from fastrec.manager.uploads import UploadStatus, Uploader
 from fastrec.manager.rules_watch import RulesWatcher
 from fastrec.manager.session import ManagedSession
 from fastrec.policy.active import ActivePolicyReader
@@ -79,6 +80,8 @@ from fastrec.storage import (
     recover_interrupted,
     video_path,
 )
+from fastrec.storage.objectstore import ObjectStore, store_from_settings
+from fastrec.storage.videos import use_store
 
 __all__ = ["OBSERVER_EVENTS", "Observer", "RecordingManager"]
 
@@ -141,9 +144,12 @@ class RecordingManager:
         # the recording policy, read at every start
         self.policy = ActivePolicyReader(self.output_dir, database_url=self.settings.database_url)
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
+        # FASTREC_S3_URL: sealed segments move to the object store (fastrec.manager.uploads)
+        self.store: ObjectStore | None = store_from_settings(self.settings)
+        self.uploader: Uploader | None = None
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         self.rotation_manager = RotationManager.from_settings(
-            self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted)
+            self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted, store=self.store)
         self.index: RecordingIndex | None = None
         self.announcer: Announcer | None = None  # live sessions for the admin server
         self.scheduler: CleanupScheduler | None = None
@@ -198,6 +204,8 @@ class RecordingManager:
                 return False
             self.index = self._open_index()
             self._recover()
+            if self.store is not None:  # replay and export read uploaded parts from the store
+                use_store(self.output_dir, self.store)
             try:
                 self.recorder = self.recorder_factory(workers=self.settings.encoder_workers,
                                                       on_event=self._events.put)
@@ -206,6 +214,10 @@ class RecordingManager:
                 self._close_index()
                 return False
             self._events.start()
+            if self.store is not None:  # after recovery: the parts it sealed are uploaded too
+                self.uploader = Uploader(self.output_dir, self.store,
+                                         cache_bytes=int(self.settings.s3_cache_gb * 1024 ** 3),
+                                         is_live=self._is_live_path, on_failing=self._upload_failing).start()
             self.rules_watch.start()
             self.announcer = self._start_announcer()
             if self.cleanup_schedule:
@@ -241,6 +253,10 @@ class RecordingManager:
             except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
                 log.exception(f"Recording engine did not close cleanly: {exc}", error=str(exc))
             self._events.close(timeout=10)
+            if self.uploader is not None:  # what is not uploaded yet waits on disk for the next start
+                self.uploader.stop()
+            if self.store is not None:
+                use_store(self.output_dir, None)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
@@ -456,6 +472,11 @@ class RecordingManager:
           ``KEEP_FINISHED`` (100) finished ones, oldest first
         - ``cleanup``: {"runs", "last_result"} of the cleanup schedule (runs 0 and
           last_result None when it has not run or is off)
+        - ``uploads``: None without FASTREC_S3_URL (or before :meth:`initialize`), else
+          {"store", "backlog_segments", "backlog_bytes" (sealed videos on disk not yet
+          verified in the store), "uploaded_segments", "uploaded_bytes" (since start),
+          "cached_bytes", "last_error" (None once an upload succeeds again),
+          "retry_in_seconds"} (:class:`fastrec.manager.uploads.UploadStatus`)
         """
         with self._lock:
             if session_id is not None:
@@ -480,6 +501,7 @@ class RecordingManager:
                 "sessions": sessions,
                 "cleanup": {"runs": self.scheduler.runs if self.scheduler else 0,
                             "last_result": self.scheduler.last_result if self.scheduler else None},
+                "uploads": self.uploader.status().as_dict() if self.uploader is not None else None,
             }
 
     # --- storage -------------------------------------------------------------------------
@@ -555,7 +577,8 @@ class RecordingManager:
         basename = claim_basename(self.output_dir, recording_basename(
             code if code not in (None, "") else session_id, server, started_at), claim)
         files = SessionFiles(self.output_dir, basename, template, index=self.index,
-                             previous=self._last_sealed(session_id))
+                             previous=self._last_sealed(session_id),
+                             on_sealed=self.uploader.submit if self.uploader is not None else None)
         return ManagedSession(session_id, info, mode, started_at, files)
 
     def _last_sealed(self, session_id: str) -> SegmentMetadata | None:
@@ -751,6 +774,14 @@ class RecordingManager:
             return None
         log.debug("Live sessions announced", store=announcer.where)
         return announcer
+
+    def _upload_failing(self, status: UploadStatus) -> None:
+        """Uploads started failing: the admin server's live page shows it as an alert."""
+        if self.announcer is not None:
+            self.announcer.alert(AlertKind.UPLOAD_FAILING,
+                                 f"uploads to {status.store} are failing; {status.backlog_segments} segment(s) "
+                                 f"wait on disk: {status.last_error}",
+                                 backlog_segments=status.backlog_segments, backlog_bytes=status.backlog_bytes)
 
     def _live_wake(self) -> None:
         if self.announcer is not None:

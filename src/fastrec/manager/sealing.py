@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,6 +72,9 @@ class SessionFiles:
     errors: list[str] = field(default_factory=list)  # what could not be written
     counted: dict[str, int] = field(default_factory=dict)  # capture counters already in a part
     output_size: tuple[int, int] | None = None
+    # told the base name of a part whose sealed files changed (sealed, or its metadata
+    # linked to the next part): the object-store uploader (fastrec.manager.uploads)
+    on_sealed: Callable[[str], None] | None = None
     noted_until: float = float("-inf")  # capture clock: titles/pauses up to here are in a part
     chain_offset: int = field(init=False)  # parts of earlier recordings of this session id
 
@@ -226,6 +230,7 @@ class SessionFiles:
         part.meta, part.sealed, part.bytes = sealed, True, sealed.file.size_bytes or 0
         self.previous = sealed
         self._write(part, sealed)
+        self._tell_sealed(part.video.name)
         log.info("Recording segment sealed", session_id=sealed.session_id, part=part.number,
                  file=part.video.name, bytes=sealed.file.size_bytes, frames=sealed.frames.encoded,
                  status=sealed.status)
@@ -245,6 +250,16 @@ class SessionFiles:
         path = metadata_path(self.directory, self.previous.file.name[: -len(VIDEO_SUFFIX)])
         if path.is_file():
             self.previous = link_next(path, next_file)
+            self._tell_sealed(self.previous.file.name)
+
+    def _tell_sealed(self, video_name: str) -> None:
+        if self.on_sealed is None:
+            return
+        try:
+            self.on_sealed(video_name[: -len(VIDEO_SUFFIX)])
+        except Exception as exc:  # noqa: BLE001 - the files are sealed; the upload is retried at start
+            log.warning("Sealed segment not handed to the uploader", file=video_name,
+                        error=f"{type(exc).__name__}: {exc}")
 
     def _attempt(self, what: str, action: Any) -> None:
         try:

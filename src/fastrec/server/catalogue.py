@@ -5,7 +5,8 @@ Invariants:
 
 - No path from a client reaches the filesystem.  Clients name a session id and a part
   number; the file is the one the session's own metadata names, resolved inside the
-  recordings directory, and served only when it is a regular file there (never a link).
+  recordings directory, and served only when it is a regular file there (never a link)
+  or, once uploaded, the object of that name in the directory's object store.
 - The index is derived data (``storage.index``): when it cannot be opened the catalogue
   says so (:class:`CatalogueUnavailable`) instead of showing an empty list.
 - Verifying a session hashes all of its files; a verdict is cached until one of its files
@@ -24,6 +25,7 @@ from pathlib import Path
 from fastrec.storage.index import INDEX_FILE, IndexEntry, IndexUnavailable, RecordingIndex
 from fastrec.storage.integrity import VerifyReport, verify_session
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
+from fastrec.storage.videos import videos_for
 
 __all__ = ["Catalogue", "CatalogueUnavailable", "SessionParts", "SessionRow"]
 
@@ -154,7 +156,8 @@ class Catalogue:
         return report
 
     def video_file(self, session_id: str, part: int) -> Path | None:
-        """The video of one part: a regular file directly in the recordings directory, or None."""
+        """The video of one part: a regular file directly in the recordings directory (or,
+        once uploaded, its copy in the directory's object store), or None."""
         for entry in self.index().search(session_id=session_id):
             if entry.part != part:
                 continue
@@ -163,6 +166,8 @@ class Catalogue:
                 return None  # an index entry pointing elsewhere is never served
             try:
                 info = os.lstat(path)
+            except FileNotFoundError:  # uploaded to the object store and not kept here?
+                return path if videos_for(self.directory).exists(path) else None
             except OSError:
                 return None
             return path if stat.S_ISREG(info.st_mode) else None

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fastrec.settings import SettingsError, validation_lines
+from fastrec.settings import SettingsError, s3_endpoint_value, s3_url_value, validation_lines
 from fastrec.storage.database import check_database_url, shown_url
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
@@ -38,6 +38,9 @@ class ServerSettings(BaseSettings):
     # PostgreSQL for the admin database, the index and the policy versions of a fleet
     # (postgresql://...); unset: SQLite files in the recordings directory
     database_url: str | None = Field(None, validation_alias="FASTREC_DATABASE_URL", repr=False)
+    # the recorders' object store: parts uploaded there are replayed and exported from it
+    s3_url: str | None = Field(None, validation_alias="FASTREC_S3_URL")
+    s3_endpoint_url: str | None = Field(None, validation_alias="FASTREC_S3_ENDPOINT_URL", repr=False)
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
@@ -67,6 +70,16 @@ class ServerSettings(BaseSettings):
 
     # exports (JSON, MP4, PDF) running at once; more wait their turn
     export_workers: Annotated[int, Field(ge=1, le=8, validation_alias="FASTREC_EXPORT_WORKERS")] = 2
+
+    @field_validator("s3_url", mode="before")
+    @classmethod
+    def _s3_url(cls, value: Any) -> Any:
+        return s3_url_value(value)  # the recorder's rules: both read the same variable
+
+    @field_validator("s3_endpoint_url", mode="before")
+    @classmethod
+    def _s3_endpoint_url(cls, value: Any) -> Any:
+        return s3_endpoint_value(value)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -20,6 +20,8 @@ from fastrec.server.notes import ReviewNotes
 from fastrec.server.shares import RedisShareStore, ShareStore, SqliteShareStore
 from fastrec.server.throttle import SlidingWindow
 from fastrec.storage.files import ensure_private_dir
+from fastrec.storage.objectstore import store_from_settings
+from fastrec.storage.videos import use_store
 
 __all__ = ["ServerContext"]
 
@@ -47,6 +49,8 @@ class ServerContext:
     def open(cls, settings: ServerSettings) -> ServerContext:
         """Open the admin database in the recordings directory (created 0700 if missing)."""
         directory = ensure_private_dir(settings.recordings_dir)
+        # parts the recorders uploaded (FASTREC_S3_URL) are read from the store when not on disk
+        use_store(directory, store_from_settings(settings))
         url = settings.database_url  # None: SQLite files in the recordings directory
         db = AdminDatabase(directory / ADMIN_DB_FILE, database_url=url)
         shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
@@ -64,6 +68,7 @@ class ServerContext:
 
     def close(self) -> None:
         self.exports.close()
+        use_store(self.catalogue.directory, None)
         self.shares.close()
         self.catalogue.close()
         self.policy.close()

@@ -15,6 +15,8 @@ Invariants:
   :func:`~fastrec.storage.segments.scan_segments` segment: video, temporary files,
   metadata last), never a link or a file another program put there.
 - A part whose recorder still runs is never deleted (:class:`DeletionRefused`).
+- Parts uploaded to the directory's object store (:func:`~fastrec.storage.videos.store_for`)
+  are deleted there first; a store that is down raises (an OSError) with the local files kept.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pydantic import BaseModel, Field
 from fastrec.storage.files import create_private, read_private
 from fastrec.storage.recovery import recorder_alive
 from fastrec.storage.segments import Segment, scan_segments
+from fastrec.storage.videos import store_for
 
 __all__ = ["DELETIONS_FILE", "DeletionRecord", "DeletionRefused", "delete_session", "read_deletions",
            "verify_deletions"]
@@ -121,7 +124,7 @@ def delete_session(directory: str | os.PathLike[str], session_id: str, *, by: st
                    reason: str = "") -> DeletionRecord | None:
     """Delete every part of ``session_id`` in ``directory``; the record, or None when the
     session has no parts there.  Raises :class:`DeletionRefused` while a part's recorder
-    runs, OSError when a file cannot be removed (the record says what was meant)."""
+    runs, OSError when a file or an object cannot be removed (the record says what was meant)."""
     folder = Path(directory)
     segments: list[Segment] = [s for s in scan_segments(folder) if s.session_id == session_id]
     if not segments:
@@ -142,7 +145,10 @@ def delete_session(directory: str | os.PathLike[str], session_id: str, *, by: st
     record = DeletionRecord(at=time.time(), session_id=session_id, by=by, reason=reason, parts=parts,
                             previous=previous)
     _append(folder, record)
+    store = store_for(folder)
     for segment in segments:
+        if store is not None:  # the uploaded copies first: the local metadata records them until then
+            store.delete_segment(segment.basename)
         for path in segment.files:  # video, temps, metadata last
             try:
                 path.unlink()

@@ -35,6 +35,7 @@ from fastrec.storage.metadata import (
     write_metadata,
 )
 from fastrec.storage.naming import basename_of
+from fastrec.storage.videos import open_video
 
 __all__ = [
     "SegmentCheck",
@@ -46,6 +47,7 @@ __all__ = [
     "probe_video",
     "seal_segment",
     "sha256_file",
+    "sha256_stream",
     "verify_session",
 ]
 
@@ -59,10 +61,15 @@ _SEVERITY: dict[str, int] = {"ok": 0, "unsealed": 1, "reordered": 2, "modified":
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks (constant memory for any size)."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+        return sha256_stream(handle)
+
+
+def sha256_stream(handle: Any) -> str:
+    """Hex SHA-256 of what a binary file object holds from its position to its end."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -331,17 +338,25 @@ def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
     name = meta.file.name
     if not name or Path(name).name != name:
         return [("modified", f"metadata names no plain video file ({name!r})")]
-    video = folder / name
-    if not video.is_file():
+    # on disk, or in the object store once uploaded (fastrec.storage.videos)
+    try:
+        video = open_video(folder / name)
+    except FileNotFoundError:
         return [("missing", "video file is gone")]
-    if meta.file.sha256 is None:
-        return [("unsealed", f"no SHA-256 recorded (status {meta.status})")]
-    size = video.stat().st_size
-    if meta.file.size_bytes is not None and size != meta.file.size_bytes:
-        return [("modified", f"size {size} bytes, metadata says {meta.file.size_bytes}")]
-    actual = sha256_file(video)
+    except OSError as exc:
+        return [("missing", f"video cannot be read ({exc.strerror or exc})")]
+    with video:
+        where = "on disk" if video.local is not None else "in the object store"
+        if meta.file.sha256 is None:
+            return [("unsealed", f"no SHA-256 recorded (status {meta.status})")]
+        if meta.file.size_bytes is not None and video.size != meta.file.size_bytes:
+            return [("modified", f"size {video.size} bytes {where}, metadata says {meta.file.size_bytes}")]
+        try:
+            actual = sha256_stream(video.handle)
+        except OSError as exc:
+            return [("missing", f"video cannot be read ({exc.strerror or exc})")]
     if actual != meta.file.sha256:
-        return [("modified", f"SHA-256 {actual[:12]}... on disk, {meta.file.sha256[:12]}... recorded")]
+        return [("modified", f"SHA-256 {actual[:12]}... {where}, {meta.file.sha256[:12]}... recorded")]
     return []
 
 

@@ -11,7 +11,9 @@ Retention deletes only what the recorder's own metadata says it wrote (see
 :mod:`fastrec.storage.segments`): a ``session_holiday.mp4``, a foreign
 ``session_config_metadata.json`` or a stray temp file is reported under ``ignored`` and
 left alone, whatever its age.  ``cleanup_stats.json`` is read without following a link
-and replaced atomically (a link there is replaced, never written through).
+and replaced atomically (a link there is replaced, never written through).  With an
+object store (FASTREC_S3_URL) a deleted segment's objects are deleted there first; the
+local metadata stays until they are, so a store that is down only delays the deletion.
 
 :class:`CleanupScheduler` never busy-loops and never dies: the interval is clamped to
 :data:`MIN_INTERVAL_SECONDS` .. :data:`MAX_INTERVAL_SECONDS` (a wait longer than that
@@ -35,6 +37,7 @@ from typing import Any, Self
 import structlog
 
 from fastrec.storage.files import read_private, write_private
+from fastrec.storage.objectstore import ObjectStore, StoreUnavailable, store_from_settings
 from fastrec.storage.recovery import recorder_alive
 from fastrec.storage.segments import Segment, scan, stray_temp_files
 
@@ -75,6 +78,10 @@ class RotationManager:
     ``clock`` returns the current time in epoch seconds (injectable for tests).
     ``on_deleted(video_path)`` is called after each segment is deleted (e.g. to drop it
     from the index).  ``stats_keep`` runs are kept in ``cleanup_stats.json``.
+    ``store``: the object store the segments are uploaded to (FASTREC_S3_URL); a segment
+    deleted here is deleted there first (its video and metadata objects, named by the
+    segment's own base name: never another key), and kept whole on disk when the store
+    cannot be reached, so the next run tries again.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class RotationManager:
         recording_grace_seconds: float = 900.0,
         stats_keep: int = 100,
         on_deleted: Callable[[Path], None] | None = None,
+        store: ObjectStore | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.max_total_size_gb = _positive("max_total_size_gb", max_total_size_gb)
@@ -100,11 +108,15 @@ class RotationManager:
         self.is_active = is_active
         self.clock = clock
         self.on_deleted = on_deleted
+        self.store = store
         self._lock = threading.RLock()  # one cleanup at a time: scheduler vs manual calls
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> RotationManager:
-        """A manager for ``RecordingSettings`` (output_dir, max_total_size_gb, max_file_age_days)."""
+        """A manager for ``RecordingSettings`` (output_dir, max_total_size_gb, max_file_age_days,
+        and the object store of FASTREC_S3_URL unless ``store`` is given)."""
+        if "store" not in kwargs:
+            kwargs["store"] = store_from_settings(settings)
         return cls(settings.output_dir, settings.max_total_size_gb, settings.max_file_age_days, **kwargs)
 
     # --- public operations (the reference's names) ---
@@ -286,6 +298,13 @@ class RotationManager:
             result["skipped"].append({"segment": segment.basename, "reason": protection[0],
                                       "detail": protection[1], "due_to": reason})
             return False
+        if self.store is not None and not dry_run:
+            problem = _delete_objects(self.store, segment)
+            if problem is not None:
+                result["errors"].append(problem)
+                result["skipped"].append({"segment": segment.basename, "reason": "error",
+                                          "detail": problem, "due_to": reason})
+                return False
         deleted = _unlink_all(segment.files, dry_run, result)
         if deleted:
             result["deleted_segments"] += 1
@@ -344,6 +363,15 @@ class RotationManager:
         runs.append(result)
         payload = {"runs": runs[-self.stats_keep:]}
         write_private(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _delete_objects(store: ObjectStore, segment: Segment) -> str | None:
+    """Delete the segment's objects from the store; None, or what failed."""
+    try:
+        store.delete_segment(segment.basename)
+    except (StoreUnavailable, ValueError) as exc:
+        return f"{segment.basename} not deleted from the object store: {exc}"
+    return None
 
 
 def _unlink_all(paths: Iterable[Path], dry_run: bool, result: dict[str, Any]) -> bool:

@@ -23,7 +23,9 @@ Invariants:
   in one ``mdat`` indexed by the ``moov``; anything else), or whose boxes contradict
   themselves, raises :class:`FragmentIndexError` naming the file and the problem; so does
   a file that cannot be opened.  Links are not followed.
-- Indexes are cached (a small LRU, by path, device, inode, size and modification time), so
+- The file is opened through :func:`fastrec.storage.videos.open_video`: the disk, or the
+  object store (range requests) for a part uploaded and no longer kept locally.
+- Indexes are cached (a small LRU, by path, file identity, size and modification time), so
   rebuilding a multi-hour session's playlist reads only what changed: a sealed part is
   read once; a part still growing is read on from the end of its last whole fragment.
 """
@@ -32,14 +34,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+from fastrec.storage.videos import VideoFile, open_video
 
 __all__ = ["CACHE_SIZE", "Fragment", "FragmentIndex", "FragmentIndexError", "index_fragments"]
 
@@ -117,8 +119,7 @@ class _Track:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    dev: int
-    ino: int
+    identity: tuple[object, ...]  # the VideoFile's: device and inode, or key and ETag
     size: int
     mtime_ns: int
     index: FragmentIndex
@@ -143,22 +144,19 @@ def index_fragments(path: str | os.PathLike[str]) -> FragmentIndex:
     source = Path(path)
     key = os.path.abspath(source)
     try:
-        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        video = open_video(source)
     except OSError as exc:
         raise FragmentIndexError(source, f"cannot be opened ({exc.strerror or exc})") from exc
-    with os.fdopen(fd, "rb", buffering=0) as handle:  # reads exactly what is asked, no read-ahead
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise FragmentIndexError(source, "not a regular file")
+    with video:
         with _lock:
             entry = _cache.get(key)
             if entry is not None:
                 _cache.move_to_end(key)
-        if entry is not None and (entry.dev, entry.ino, entry.size, entry.mtime_ns) == (
-                st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+        if entry is not None and (entry.identity, entry.size, entry.mtime_ns) == (
+                video.identity, video.size, video.mtime_ns):
             return entry.index
         try:
-            fresh = _Walk(handle, source, st, entry).run()
+            fresh = _Walk(video, source, entry).run()
         except OSError as exc:
             raise FragmentIndexError(source, f"cannot be read ({exc.strerror or exc})") from exc
         with _lock:
@@ -177,9 +175,9 @@ class _Walk:
     """One pass over a file's top-level boxes, resumed from ``previous`` when the file is
     the same one grown since."""
 
-    def __init__(self, handle: BinaryIO, path: Path, st: os.stat_result, previous: _Entry | None) -> None:
-        self.handle, self.path, self.size = handle, path, st.st_size
-        self.st = st
+    def __init__(self, video: VideoFile, path: Path, previous: _Entry | None) -> None:
+        self.handle, self.path, self.size = video.handle, path, video.size
+        self.video = video
         self.previous = previous
 
     def fail(self, problem: str) -> FragmentIndexError:
@@ -188,12 +186,12 @@ class _Walk:
     def run(self) -> _Entry:
         track = self._init()
         if track is None:  # the header is not whole yet: a part just opened
-            index = FragmentIndex(self.path, self.size, self.st.st_mtime_ns, 0, 0, 0, (), False, 0)
-            return _Entry(self.st.st_dev, self.st.st_ino, self.size, self.st.st_mtime_ns, index, None, 0, b"")
+            index = FragmentIndex(self.path, self.size, self.video.mtime_ns, 0, 0, 0, (), False, 0)
+            return _Entry(self.video.identity, self.size, self.video.mtime_ns, index, None, 0, b"")
         fragments: list[Fragment] = []
         position, decode_end = track.init_size, 0
         p = self.previous
-        if (p is not None and (p.dev, p.ino) == (self.st.st_dev, self.st.st_ino) and not p.index.complete
+        if (p is not None and p.identity == self.video.identity and not p.index.complete
                 and p.size <= self.size and p.track == track and self._last_moof(p.index.fragments) == p.last_moof):
             # the same file, grown: what was whole then is unchanged (parts are never rewritten)
             fragments, position, decode_end = list(p.index.fragments), p.index.end, p.decode_end
@@ -221,9 +219,9 @@ class _Walk:
                 raise self.fail(f"damaged: a second {_name(kind)} at byte {start}")
             complete = kind == b"mfra"  # the trailer: nothing is appended after it
             position = end
-        index = FragmentIndex(self.path, self.size, self.st.st_mtime_ns, track.init_size, track.timescale,
+        index = FragmentIndex(self.path, self.size, self.video.mtime_ns, track.init_size, track.timescale,
                               track.track_id, tuple(fragments), complete and position == self.size, position)
-        return _Entry(self.st.st_dev, self.st.st_ino, self.size, self.st.st_mtime_ns, index, track, decode_end,
+        return _Entry(self.video.identity, self.size, self.video.mtime_ns, index, track, decode_end,
                       self._last_moof(index.fragments))
 
     def _last_moof(self, fragments: Sequence[Fragment]) -> bytes:

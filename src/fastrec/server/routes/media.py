@@ -17,11 +17,13 @@ from fastapi.responses import FileResponse
 from fastrec.server.audit import AuditAction
 from fastrec.server.auth import Ctx, Viewer, context
 from fastrec.server.catalogue import CatalogueUnavailable
+from fastrec.server.media.stored import stored_response
 from fastrec.server.replay import Timeline, build_playlist, build_timeline
 from fastrec.server.routes.recordings import audit, unavailable
 from fastrec.server.routes.shares import resolve_share
 from fastrec.server.schemas import SessionOut
 from fastrec.server.routes.recordings import session_out
+from fastrec.storage.videos import open_video
 
 router = APIRouter(tags=["replay"])
 
@@ -39,15 +41,24 @@ def _parts(ctx: Ctx, session_id: str):  # type: ignore[no-untyped-def]
     return parts
 
 
-def _video(ctx: Ctx, session_id: str, part: int) -> FileResponse:
+def _video(ctx: Ctx, session_id: str, part: int, request: Request) -> Response:
     try:
         path = ctx.catalogue.video_file(session_id, part)
     except CatalogueUnavailable as exc:
         raise unavailable(exc) from None
     if path is None:
-        raise HTTPException(404, f"part={part}: session {session_id!r} has no such part on disk")
-    # a part still being written grows: never cache it
-    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-cache"})
+        raise HTTPException(404, f"part={part}: session {session_id!r} has no such part")
+    headers = {"Cache-Control": "no-cache"}  # a part still being written grows: never cache it
+    try:
+        video = open_video(path)
+    except FileNotFoundError:
+        raise HTTPException(404, f"part={part}: session {session_id!r} has no such part") from None
+    except OSError as exc:  # the object store is down
+        raise HTTPException(503, f"part={part} of session {session_id!r} cannot be read now: {exc}") from None
+    if video.local is not None:
+        video.close()
+        return FileResponse(path, media_type="video/mp4", headers=headers)
+    return stored_response(video, request.headers.get("range"), headers)
 
 
 def _playlist(ctx: Ctx, session_id: str, base: str) -> Response:
@@ -74,10 +85,10 @@ def timeline(session_id: str, principal: Viewer, ctx: Ctx) -> Timeline:
 
 @router.get("/api/recordings/{session_id}/parts/{part}/video.mp4", response_class=FileResponse,
             responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}},
-                       401: {}, 404: {}, 416: {}})
-def video(session_id: str, part: Part, principal: Viewer, ctx: Ctx) -> FileResponse:
-    """One part's MP4 file; supports HTTP Range requests."""
-    return _video(ctx, session_id, part)
+                       401: {}, 404: {}, 416: {}, 503: {}})
+def video(session_id: str, part: Part, principal: Viewer, ctx: Ctx, request: Request) -> Response:
+    """One part's MP4 file (from the disk or the object store); supports HTTP Range requests."""
+    return _video(ctx, session_id, part, request)
 
 
 # --- share links (no login; the token is the key) ---
@@ -113,7 +124,7 @@ def shared_timeline(token: str, request: Request) -> Timeline:
 
 @router.get("/api/shared/{token}/parts/{part}/video.mp4", response_class=FileResponse,
             responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}},
-                       404: {}, 410: {}, 416: {}})
-def shared_video(token: str, part: Part, request: Request) -> FileResponse:
+                       404: {}, 410: {}, 416: {}, 503: {}})
+def shared_video(token: str, part: Part, request: Request) -> Response:
     link = resolve_share(request, token, log_access=False)
-    return _video(context(request), link.session_id, part)
+    return _video(context(request), link.session_id, part, request)
