@@ -32,9 +32,15 @@ def probe(path: Path) -> dict:
 
 
 def plays_through(path: Path) -> str:
-    """ffmpeg's complaints while decoding the whole file (empty: none)."""
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True,
-                         text=True, check=False)
+    """ffmpeg's complaints while decoding the whole file (empty: none).
+
+    Every frame is decoded at its own time (``-enc_time_base -1``: the file's millisecond
+    time base), as a player shows a variable-frame-rate recording; ffmpeg's default puts
+    the frames on a grid of the rate it guesses, and two frames closer than one grid step
+    (a frame captured late, then one on time) then collide in ffmpeg's own output: "non
+    monotonically increasing dts to muxer", about the null output, not the file."""
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-enc_time_base", "-1", "-f", "null", "-"],
+                         capture_output=True, text=True, check=False)
     return run.stderr.strip() + ("" if run.returncode == 0 else f" (exit {run.returncode})")
 
 
