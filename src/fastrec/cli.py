@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastrec.checks import bounded_option as _bounded
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
@@ -48,6 +48,10 @@ from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
 from fastrec.storage.commands import add_db_command, db
+
+if TYPE_CHECKING:
+    from fastrec.settings import RecordingSettings
+    from fastrec.storage import RotationManager
 
 
 def _presets() -> tuple[str, ...]:
@@ -398,11 +402,9 @@ def _open_index(settings: Any, rebuild: bool = False) -> Any:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from fastrec.storage import RotationManager
-
     settings = _settings(args)
     config = settings.get_recording_config()
-    storage = RotationManager.from_settings(settings).get_storage_info()
+    storage = _rotation(settings).get_storage_info()
     live = []
     if Path(settings.output_dir).is_dir():
         with _open_index(settings) as index:
@@ -543,10 +545,18 @@ def _printable_report(report: Any) -> Any:
                                   for s in report.segments))
 
 
-def _storage(args: argparse.Namespace) -> int:
+def _rotation(settings: RecordingSettings, **kwargs: Any) -> RotationManager:
+    """Retention of the settings' directory, the active recording policy's limits over the
+    settings' where its retention section sets them (as the recorder applies them)."""
+    from fastrec.policy.active import ActivePolicyReader
     from fastrec.storage import RotationManager
 
-    info = RotationManager.from_settings(_settings(args)).get_storage_info()
+    policy = ActivePolicyReader(settings.output_dir, database_url=settings.database_url)
+    return RotationManager.from_settings(settings, limits=policy.retention_limits, **kwargs)
+
+
+def _storage(args: argparse.Namespace) -> int:
+    info = _rotation(_settings(args)).get_storage_info()
     if args.json:
         _print_json(info)
         return 0
@@ -564,7 +574,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     on_deleted = index.remove if index is not None else None
     try:
         if args.older_than is None and args.max_total_gb is None:
-            rotation = RotationManager.from_settings(settings, on_deleted=on_deleted)
+            rotation = _rotation(settings, on_deleted=on_deleted)
         else:
             # only the limits asked for: the other one is unlimited; 0 days: every finished segment
             age = float("inf") if args.older_than is None else max(args.older_than, 1e-9)

@@ -112,3 +112,29 @@ def test_admins_change_auditors_read_viewers_do_not_see(client_for: Client) -> N
     admin = client_for("root")
     del admin.headers["X-CSRF-Token"]
     assert admin.post("/api/policy", json={"text": INTERNAL, "comment": "no csrf"}).status_code == 403
+
+
+def test_the_policy_permissions_decide_who_views_exports_and_shares(client_for: Client, app) -> None:
+    admin, auditor, viewer = client_for("root"), client_for("alice"), client_for("victor")
+    # the defaults: everyone views, auditors and admins export and share
+    assert viewer.get("/api/ui-config").json()["permissions"] == ["view"]
+    assert auditor.get("/api/ui-config").json()["permissions"] == ["view", "export", "share"]
+    assert viewer.get("/api/recordings").status_code == 200
+    assert auditor.post("/api/recordings/nope/exports", json={"format": "json"}).status_code == 404
+
+    narrow = "permissions:\n  view: [auditor, admin]\n  export: [admin]\n  share: [admin]\n"
+    saved = admin.post("/api/policy", json={"text": narrow, "comment": "audit only", "base_version": 0})
+    assert saved.status_code == 201, saved.text
+    refused = viewer.get("/api/recordings")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == ("role viewer may not view recordings: the recording policy (version 1) "
+                                        "allows auditor, admin")
+    assert viewer.get("/api/recordings/nope/timeline").status_code == 403
+    assert auditor.get("/api/recordings").status_code == 200
+    export = auditor.post("/api/recordings/nope/exports", json={"format": "json"})
+    assert export.status_code == 403 and "may not export" in export.json()["detail"]
+    share = auditor.post("/admin/session-recordings/share/nope", json={"expiresIn": "1h"})
+    assert share.status_code == 403 and "may not share" in share.json()["detail"]
+    assert admin.post("/api/recordings/nope/exports", json={"format": "json"}).status_code == 404  # allowed: no such
+    assert auditor.get("/api/ui-config").json()["permissions"] == ["view"]
+    assert viewer.get("/api/ui-config").json()["permissions"] == []

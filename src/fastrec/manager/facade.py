@@ -148,8 +148,10 @@ class RecordingManager:
         self.store: ObjectStore | None = store_from_settings(self.settings)
         self.uploader: Uploader | None = None
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
+        # (the active policy's retention section, where it sets a limit, over the settings')
         self.rotation_manager = RotationManager.from_settings(
-            self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted, store=self.store)
+            self.settings, is_active=self._is_live_path, on_deleted=self._on_deleted, store=self.store,
+            limits=self.policy.retention_limits)
         self.index: RecordingIndex | None = None
         self.announcer: Announcer | None = None  # live sessions for the admin server
         self.scheduler: CleanupScheduler | None = None

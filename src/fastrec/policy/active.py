@@ -27,11 +27,13 @@ from pathlib import Path
 import structlog
 
 from fastrec.policy.decision import Decision, decide
-from fastrec.policy.document import DEFAULT_POLICY, Policy, parse_policy
+from fastrec.policy.document import DEFAULT_POLICY, Permission, Policy, parse_policy
 from fastrec.policy.errors import PolicyError
 from fastrec.policy.store import DEFAULT_VERSION, POLICY_FILE, PolicyStore, PolicyVersion
 from fastrec.storage.database import is_postgres
 from fastrec.privacy.connection import ConnectionDetails
+from fastrec.roles import Role
+from fastrec.storage.retention import RetentionLimits
 
 __all__ = ["ActivePolicy", "ActivePolicyReader"]
 
@@ -48,6 +50,16 @@ class ActivePolicy:
     def decide(self, connection: ConnectionDetails) -> Decision:
         return decide(self.policy, connection, self.version.version)
 
+    def retention_limits(self) -> RetentionLimits:
+        """The retention section as limits replacing the settings' where it sets them."""
+        retention = self.policy.retention
+        return RetentionLimits(retention.max_file_age_days, retention.max_total_size_gb,
+                               f"policy version {self.version.version}")
+
+    def roles(self, permission: Permission) -> list[Role]:
+        """The roles the permissions section lets do ``permission`` (view, export, share)."""
+        return [role for role in Role if self.policy.permissions.allows(role, permission)]
+
 
 DEFAULT_ACTIVE = ActivePolicy(DEFAULT_POLICY, DEFAULT_VERSION)
 
@@ -55,9 +67,11 @@ DEFAULT_ACTIVE = ActivePolicy(DEFAULT_POLICY, DEFAULT_VERSION)
 class ActivePolicyReader:
     """Reads the active policy of the recordings ``directory``; thread-safe."""
 
-    def __init__(self, directory: str | Path, *, database_url: str | None = None) -> None:
+    def __init__(self, directory: str | Path, *, database_url: str | None = None,
+                 store: PolicyStore | None = None) -> None:
         self.directory = Path(directory)
         self.database_url = database_url  # PostgreSQL (a fleet's policy), or None: the file
+        self.store = store  # an open store to read (the admin server's), else one per read
         self._lock = threading.Lock()
         self._last: ActivePolicy | None = None
 
@@ -65,12 +79,16 @@ class ActivePolicyReader:
         """The active policy now (see the module docstring for a store that cannot be read)."""
         with self._lock:
             path = self.directory / POLICY_FILE
-            if not is_postgres(self.database_url) and not path.exists() and not path.is_symlink():
+            if self.store is None and not is_postgres(self.database_url) and not path.exists() \
+                    and not path.is_symlink():
                 self._last = DEFAULT_ACTIVE
                 return self._last
             try:
-                with PolicyStore(self.directory, database_url=self.database_url) as store:
-                    version = store.active_or_default()
+                if self.store is not None:
+                    version = self.store.active_or_default()
+                else:
+                    with PolicyStore(self.directory, database_url=self.database_url) as store:
+                        version = store.active_or_default()
             except Exception as exc:  # noqa: BLE001 - any failure: the last policy read applies
                 return self._fallback(f"the policy store cannot be read: {exc}")
             if self._last is not None and self._last.version == version:
@@ -80,6 +98,10 @@ class ActivePolicyReader:
             except PolicyError as exc:
                 return self._fallback(f"policy version {version.version} is not valid for this fastrec: {exc}")
             return self._last
+
+    def retention_limits(self) -> RetentionLimits:
+        """The active policy's retention limits (for :class:`~fastrec.storage.retention.RotationManager`)."""
+        return self.current().retention_limits()
 
     def _fallback(self, problem: str) -> ActivePolicy:
         active = self._last or DEFAULT_ACTIVE

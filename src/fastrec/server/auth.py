@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 from starlette.requests import HTTPConnection
 
+from fastrec.policy.document import Permission
 from fastrec.server.accounts import Role, User
 from fastrec.server.audit import ActorType
 from fastrec.server.context import ServerContext
@@ -104,10 +105,31 @@ def require(role: Role):  # type: ignore[no-untyped-def]
     return check
 
 
+def permitted(permission: Permission):  # type: ignore[no-untyped-def]
+    """A dependency: the signed-in user, when the active recording policy's permissions
+    section lets their role ``permission`` (view, export, share) recordings (else 403)."""
+
+    def check(principal: Annotated[Principal, Depends(current)],
+              ctx: Annotated[ServerContext, Depends(context)]) -> Principal:
+        active = ctx.active_policy.current()
+        if not active.policy.permissions.allows(principal.user.role, permission):
+            allowed = ", ".join(r.value for r in active.roles(permission)) or "no role"
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"role {principal.user.role.value} may not {permission.value} recordings: "
+                                f"the recording policy (version {active.version.version}) allows {allowed}")
+        return principal
+
+    return check
+
+
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Ctx = Annotated[ServerContext, Depends(context)]
+# the recording policy's permissions on recordings (on top of the roles above)
+CanView = Annotated[Principal, Depends(permitted(Permission.VIEW))]
+CanExport = Annotated[Principal, Depends(permitted(Permission.EXPORT))]
+CanShare = Annotated[Principal, Depends(permitted(Permission.SHARE))]
 
 
 def same_origin(websocket: WebSocket) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.store import PolicyStore
 from fastrec.server.accounts import Accounts
 from fastrec.server.audit import AuditLog
@@ -38,6 +39,7 @@ class ServerContext:
     catalogue: Catalogue
     notes: ReviewNotes
     policy: PolicyStore  # the recording policy's versions (the recorders read the same file)
+    active_policy: ActivePolicyReader  # the active one, parsed once per version: its permissions
     login_failures: SlidingWindow    # per account and address
     address_failures: SlidingWindow  # per address, whatever the account
     ws_attempts: SlidingWindow
@@ -55,11 +57,12 @@ class ServerContext:
         db = AdminDatabase(directory / ADMIN_DB_FILE, database_url=url)
         shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
                               if settings.redis_url else SqliteShareStore(db))
+        policy = PolicyStore(directory, database_url=url)
         return cls(settings=settings, db=db,
                    accounts=Accounts(db, settings.session_hours * 3600),
                    audit=AuditLog(db), shares=shares,
                    catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds, database_url=url),
-                   notes=ReviewNotes(db), policy=PolicyStore(directory, database_url=url),
+                   notes=ReviewNotes(db), policy=policy, active_policy=ActivePolicyReader(directory, store=policy),
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
                    address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
                                                   settings.login_window_seconds),

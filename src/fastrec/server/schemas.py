@@ -224,6 +224,9 @@ class UiConfig(BaseModel):
     share_expiry_choices: list[str]
     audit_actions: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list,
+                                   description="what the signed-in user may do with recordings under the "
+                                               "active recording policy: view, export, share")
 
 
 # --- the recording policy ---

@@ -30,6 +30,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -68,6 +69,16 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch).astimezone().isoformat()
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionLimits:
+    """Limits that replace the settings' for a run (None: the setting's), and where they
+    come from (``policy version 3``), for the run's result and log."""
+
+    max_file_age_days: float | None = None
+    max_total_size_gb: float | None = None
+    source: str = "settings"
+
+
 class RotationManager:
     """Age- and size-based cleanup of one output directory.
 
@@ -82,6 +93,9 @@ class RotationManager:
     deleted here is deleted there first (its video and metadata objects, named by the
     segment's own base name: never another key), and kept whole on disk when the store
     cannot be reached, so the next run tries again.
+    ``limits``: asked at every run and by :meth:`get_storage_info` for limits that replace
+    ``max_file_age_days`` / ``max_total_size_gb`` (the recording policy's retention
+    section); when it fails, the settings' limits apply and the failure is logged.
     """
 
     def __init__(
@@ -96,6 +110,7 @@ class RotationManager:
         stats_keep: int = 100,
         on_deleted: Callable[[Path], None] | None = None,
         store: ObjectStore | None = None,
+        limits: Callable[[], RetentionLimits] | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.max_total_size_gb = _positive("max_total_size_gb", max_total_size_gb)
@@ -109,6 +124,7 @@ class RotationManager:
         self.clock = clock
         self.on_deleted = on_deleted
         self.store = store
+        self.limits = limits
         self._lock = threading.RLock()  # one cleanup at a time: scheduler vs manual calls
 
     @classmethod
@@ -142,7 +158,8 @@ class RotationManager:
 
         - ``operation``: "cleanup", "age" or "size"; ``dry_run``: bool
         - ``started_at``: ISO 8601 local time of the run
-        - ``max_file_age_days`` / ``target_size_gb``: the limits applied (None if not)
+        - ``max_file_age_days`` / ``target_size_gb``: the limits applied (None if not);
+          ``limits_from``: "settings", or the policy version whose retention set them
         - ``deleted_files``: number of files removed (videos, metadata, temp files)
         - ``deleted_segments``: number of segments removed
         - ``deleted``: names of the removed files
@@ -156,8 +173,26 @@ class RotationManager:
         - ``total_size_bytes_before`` / ``total_size_bytes_after``: recordings' size
         - ``target_reached``: whether the size target was met (True when not applied)
         """
-        return self._run("cleanup", dry_run=dry_run, age_days=self.max_file_age_days,
-                         target_gb=self.max_total_size_gb)
+        limits = self.effective_limits()
+        result = self._run("cleanup", dry_run=dry_run, age_days=limits.max_file_age_days,
+                           target_gb=limits.max_total_size_gb)
+        result["limits_from"] = limits.source
+        return result
+
+    def effective_limits(self) -> RetentionLimits:
+        """The age and size limits in force: ``limits()``'s where it sets them, else the
+        settings' (``source`` says which: "settings", or e.g. "policy version 3")."""
+        given = RetentionLimits()
+        if self.limits is not None:
+            try:
+                given = self.limits()
+            except Exception as exc:  # noqa: BLE001 - the settings' limits still apply
+                log.error(f"Retention limits of the recording policy unavailable; the settings' apply: {exc}",
+                          error=str(exc))
+        age, size = given.max_file_age_days, given.max_total_size_gb
+        return RetentionLimits(self.max_file_age_days if age is None else age,
+                               self.max_total_size_gb if size is None else size,
+                               given.source if (age, size) != (None, None) else "settings")
 
     def get_storage_info(self) -> dict[str, Any]:
         """How much the recordings take and how full the quota is.
@@ -166,7 +201,8 @@ class RotationManager:
         - ``total_size_bytes``, ``total_size_gb``: size of all recording files (videos,
           metadata, leftover temp files), GB = 1024**3 bytes
         - ``max_total_size_gb``: the quota; ``size_usage_percent``: total / quota * 100
-        - ``max_file_age_days``: the age limit
+        - ``max_file_age_days``: the age limit; ``limits_from``: "settings", or the policy
+          version whose retention section set either limit
         - ``file_count``: number of recording files; ``video_count``: number of videos
         - ``segment_count``: number of segments; ``session_count``: distinct sessions
           (a segment without readable metadata counts as its own session)
@@ -183,6 +219,7 @@ class RotationManager:
         segments = found.segments
         total = sum(s.size_bytes for s in segments)
         sessions = {s.session_id or f"file:{s.basename}" for s in segments}
+        limits = self.effective_limits()
         try:
             free: int | None = shutil.disk_usage(self.output_dir).free
         except OSError:
@@ -191,9 +228,10 @@ class RotationManager:
             "output_dir": str(self.output_dir),
             "total_size_bytes": total,
             "total_size_gb": total / GB,
-            "max_total_size_gb": self.max_total_size_gb,
-            "size_usage_percent": round(total / (self.max_total_size_gb * GB) * 100, 2),
-            "max_file_age_days": self.max_file_age_days,
+            "max_total_size_gb": limits.max_total_size_gb,
+            "size_usage_percent": round(total / ((limits.max_total_size_gb or math.inf) * GB) * 100, 2),
+            "max_file_age_days": limits.max_file_age_days,
+            "limits_from": limits.source,
             "file_count": sum(len(s.files) for s in segments),
             "video_count": sum(1 for s in segments if s.video is not None),
             "segment_count": len(segments),

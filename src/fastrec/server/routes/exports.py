@@ -18,7 +18,7 @@ from fastrec.export.run import MEDIA_TYPES
 from fastrec.export.timerange import RangeError, parse_bound
 from fastrec.roles import Role
 from fastrec.server.audit import AuditAction
-from fastrec.server.auth import Auditor, Ctx, Principal
+from fastrec.server.auth import CanExport, Ctx, Principal
 from fastrec.server.exports import ExportBusy, ExportJob
 from fastrec.server.routes.recordings import audit, known_session
 from fastrec.server.schemas import ExportOut, ExportRequest
@@ -45,7 +45,7 @@ def _job(ctx: Ctx, principal: Principal, job_id: str) -> ExportJob:
 
 @router.post("/api/recordings/{session_id}/exports", response_model=ExportOut, status_code=202,
              responses={401: {}, 403: {}, 404: {}, 422: {}, 429: {}, 503: {}})
-def start_export(session_id: str, body: ExportRequest, principal: Auditor, ctx: Ctx) -> ExportOut:
+def start_export(session_id: str, body: ExportRequest, principal: CanExport, ctx: Ctx) -> ExportOut:
     """Start exporting the session as JSON, MP4 or PDF (``from``/``to``: a time range); follow
     it at ``GET /api/exports/{id}``."""
     known_session(ctx, session_id)
@@ -66,7 +66,7 @@ def start_export(session_id: str, body: ExportRequest, principal: Auditor, ctx: 
 
 
 @router.get("/api/exports/{job_id}", response_model=ExportOut, responses={401: {}, 403: {}, 404: {}})
-def export_status(job_id: JobId, principal: Auditor, ctx: Ctx) -> ExportOut:
+def export_status(job_id: JobId, principal: CanExport, ctx: Ctx) -> ExportOut:
     """An export's state and progress (percent); ``download`` once it is done."""
     return export_out(_job(ctx, principal, job_id))
 
@@ -74,7 +74,7 @@ def export_status(job_id: JobId, principal: Auditor, ctx: Ctx) -> ExportOut:
 @router.get("/api/exports/{job_id}/file", response_class=FileResponse,
             responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 401: {}, 403: {}, 404: {},
                        409: {}})
-def export_file(job_id: JobId, principal: Auditor, ctx: Ctx) -> FileResponse:
+def export_file(job_id: JobId, principal: CanExport, ctx: Ctx) -> FileResponse:
     """The exported file (as an attachment)."""
     job = _job(ctx, principal, job_id)
     if job.state != "done" or job.file_name is None:

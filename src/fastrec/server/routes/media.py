@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import FileResponse
 
 from fastrec.server.audit import AuditAction
-from fastrec.server.auth import Ctx, Viewer, context
+from fastrec.server.auth import CanView, Ctx, context
 from fastrec.server.catalogue import CatalogueUnavailable
 from fastrec.server.media.stored import stored_response
 from fastrec.server.replay import Timeline, build_playlist, build_timeline
@@ -70,13 +70,13 @@ def _playlist(ctx: Ctx, session_id: str, base: str) -> Response:
 
 @router.get("/api/recordings/{session_id}/playlist.m3u8", response_class=Response,
             responses={200: {"content": {HLS_TYPE: {}}}, 401: {}, 404: {}})
-def playlist(session_id: str, principal: Viewer, ctx: Ctx) -> Response:
+def playlist(session_id: str, principal: CanView, ctx: Ctx) -> Response:
     """The HLS playlist of every part of the session (VOD once sealed, EVENT while recording)."""
     return _playlist(ctx, session_id, f"/api/recordings/{session_id}")
 
 
 @router.get("/api/recordings/{session_id}/timeline", response_model=Timeline, responses={401: {}, 404: {}})
-def timeline(session_id: str, principal: Viewer, ctx: Ctx) -> Timeline:
+def timeline(session_id: str, principal: CanView, ctx: Ctx) -> Timeline:
     """The player's timeline: parts, wall-clock mapping, idle stretches and markers."""
     result = build_timeline(_parts(ctx, session_id), ctx.notes.bookmarks(session_id), ctx.catalogue.idle_seconds)
     audit(ctx, principal, AuditAction.VIEW, session_id, what="replay")
@@ -86,7 +86,7 @@ def timeline(session_id: str, principal: Viewer, ctx: Ctx) -> Timeline:
 @router.get("/api/recordings/{session_id}/parts/{part}/video.mp4", response_class=FileResponse,
             responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}},
                        401: {}, 404: {}, 416: {}, 503: {}})
-def video(session_id: str, part: Part, principal: Viewer, ctx: Ctx, request: Request) -> Response:
+def video(session_id: str, part: Part, principal: CanView, ctx: Ctx, request: Request) -> Response:
     """One part's MP4 file (from the disk or the object store); supports HTTP Range requests."""
     return _video(ctx, session_id, part, request)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from fastrec.server.audit import AuditAction, AuditStatus
-from fastrec.server.auth import Admin, Auditor, Ctx, Principal, Viewer
+from fastrec.server.auth import Admin, Auditor, CanView, Ctx, Principal
 from fastrec.server.catalogue import CatalogueUnavailable, SessionRow
 from fastrec.server.notes import Bookmark, Review
 from fastrec.server.schemas import (
@@ -72,7 +72,7 @@ def known_session(ctx: Ctx, session_id: str) -> SessionRow:
 
 @router.get("/api/recordings", response_model=SessionPage, responses={401: {}, **Unavailable})
 def list_recordings(
-    principal: Viewer, ctx: Ctx,
+    principal: CanView, ctx: Ctx,
     since: datetime | None = None, until: datetime | None = None,
     server: Annotated[str | None, Query(max_length=500)] = None,
     user: Annotated[str | None, Query(max_length=500)] = None,
@@ -95,7 +95,7 @@ def list_recordings(
 
 
 @router.get("/api/recordings/{session_id}", response_model=SessionDetail, responses={401: {}, 404: {}, **Unavailable})
-def recording_detail(session_id: str, principal: Viewer, ctx: Ctx,
+def recording_detail(session_id: str, principal: CanView, ctx: Ctx,
                      verify: bool = Query(True, description="check the files against the chain")) -> SessionDetail:
     """Metadata, segments, integrity verdict, reviews and bookmarks of one session."""
     try:
@@ -129,7 +129,7 @@ def recording_detail(session_id: str, principal: Viewer, ctx: Ctx,
 
 @router.get("/api/recordings/{session_id}/summary", response_model=SessionOut,
             responses={401: {}, 404: {}, **Unavailable})
-def recording_summary(session_id: str, principal: Viewer, ctx: Ctx) -> SessionOut:
+def recording_summary(session_id: str, principal: CanView, ctx: Ctx) -> SessionOut:
     """One session's list row with its latest review (the replay page's heading; no files
     are read and nothing is audit-logged: opening the replay logs the view)."""
     row = known_session(ctx, session_id)
@@ -148,7 +148,7 @@ def mark_reviewed(session_id: str, body: ReviewIn, principal: Auditor, ctx: Ctx)
 
 
 @router.get("/api/recordings/{session_id}/bookmarks", response_model=list[BookmarkOut], responses={401: {}})
-def list_bookmarks(session_id: str, principal: Viewer, ctx: Ctx) -> list[BookmarkOut]:
+def list_bookmarks(session_id: str, principal: CanView, ctx: Ctx) -> list[BookmarkOut]:
     return [bookmark_out(b) for b in ctx.notes.bookmarks(session_id)]
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
 from fastrec.server.audit import ActorType, AuditAction, AuditStatus
-from fastrec.server.auth import Auditor, Ctx, caller, context
+from fastrec.server.auth import Auditor, CanShare, Ctx, caller, context
 from fastrec.server.routes.recordings import audit, known_session
 from fastrec.server.pages import page_html
 from fastrec.server.schemas import ShareCreated, ShareOut, ShareRequest
@@ -39,7 +39,7 @@ def share_out(link: ShareLink) -> ShareOut:
 
 @router.post("/admin/session-recordings/share/{session_id}", response_model=ShareCreated, status_code=201,
              responses={401: {}, 403: {}, 404: {}})
-def create_share(session_id: str, body: ShareRequest, request: Request, principal: Auditor, ctx: Ctx) -> ShareCreated:
+def create_share(session_id: str, body: ShareRequest, request: Request, principal: CanShare, ctx: Ctx) -> ShareCreated:
     """A read-only link to one recording, valid without login until it expires."""
     known_session(ctx, session_id)
     ttl = share_ttl(body.expiresIn, ctx.settings.share_link_max_ttl_seconds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fastrec.policy.document import Permission
 from fastrec.server.accounts import Role
 from fastrec.server.audit import AuditAction
 from fastrec.server.auth import Ctx, Viewer
@@ -20,9 +21,12 @@ router = APIRouter(tags=["ui"])
 
 @router.get("/api/ui-config", response_model=UiConfig, responses={401: {}})
 def ui_config(principal: Viewer, ctx: Ctx) -> UiConfig:
-    """Settings the web UI needs: WebSocket reconnection, idle threshold, choices it offers."""
+    """Settings the web UI needs: WebSocket reconnection, idle threshold, choices it offers,
+    and what the recording policy lets the signed-in user do with recordings."""
     s = ctx.settings
+    active = ctx.active_policy.current()
     return UiConfig(ws_reconnect_base_delay=s.ws_reconnect_base_delay, ws_reconnect_max_delay=s.ws_reconnect_max_delay,
                     ws_reconnect_max_attempts=s.ws_reconnect_max_attempts, idle_seconds=s.idle_seconds,
                     share_expiry_choices=list(EXPIRY_CHOICES), audit_actions=[a.value for a in AuditAction],
-                    roles=[r.value for r in Role])
+                    roles=[r.value for r in Role],
+                    permissions=[p.value for p in Permission if active.policy.permissions.allows(principal.user.role, p)])

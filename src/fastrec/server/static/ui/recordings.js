@@ -153,7 +153,10 @@ export async function renderRecording(root, ctx) {
   const isAdmin = allows(ctx.user, "admin");
   fill(root, notice("loading", "Loading the recording and verifying its files…"));
   let detail;
+  let may;  // what the recording policy's permissions let this user do
   try {
+    const config = await api("/api/ui-config");
+    may = new Set(config.permissions);
     detail = await api(`/api/recordings/${encodeURIComponent(id)}`);
   } catch (err) {
     fill(root, notice("error", err.status === 404 ? `There is no recording ${id}.` : `Cannot load the recording: ${err.message}`),
@@ -164,7 +167,7 @@ export async function renderRecording(root, ctx) {
   const replayHref = `/replay/${encodeURIComponent(id)}`;
   const actions = h("div.actions", {},
     h("a.button.primary", { href: replayHref, id: "open-replay" }, s.recording ? "Watch live" : "Replay"),
-    canAudit ? h("button", { type: "button", id: "share-button", onclick: async () => {
+    may.has("share") ? h("button", { type: "button", id: "share-button", onclick: async () => {
       const config = await api("/api/ui-config");
       if (await shareDialog(id, { choices: config.share_expiry_choices })) await loadShares();
     } }, "Share…") : null,
@@ -268,7 +271,7 @@ export async function renderRecording(root, ctx) {
       section("Reviews", reviews, reviewForm),
       section("Bookmarks", bookmarks)),
     section(`Segments (${detail.segments.length})`, h("div.table-wrap", {}, segments)),
-    canAudit ? section("Export", exportPanel(id)) : null,
+    may.has("export") ? section("Export", exportPanel(id)) : null,
     canAudit ? section("Share links", shares) : null);
   await loadShares();
 }
