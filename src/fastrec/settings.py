@@ -41,6 +41,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.checks import between
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
+from fastrec.events.rage import DEFAULT_RAGE_RULE, RageRule, parse_rage_rule
 from fastrec.privacy.connection import strip_credentials
 from fastrec.privacy.pii import CustomPattern, parse_custom_patterns
 
@@ -187,6 +188,11 @@ class RecordingSettings(BaseSettings):
     # "name=regex" items separated by spaces; kept as written, parsed when used
     pii_patterns: str = ""
 
+    # --- input events (fastrec.events): clicks, scrolls, key counts, titles, beside the video ---
+    input_events: bool = True
+    # rage clicks: COUNT clicks within RADIUS pixels in SECONDS (kept as written, parsed when used)
+    rage_clicks: str = DEFAULT_RAGE_RULE.text
+
     @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
     @classmethod
     def _fold_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -224,6 +230,15 @@ class RecordingSettings(BaseSettings):
         except ValueError as exc:
             raise PydanticCustomError("pii_patterns", "{reason}", {"reason": str(exc)}) from None
         return value
+
+    @field_validator("rage_clicks", mode="after")
+    @classmethod
+    def _rage_clicks(cls, value: str) -> str:
+        try:
+            parse_rage_rule(value)
+        except ValueError as exc:
+            raise PydanticCustomError("rage_clicks", "{reason}", {"reason": str(exc)}) from None
+        return value.strip()
 
     @field_validator("output_dir", mode="before")
     @classmethod
@@ -269,12 +284,18 @@ class RecordingSettings(BaseSettings):
         max_duration_minutes, max_total_size_gb, max_file_age_days, cleanup_interval_hours,
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
-        password, or None), live_prefix, pii_patterns (as written).
+        password, or None), live_prefix, pii_patterns (as written), input_events,
+        rage_clicks (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
         config["redis_url"] = self.redis_url_shown
         return config
+
+    def rage_rule(self) -> RageRule:
+        """RECORDING_RAGE_CLICKS as a :class:`~fastrec.events.rage.RageRule` (validated
+        when the settings were loaded)."""
+        return parse_rage_rule(self.rage_clicks)
 
     def custom_pii_patterns(self) -> tuple[CustomPattern, ...]:
         """RECORDING_PII_PATTERNS as :class:`~fastrec.privacy.pii.CustomPattern` objects
