@@ -3,8 +3,8 @@
 Sections, in order: the session's metadata (server, user, connection, times, duration,
 sizes, capture, recorder settings), the integrity verdict per part, the timeline of input
 events (from the parts' events files, within the report's time range; "No input events
-recorded." when there are none; the pauses,
-window titles and errors the recorder noted in the metadata follow, as recorded), the
+recorded." when there are none; the pauses, window titles and errors the recorder noted
+in the metadata follow, as recorded), the
 thumbnails at scene changes (:mod:`.thumbnails`), and the click heatmap - a section only
 when the session has one (:func:`~.events.session_heatmap`; none is drawn here).
 
