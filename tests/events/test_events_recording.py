@@ -160,6 +160,18 @@ def test_the_json_export_lists_the_session_events_in_time_order(clicked: Path, t
     assert [e["t"] for e in document["events"]] == sorted(e["t"] for e in document["events"])
 
 
+def test_the_pdf_timeline_shows_the_events(clicked: Path, tmp_path: Path) -> None:
+    from fastrec.export.run import export_session
+
+    outcome = export_session(clicked, "clicks", "pdf", output_dir=tmp_path)
+    text = subprocess.run(["pdftotext", "-layout", str(outcome.path), "-"], capture_output=True, text=True,
+                          check=True, timeout=WAIT).stdout
+    timeline = text.split("Timeline of events", 1)[1]
+    assert "No input events recorded." not in timeline
+    assert timeline.count("rage_click") == 1 and "key_activity" in timeline and "scroll" in timeline
+    assert TYPED not in text
+
+
 def test_retention_and_deletion_remove_the_events_file_with_its_segment_and_nothing_foreign(
         clicked: Path, tmp_path: Path) -> None:
     out = copy_of(clicked, tmp_path)
@@ -178,11 +190,15 @@ def test_retention_and_deletion_remove_the_events_file_with_its_segment_and_noth
     assert record is not None and not events.exists() and not list(again.glob("session_clicks_*"))
 
 
-def test_only_clicks_inside_the_recorded_window_are_kept_as_percent_of_it(
+def test_a_window_recording_keeps_clicks_inside_it_its_title_focus_pauses_and_resumes(
         wm_display: VirtualDisplay, spawn_window: Callable[..., Any], tmp_path: Path) -> None:
     window = spawn_window(wm_display, "400x200+100+100", "#2040e0", process_name="xfreerdp")
     out = tmp_path / "rec"
     manager = manager_for(out, wm_display, mode="rdp_window")
+
+    def seen(kind: EventKind, **fields: Any) -> Callable[[], bool]:
+        return lambda: any(all(getattr(e, k) == v for k, v in fields.items())
+                           for e in of_kind(events_of(out, "win"), kind))
     try:
         assert manager.start_session_recording("win", {"name": "Server"})
         x, y, width, height = wait_recording(manager, "win")["region"]
@@ -190,11 +206,21 @@ def test_only_clicks_inside_the_recorded_window_are_kept_as_percent_of_it(
         xdotool(wm_display, "mousemove", str(x + width + 100), str(y + height + 100), "click", "1")  # outside
         xdotool(wm_display, "mousemove", str(x + width * 3 // 4), str(y + height // 4), "click", "3")
         wait_for(lambda: len(of_kind(events_of(out, "win"), EventKind.CLICK)) == 2, WAIT, "two clicks")
+        other = spawn_window(wm_display, "200x100+700+500", "#e02020")  # takes the focus, covers nothing
+        other.xdotool("windowactivate", sync=True)
+        wait_for(seen(EventKind.FOCUS_CHANGE, focused=False), WAIT, "the focus leaving the window")
+        window.xdotool("windowminimize", sync=True)
+        wait_for(seen(EventKind.PAUSE), WAIT, "a pause")
+        window.xdotool("windowactivate", sync=True)
+        wait_for(seen(EventKind.RESUME), WAIT, "the resume")
+        wait_for(seen(EventKind.FOCUS_CHANGE, focused=True), WAIT, "the focus back on the window")
         assert manager.stop_session_recording("win") and manager.wait_for_session("win", WAIT)
     finally:
         manager.shutdown()
         window.stop()
     events = events_of(out, "win")
+    pause, resume = of_kind(events, EventKind.PAUSE)[0], of_kind(events, EventKind.RESUME)[0]
+    assert pause.reason and pause.t <= resume.t
     clicks = of_kind(events, EventKind.CLICK)
     assert [(c.button, c.x, c.y) for c in clicks] == [("left", 25.0, 50.0), ("right", 75.0, 25.0)]
     titles = of_kind(events, EventKind.TITLE_CHANGE)
