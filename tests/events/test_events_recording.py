@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 from polling import wait_for
-from x11_windows import needs_x
+from x11_windows import RDP_CLIENT_SCRIPT, needs_x
 
 from fastrec.demo.display import VirtualDisplay
+from fastrec.engine.protocol import SegmentPolicy
 from fastrec.events.file import read_events, read_session_events, session_event_files
 from fastrec.events.model import EventKind
 from fastrec.manager import RecordingManager
@@ -43,11 +44,13 @@ def xdotool(display: VirtualDisplay, *args: str) -> None:
     subprocess.run(["xdotool", *args], env=display.env, check=True, timeout=WAIT, capture_output=True)
 
 
-def manager_for(out: Path, display: VirtualDisplay, mode: str = "full_screen", **settings: Any) -> RecordingManager:
+def manager_for(out: Path, display: VirtualDisplay, mode: str = "full_screen", policy: SegmentPolicy | None = None,
+                **settings: Any) -> RecordingManager:
     values: dict[str, Any] = {"enabled": True, "output_dir": str(out), "encoder_workers": 1, "fps": 10,
                               "live_announce": False}
     values.update(settings)
-    return RecordingManager(load_settings(**values), mode=mode, display=display.display, cleanup_schedule=False)
+    return RecordingManager(load_settings(**values), mode=mode, display=display.display, cleanup_schedule=False,
+                            segment_policy=policy)
 
 
 def wait_recording(manager: RecordingManager, session_id: str) -> dict[str, Any]:
@@ -225,6 +228,38 @@ def test_a_window_recording_keeps_clicks_inside_it_its_title_focus_pauses_and_re
     assert [(c.button, c.x, c.y) for c in clicks] == [("left", 25.0, 50.0), ("right", 75.0, 25.0)]
     titles = of_kind(events, EventKind.TITLE_CHANGE)
     assert titles and titles[0].title == window.title  # the window's title as the capture process reported it
+
+
+def test_events_follow_the_rotated_parts_each_file_sealed_with_its_part(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    with VirtualDisplay(WIDTH, HEIGHT) as display:
+        # a window whose text changes ten times a second: frames keep coming, parts rotate
+        ticking = subprocess.Popen([sys.executable, "-c", RDP_CLIENT_SCRIPT], env=display.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        manager = manager_for(out, display, policy=SegmentPolicy(max_seconds=1.0))
+        try:
+            assert manager.start_session_recording("parts", {"name": "srv"})
+            wait_recording(manager, "parts")
+            for n in range(3):  # one click per part
+                part = wait_for(lambda: manager.get_recording_status("parts")["current_part"], WAIT, "a part")
+                xdotool(display, "mousemove", str(100 + 200 * n), "400", "click", "1")
+                wait_for(lambda: len(of_kind(events_of(out, "parts"), EventKind.CLICK)) == n + 1, WAIT, "the click")
+                wait_for(lambda: (manager.get_recording_status("parts")["current_part"] or 0) > part, WAIT,
+                         "the next part")
+            assert manager.stop_session_recording("parts") and manager.wait_for_session("parts", WAIT)
+        finally:
+            manager.shutdown()
+            ticking.kill()
+            ticking.wait(WAIT)
+    files = session_event_files(out, "parts")
+    assert len(files) >= 2  # the clicks went to the parts open when they happened
+    for meta, path in files:
+        found = read_events(path)
+        assert found.header is not None and found.header.part == meta.chain.part
+        assert meta.events is not None and meta.events.sha256 and not found.torn
+    clicks = of_kind(events_of(out, "parts"), EventKind.CLICK)
+    assert [c.x for c in clicks] == [15.62, 46.88, 78.12]  # 100, 300, 500 of 640 px, two decimals
+    assert verify_session(out, "parts").ok
 
 
 def test_a_rage_click_raises_an_alert_on_the_live_websocket(tmp_path: Path) -> None:
