@@ -152,7 +152,11 @@ class SessionInput:
                 self._flush_keys(force=True)
             entry = self._parts.pop(number, None)
             if entry is not None and entry[1] is not None:
-                entry[1].close()
+                try:
+                    entry[1].close()
+                except OSError as exc:  # a disk gone read-only: the part is still sealed as it is
+                    log.error("Input events file could not be closed cleanly", session_id=self.session_id,
+                              file=entry[0].name, error=str(exc))
             return number in self._written
 
     def _newest(self) -> int | None:
