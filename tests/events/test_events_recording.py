@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from polling import wait_for
 from x11_windows import RDP_CLIENT_SCRIPT, needs_x
@@ -332,8 +333,12 @@ def test_a_recorder_killed_with_sigkill_leaves_a_readable_events_file_that_recov
                 return files if files and len(of_kind(list(read_events(files[0]).events), EventKind.CLICK)) == 2 \
                     else None
             [path] = wait_for(two_clicks, WAIT, "two clicks in the events file")
+            engine = psutil.Process(host.pid).children(recursive=True)  # in process groups of their own
             os.killpg(host.pid, signal.SIGKILL)
             host.wait(WAIT)
+            # the engine's processes outlive the host only to finish the video they hold
+            wait_for(lambda: not [p for p in engine if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+                     WAIT, "the engine's processes to finish")
         finally:
             if host.poll() is None:
                 os.killpg(host.pid, signal.SIGKILL)
@@ -348,4 +353,5 @@ def test_a_recorder_killed_with_sigkill_leaves_a_readable_events_file_that_recov
         assert manager.initialize()
     meta = read_metadata(next(out.glob("*_metadata.json")))
     assert meta.status == "interrupted" and meta.events is not None and meta.events.sha256
-    assert verify_session(out, "killed").ok
+    report = verify_session(out, "killed")
+    assert report.ok, report.summary
