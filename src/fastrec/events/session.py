@@ -86,6 +86,7 @@ class SessionInput:
         self._lock = threading.RLock()
         self._parts: dict[int, tuple[Path, EventsWriter | None]] = {}  # open parts: path, writer once made
         self._written: set[int] = set()  # parts whose file was created
+        self._failed: set[int] = set()  # parts whose file could not be created or written
         self._pending: list[Event] = []
         self._dropped = 0
         self._region: tuple[int, int, int, int] | None = None
@@ -171,6 +172,8 @@ class SessionInput:
             self._pending.append(event)
             return
         path, writer = self._parts[number]
+        if number in self._failed:
+            return  # said once; the video matters more than its events
         try:
             if writer is None:
                 writer = EventsWriter(path, EventsHeader(session_id=self.session_id, part=number,
@@ -178,10 +181,10 @@ class SessionInput:
                 self._parts[number] = (path, writer)
                 self._written.add(number)
             writer.write(event)
-        except OSError as exc:  # a full disk: the video matters more; say so once per part
-            log.error("Input event could not be written", session_id=self.session_id, file=path.name,
-                      error=str(exc))
-            self._parts[number] = (path, writer)
+        except OSError as exc:  # a full disk, a name taken: say so once, drop this part's events
+            log.error("Input events of this part could not be written; they are dropped",
+                      session_id=self.session_id, file=path.name, error=str(exc))
+            self._failed.add(number)
             return
         self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
 
