@@ -230,6 +230,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
         "database_url", "s3_url", "s3_endpoint_url", "s3_cache_gb", "pii_patterns", "ocr_pii", "ocr_max_delay",
+        "input_events", "rage_clicks",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0
     assert config["output_dir"] == str(tmp_path / "r")
@@ -348,3 +349,23 @@ def test_pii_patterns_from_an_env_file(tmp_path: Path) -> None:
     assert [(p.name, p.regex) for p in settings.custom_pii_patterns()] == [
         ("employee_id", r"EMP-\d{6}"), ("ticket", r"(?i)tck\d{8}")]
     assert load_settings().custom_pii_patterns() == ()  # unset: none, the built-in kinds only
+
+
+def test_input_events_and_rage_clicks_are_settings_with_one_line_errors(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.input_events is True and settings.rage_clicks == "3/8px/2s"
+    assert (settings.rage_rule().count, settings.rage_rule().radius_px, settings.rage_rule().window_seconds) \
+        == (3, 8.0, 2.0)
+    env = tmp_path / ".env"
+    env.write_text("RECORDING_INPUT_EVENTS=false\nRECORDING_RAGE_CLICKS=4/12px/1.5s\n")
+    custom = load_settings(env_file=env)
+    assert custom.input_events is False and custom.rage_rule().count == 4
+    assert custom.rage_rule().radius_px == 12.0 and custom.rage_rule().window_seconds == 1.5
+    for bad in ("3/8px", "1/8px/2s", "3/8px/0s", "lots"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings(rage_clicks=bad)
+        assert caught.value.messages == [f"RECORDING_RAGE_CLICKS={bad}: must be COUNT/RADIUSpx/SECONDSs with "
+                                         "COUNT 2 to 100, RADIUS 1 to 1000 pixels and SECONDS 0.1 to 60, "
+                                         "e.g. 3/8px/2s"]
+    with pytest.raises(SettingsError, match="RECORDING_INPUT_EVENTS=maybe: must be true or false"):
+        load_settings(input_events="maybe")

@@ -42,6 +42,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.checks import between
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, FullPolicy
+from fastrec.events.rage import DEFAULT_RAGE_RULE, RageRule, parse_rage_rule
 from fastrec.privacy.connection import strip_credentials
 from fastrec.privacy.pii import CustomPattern, parse_custom_patterns
 from fastrec.storage.database import check_database_url, shown_url
@@ -213,6 +214,11 @@ class RecordingSettings(BaseSettings):
     ocr_pii: bool = False
     ocr_max_delay: Annotated[float, Field(ge=0.1, le=30, allow_inf_nan=False)] = 2.0
 
+    # --- input events (fastrec.events): clicks, scrolls, key counts, titles, beside the video ---
+    input_events: bool = True
+    # rage clicks: COUNT clicks within RADIUS pixels in SECONDS (kept as written, parsed when used)
+    rage_clicks: str = DEFAULT_RAGE_RULE.text
+
     @field_validator("mode", "preset", "full_policy", "log_format", mode="before")
     @classmethod
     def _fold_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -268,6 +274,15 @@ class RecordingSettings(BaseSettings):
             raise PydanticCustomError("pii_patterns", "{reason}", {"reason": str(exc)}) from None
         return value
 
+    @field_validator("rage_clicks", mode="after")
+    @classmethod
+    def _rage_clicks(cls, value: str) -> str:
+        try:
+            parse_rage_rule(value)
+        except ValueError as exc:
+            raise PydanticCustomError("rage_clicks", "{reason}", {"reason": str(exc)}) from None
+        return value.strip()
+
     @field_validator("output_dir", mode="before")
     @classmethod
     def _non_empty_dir(cls, value: Any) -> Any:
@@ -313,7 +328,8 @@ class RecordingSettings(BaseSettings):
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
         password, or None), live_prefix, database_url (without its password, or None), s3_url,
-        s3_endpoint_url (without any credentials), s3_cache_gb, pii_patterns (as written).
+        s3_endpoint_url (without any credentials), s3_cache_gb, pii_patterns (as written),
+        input_events, rage_clicks (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
@@ -322,6 +338,11 @@ class RecordingSettings(BaseSettings):
         config["s3_endpoint_url"] = (None if self.s3_endpoint_url is None
                                      else strip_credentials(self.s3_endpoint_url))
         return config
+
+    def rage_rule(self) -> RageRule:
+        """RECORDING_RAGE_CLICKS as a :class:`~fastrec.events.rage.RageRule` (validated
+        when the settings were loaded)."""
+        return parse_rage_rule(self.rage_clicks)
 
     def custom_pii_patterns(self) -> tuple[CustomPattern, ...]:
         """RECORDING_PII_PATTERNS as :class:`~fastrec.privacy.pii.CustomPattern` objects

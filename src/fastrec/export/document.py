@@ -10,8 +10,10 @@ a change of shape bumps the version):
   of the file as it is on disk now (null when it is gone), ``status`` (the chain verdict:
   ok, modified, missing, reordered, unsealed), ``problems``, and ``metadata``: the part's
   metadata file as stored (unknown keys kept);
-- ``events``: the session's input events (empty until the events step records them:
-  :mod:`.events`), ``events_file``: their file's name (null: none).
+- ``events``: the session's input events in time order (:mod:`.events`; each with
+  ``kind``, ``at``, ``t`` and its kind's fields, see README "Input events"),
+  ``events_file``: the first part's events file (null: none recorded), ``events_files``:
+  every part's, ``events_problems``: damaged files or lines that were skipped.
 
 Nothing is re-derived from user input and nothing is added that the recorder did not
 store: connection details and window titles were redacted when they were recorded.
@@ -71,7 +73,9 @@ class SessionExport(BaseModel):
     integrity: IntegritySummary
     segments: list[SegmentExport]
     events_file: str | None = None
+    events_files: list[str] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)
+    events_problems: list[str] = Field(default_factory=list)
 
 
 def build_document(source: SessionSource, progress: Progress = no_progress) -> SessionExport:
@@ -93,7 +97,8 @@ def build_document(source: SessionSource, progress: Progress = no_progress) -> S
         session_id=source.session_id, exported_at=datetime.now().astimezone(), start_time=source.start,
         end_time=source.end, duration_seconds=(source.end - source.start).total_seconds(),
         size_bytes=source.size_bytes, integrity=IntegritySummary(ok=source.report.ok, summary=source.report.summary),
-        segments=segments, events_file=events.file, events=events.events)
+        segments=segments, events_file=events.file, events_files=events.files, events=events.events,
+        events_problems=events.problems)
 
 
 def export_json(source: SessionSource, output: str | os.PathLike[str],

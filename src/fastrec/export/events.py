@@ -1,16 +1,14 @@
-"""The place for a session's input events in the exports (issue 12's events step).
+"""A session's input events as the exports include them (issue 12).
 
-The events recorder (clicks, scrolls, keyboard activity counts, window titles, focus,
-pauses) is a later step: it will write one events file per session next to the segments.
-Until it exists, every export says so plainly: the JSON has ``"events": []`` and
-``events_file: null``, the PDF's timeline says "no input events recorded".  Nothing here
-invents events: window titles and pauses already in the segments' metadata are shown from
-the metadata, as recorded.
+The events are read from the parts' events files (:mod:`fastrec.events.file`: the files
+each part's metadata names, in part order), as recorded - titles were redacted when they
+were written, keys were never recorded - and listed in time order (by ``t``).  A damaged
+file or line never fails an export: what can be read is listed and the rest is named in
+``problems``.  A session recorded without input events has ``file`` null and no events.
 
-Contract for the events step: :func:`session_events` returns the session's
-:class:`SessionEvents` (its file's name and its events as JSON objects, each with at least
-``at`` (ISO 8601 wall-clock time) and ``kind``), already redacted as written; the exports
-then list them in time order and need no other change.
+Contract for the exports: each event is a JSON object with at least ``kind``
+(:class:`~fastrec.events.model.EventKind`), ``at`` (ISO 8601 wall-clock time) and ``t``
+(seconds since the session's start).
 """
 
 from __future__ import annotations
@@ -20,19 +18,26 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from fastrec.events.file import read_session_events, session_event_files
+
 __all__ = ["SessionEvents", "session_events", "session_heatmap"]
 
 
 class SessionEvents(BaseModel):
     """A session's input events, as the exports include them."""
 
-    file: str | None = Field(default=None, description="the events file's name; null: none recorded")
+    file: str | None = Field(default=None, description="the first part's events file; null: none recorded")
+    files: list[str] = Field(default_factory=list, description="every part's events file, in part order")
     events: list[dict[str, Any]] = Field(default_factory=list, description="in time order")
+    problems: list[str] = Field(default_factory=list, description="unreadable files or lines, skipped")
 
 
 def session_events(directory: Path, session_id: str) -> SessionEvents:
-    """The events of ``session_id`` in ``directory``: none until the events step records them."""
-    return SessionEvents()
+    """The events of ``session_id`` in ``directory``, from every part's events file."""
+    files = [path.name for _, path in session_event_files(directory, session_id)]
+    events, problems = read_session_events(directory, session_id)
+    return SessionEvents(file=files[0] if files else None, files=files,
+                         events=[event.model_dump(mode="json") for event in events], problems=problems)
 
 
 def session_heatmap(directory: Path, session_id: str) -> Path | None:

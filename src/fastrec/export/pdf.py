@@ -2,8 +2,9 @@
 
 Sections, in order: the session's metadata (server, user, connection, times, duration,
 sizes, capture, recorder settings), the integrity verdict per part, the timeline of input
-events (until the events step records them: "No input events recorded."; the pauses,
-window titles and errors the recorder noted in the metadata follow, as recorded), the
+events (from the parts' events files, within the report's time range; "No input events
+recorded." when there are none; the pauses, window titles and errors the recorder noted
+in the metadata follow, as recorded), the
 thumbnails at scene changes (:mod:`.thumbnails`), and the click heatmap - a section only
 when the session has one (:func:`~.events.session_heatmap`; none is drawn here).
 
@@ -140,14 +141,16 @@ def export_pdf(source: SessionSource, output: str | os.PathLike[str], time_range
 
     report.heading("Timeline of events")
     events = session_events(source.directory, source.session_id)
-    shown = [e for e in events.events]
+    shown = [e for e in events.events if _within(e.get("at"), span)]
     if not shown:
         report.line("No input events recorded.")
     else:
         rows = [("Time", "Event", "Details")]
-        rows += [(str(e.get("at", "-")), str(e.get("kind", "-")),
-                  ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "kind"))) for e in shown]
+        rows += [(_when(datetime.fromisoformat(e["at"])), str(e.get("kind", "-")),
+                  ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "kind", "t"))) for e in shown]
         report.table(rows, (45, 30, 105))
+    for problem in events.problems:
+        report.line(f"Events skipped: {problem}")
     noted = _recorder_notes(source, span)
     if noted:
         report.line("Noted by the recorder:")
@@ -180,6 +183,14 @@ def export_pdf(source: SessionSource, output: str | os.PathLike[str], time_range
     write_private(Path(output), bytes(pdf.output()))
     progress(1.0, f"{len(pictures)} thumbnail(s) in {Path(output).name}")
     return PdfReport(Path(output), len(pictures), len(shown))
+
+
+def _within(at: object, span: TimeRange) -> bool:
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError:
+        return False
+    return span.start <= when <= span.end
 
 
 def _recorder_notes(source: SessionSource, span: TimeRange) -> list[tuple[str, ...]]:

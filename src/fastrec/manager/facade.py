@@ -20,6 +20,13 @@ connection); the decision and the rule that made it are logged.
 Unless RECORDING_LIVE_ANNOUNCE is false, an initialized manager announces its live
 sessions to the admin server (:class:`~fastrec.live.announcer.Announcer`, on a thread of
 its own: a store that is down never delays or stops recording).
+
+Unless RECORDING_INPUT_EVENTS is false, each session's input events (clicks, scrolls, key
+counts, titles, focus, pauses, rage clicks) are recorded beside its video parts by a
+:class:`~fastrec.events.session.SessionInput` in this process (X11 RECORD or Windows
+hooks for the screen modes; titles and pauses only for the others); a rage click also
+raises a live ``rage_click`` alert.  No input source (no RECORD extension ...) is logged
+and never a reason not to record.
 """
 
 from __future__ import annotations
@@ -46,8 +53,11 @@ from fastrec.engine.events import (
     SessionStarted,
     SessionState,
 )
-from fastrec.engine.protocol import CaptureMode, SegmentNaming, SegmentPolicy
+from fastrec.engine.protocol import RECORDING_MODES, CaptureMode, SegmentNaming, SegmentPolicy
 from fastrec.engine.recorder import EncodingOptions, Recorder
+from fastrec.events.model import RageClick
+from fastrec.events.session import SessionInput
+from fastrec.events.source import InputSource, InputUnavailable, open_input_source
 from fastrec.live.announcer import Announcer
 from fastrec.live.model import AlertKind
 from fastrec.logs import policy_decision, recording_error, recording_started, recording_stopped
@@ -366,12 +376,17 @@ class RecordingManager:
                 self.recorder.forget(session_id)
                 options = EncodingOptions(crf=settings.quality, preset=settings.preset,
                                           keyframe_interval=settings.keyframe_interval_seconds)
+                session.files.input = self._session_input(session, config.display)
                 self.recorder.start(config, options, policy,
                                     SegmentNaming(session.files.directory, session.files.basename))
             except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
                 log.exception(f"Recording not started for session {session_id}: {exc}",
                               session_id=session_id, error=str(exc))
+                if session.files.input is not None:
+                    session.files.input.close()
                 return False
+            if session.files.input is not None:
+                session.files.input.start()
             self._sessions[session_id] = session
             if session_id in self._order:
                 self._order.remove(session_id)
@@ -612,6 +627,33 @@ class RecordingManager:
             pii_patterns=settings.custom_pii_patterns(), rules=rules,
             ocr=OcrOptions(max_delay=settings.ocr_max_delay) if settings.ocr_pii else None)
 
+    def _session_input(self, session: ManagedSession, display: str | None) -> SessionInput | None:
+        """The session's input events (RECORDING_INPUT_EVENTS), not started yet: with the
+        platform's input source for a real screen, else titles and pauses only."""
+        if not self.settings.input_events:
+            return None
+        source: InputSource | None = None
+        if session.mode in RECORDING_MODES:
+            try:
+                source = open_input_source(display)
+            except InputUnavailable as exc:
+                log.warning(f"Input events of session {session.session_id} are not recorded: {exc}",
+                            session_id=session.session_id, reason=str(exc))
+        session_id = session.session_id
+        return SessionInput(session_id, session.started_at, lambda: self._capture_now(session),
+                            source=source, rage_rule=self.settings.rage_rule(),
+                            on_rage=lambda event: self._on_rage(session_id, event))
+
+    def _on_rage(self, session_id: str, event: RageClick) -> None:
+        """A rage click: logged, and a live ``rage_click`` alert for the admin server."""
+        message = (f"rage click in session {session_id}: {event.clicks} {event.button} clicks "
+                   f"within {event.radius_px:g} px at {event.x:.0f}% x {event.y:.0f}% of the screen")
+        log.warning(message, session_id=session_id, clicks=event.clicks, x=event.x, y=event.y)
+        if self.announcer is not None:
+            self.announcer.alert(AlertKind.RAGE_CLICK, message, session_id, clicks=event.clicks,
+                                 button=str(event.button), x_percent=event.x, y_percent=event.y,
+                                 at_seconds=event.t)
+
     def _apply_rules(self, rules: ScreenRules) -> None:
         """Send ``rules`` to every live session that has other ones (the watcher's tick)."""
         with self._lock:
@@ -744,6 +786,8 @@ class RecordingManager:
     def _finish(self, session: ManagedSession, final: SessionFinished) -> None:
         files = session.files
         files.finish(final.capture)
+        if files.input is not None:
+            files.input.close()
         if not files.parts:  # the engine never opened a file: the claim holds nothing
             _remove_claim(files)
         with self._lock:

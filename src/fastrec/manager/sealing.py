@@ -8,6 +8,10 @@ time, frame counts) when it closes.  Invariants:
   (``previous``); a late or repeated close event never seals a part again.
 - A part whose close never comes (its encoder died, the session ended in an error) is
   sealed ``interrupted`` as it is on disk: its frames are counted from the file.
+- A part's input-events file (:mod:`fastrec.events`) is named in its metadata when the
+  part opens (so it is the recorder's before it exists) and closed for good just before
+  the part is sealed, so the seal's SHA-256 covers all of it; a part that got no events
+  has no file and names none once sealed.
 - The chain continues across recordings of one session id: a session id started again
   after it stopped goes on from the last sealed part found in the directory, so
   ``verify`` sees one chain, not two part 1s.
@@ -30,9 +34,10 @@ from typing import Any
 import structlog
 
 from fastrec.engine.protocol import SegmentInfo
+from fastrec.events.session import SessionInput
 from fastrec.storage.integrity import VideoProbe, link_next, probe_video, seal_segment
-from fastrec.storage.metadata import SegmentMetadata, TimedNote, write_metadata
-from fastrec.storage.naming import VIDEO_SUFFIX, metadata_path, part_basename, video_path
+from fastrec.storage.metadata import EventsFileInfo, SegmentMetadata, TimedNote, write_metadata
+from fastrec.storage.naming import VIDEO_SUFFIX, events_path, metadata_path, part_basename, video_path
 
 log = structlog.get_logger("fastrec.manager")
 
@@ -76,6 +81,7 @@ class SessionFiles:
     # linked to the next part): the object-store uploader (fastrec.manager.uploads)
     on_sealed: Callable[[str], None] | None = None
     noted_until: float = float("-inf")  # capture clock: titles/pauses up to here are in a part
+    input: SessionInput | None = None  # the session's input events, when recorded
     chain_offset: int = field(init=False)  # parts of earlier recordings of this session id
 
     def __post_init__(self) -> None:
@@ -128,7 +134,10 @@ class SessionFiles:
         if self.previous is not None:
             meta.chain.previous_file = self.previous.file.name
             meta.chain.previous_sha256 = self.previous.file.sha256
-        part = Part(number, video, metadata_path(video.parent, video.name[: -len(VIDEO_SUFFIX)]), meta)
+        stem = video.name[: -len(VIDEO_SUFFIX)]
+        if self.input is not None:
+            meta.events = EventsFileInfo(name=self.input.open_part(number, events_path(video.parent, stem)))
+        part = Part(number, video, metadata_path(video.parent, stem), meta)
         self.parts[number] = part
         self._write(part, meta)
         if self.previous is not None:
@@ -181,6 +190,8 @@ class SessionFiles:
     def seal(self, part: Part, info: SegmentInfo | None, capture: dict[str, Any], *,
              status: str = "interrupted") -> None:
         meta = part.meta.model_copy(deep=True)
+        if self.input is not None and not self.input.close_part(part.number):
+            meta.events = None  # no event came during this part: no file
         region = capture.get("region")
         meta.capture.region = tuple(region) if region else meta.capture.region  # type: ignore[assignment]
         meta.capture.output_size = self.output_size or meta.capture.output_size

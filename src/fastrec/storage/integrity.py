@@ -2,7 +2,10 @@
 
 Each sealed segment's metadata records its own SHA-256 and size, the previous part's
 SHA-256 and file name, and ``chain_hash = sha256(previous chain_hash + sha256)`` (hex
-strings, the previous chain hash being empty for part 1).  The previous part's metadata
+strings, the previous chain hash being empty for part 1).  A part with an input-events
+file (``events.name``, :mod:`fastrec.events`) has that file's size and SHA-256 recorded
+too, and its chain hash covers both: ``sha256(previous chain_hash + sha256 +
+events sha256)``; ``verify`` reports an events file that is gone or was changed.  The previous part's metadata
 names the next file as soon as the next part starts, so losing the last part is detected
 too.  :func:`verify_session` walks the chain and says, per part, whether it is intact.
 
@@ -73,9 +76,15 @@ def sha256_stream(handle: Any) -> str:
     return digest.hexdigest()
 
 
-def chain_hash(previous_chain_hash: str | None, sha256: str) -> str:
-    """``sha256(previous_chain_hash + sha256)`` over the hex strings ('' before part 1)."""
-    return hashlib.sha256(((previous_chain_hash or "") + sha256).encode("ascii")).hexdigest()
+def chain_hash(previous_chain_hash: str | None, sha256: str, events_sha256: str | None = None) -> str:
+    """``sha256(previous_chain_hash + sha256 [+ events_sha256])`` over the hex strings (''
+    before part 1); a part without an events file hashes as it always did."""
+    text = (previous_chain_hash or "") + sha256 + (events_sha256 or "")
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _events_sha(meta: SegmentMetadata) -> str | None:
+    return meta.events.sha256 if meta.events is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,20 +199,39 @@ def seal_segment(
     sealed.file.name = path.name
     sealed.file.size_bytes = path.stat().st_size
     sealed.file.sha256 = sha256_file(path)
+    _seal_events(sealed, path.parent)
+    events = _events_sha(sealed)
     if previous is not None:
         sealed.chain.part = previous.chain.part + 1
         sealed.chain.previous_sha256 = previous.file.sha256
         sealed.chain.previous_file = previous.file.name
-        sealed.chain.chain_hash = chain_hash(previous.chain.chain_hash, sealed.file.sha256)
+        sealed.chain.chain_hash = chain_hash(previous.chain.chain_hash, sealed.file.sha256, events)
     else:
         sealed.chain.previous_sha256 = sealed.chain.previous_file = None
-        sealed.chain.chain_hash = chain_hash(None, sealed.file.sha256)
+        sealed.chain.chain_hash = chain_hash(None, sealed.file.sha256, events)
     sealed.status = status
     if end_time is not None:
         end_time = end_time if end_time.tzinfo is not None else end_time.astimezone()
         sealed.end_time = end_time
         sealed.duration_seconds = (end_time - sealed.start_time).total_seconds()
     return sealed
+
+
+def _seal_events(meta: SegmentMetadata, folder: Path) -> None:
+    """Record the size and SHA-256 of the part's events file as it is on disk (a torn last
+    line included: readers skip it).  An events file named but not there is an error of the
+    part, and its name is dropped so that ``verify`` does not call the sealed part damaged."""
+    if meta.events is None or not meta.events.name:
+        meta.events = None
+        return
+    name = meta.events.name
+    events = folder / name
+    if Path(name).name != name or not events.is_file() or events.is_symlink():
+        meta.errors.append(f"events file {name} was not there when the part was sealed")
+        meta.events = None
+        return
+    meta.events.size_bytes = events.stat().st_size
+    meta.events.sha256 = sha256_file(events)
 
 
 def _apply_probe(meta: SegmentMetadata, found: VideoProbe) -> None:
@@ -357,6 +385,27 @@ def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
             return [("missing", f"video cannot be read ({exc.strerror or exc})")]
     if actual != meta.file.sha256:
         return [("modified", f"SHA-256 {actual[:12]}... {where}, {meta.file.sha256[:12]}... recorded")]
+    return _check_events(folder, meta)
+
+
+def _check_events(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
+    """The sealed part's events file against its recorded size and SHA-256."""
+    info = meta.events
+    if info is None or info.sha256 is None:
+        return []
+    name = info.name
+    if not name or Path(name).name != name:
+        return [("modified", f"metadata names no plain events file ({name!r})")]
+    events = folder / name
+    if events.is_symlink() or not events.is_file():
+        return [("missing", f"events file {name} is gone")]
+    size = events.stat().st_size
+    if info.size_bytes is not None and size != info.size_bytes:
+        return [("modified", f"events file {name}: size {size} bytes, metadata says {info.size_bytes}")]
+    actual = sha256_file(events)
+    if actual != info.sha256:
+        return [("modified", f"events file {name}: SHA-256 {actual[:12]}... on disk, "
+                             f"{info.sha256[:12]}... recorded")]
     return []
 
 
@@ -385,7 +434,8 @@ def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]
     # out of place when the two disagree)
     # the chain hash can be recomputed only from a sealed predecessor (or none, for part 1)
     if meta.file.sha256 is not None and (part == 1 or (previous is not None and previous.chain.chain_hash)):
-        expected = chain_hash(previous.chain.chain_hash if previous is not None else None, meta.file.sha256)
+        expected = chain_hash(previous.chain.chain_hash if previous is not None else None, meta.file.sha256,
+                              _events_sha(meta))
         if chain.chain_hash != expected:
             problems.append(("reordered", "chain hash does not follow from the previous part"))
     return problems

@@ -40,6 +40,7 @@ __all__ = [
     "CaptureInfo",
     "ChainInfo",
     "ConnectionInfo",
+    "EventsFileInfo",
     "FileInfo",
     "FrameCounts",
     "MetadataError",
@@ -146,6 +147,15 @@ class FileInfo(_Open):
     sha256: Sha256 | None = None
 
 
+class EventsFileInfo(_Open):
+    """The part's input-events file (:mod:`fastrec.events`), named when the part opens;
+    its size and SHA-256 once sealed (the chain hash then covers it too)."""
+
+    name: FileName = ""
+    size_bytes: Count | None = None
+    sha256: Sha256 | None = None
+
+
 class ChainInfo(_Open):
     """Links to the neighbouring parts; ``chain_hash = sha256(previous chain_hash + sha256)``."""
 
@@ -191,6 +201,7 @@ class SegmentMetadata(_Open):
     frames: FrameCounts = Field(default_factory=FrameCounts)
     capture: CaptureInfo = Field(default_factory=CaptureInfo)
     file: FileInfo = Field(default_factory=FileInfo)
+    events: EventsFileInfo | None = None  # None: no input events recorded for this part
     chain: ChainInfo = Field(default_factory=ChainInfo)
     status: SegmentStatus = "recording"
     errors: list[str] = Field(default_factory=list)

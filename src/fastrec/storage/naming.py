@@ -1,7 +1,8 @@
 """File names of recordings: safe on every filesystem, unique, as the reference names them.
 
 ``session_{con_codigo}_{ServerName}_{YYYYMMDD_HHMMSS}.mp4`` and
-``session_{con_codigo}_{ServerName}_{YYYYMMDD_HHMMSS}_metadata.json``; rotated parts 2, 3 ...
+``session_{con_codigo}_{ServerName}_{YYYYMMDD_HHMMSS}_metadata.json``, and the part's input
+events ``..._events.jsonl`` (:mod:`fastrec.events`); rotated parts 2, 3 ...
 append ``_part{N}`` to the base name.  When a name is already taken (two sessions to one
 server in the same second) :func:`claim_basename` appends ``-2``, ``-3`` ... so that
 nothing is ever overwritten.
@@ -19,12 +20,14 @@ from pathlib import Path
 from fastrec.checks import check_int
 
 __all__ = [
+    "EVENTS_SUFFIX",
     "FALLBACK_COMPONENT",
     "METADATA_SUFFIX",
     "NAME_PREFIX",
     "VIDEO_SUFFIX",
     "basename_of",
     "claim_basename",
+    "events_path",
     "is_recording_basename",
     "metadata_path",
     "part_basename",
@@ -36,6 +39,7 @@ __all__ = [
 NAME_PREFIX = "session_"
 VIDEO_SUFFIX = ".mp4"
 METADATA_SUFFIX = "_metadata.json"
+EVENTS_SUFFIX = "_events.jsonl"
 FALLBACK_COMPONENT = "unknown"
 
 # Byte budgets keep the longest name (server name, "-NN" collision suffix, "_partNNNNN",
@@ -131,10 +135,15 @@ def metadata_path(directory: str | os.PathLike[str], basename: str) -> Path:
     return Path(directory) / f"{basename}{METADATA_SUFFIX}"
 
 
+def events_path(directory: str | os.PathLike[str], basename: str) -> Path:
+    """``directory/{basename}_events.jsonl``: a part's input events, beside its video."""
+    return Path(directory) / f"{basename}{EVENTS_SUFFIX}"
+
+
 def basename_of(path: str | os.PathLike[str]) -> str | None:
-    """The base name of a recording's video or metadata file, or None for other files."""
+    """The base name of a recording's video, metadata or events file, or None for other files."""
     name = Path(path).name
-    for suffix in (METADATA_SUFFIX, VIDEO_SUFFIX):  # metadata first: it is the longer match
+    for suffix in (METADATA_SUFFIX, EVENTS_SUFFIX, VIDEO_SUFFIX):  # the longer matches first
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return None

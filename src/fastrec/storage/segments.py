@@ -1,7 +1,8 @@
 """What is on disk in an output directory: recording segments and the files that make them.
 
-A segment is one base name's video (``.mp4``), its metadata (``_metadata.json``) and any
-leftover temporary files of an atomic write aimed at either (``.{name}.{random}.tmp``).
+A segment is one base name's video (``.mp4``), its metadata (``_metadata.json``), its
+input-events file (``_events.jsonl``, :mod:`fastrec.events`) and any leftover temporary
+files of an atomic write aimed at one of them (``.{name}.{random}.tmp``).
 Retention deletes and counts segments as a whole, so a video never loses its metadata
 and no file of ours is ever left behind.
 
@@ -13,6 +14,8 @@ segments, so this is what keeps it off everybody else's files):
   ``file.name`` is that base name's video;
 - a video is ours only when such a metadata file names it -- ``session_holiday.mp4``,
   ``session_.mp4`` or a video whose metadata is unreadable are not;
+- an events file is ours only when such a metadata file names it (``events.name``, set
+  when the part opens, before the first event is written);
 - a temporary file is ours only when its target is one of those files.
 
 Everything else that merely looks like a recording (a regular file named ``session_*``
@@ -29,6 +32,7 @@ from pathlib import Path
 from fastrec.storage.files import temp_target
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
 from fastrec.storage.naming import (
+    EVENTS_SUFFIX,
     METADATA_SUFFIX,
     NAME_PREFIX,
     VIDEO_SUFFIX,
@@ -47,10 +51,12 @@ class Segment:
     directory: Path
     video: Path | None = None
     metadata: Path | None = None
+    events: Path | None = None
     temps: list[Path] = field(default_factory=list)
     meta: SegmentMetadata | None = None
     meta_error: str | None = None
     size_bytes: int = 0
+    sizes: dict[Path, int] = field(default_factory=dict)  # each file's size, as scanned
     oldest_mtime: float = float("inf")
     newest_mtime: float = float("-inf")
 
@@ -61,12 +67,12 @@ class Segment:
 
     @property
     def files(self) -> list[Path]:
-        """The segment's files in deletion order: video, temp files, metadata last.
+        """The segment's files in deletion order: video, temp files, events, metadata last.
 
         Metadata goes last so that a failure part-way leaves a video with its metadata,
         or metadata that the next run finds again, never a video without its metadata.
         """
-        return [p for p in (self.video, *self.temps, self.metadata) if p is not None]
+        return [p for p in (self.video, *self.temps, self.events, self.metadata) if p is not None]
 
     @property
     def session_id(self) -> str | None:
@@ -97,6 +103,7 @@ class Segment:
 
     def _add(self, path: Path, stat: os.stat_result) -> None:
         self.size_bytes += stat.st_size
+        self.sizes[path] = stat.st_size
         self.oldest_mtime = min(self.oldest_mtime, stat.st_mtime)
         self.newest_mtime = max(self.newest_mtime, stat.st_mtime)
 
@@ -141,6 +148,8 @@ def scan(directory: str | os.PathLike[str]) -> Scan:
             segment.temps.append(path)
         elif name.endswith(METADATA_SUFFIX):
             segment.metadata = path
+        elif name.endswith(EVENTS_SUFFIX):
+            segment.events = path
         else:
             segment.video = path
         segment._add(path, stat)
@@ -148,6 +157,11 @@ def scan(directory: str | os.PathLike[str]) -> Scan:
     for segment in candidates.values():
         reason = _claim(segment)
         if reason is None:
+            events_reason = _claim_events(segment)
+            if events_reason is not None and segment.events is not None:
+                foreign.append((segment.events, events_reason))
+                segment.size_bytes -= segment.sizes.get(segment.events, 0)
+                segment.events = None
             segment.temps.sort()
             segments.append(segment)
         else:
@@ -169,6 +183,16 @@ def _claim(segment: Segment) -> str | None:
     video_name = f"{segment.basename}{VIDEO_SUFFIX}"
     if segment.meta.file.name != video_name:
         return f"its metadata names {segment.meta.file.name!r}, not {video_name!r}"
+    return None
+
+
+def _claim_events(segment: Segment) -> str | None:
+    """None when the segment has no events file or its metadata names it, else why not."""
+    if segment.events is None or segment.meta is None:
+        return None
+    named = segment.meta.events.name if segment.meta.events is not None else None
+    if named != segment.events.name:
+        return "its segment's metadata does not name it"
     return None
 
 

@@ -1,0 +1,159 @@
+"""Input on X11 through the RECORD extension (python-xlib): every client's key and button
+presses as the X server delivers them, with the server's timestamps.
+
+Two connections: RECORD's data connection blocks in ``record_enable_context`` on the
+source's thread, handing each intercepted batch to :meth:`X11RecordSource._on_record`;
+the control connection creates and disables the context (that is what ends the blocking
+call) and answers :meth:`active_window` (``_NET_ACTIVE_WINDOW``, under a lock: an Xlib
+connection is not thread-safe).  Only ButtonPress and KeyPress are taken; a KeyPress's
+key code (``detail``) is read by nobody and dropped here: only the fact of a key press
+leaves this module.  Pointer-generated events from XTEST (xdotool) are device events like
+any other, so the tests drive this with xdotool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import structlog
+
+from fastrec.events.model import MouseButton, ScrollDirection
+from fastrec.events.source import InputSink, InputUnavailable, RawClick, RawKey, RawScroll, ServerClock
+
+__all__ = ["X11RecordSource"]
+
+log = structlog.get_logger("fastrec.events")
+
+_BUTTONS = {1: MouseButton.LEFT, 2: MouseButton.MIDDLE, 3: MouseButton.RIGHT,
+            8: MouseButton.BACK, 9: MouseButton.FORWARD}
+_WHEEL = {4: ScrollDirection.UP, 5: ScrollDirection.DOWN, 6: ScrollDirection.LEFT, 7: ScrollDirection.RIGHT}
+_JOIN_SECONDS = 5.0
+
+
+class X11RecordSource:
+    """:class:`~fastrec.events.source.InputSource` for an X display (default ``$DISPLAY``)."""
+
+    name = "x11-record"
+
+    def __init__(self, display: str | None = None) -> None:
+        self.display_name = display or os.environ.get("DISPLAY")
+        if not self.display_name:
+            raise InputUnavailable("no X display (DISPLAY is not set)")
+        try:
+            from Xlib import X  # noqa: PLC0415 - python-xlib is a Linux-only dependency
+            from Xlib import display as xdisplay  # noqa: PLC0415
+            from Xlib.ext import record  # noqa: PLC0415
+        except ImportError as exc:
+            raise InputUnavailable(f"python-xlib is not installed ({exc})") from exc
+        self._X, self._record = X, record
+        try:
+            self._control: Any = xdisplay.Display(self.display_name)
+            self._data: Any = xdisplay.Display(self.display_name)
+        except Exception as exc:  # noqa: BLE001 - Xlib raises several unrelated types
+            raise InputUnavailable(f"cannot connect to X display {self.display_name}: {exc}") from exc
+        if not self._control.has_extension("RECORD"):
+            self._close_displays()
+            raise InputUnavailable(f"X display {self.display_name} has no RECORD extension")
+        self._lock = threading.Lock()  # the control connection: close() vs active_window()
+        self._clock = ServerClock()
+        self._context: Any = None
+        self._thread: threading.Thread | None = None
+        self._sink: InputSink | None = None
+        self._closed = False
+        atom = self._control.intern_atom
+        self._active_atom = atom("_NET_ACTIVE_WINDOW")
+
+    def start(self, sink: InputSink) -> None:
+        X, record = self._X, self._record
+        self._sink = sink
+        with self._lock:
+            self._context = self._control.record_create_context(0, [record.AllClients], [{
+                "core_requests": (0, 0), "core_replies": (0, 0),
+                "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
+                "delivered_events": (0, 0), "device_events": (X.KeyPress, X.ButtonPress),
+                "errors": (0, 0), "client_started": False, "client_died": False}])
+            self._control.sync()  # the data connection must find the context on the server
+        self._thread = threading.Thread(target=self._run, name=f"fastrec-input-{self.display_name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._data.record_enable_context(self._context, self._on_record)
+        except Exception as exc:  # noqa: BLE001 - the display went away: input ends, recording goes on
+            if not self._closed:
+                log.warning("X input recording ended", display=self.display_name, error=str(exc))
+
+    def _on_record(self, reply: Any) -> None:
+        if reply.category != self._record.FromServer or reply.client_swapped or not reply.data:
+            return
+        from Xlib.protocol import rq  # noqa: PLC0415
+
+        received = time.monotonic()
+        data = reply.data
+        while len(data):
+            event, data = rq.EventField(None).parse_binary_value(data, self._data.display, None, None)
+            self._deliver(event, received)
+
+    def _deliver(self, event: Any, received: float) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        X = self._X
+        stamp = self._clock.stamp(int(event.time), received)
+        if event.type == X.KeyPress:
+            sink(RawKey(stamp))  # event.detail (the key) deliberately goes nowhere
+        elif event.type == X.ButtonPress:
+            x, y = int(event.root_x), int(event.root_y)
+            if event.detail in _WHEEL:
+                sink(RawScroll(stamp, x, y, _WHEEL[event.detail]))
+            elif event.detail in _BUTTONS:
+                sink(RawClick(stamp, x, y, _BUTTONS[event.detail]))
+
+    def active_window(self) -> tuple[int, int, int, int] | None:
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                root = self._control.screen().root
+                prop = root.get_full_property(self._active_atom, self._X.AnyPropertyType)
+                if prop is None or not len(prop.value) or not prop.value[0]:
+                    return None
+                window = self._control.create_resource_object("window", int(prop.value[0]))
+                geometry = window.get_geometry()
+                origin = window.translate_coords(root, 0, 0)
+                return (-int(origin.x), -int(origin.y), int(geometry.width), int(geometry.height))
+            except Exception:  # noqa: BLE001 - a window gone between the two calls: unknown
+                return None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._context is not None:
+                try:
+                    self._control.record_disable_context(self._context)
+                    self._control.flush()
+                except Exception:  # noqa: BLE001 - the display is gone already
+                    pass
+        if self._thread is not None:
+            self._thread.join(_JOIN_SECONDS)
+        with self._lock:
+            if self._context is not None:
+                try:
+                    self._control.record_free_context(self._context)
+                    self._control.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._close_displays()
+
+    def _close_displays(self) -> None:
+        for connection in (self._control, self._data):
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
