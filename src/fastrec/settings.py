@@ -243,10 +243,8 @@ class RecordingSettings(BaseSettings):
     @field_validator("database_url", mode="before")
     @classmethod
     def _database_url(cls, value: Any) -> Any:
-        try:
-            return check_database_url(value)
-        except ValueError as exc:
-            raise PydanticCustomError("database_url", "{problem}", {"problem": str(exc)}) from None
+        return database_url_value(value)
+
     @field_validator("s3_url", mode="before")
     @classmethod
     def _s3_url(cls, value: Any) -> Any:
@@ -387,6 +385,15 @@ class RecordingSettings(BaseSettings):
         for message in messages:
             log.error(f"Invalid recording configuration: {message}", problem=message)
         return not messages
+
+
+def database_url_value(value: Any) -> str | None:
+    """FASTREC_DATABASE_URL as read (recorder and admin server alike): None for SQLite,
+    else the URL; a PydanticCustomError saying what is allowed."""
+    try:
+        return check_database_url(value)
+    except ValueError as exc:
+        raise PydanticCustomError("database_url", "{problem}", {"problem": str(exc)}) from None
 
 
 def s3_url_value(value: Any) -> Any:

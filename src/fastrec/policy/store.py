@@ -53,7 +53,7 @@ from fastrec.policy.errors import (
     PolicyStoreProblem,
     PolicyUnchanged,
 )
-from fastrec.storage.database import PgConnection, is_postgres, migrate
+from fastrec.storage.database import PgConnection, connect_migrated, is_postgres
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.files import ensure_private_dir
 
@@ -174,12 +174,7 @@ class PolicyStore(SqliteOwner):
         self._conn: sqlite3.Connection | PgConnection | None = None
         if is_postgres(database_url):
             ensure_private_dir(self.directory)
-            self._conn = PgConnection(database_url)
-            try:
-                migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
-            except BaseException:
-                self.close()
-                raise
+            self._conn = connect_migrated(database_url, PG_COMPONENT, PG_MIGRATIONS)
             return
         try:
             ensure_private_dir(self.directory)

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fastrec.storage.database import PgConnection, is_postgres, migrate, postgres_ddl
+from fastrec.storage.database import PgConnection, connect_migrated, is_postgres, postgres_ddl
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 
 __all__ = ["ADMIN_DB_FILE", "AdminDatabase"]
@@ -131,12 +131,7 @@ class AdminDatabase(SqliteOwner):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | PgConnection | None = None
         if is_postgres(database_url):
-            self._conn = PgConnection(database_url)
-            try:
-                migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
-            except BaseException:
-                self.close()
-                raise
+            self._conn = connect_migrated(database_url, PG_COMPONENT, PG_MIGRATIONS)
             return
         created = claim_database_file(self.path)
         conn = self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)

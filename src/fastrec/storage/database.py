@@ -255,6 +255,18 @@ def migrate(conn: PgConnection, component: str, steps: Sequence[str]) -> int:
     return len(steps) - version
 
 
+def connect_migrated(url: str, component: str, steps: Sequence[str]) -> PgConnection:
+    """A connection to ``url`` with ``component``'s tables migrated (:func:`migrate`);
+    closed again when that fails."""
+    conn = PgConnection(url)
+    try:
+        migrate(conn, component, steps)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def schema_versions(conn: PgConnection) -> dict[str, int]:
     """The schema version of every store in the database (empty before any migration)."""
     exists = conn.execute("SELECT to_regclass(?)", (SCHEMA_TABLE,)).fetchone()[0]

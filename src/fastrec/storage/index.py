@@ -39,7 +39,7 @@ from typing import Any
 
 import structlog
 
-from fastrec.storage.database import DatabaseUnavailable, PgConnection, is_postgres, migrate, shown_url
+from fastrec.storage.database import DatabaseUnavailable, PgConnection, connect_migrated, is_postgres, shown_url
 from fastrec.storage.dbfile import DatabaseFileProblem, SqliteOwner, claim_database_file
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, iter_metadata
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX
@@ -252,8 +252,7 @@ class RecordingIndex(SqliteOwner):
         # resolved: the recorder and the admin server of one host name a directory alike
         self._origin = f"{socket.gethostname()}:{os.path.realpath(self.recordings_dir)}"
         try:
-            self._conn = PgConnection(url)
-            migrate(self._conn, PG_COMPONENT, PG_MIGRATIONS)
+            self._conn = connect_migrated(url, PG_COMPONENT, PG_MIGRATIONS)
             known = self._conn.execute("SELECT 1 FROM segments WHERE origin = ? LIMIT 1", (self._origin,)).fetchone()
             if known is None:  # a gateway new to this database: its directory is the truth
                 self.rebuild(self.recordings_dir)
