@@ -107,6 +107,8 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   wineboot -i >/dev/null 2>&1 || true
 fi
 export FASTREC_TEST_PROGRAMS="Z:$CACHE/bin"
+# the English model of Debian's tesseract-ocr (scripts/setup.sh), read through Wine's Z: drive
+export TESSDATA_PREFIX='Z:\usr\share\tesseract-ocr\5\tessdata'
 
 echo "== Windows suite (Wine $(wine --version 2>/dev/null | cut -d- -f2), CPython 3.13 for Windows, DISPLAY=$DISPLAY)"
 set +e
@@ -115,7 +117,7 @@ set +e
 # init_sys_streams before running anything
 wine "$PY/python.exe" -m pytest -p no:cacheprovider --confcutdir=tests/windows \
   tests/windows tests/test_diff.py tests/test_convert.py tests/test_masks.py tests/test_ring.py \
-  tests/engine/test_launch.py "$@" </dev/null 2>&1 | cat
+  tests/engine/test_launch.py tests/engine/test_ocr_gate.py tests/engine/test_ocr_stage.py "$@" </dev/null 2>&1 | cat
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then echo "Windows suite: no tests were collected - that is a failure"; exit 1; fi

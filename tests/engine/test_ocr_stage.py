@@ -5,11 +5,10 @@ so the encoder stops - no frame goes around it.  Real processes, rings and Tesse
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import numpy as np
+import psutil
 import pytest
 from ocr_screens import H, LINES, W
 from ocr_screens import text_frame as _frame
@@ -72,7 +71,7 @@ def test_a_stage_that_dies_is_an_error_and_its_ring_closes():
         stage = _stage(ring)
         try:
             with RingReader(stage.endpoint) as reader:
-                os.kill(stage.pid, signal.SIGKILL)
+                psutil.Process(stage.pid).kill()  # SIGKILL; TerminateProcess on Windows
                 with pytest.raises(RingClosed):  # the encoder's side: no frame will come
                     while True:
                         reader.read(timeout=30)
