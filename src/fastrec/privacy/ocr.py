@@ -47,7 +47,8 @@ __all__ = ["OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "de
 PAD: Final = 0.25  # of a box's height, on every side
 MIN_PAD: Final = 2
 LANGUAGE: Final = "eng"
-SMALL_TEXT: Final = 13  # px: a line of words at most this tall is read again at twice the size
+SMALL_TEXT: Final = 12  # px: a line whose words are at most this tall is read again at twice the size
+SMALL_MARGIN: Final = 4  # px kept above and below small lines read again
 #: where Debian (tesseract-ocr), Fedora/Arch, Homebrew and a source build put the models
 TESSDATA_DIRS: Final = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                         "/usr/share/tessdata", "/usr/local/share/tessdata", "/opt/homebrew/share/tessdata")
@@ -142,16 +143,17 @@ class OcrEngine:
         # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
         image = np.ascontiguousarray(255 - grey if np.median(grey) < 128 else grey)
         lines = self._recognise(image)
-        if any(max(w.height for w in line.words) <= SMALL_TEXT for line in lines):
-            # small text (<= 13 px lines) is read far better twice the size (measured on
-            # 12 px screens: '@' lost in 1 of 4 addresses at 1x, none at 2x), at ~1.7x
-            # the cost, paid only where such text is
-            from PIL import Image
-
-            bigger = np.asarray(Image.fromarray(image).resize((2 * width, 2 * height), Image.Resampling.BICUBIC))
-            lines = [OcrLine(tuple(OcrWord(w.text, w.x // 2, w.y // 2, -(-w.width // 2), -(-w.height // 2))
-                                   for w in line.words)) for line in self._recognise(bigger)]
-        return lines
+        small = [line for line in lines if max(w.height for w in line.words) <= SMALL_TEXT]
+        if not small:
+            return lines
+        # small text is read far better at twice the size (measured on 12 px screens: '@'
+        # lost in one address of four at 1x, none at 2x): those lines' rows again, at ~3x
+        # their cost, paid only where such text is
+        top = max(0, min(w.y for line in small for w in line.words) - SMALL_MARGIN)
+        bottom = min(height, max(w.y + w.height for line in small for w in line.words) + SMALL_MARGIN)
+        again = [_shrunk(line, top) for line in self._recognise(_doubled(image[top:bottom]))]
+        kept = [line for line in lines if not top <= _middle(line) < bottom]  # the rest was read again
+        return sorted(kept + again, key=_middle)
 
     def _recognise(self, image: np.ndarray) -> list[OcrLine]:
         height, width = image.shape
@@ -189,6 +191,23 @@ class OcrEngine:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _middle(line: OcrLine) -> float:
+    return sum(w.y + w.height / 2 for w in line.words) / len(line.words)
+
+
+def _doubled(image: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    height, width = image.shape
+    return np.ascontiguousarray(Image.fromarray(image).resize((2 * width, 2 * height), Image.Resampling.BICUBIC))
+
+
+def _shrunk(line: OcrLine, top: int) -> OcrLine:
+    """A line read at twice the size, in the coordinates of the image it was cut from."""
+    return OcrLine(tuple(OcrWord(w.text, w.x // 2, top + w.y // 2, -(-w.width // 2), -(-w.height // 2))
+                         for w in line.words))
 
 
 def _as_digits(text: str) -> str:
