@@ -19,21 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import numpy as np
 
 from fastrec._ext import apply_masks, rgb_to_yuv
 from fastrec.checks import check_int, check_number
-
-
-class MaskKind(StrEnum):
-    """How a region is hidden."""
-
-    BLOCK = "block"  # solid fill
-    BLUR = "blur"  # strong blur (repeated box blur)
-    PIXELATE = "pixelate"  # cells of their mean colour
-    REDACT = "redact"  # light bar with a row of asterisks
+from fastrec.core.mask_kinds import MaskKind
 
 
 _KIND_CODE = {MaskKind.BLOCK: 0, MaskKind.BLUR: 1, MaskKind.PIXELATE: 2, MaskKind.REDACT: 3}

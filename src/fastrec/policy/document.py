@@ -41,11 +41,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.fields import FieldInfo
 
 from fastrec.capture.matching import compile_pattern
-from fastrec.core.masks import MaskKind
+from fastrec.core.mask_kinds import MaskKind
 from fastrec.policy.errors import PolicyError, PolicyProblem
 from fastrec.policy.yaml_lines import SourceMap, load_yaml, path_text
-from fastrec.privacy.pii_kinds import PiiKind
-from fastrec.privacy.screen_rules import PII_DEFAULT_MASK
+from fastrec.privacy.pii_kinds import PII_DEFAULT_MASK, PiiKind
 from fastrec.roles import Role
 from fastrec.settings import RecordingSettings
 

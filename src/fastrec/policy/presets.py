@@ -26,7 +26,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from fastrec.core.masks import MaskKind
+from fastrec.core.mask_kinds import MaskKind
 from fastrec.policy.document import PrivacyPreset, PrivacyRule, WindowTarget
 from fastrec.privacy.pii_kinds import PiiKind
 

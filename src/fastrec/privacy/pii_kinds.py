@@ -9,6 +9,9 @@ detector.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
+
+from fastrec.core.mask_kinds import MaskKind
 
 
 class PiiKind(StrEnum):
@@ -20,3 +23,10 @@ class PiiKind(StrEnum):
     SSN = "ssn"  # US social security number, never-issued numbers excluded
     IBAN = "iban"  # international bank account number, mod-97 check
     CUSTOM = "custom"  # a configured pattern
+
+
+#: the mask of a privacy rule on PII that names no ``mask``: the reference's presets
+#: (redact e-mail addresses and phone numbers, block the highly sensitive rest)
+PII_DEFAULT_MASK: Final = {PiiKind.EMAIL: MaskKind.REDACT, PiiKind.PHONE: MaskKind.REDACT,
+                           PiiKind.CARD: MaskKind.BLOCK, PiiKind.SSN: MaskKind.BLOCK,
+                           PiiKind.IBAN: MaskKind.BLOCK, PiiKind.CUSTOM: MaskKind.BLOCK}

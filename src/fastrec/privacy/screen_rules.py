@@ -37,16 +37,10 @@ from fastrec.capture.base import Region
 from fastrec.capture.matching import WindowInfo, compile_pattern
 from fastrec.core.masks import MaskKind, MaskRegion
 from fastrec.privacy.pii import CustomPattern
-from fastrec.privacy.pii_kinds import PiiKind
+from fastrec.privacy.pii_kinds import PII_DEFAULT_MASK, PiiKind
 
 __all__ = ["DEFAULT_PII_RULES", "PII_DEFAULT_MASK", "PiiRule", "RegionRule", "ScreenRules", "WindowRule",
            "ocr_rules", "screen_rules"]
-
-#: the mask of a privacy rule on PII that names no ``mask``: the reference's presets
-#: (redact e-mail addresses and phone numbers, block the highly sensitive rest)
-PII_DEFAULT_MASK: Final = {PiiKind.EMAIL: MaskKind.REDACT, PiiKind.PHONE: MaskKind.REDACT,
-                           PiiKind.CARD: MaskKind.BLOCK, PiiKind.SSN: MaskKind.BLOCK,
-                           PiiKind.IBAN: MaskKind.BLOCK, PiiKind.CUSTOM: MaskKind.BLOCK}
 
 
 @lru_cache(maxsize=1024)
