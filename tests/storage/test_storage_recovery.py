@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from storage_builders import NOW, NOW_TS, set_mtime, write_fragmented_mp4, write_segment
 
+from fastrec.storage.integrity import NO_KEY
 from fastrec.storage import (
     RecorderProcess,
     SegmentMetadata,
@@ -200,6 +201,7 @@ def test_unplayable_part_is_sealed_interrupted_with_an_error_verify_shows(record
     assert report.summary.splitlines() == [
         f"session {SESSION}: 2 segment(s), chain intact",
         f"  part 2 ({video.name}): ok [interrupted: holds no playable video (0 bytes)]",
+        f"  signatures not checked: {NO_KEY}",
     ]
 
 
