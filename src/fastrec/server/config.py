@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.settings import SettingsError, s3_endpoint_value, s3_url_value, validation_lines
 from fastrec.storage.database import check_database_url, shown_url
+from fastrec.storage.fleet import parse_fleet_urls
+from fastrec.storage.objectstore import parse_s3_url
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
 
@@ -41,6 +43,9 @@ class ServerSettings(BaseSettings):
     # the recorders' object store: parts uploaded there are replayed and exported from it
     s3_url: str | None = Field(None, validation_alias="FASTREC_S3_URL")
     s3_endpoint_url: str | None = Field(None, validation_alias="FASTREC_S3_ENDPOINT_URL", repr=False)
+    # a fleet: the gateways' prefixes (comma-separated s3:// URLs, on FASTREC_S3_ENDPOINT_URL),
+    # whose sessions this server replays, exports and verifies from the store
+    s3_fleet_urls: str | None = Field(None, validation_alias="FASTREC_S3_FLEET_URLS")
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
@@ -75,6 +80,20 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _s3_url(cls, value: Any) -> Any:
         return s3_url_value(value)  # the recorder's rules: both read the same variable
+
+    @field_validator("s3_fleet_urls", mode="before")
+    @classmethod
+    def _s3_fleet_urls(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        urls = parse_fleet_urls(value)
+        for url in urls:
+            try:
+                parse_s3_url(url)
+            except ValueError as exc:
+                raise PydanticCustomError("s3_fleet_urls", "{url}: {reason}; allowed: s3://bucket/prefix, "
+                                          "comma-separated", {"url": url, "reason": str(exc)}) from None
+        return ",".join(urls) or None
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod
