@@ -19,9 +19,9 @@ from cli_jobs import environment as cli_environment
 from cli_jobs import fastrec as _run
 from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
-from fastrec.storage.integrity import NO_KEY
 from fastrec.demo.display import VirtualDisplay
 from fastrec.storage import iter_metadata
+from fastrec.storage.integrity import NO_KEY
 
 COMMANDS = ("demo", "record", "status", "list", "info", "verify", "storage", "cleanup", "watch", "recover", "serve",
             "users")

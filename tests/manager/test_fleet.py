@@ -140,6 +140,9 @@ def test_two_gateways_one_admin_server(s3_bucket: Bucket, postgres_url: str, red
         assert client.get("/api/recordings").json()["sessions"] == []
         for session, _ in GATEWAYS.values():
             assert client.get(f"/api/recordings/{session}/playlist.m3u8").status_code == 404
+        fleet = app.state.ctx.catalogue.fleet
+        fleet.sync(force=True)  # its mirror follows the store: nothing of the deleted sessions is left
+        assert not [p for folder in fleet.folders for p in folder.iterdir()]
 
 
 def _replay_export_verify(client: TestClient, session: str, parts: list[SegmentMetadata], bucket: Bucket,

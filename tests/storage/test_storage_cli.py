@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from storage_builders import NOW, write_segment, write_session
 
-from fastrec.storage.integrity import NO_KEY
 from fastrec.cli import main
 from fastrec.storage import INDEX_FILE
+from fastrec.storage.integrity import NO_KEY
 
 SESSION = "rdp_123_1729950022"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from storage_builders import write_segment, write_session
 
-from fastrec.storage.integrity import NO_KEY
 from fastrec.storage import chain_hash, read_metadata, sha256_file, verify_session, write_metadata
+from fastrec.storage.integrity import NO_KEY
 
 SESSION = "rdp_123_1729950022"
 

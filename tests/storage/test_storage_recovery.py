@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from storage_builders import NOW, NOW_TS, set_mtime, write_fragmented_mp4, write_segment
 
-from fastrec.storage.integrity import NO_KEY
 from fastrec.storage import (
     RecorderProcess,
     SegmentMetadata,
@@ -30,6 +29,7 @@ from fastrec.storage import (
     video_path,
     write_metadata,
 )
+from fastrec.storage.integrity import NO_KEY
 from fastrec.storage.recovery import ORPHAN_AFTER_SECONDS
 
 SESSION = "rdp_123_1729950022"

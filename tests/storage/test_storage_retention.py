@@ -13,8 +13,8 @@ import pytest
 import structlog
 from storage_builders import DAY, NOW, NOW_TS, set_mtime, write_segment, write_session
 
-from fastrec.storage.deletion_log import DELETIONS_FILE
 from fastrec.storage import GB, STATS_FILE, CleanupScheduler, RecorderProcess, RotationManager, write_metadata
+from fastrec.storage.deletion_log import DELETIONS_FILE
 
 
 def manager(directory: Path, **kwargs: Any) -> RotationManager:
