@@ -23,6 +23,7 @@ from fastrec.server.throttle import SlidingWindow
 from fastrec.storage.files import ensure_private_dir
 from fastrec.storage.fleet import FleetMirror, parse_fleet_urls
 from fastrec.storage.objectstore import ObjectStore, store_from_settings
+from fastrec.storage.signing import keyring_from_env
 from fastrec.storage.videos import use_store
 
 __all__ = ["ServerContext"]
@@ -50,7 +51,10 @@ class ServerContext:
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerContext:
-        """Open the admin database in the recordings directory (created 0700 if missing)."""
+        """Open the admin database in the recordings directory (created 0700 if missing).
+        A signing key setting that cannot be used raises SigningKeyError here, at start-up,
+        not at the first integrity check."""
+        keyring_from_env()
         directory = ensure_private_dir(settings.recordings_dir)
         # parts the recorders uploaded (FASTREC_S3_URL) are read from the store when not on disk
         use_store(directory, store_from_settings(settings))
