@@ -550,8 +550,10 @@ def _printable_report(report: Any) -> Any:
 
     return replace(report, session_id=printable(report.session_id), directory=printable(report.directory),
                    unreadable=tuple(map(printable, report.unreadable)),
+                   deletion_log=tuple(map(printable, report.deletion_log)), signatures=printable(report.signatures),
                    segments=tuple(replace(s, file=None if s.file is None else printable(s.file),
-                                          problems=tuple(map(printable, s.problems)))
+                                          problems=tuple(map(printable, s.problems)),
+                                          notes=tuple(map(printable, s.notes)))  # who deleted, why: typed text
                                   for s in report.segments))
 
 

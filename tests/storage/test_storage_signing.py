@@ -268,3 +268,12 @@ def test_a_session_deleted_by_an_admin_is_reported_deleted(recordings: Path, key
     assert report.ok and [c.status for c in report.segments] == ["deleted", "deleted"]
     assert report.segments[0].notes[0].startswith("deleted by alice on ")
     assert report.segments[0].notes[0].endswith("(GDPR request)")
+
+
+def test_who_deleted_and_why_are_printed_escaped(recordings: Path, key_file: Path):
+    write_session(recordings, 1)
+    delete_session(recordings, SESSION, by="eve\x1b]0;owned\x07", reason="\x1b[31mred")
+    cli = _fastrec("verify", SESSION, "--output-dir", str(recordings))
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "deleted by eve\\x1b]0;owned\\x07 on " in cli.stdout and "(\\x1b[31mred)" in cli.stdout
+    assert "\x1b" not in cli.stdout
