@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from fastrec.storage.files import create_private, read_private
-from fastrec.storage.signing import KeyRing, Signature, keyring_from_env
+from fastrec.storage.signing import FROM_ENV, KeyRing, Signature, resolve_keys
 
 __all__ = ["DELETIONS_FILE", "RETENTION", "DeletedPart", "DeletionRecord", "append_deletion", "read_deletions",
            "record_content", "verify_deletions"]
@@ -40,7 +40,6 @@ __all__ = ["DELETIONS_FILE", "RETENTION", "DeletedPart", "DeletionRecord", "appe
 DELETIONS_FILE = "fastrec_deletions.jsonl"
 RETENTION = "retention"  # the ``by`` of records that retention writes
 _MAX_LOG = 256 * 1024 * 1024
-_FROM_ENV: Any = object()
 
 
 class DeletedPart(BaseModel):
@@ -110,12 +109,12 @@ def verify_deletions(directory: str | os.PathLike[str]) -> list[str]:
 
 
 def append_deletion(directory: str | os.PathLike[str], record: DeletionRecord, *,
-                    keys: KeyRing | None = _FROM_ENV) -> DeletionRecord:
+                    keys: KeyRing | None = FROM_ENV) -> DeletionRecord:
     """Append ``record`` to the log, chained to its last line and signed with ``keys`` (by
     default FASTREC_SIGNING_KEY_FILE / FASTREC_SIGNING_KEY's ring); fsync'ed before it
     returns the record as written.  Callers remove files only after this returns."""
     folder = Path(directory)
-    ring = keyring_from_env() if keys is _FROM_ENV else keys
+    ring = resolve_keys(keys)
     lines = _lines(folder)
     written = record.model_copy(update={"previous": hashlib.sha256(lines[-1].raw).hexdigest() if lines else None,
                                         "signature": None})

@@ -52,7 +52,7 @@ from fastrec.storage.metadata import (
     write_metadata,
 )
 from fastrec.storage.naming import basename_of
-from fastrec.storage.signing import KEY_ENV, KEY_FILE_ENV, KeyRing, keyring_from_env
+from fastrec.storage.signing import FROM_ENV, KEY_ENV, KEY_FILE_ENV, KeyRing, resolve_keys
 from fastrec.storage.videos import open_video
 
 __all__ = [
@@ -78,7 +78,6 @@ _SEVERITY: dict[str, int] = {"ok": 0, "deleted": 0, "unsealed": 1, "unsigned": 2
                              "missing": 5}
 _FINE = ("ok", "deleted")  # a part deleted on record is part of an intact chain
 NO_KEY = f"no signing key configured ({KEY_FILE_ENV} or {KEY_ENV})"
-_FROM_ENV: Any = object()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -371,7 +370,7 @@ def _signature_problem(meta: SegmentMetadata, ring: KeyRing) -> tuple[str, str] 
 
 
 def verify_session(directory: str | os.PathLike[str], session_id: str, *,
-                   keys: KeyRing | None = _FROM_ENV) -> VerifyReport:
+                   keys: KeyRing | None = FROM_ENV) -> VerifyReport:
     """Check every part of ``session_id`` in ``directory`` against its metadata and the chain.
 
     A part is ``ok``; ``deleted`` (an accepted tombstone records its deletion: by an admin
@@ -388,7 +387,7 @@ def verify_session(directory: str | os.PathLike[str], session_id: str, *,
     :class:`~fastrec.storage.signing.SigningKeyError` when that cannot be used); None: no
     signature is checked, and the report says so.
     """
-    ring = keyring_from_env() if keys is _FROM_ENV else keys
+    ring = resolve_keys(keys)
     folder = Path(directory)
     found: list[SegmentMetadata] = []
     corrupt: list[tuple[Path, MetadataError]] = []

@@ -34,7 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from fastrec.storage.files import read_private, write_private
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX, basename_of
-from fastrec.storage.signing import KeyRing, Signature, keyring_from_env
+from fastrec.storage.signing import FROM_ENV, KeyRing, Signature, resolve_keys
 
 __all__ = [
     "FORMAT_VERSION",
@@ -229,10 +229,10 @@ def signed_content(meta: SegmentMetadata) -> dict[str, Any]:
     return meta.model_dump(mode="json", exclude={"signature"})
 
 
-_FROM_ENV: Any = object()
 
 
-def write_metadata(path: str | os.PathLike[str], meta: SegmentMetadata, *, keys: KeyRing | None = _FROM_ENV) -> Path:
+def write_metadata(path: str | os.PathLike[str], meta: SegmentMetadata, *,
+                   keys: KeyRing | None = FROM_ENV) -> Path:
     """Atomically replace the metadata file at ``path`` (0600); the old one survives a failure.
 
     Signed with ``keys`` (by default the ring of FASTREC_SIGNING_KEY_FILE / FASTREC_SIGNING_KEY,
@@ -241,7 +241,7 @@ def write_metadata(path: str | os.PathLike[str], meta: SegmentMetadata, *, keys:
     content as a reader will parse it back, so a value held in memory in another form (a
     naive time) cannot make a good file fail verification.
     """
-    ring = keyring_from_env() if keys is _FROM_ENV else keys
+    ring = resolve_keys(keys)
     clean = SegmentMetadata.model_validate_json(meta.model_dump_json(exclude={"signature"}))
     if ring is not None:
         clean.signature = ring.sign("metadata", signed_content(clean))

@@ -47,6 +47,7 @@ from fastrec.storage.files import read_private, write_new_private, write_private
 
 __all__ = [
     "ALGORITHM",
+    "FROM_ENV",
     "KEY_ENV",
     "KEY_FILE_ENV",
     "KeyRing",
@@ -56,6 +57,7 @@ __all__ = [
     "create_keyring_file",
     "key_id",
     "keyring_from_env",
+    "resolve_keys",
     "rotate_keyring_file",
 ]
 
@@ -65,6 +67,8 @@ KEY_ENV = "FASTREC_SIGNING_KEY"
 KEY_BYTES = 32
 _MAX_RING_BYTES = 1024 * 1024
 SignedKind = Literal["metadata", "deletion"]
+#: the default ``keys`` of the functions that sign or verify: the ring the environment configures
+FROM_ENV: Any = object()
 
 
 class SigningKeyError(ValueError):
@@ -186,6 +190,11 @@ def keyring_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None
         kid = key_id(key)
         return KeyRing({kid: key}, kid, KEY_ENV)
     return None
+
+
+def resolve_keys(keys: KeyRing | None) -> KeyRing | None:
+    """``keys`` itself, or for :data:`FROM_ENV` the ring :func:`keyring_from_env` configures."""
+    return keyring_from_env() if keys is FROM_ENV else keys
 
 
 def _write_ring(path: Path, keys: Mapping[str, bytes], active: str, *, new: bool) -> KeyRing:
