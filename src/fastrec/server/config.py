@@ -18,8 +18,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastrec.settings import SettingsError, s3_endpoint_value, s3_url_value, validation_lines
 from fastrec.storage.database import check_database_url, shown_url
-from fastrec.storage.fleet import parse_fleet_urls
-from fastrec.storage.objectstore import parse_s3_url
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
 
@@ -84,16 +82,9 @@ class ServerSettings(BaseSettings):
     @field_validator("s3_fleet_urls", mode="before")
     @classmethod
     def _s3_fleet_urls(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        urls = parse_fleet_urls(value)
-        for url in urls:
-            try:
-                parse_s3_url(url)
-            except ValueError as exc:
-                raise PydanticCustomError("s3_fleet_urls", "{url}: {reason}; allowed: s3://bucket/prefix, "
-                                          "comma-separated", {"url": url, "reason": str(exc)}) from None
-        return ",".join(urls) or None
+        from fastrec.storage.fleet import fleet_urls_value  # (here: the import block is the settings')
+
+        return fleet_urls_value(value)
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod

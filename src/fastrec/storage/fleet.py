@@ -28,14 +28,17 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from pydantic_core import PydanticCustomError
 
 from fastrec.storage.files import ensure_private_dir, write_private
 from fastrec.storage.metadata import MetadataError, read_metadata
 from fastrec.storage.naming import METADATA_SUFFIX
-from fastrec.storage.objectstore import ObjectStore
+from fastrec.storage.objectstore import ObjectStore, parse_s3_url
 from fastrec.storage.videos import use_store
 
-__all__ = ["MIN_SYNC_SECONDS", "FleetMirror", "parse_fleet_urls"]
+__all__ = ["MIN_SYNC_SECONDS", "FleetMirror", "fleet_urls_value", "parse_fleet_urls"]
 
 MIN_SYNC_SECONDS = 1.0
 FLEET_DIR = "fleet"
@@ -44,6 +47,21 @@ FLEET_DIR = "fleet"
 def parse_fleet_urls(text: str | None) -> list[str]:
     """``FASTREC_S3_FLEET_URLS``: comma-separated ``s3://bucket/prefix`` URLs (empty: none)."""
     return [url.strip() for url in (text or "").split(",") if url.strip()]
+
+
+def fleet_urls_value(value: Any) -> Any:
+    """``FASTREC_S3_FLEET_URLS`` as the admin server reads it: None when empty, else the URLs
+    joined by commas; a PydanticCustomError naming the URL and what is allowed."""
+    if not isinstance(value, str):
+        return value
+    urls = parse_fleet_urls(value)
+    for url in urls:
+        try:
+            parse_s3_url(url)
+        except ValueError as exc:
+            raise PydanticCustomError("s3_fleet_urls", "{url}: {reason}; allowed: s3://bucket/prefix, comma-separated",
+                                      {"url": url, "reason": str(exc)}) from None
+    return ",".join(urls) or None
 
 
 def _folder_name(store: ObjectStore) -> str:
