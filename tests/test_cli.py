@@ -21,6 +21,7 @@ from x11_windows import RDP_CLIENT_SCRIPT, wait_until
 
 from fastrec.demo.display import VirtualDisplay
 from fastrec.storage import iter_metadata
+from fastrec.storage.integrity import NO_KEY
 
 COMMANDS = ("demo", "record", "status", "list", "info", "verify", "storage", "cleanup", "watch", "recover", "serve",
             "users")
@@ -318,7 +319,8 @@ def test_names_are_printed_escaped_by_record_list_info_verify(tmp_path: Path):
     info = _run("info", session, "--output-dir", str(out), cwd=tmp_path)
     assert f"name=srv\\u202eevil\\x9b2J ip=None user=eve\\x1b]0;owned\\x07 type=RDP" in info.stdout
     verify = _run("verify", session, "--output-dir", str(out), cwd=tmp_path)
-    assert verify.stdout == "session s\\x1b[31mRED\\nX: 1 segment(s), chain intact\n"
+    assert verify.stdout == (f"session s\\x1b[31mRED\\nX: 1 segment(s), chain intact\n"
+                             f"  signatures not checked: {NO_KEY}\n")
     outputs = [result.stdout, result.stderr, listing.stdout, info.stdout, verify.stdout]
     assert not [text for text in outputs if _CONTROL.search(text)]
     # JSON escapes by itself, and gives the names back as they are

@@ -48,6 +48,7 @@ from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
 from fastrec.storage.commands import add_db_command, db
+from fastrec.storage.key_commands import add_keys_command, keys
 
 if TYPE_CHECKING:
     from fastrec.settings import RecordingSettings
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(commands)
     add_export_command(commands)
     add_db_command(commands)
+    add_keys_command(commands)
     return parser
 
 
@@ -182,9 +184,13 @@ def add_commands(commands: Any) -> None:
     _common(info, json_output=True)
 
     verify = commands.add_parser("verify", help="check a session's files against their hashes and the chain",
-                                 description="Check every part of SESSION: size, SHA-256, and the hash "
-                                             "chain between parts. Exit 0 when intact, 1 when a part is "
-                                             "modified, missing, reordered or unsealed (each is printed).")
+                                 description="Check every part of SESSION: size, SHA-256, the hash chain "
+                                             "between parts and, with FASTREC_SIGNING_KEY_FILE or "
+                                             "FASTREC_SIGNING_KEY set, each metadata file's signature (the "
+                                             "report says when they were not checked). Parts deleted by "
+                                             "retention or an admin are reported as deleted. Exit 0 when "
+                                             "intact, 1 when a part is modified, missing, reordered, unsealed "
+                                             "or unsigned (each is printed).")
     verify.add_argument("session", metavar="SESSION", help="session id")
     _common(verify, json_output=True)
 
@@ -228,7 +234,8 @@ def add_commands(commands: Any) -> None:
     exits = {
         "record": "1 the recording ended in an error or recorded nothing (or the recording policy excludes "
                   "the connection)",
-        "verify": "1 a part is modified, missing, reordered or unsealed, or the session has no parts",
+        "verify": "1 a part is modified, missing, reordered, unsealed or unsigned (with a signing key "
+                  "configured), or the session has no parts",
         "info": "1 no such session",
         "cleanup": "1 a file could not be deleted",
         "watch": "1 the recorder could not start",
@@ -527,8 +534,11 @@ def _verify(args: argparse.Namespace) -> int:
     report = verify_session(settings.output_dir, args.session)
     if args.json:
         _print_json({"session_id": report.session_id, "ok": report.ok, "unreadable": list(report.unreadable),
+                     "signatures_checked": report.signatures_checked, "signatures": report.signatures,
+                     "deletion_log": list(report.deletion_log),
                      "segments": [{"part": s.part, "file": s.file, "status": s.status,
-                                   "problems": list(s.problems)} for s in report.segments]})
+                                   "problems": list(s.problems), "notes": list(s.notes)}
+                                  for s in report.segments]})
     else:
         print(_printable_report(report).summary)
     return 0 if report.ok else 1
@@ -540,8 +550,10 @@ def _printable_report(report: Any) -> Any:
 
     return replace(report, session_id=printable(report.session_id), directory=printable(report.directory),
                    unreadable=tuple(map(printable, report.unreadable)),
+                   deletion_log=tuple(map(printable, report.deletion_log)), signatures=printable(report.signatures),
                    segments=tuple(replace(s, file=None if s.file is None else printable(s.file),
-                                          problems=tuple(map(printable, s.problems)))
+                                          problems=tuple(map(printable, s.problems)),
+                                          notes=tuple(map(printable, s.notes)))  # who deleted, why: typed text
                                   for s in report.segments))
 
 
@@ -659,6 +671,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
     "serve": serve, "users": users, "policy": policy, "export": export, "db": db,
+    "keys": keys,
 }
 
 

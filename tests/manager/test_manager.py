@@ -291,3 +291,33 @@ def test_masks_that_are_not_mask_regions_are_refused(tmp_path: Path, log_stream)
     errors = [e["event"] for e in log_stream.events() if e.get("reason") == "bad masks"]
     assert errors == ["Recording not started for session bad: masks must be a sequence of MaskRegion, got MaskRegion",
                       "Recording not started for session bad: masks[0] must be a MaskRegion, got str"]
+
+
+def test_an_unusable_signing_key_stops_the_recorder_before_it_writes(tmp_path: Path, log_stream, monkeypatch):
+    """Every metadata file is signed: a recorder that could not sign must not record unsigned."""
+    monkeypatch.setenv("FASTREC_SIGNING_KEY", "not hex")
+    manager = _manager(tmp_path)
+    try:
+        assert manager.initialize() is False
+        assert manager.start_session_recording("s1", CONNECTION) is False
+    finally:
+        manager.shutdown()
+    assert not list((tmp_path / "rec").glob("*.mp4"))  # nothing recorded unsigned
+    events = [e["event"] for e in log_stream.events()]
+    assert any("FASTREC_SIGNING_KEY (value hidden): not hexadecimal" in e for e in events), events
+
+
+def test_a_recording_is_signed_end_to_end(tmp_path: Path, monkeypatch):
+    """Sealing, linking the next part and the last seal all sign: verify checks every part."""
+    monkeypatch.setenv("FASTREC_SIGNING_KEY", "5a" * 32)
+    manager = _manager(tmp_path, segment_policy=SegmentPolicy(max_seconds=0.5))
+    try:
+        assert manager.start_session_recording("signed", CONNECTION)
+        assert wait_until(lambda: manager.get_recording_status("signed").get("segments", 0) >= 3, 60)
+        assert manager.stop_session_recording("signed")
+        assert manager.wait_for_session("signed", 60)
+    finally:
+        manager.shutdown()
+    report = verify_session(tmp_path / "rec", "signed")
+    assert report.ok and report.signatures_checked, report.summary
+    assert len(report.segments) >= 3

@@ -10,6 +10,7 @@ import pytest
 from storage_builders import write_segment, write_session
 
 from fastrec.storage import chain_hash, read_metadata, sha256_file, verify_session, write_metadata
+from fastrec.storage.integrity import NO_KEY
 
 SESSION = "rdp_123_1729950022"
 
@@ -44,7 +45,8 @@ def test_intact_session(recordings: Path) -> None:
     report = verify_session(recordings, SESSION)
     assert report.ok
     assert states(recordings) == [(1, "ok"), (2, "ok"), (3, "ok")]
-    assert report.summary == f"session {SESSION}: 3 segment(s), chain intact"
+    assert report.summary.splitlines() == [f"session {SESSION}: 3 segment(s), chain intact",
+                                           f"  signatures not checked: {NO_KEY}"]
 
 
 def test_modified_segment(recordings: Path) -> None:
@@ -175,7 +177,7 @@ def test_a_gap_in_part_numbers_is_one_check(recordings: Path) -> None:
                                                              (999_999, "ok")]
     assert report.segments[2].problems == ("no metadata for parts 3 to 999998 (999996 parts)",)
     assert report.segments[2].file == parts[2][0].name  # part 2 names its successor
-    assert len(report.summary.splitlines()) == 2
+    assert len(report.summary.splitlines()) == 3  # the verdict, the gap, the signatures
 
 
 def test_metadata_that_fails_validation_is_unreadable_not_fatal(recordings: Path) -> None:

@@ -29,6 +29,7 @@ from fastrec.storage import (
     video_path,
     write_metadata,
 )
+from fastrec.storage.integrity import NO_KEY
 from fastrec.storage.recovery import ORPHAN_AFTER_SECONDS
 
 SESSION = "rdp_123_1729950022"
@@ -200,6 +201,7 @@ def test_unplayable_part_is_sealed_interrupted_with_an_error_verify_shows(record
     assert report.summary.splitlines() == [
         f"session {SESSION}: 2 segment(s), chain intact",
         f"  part 2 ({video.name}): ok [interrupted: holds no playable video (0 bytes)]",
+        f"  signatures not checked: {NO_KEY}",
     ]
 
 

@@ -14,6 +14,7 @@ import structlog
 from storage_builders import DAY, NOW, NOW_TS, set_mtime, write_segment, write_session
 
 from fastrec.storage import GB, STATS_FILE, CleanupScheduler, RecorderProcess, RotationManager, write_metadata
+from fastrec.storage.deletion_log import DELETIONS_FILE
 
 
 def manager(directory: Path, **kwargs: Any) -> RotationManager:
@@ -49,7 +50,7 @@ def test_age_cleanup_deletes_video_and_metadata_together(recordings: Path) -> No
         result = manager(recordings).perform_cleanup()
 
     assert names(recordings) == {mid_video.name, mid_meta.name, new_video.name, new_meta.name, "notes.txt",
-                                 STATS_FILE}
+                                 STATS_FILE, DELETIONS_FILE}
     assert result["deleted_files"] == 3 and result["deleted_segments"] == 1
     assert sorted(result["deleted"]) == sorted([old_video.name, old_meta.name, leftover.name])
     assert result["deleted"][-1] == old_meta.name  # metadata goes last
@@ -67,7 +68,7 @@ def test_force_cleanup_by_age(recordings: Path) -> None:
     new = aged(recordings, 1, con_codigo=3)
     result = manager(recordings).force_cleanup_by_age(days=7)
     assert result["deleted_segments"] == 2
-    assert names(recordings) == {new[0].name, new[1].name, STATS_FILE}
+    assert names(recordings) == {new[0].name, new[1].name, STATS_FILE, DELETIONS_FILE}
     assert mid[0].name in result["deleted"]
     with pytest.raises(ValueError, match="days=-1: must be a number >= 0"):
         manager(recordings).force_cleanup_by_age(days=-1)
@@ -79,7 +80,7 @@ def test_rotated_parts_are_all_deleted(recordings: Path) -> None:
     assert len(names(recordings)) == 6
     result = manager(recordings).perform_cleanup()
     assert result["deleted_segments"] == 3 and result["deleted_files"] == 6
-    assert names(recordings) == {STATS_FILE}
+    assert names(recordings) == {STATS_FILE, DELETIONS_FILE}
 
 
 def test_active_segment_is_never_touched(recordings: Path) -> None:

@@ -91,6 +91,7 @@ from fastrec.storage import (
     video_path,
 )
 from fastrec.storage.objectstore import ObjectStore, store_from_settings
+from fastrec.storage.signing import SigningKeyError, keyring_from_env
 from fastrec.storage.videos import use_store
 
 __all__ = ["OBSERVER_EVENTS", "Observer", "RecordingManager"]
@@ -180,7 +181,8 @@ class RecordingManager:
         """Get ready to record; True when recording is possible.
 
         False (with the reason logged) when ``RECORDING_ENABLED`` is false, a setting is
-        invalid, the output directory cannot be used, the engine cannot start or the
+        invalid (the signing key of FASTREC_SIGNING_KEY_FILE / FASTREC_SIGNING_KEY
+        included), the output directory cannot be used, the engine cannot start or the
         manager was shut down.  Creates the output directory (0700), opens the index
         (``recordings_index.sqlite3``; recording goes on without it when it is damaged),
         seals the parts an earlier recorder left ``recording`` when it was killed, starts
@@ -209,6 +211,11 @@ class RecordingManager:
                     log.error(f"Recording could not be initialized: RECORDING_OCR_PII=true but {exc}",
                               error=str(exc))
                     return False
+            try:
+                keyring_from_env()  # every metadata write signs with it: an unusable key stops here
+            except SigningKeyError as exc:
+                log.error(f"Recording could not be initialized: {exc}", error=str(exc))
+                return False
             try:
                 ensure_private_dir(self.output_dir)
             except OSError as exc:

@@ -11,6 +11,10 @@ Invariants:
   says so (:class:`CatalogueUnavailable`) instead of showing an empty list.
 - Verifying a session hashes all of its files; a verdict is cached until one of its files
   changes size or mtime, so opening a detail page twice costs one hash pass.
+- A fleet (:mod:`fastrec.storage.fleet`): a session another gateway indexed (its rows name
+  a directory of that gateway) is read from the fleet mirror -- its metadata copied from
+  the gateway's prefix of the object store, its videos read from there -- never from the
+  path the row names.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from fastrec.storage.fleet import FleetMirror
 from fastrec.storage.index import INDEX_FILE, IndexEntry, IndexUnavailable, RecordingIndex
 from fastrec.storage.integrity import VerifyReport, verify_session
 from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
@@ -87,8 +92,9 @@ class Catalogue:
     """Read-only view of one recordings directory for the server (thread-safe)."""
 
     def __init__(self, directory: str | os.PathLike[str], idle_seconds: float = 3.0,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, fleet: FleetMirror | None = None) -> None:
         self.directory = Path(directory).resolve()
+        self.fleet = fleet  # the other gateways' sessions, mirrored from the object store
         self.database_url = database_url  # the index in PostgreSQL (a fleet's), or None: the file
         self.idle_seconds = idle_seconds
         self._index: RecordingIndex | None = None
@@ -106,8 +112,32 @@ class Catalogue:
             return self._index
 
     def refresh(self) -> int:
-        """Rebuild the index from the metadata files (what a recorder elsewhere wrote)."""
+        """Rebuild the index from the metadata files (what a recorder elsewhere wrote), and
+        bring the fleet mirror up to the store."""
+        if self.fleet is not None:
+            self.fleet.sync(force=True)
         return self.index().rebuild(self.directory)
+
+    def directory_of(self, session_id: str) -> Path:
+        """Where ``session_id``'s metadata is read: the recordings directory, or the fleet
+        mirror's directory of the gateway that uploaded it."""
+        if self.fleet is not None and not any(e.path.parent.resolve() == self.directory
+                                              for e in self.index().search(session_id=session_id)):
+            found = self.fleet.directory_of(session_id)
+            if found is not None:
+                return found
+        return self.directory
+
+    def _located(self, session_id: str, entries: list[IndexEntry]) -> tuple[Path, list[Path | None]]:
+        """The directory of the session and each entry's metadata file in it."""
+        folder = self.directory_of(session_id)
+        if folder == self.directory:
+            return folder, [entry.metadata_path for entry in entries]
+        paths: list[Path | None] = [folder / entry.metadata_path.name if entry.metadata_path else None
+                                    for entry in entries]
+        if self.fleet is not None and any(p is not None and not p.is_file() for p in paths):
+            self.fleet.sync()  # a part sealed since the last look
+        return folder, paths
 
     def close(self) -> None:
         with self._lock:
@@ -133,10 +163,13 @@ class Catalogue:
         entries = sorted(self.index().search(session_id=session_id), key=lambda e: (e.part, e.start_time))
         if not entries:
             return None
+        folder, paths = self._located(session_id, entries)
+        if folder != self.directory:  # another gateway's: its parts as the mirror has them
+            entries = [replace(e, path=folder / e.path.name, metadata_path=p) for e, p in zip(entries, paths, strict=True)]
         metadata: list[SegmentMetadata | None] = []
-        for entry in entries:
+        for path in paths:
             try:
-                metadata.append(read_metadata(entry.metadata_path) if entry.metadata_path else None)
+                metadata.append(read_metadata(path) if path else None)
             except (MetadataError, OSError):
                 metadata.append(None)
         return SessionParts(session_id, tuple(entries), tuple(metadata))
@@ -147,11 +180,13 @@ class Catalogue:
 
     def verify(self, session_id: str) -> VerifyReport:
         """The integrity verdict of a session's chain (cached while its files are unchanged)."""
-        key = tuple(self._fingerprint(e.path) for e in self.index().search(session_id=session_id))
+        entries = self.index().search(session_id=session_id)
+        folder, metadata = self._located(session_id, entries)
+        key = tuple(self._fingerprint(p) for p in (*(folder / e.path.name for e in entries), *metadata) if p)
         cached = self._verdicts.get(session_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        report = verify_session(self.directory, session_id)
+        report = verify_session(folder, session_id)
         self._verdicts[session_id] = (key, report)
         return report
 
@@ -162,8 +197,14 @@ class Catalogue:
             if entry.part != part:
                 continue
             path = entry.path
-            if path.parent.resolve() != self.directory or path.name in ("", ".", ".."):
-                return None  # an index entry pointing elsewhere is never served
+            if path.name in ("", ".", ".."):
+                return None
+            if path.parent.resolve() != self.directory:
+                folder = self.directory_of(session_id) if self.fleet is not None else None
+                if folder is None or folder == self.directory:
+                    return None  # an index entry pointing elsewhere is never served
+                mirrored = folder / path.name  # another gateway's part: from its prefix of the store
+                return mirrored if videos_for(folder).exists(mirrored) else None
             try:
                 info = os.lstat(path)
             except FileNotFoundError:  # uploaded to the object store and not kept here?

@@ -41,6 +41,9 @@ class ServerSettings(BaseSettings):
     # the recorders' object store: parts uploaded there are replayed and exported from it
     s3_url: str | None = Field(None, validation_alias="FASTREC_S3_URL")
     s3_endpoint_url: str | None = Field(None, validation_alias="FASTREC_S3_ENDPOINT_URL", repr=False)
+    # a fleet: the gateways' prefixes (comma-separated s3:// URLs, on FASTREC_S3_ENDPOINT_URL),
+    # whose sessions this server replays, exports and verifies from the store
+    s3_fleet_urls: str | None = Field(None, validation_alias="FASTREC_S3_FLEET_URLS")
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
@@ -75,6 +78,13 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _s3_url(cls, value: Any) -> Any:
         return s3_url_value(value)  # the recorder's rules: both read the same variable
+
+    @field_validator("s3_fleet_urls", mode="before")
+    @classmethod
+    def _s3_fleet_urls(cls, value: Any) -> Any:
+        from fastrec.storage.fleet import fleet_urls_value  # (here: the import block is the settings')
+
+        return fleet_urls_value(value)
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod

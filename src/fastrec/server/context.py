@@ -21,7 +21,9 @@ from fastrec.server.notes import ReviewNotes
 from fastrec.server.shares import RedisShareStore, ShareStore, SqliteShareStore
 from fastrec.server.throttle import SlidingWindow
 from fastrec.storage.files import ensure_private_dir
-from fastrec.storage.objectstore import store_from_settings
+from fastrec.storage.fleet import FleetMirror, parse_fleet_urls
+from fastrec.storage.objectstore import ObjectStore, store_from_settings
+from fastrec.storage.signing import keyring_from_env
 from fastrec.storage.videos import use_store
 
 __all__ = ["ServerContext"]
@@ -49,7 +51,10 @@ class ServerContext:
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerContext:
-        """Open the admin database in the recordings directory (created 0700 if missing)."""
+        """Open the admin database in the recordings directory (created 0700 if missing).
+        A signing key setting that cannot be used raises SigningKeyError here, at start-up,
+        not at the first integrity check."""
+        keyring_from_env()
         directory = ensure_private_dir(settings.recordings_dir)
         # parts the recorders uploaded (FASTREC_S3_URL) are read from the store when not on disk
         use_store(directory, store_from_settings(settings))
@@ -58,20 +63,26 @@ class ServerContext:
         shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
                               if settings.redis_url else SqliteShareStore(db))
         policy = PolicyStore(directory, database_url=url)
+        fleet_urls = parse_fleet_urls(settings.s3_fleet_urls)
+        fleet = FleetMirror(directory, [ObjectStore(u, settings.s3_endpoint_url) for u in fleet_urls]) \
+            if fleet_urls else None
+        catalogue = Catalogue(directory, idle_seconds=settings.idle_seconds, database_url=url, fleet=fleet)
         return cls(settings=settings, db=db,
                    accounts=Accounts(db, settings.session_hours * 3600),
                    audit=AuditLog(db), shares=shares,
-                   catalogue=Catalogue(directory, idle_seconds=settings.idle_seconds, database_url=url),
+                   catalogue=catalogue,
                    notes=ReviewNotes(db), policy=policy, active_policy=ActivePolicyReader(directory, store=policy),
                    login_failures=SlidingWindow(settings.login_max_failures, settings.login_window_seconds),
                    address_failures=SlidingWindow(settings.login_max_failures * ADDRESS_FACTOR,
                                                   settings.login_window_seconds),
                    ws_attempts=SlidingWindow(settings.ws_attempts_per_minute, 60.0),
-                   exports=ExportJobs(directory, settings.export_workers))
+                   exports=ExportJobs(catalogue.directory_of, settings.export_workers))
 
     def close(self) -> None:
         self.exports.close()
         use_store(self.catalogue.directory, None)
+        if self.catalogue.fleet is not None:
+            self.catalogue.fleet.close()
         self.shares.close()
         self.catalogue.close()
         self.policy.close()

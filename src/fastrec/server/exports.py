@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -70,7 +71,8 @@ class ExportJob:
 class ExportJobs:
     """The server's export jobs: submit, look up, the file of a finished one; :meth:`close`."""
 
-    def __init__(self, recordings: Path, workers: int = 2) -> None:
+    def __init__(self, recordings: Path | Callable[[str], Path], workers: int = 2) -> None:
+        # a directory, or where each session is (the catalogue's: a fleet's sessions are mirrored)
         self.recordings = recordings
         self.directory = Path(tempfile.mkdtemp(prefix="fastrec-exports-"))  # 0700
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastrec-export")
@@ -122,7 +124,8 @@ class ExportJobs:
             self._update(job_id, progress=round(min(1.0, max(0.0, fraction)), 4), message=message)
 
         try:
-            outcome = export_session(self.recordings, job.session_id, job.format, output=self.file(job),
+            folder = self.recordings(job.session_id) if callable(self.recordings) else self.recordings
+            outcome = export_session(folder, job.session_id, job.format, output=self.file(job),
                                      first=first, last=last, progress=progress)
         except ExportRefused as exc:
             self._update(job_id, state="failed", error=str(exc), error_reason=exc.reason, message="refused",

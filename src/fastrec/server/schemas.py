@@ -149,6 +149,8 @@ class IntegrityOut(BaseModel):
     ok: bool
     summary: str
     parts: list[IntegrityPart]
+    signatures_checked: bool = False  # False: no signing key configured on the server
+    signatures: str = ""  # how the signatures were checked, or why not
 
 
 class SessionDetail(BaseModel):

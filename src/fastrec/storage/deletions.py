@@ -1,11 +1,10 @@
 """Deleting a recorded session on purpose, with a record that the integrity chain keeps.
 
 An auditor must be able to tell a recording that was deleted by an admin from one that
-vanished.  Each deletion appends one JSON line to ``fastrec_deletions.jsonl`` in the
-recordings directory: who, when, why, and every part's file name, SHA-256 and chain hash
-(the chain as it was).  The lines are themselves chained: each carries the SHA-256 of
-the line before it (``previous``), so removing or editing a deletion record breaks the
-log's chain (:func:`verify_deletions`).
+vanished.  Each deletion appends one record to the deletion log
+(:mod:`fastrec.storage.deletion_log`: chained, signed when a key is configured): who,
+when, why, and every part's file name, SHA-256 and chain hash (the chain as it was);
+``verify`` then reports those parts as deleted, not missing.
 
 Invariants:
 
@@ -21,16 +20,18 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from fastrec.storage.files import create_private, read_private
+from fastrec.storage.deletion_log import (
+    DELETIONS_FILE,
+    DeletedPart,
+    DeletionRecord,
+    append_deletion,
+    read_deletions,
+    verify_deletions,
+)
 from fastrec.storage.recovery import recorder_alive
 from fastrec.storage.segments import Segment, scan_segments
 from fastrec.storage.videos import store_for
@@ -38,86 +39,9 @@ from fastrec.storage.videos import store_for
 __all__ = ["DELETIONS_FILE", "DeletionRecord", "DeletionRefused", "delete_session", "read_deletions",
            "verify_deletions"]
 
-DELETIONS_FILE = "fastrec_deletions.jsonl"
-_MAX_LOG = 256 * 1024 * 1024
-
-
-class DeletedPart(BaseModel):
-    part: int
-    file: str
-    sha256: str | None = None
-    chain_hash: str | None = None
-    size_bytes: int | None = None
-
-
-class DeletionRecord(BaseModel):
-    """One deletion: ``previous`` is the SHA-256 of the log's previous line (None for the first)."""
-
-    at: float
-    session_id: str
-    by: str
-    reason: str = ""
-    parts: list[DeletedPart] = Field(default_factory=list)
-    previous: str | None = None
-
 
 class DeletionRefused(RuntimeError):
     """The session cannot be deleted now; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Line:
-    raw: bytes
-    record: DeletionRecord | None
-
-
-def _lines(directory: Path) -> list[_Line]:
-    path = directory / DELETIONS_FILE
-    try:
-        data = read_private(path, _MAX_LOG)
-    except FileNotFoundError:
-        return []
-    out: list[_Line] = []
-    for raw in data.splitlines():
-        if not raw.strip():
-            continue
-        try:
-            out.append(_Line(raw, DeletionRecord.model_validate_json(raw)))
-        except ValueError:
-            out.append(_Line(raw, None))
-    return out
-
-
-def read_deletions(directory: str | os.PathLike[str]) -> list[DeletionRecord]:
-    """Every readable deletion record, oldest first."""
-    return [line.record for line in _lines(Path(directory)) if line.record is not None]
-
-
-def verify_deletions(directory: str | os.PathLike[str]) -> list[str]:
-    """Problems with the deletion log's chain (empty when intact)."""
-    problems: list[str] = []
-    previous: str | None = None
-    for number, line in enumerate(_lines(Path(directory)), 1):
-        if line.record is None:
-            problems.append(f"line {number}: not a deletion record")
-        elif line.record.previous != previous:
-            problems.append(f"line {number}: does not follow line {number - 1} (a record was removed or edited)")
-        previous = hashlib.sha256(line.raw).hexdigest()
-    return problems
-
-
-def _append(directory: Path, record: DeletionRecord) -> None:
-    path = directory / DELETIONS_FILE
-    try:
-        os.close(create_private(path))
-    except FileExistsError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.write(fd, record.model_dump_json().encode("utf-8") + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def delete_session(directory: str | os.PathLike[str], session_id: str, *, by: str,
@@ -135,16 +59,13 @@ def delete_session(directory: str | os.PathLike[str], session_id: str, *, by: st
                 and recorder_alive(meta.recorder) is not False:
             raise DeletionRefused(f"session {session_id!r} part {meta.chain.part} is still being recorded "
                                   f"(pid {meta.recorder.pid}); stop it first")
-    lines = _lines(folder)
-    previous = hashlib.sha256(lines[-1].raw).hexdigest() if lines else None
     parts = [DeletedPart(part=s.part, file=s.video_path.name,
                          sha256=s.meta.file.sha256 if s.meta else None,
                          chain_hash=s.meta.chain.chain_hash if s.meta else None,
                          size_bytes=s.meta.file.size_bytes if s.meta else None)
              for s in sorted(segments, key=lambda s: s.part)]
-    record = DeletionRecord(at=time.time(), session_id=session_id, by=by, reason=reason, parts=parts,
-                            previous=previous)
-    _append(folder, record)
+    record = append_deletion(folder, DeletionRecord(at=time.time(), session_id=session_id, by=by, reason=reason,
+                                                    parts=parts))
     store = store_for(folder)
     for segment in segments:
         if store is not None:  # the uploaded copies first: the local metadata records them until then

@@ -17,6 +17,18 @@ the chain (its hash is right) and ``verify`` shows its error on its line.
 
 ``verify`` costs what is on disk, never what a metadata file claims: a gap in the part
 numbers (``chain.part=10000000``) is one line, not one per missing number.
+
+Signatures (:mod:`fastrec.storage.signing`): with a signing key configured, every metadata
+file is signed when written, and ``verify`` checks each part's signature: a session whose
+metadata files were all rewritten consistently (which the hash chain alone cannot tell)
+shows ``modified`` parts, one whose signatures were stripped or made with an unknown key
+``unsigned`` ones.  Without a key, the report says the signatures were not checked.
+
+Deletions (:mod:`fastrec.storage.deletion_log`): a part that an admin or retention
+deleted has a tombstone; ``verify`` reports it ``deleted`` (by whom, on which date) and
+checks the next part's links against the hashes the tombstone kept.  A tombstone counts
+only when its signature holds (with a key configured), so a part deleted by hand is
+still ``missing``.
 """
 
 from __future__ import annotations
@@ -30,14 +42,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from fastrec.storage.deletion_log import DeletedPart, DeletionRecord, read_deletions, record_content, verify_deletions
 from fastrec.storage.metadata import (
     MetadataError,
     SegmentMetadata,
     iter_metadata,
     read_metadata,
+    signed_content,
     write_metadata,
 )
 from fastrec.storage.naming import basename_of
+from fastrec.storage.signing import FROM_ENV, KEY_ENV, KEY_FILE_ENV, KeyRing, resolve_keys
 from fastrec.storage.videos import open_video
 
 __all__ = [
@@ -57,9 +72,12 @@ __all__ = [
 _CHUNK = 1 << 20
 NO_VIDEO = "holds no playable video"
 
-SegmentState = Literal["ok", "modified", "missing", "reordered", "unsealed"]
+SegmentState = Literal["ok", "deleted", "modified", "missing", "reordered", "unsealed", "unsigned"]
 # the worst problem of a segment names its state
-_SEVERITY: dict[str, int] = {"ok": 0, "unsealed": 1, "reordered": 2, "modified": 3, "missing": 4}
+_SEVERITY: dict[str, int] = {"ok": 0, "deleted": 0, "unsealed": 1, "unsigned": 2, "reordered": 3, "modified": 4,
+                             "missing": 5}
+_FINE = ("ok", "deleted")  # a part deleted on record is part of an intact chain
+NO_KEY = f"no signing key configured ({KEY_FILE_ENV} or {KEY_ENV})"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -271,29 +289,37 @@ class VerifyReport:
     directory: Path
     segments: tuple[SegmentCheck, ...]
     unreadable: tuple[str, ...] = field(default=())  # metadata files of the session that cannot be read
+    signatures_checked: bool = False
+    signatures: str = f"not checked: {NO_KEY}"  # how the signatures were checked, or why not
+    deletion_log: tuple[str, ...] = ()  # problems of the deletion log's own chain (when it has tombstones here)
 
     @property
     def ok(self) -> bool:
-        """True when the session has parts, all sealed and intact, and nothing is unreadable."""
-        return bool(self.segments) and not self.unreadable and all(s.status == "ok" for s in self.segments)
+        """True when the session has parts, all sealed and intact (or deleted on record),
+        nothing is unreadable and the deletion log is intact.  Says nothing about
+        signatures when :attr:`signatures_checked` is False: :attr:`summary` says so."""
+        return (bool(self.segments) and not self.unreadable and not self.deletion_log
+                and all(s.status in _FINE for s in self.segments))
 
     @property
     def summary(self) -> str:
         """A few human-readable lines: the verdict, then one line per problem."""
         if not self.segments and not self.unreadable:
             return f"session {self.session_id}: no segments found in {self.directory}"
-        bad = [s for s in self.segments if s.status != "ok"]
-        count = len(bad) + len(self.unreadable)
+        bad = [s for s in self.segments if s.status not in _FINE]
+        count = len(bad) + len(self.unreadable) + len(self.deletion_log)
         head = f"session {self.session_id}: {len(self.segments)} segment(s), "
         lines = [head + (f"{count} problem(s)" if count else "chain intact")]
         for check in self.segments:
             if check.status == "ok" and not check.notes:
                 continue
-            said = check.problems if check.status != "ok" else ()
+            said = check.problems if check.status not in _FINE else ()
             lines.append(f"  part {check.part} ({check.file or 'unknown file'}): {check.status}"
                          + (f" - {'; '.join(said)}" if said else "")
                          + "".join(f" [{note}]" for note in check.notes))
         lines.extend(f"  {name}: metadata cannot be read" for name in self.unreadable)
+        lines.extend(f"  deletion log: {problem}" for problem in self.deletion_log)
+        lines.append(f"  signatures {self.signatures}")
         return "\n".join(lines)
 
 
@@ -305,15 +331,63 @@ def _stem(meta: SegmentMetadata) -> str | None:
     return base.removesuffix(suffix)
 
 
-def verify_session(directory: str | os.PathLike[str], session_id: str) -> VerifyReport:
+@dataclass(frozen=True, slots=True)
+class _Tombstone:
+    """A deleted part as its deletion record kept it."""
+
+    part: DeletedPart
+    record: DeletionRecord
+
+    @property
+    def text(self) -> str:
+        when = datetime.fromtimestamp(self.record.at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        return f"deleted by {self.record.by} on {when}" + (f" ({self.record.reason})" if self.record.reason else "")
+
+
+def _tombstones(folder: Path, session_id: str,
+                ring: KeyRing | None) -> tuple[dict[int, _Tombstone], dict[int, str], tuple[str, ...]]:
+    """The session's accepted tombstones by part, the refused ones' problems by part, and
+    the deletion log's chain problems (when the session has any record in it)."""
+    accepted: dict[int, _Tombstone] = {}
+    refused: dict[int, str] = {}
+    mine = [r for r in read_deletions(folder) if r.session_id == session_id]
+    for record in mine:
+        problem = ring.check("deletion", record_content(record), record.signature) if ring is not None else None
+        for part in record.parts:
+            if problem is None:
+                accepted[part.part] = _Tombstone(part, record)
+            else:
+                refused[part.part] = f"a deletion record by {record.by!r} names it but is refused: {problem}"
+    return accepted, refused, tuple(verify_deletions(folder)) if mine else ()
+
+
+def _signature_problem(meta: SegmentMetadata, ring: KeyRing) -> tuple[str, str] | None:
+    problem = ring.check("metadata", signed_content(meta), meta.signature)
+    if problem is None:
+        return None
+    unsigned = meta.signature is None or meta.signature.key_id not in ring.keys
+    return ("unsigned" if unsigned else "modified", f"metadata {problem}")
+
+
+def verify_session(directory: str | os.PathLike[str], session_id: str, *,
+                   keys: KeyRing | None = FROM_ENV) -> VerifyReport:
     """Check every part of ``session_id`` in ``directory`` against its metadata and the chain.
 
-    A part is ``ok``; ``modified`` (size or SHA-256 differs from its metadata); ``missing``
-    (its video is gone, or a part number before the last, or the next part its
-    predecessor names, has no metadata); ``reordered`` (duplicate part numbers, or the
-    previous hash/name, next name or chain hash do not line up with the neighbours); or
-    ``unsealed`` (no hash recorded yet: still recording or never sealed).
+    A part is ``ok``; ``deleted`` (an accepted tombstone records its deletion: by an admin
+    or by retention); ``modified`` (size or SHA-256 differs from its metadata, or its
+    metadata's signature does not match); ``missing`` (its video is gone, or a part number
+    before the last, or the next part its predecessor names, has no metadata nor
+    tombstone); ``reordered`` (duplicate part numbers, or the previous hash/name, next name
+    or chain hash do not line up with the neighbours); ``unsealed`` (no hash recorded yet:
+    still recording or never sealed); or ``unsigned`` (a key is configured and the
+    metadata has no signature, or one by a key not in the ring).
+
+    ``keys``: the key ring that checks signatures; by default the one configured by
+    FASTREC_SIGNING_KEY_FILE / FASTREC_SIGNING_KEY (raises
+    :class:`~fastrec.storage.signing.SigningKeyError` when that cannot be used); None: no
+    signature is checked, and the report says so.
     """
+    ring = resolve_keys(keys)
     folder = Path(directory)
     found: list[SegmentMetadata] = []
     corrupt: list[tuple[Path, MetadataError]] = []
@@ -330,28 +404,46 @@ def verify_session(directory: str | os.PathLike[str], session_id: str) -> Verify
     by_part: dict[int, list[SegmentMetadata]] = {}
     for meta in found:
         by_part.setdefault(meta.chain.part, []).append(meta)
+    tombs, refused, log_problems = _tombstones(folder, session_id, ring)
     checks: list[SegmentCheck] = []
     last = max(by_part, default=0)
     expected = 1
-    for part in sorted(by_part):  # what is there, never every number up to a claimed part
+    # what is there (or on record as deleted), never every number up to a claimed part
+    for part in sorted(set(by_part) | set(tombs)):
         if part > expected:
-            checks.append(_gap(expected, part - 1, by_part))
-        for meta in by_part[part]:
-            problems = _check_file(folder, meta) + _check_links(meta, by_part)
+            checks.append(_gap(expected, part - 1, by_part, refused))
+        tomb = tombs.get(part)
+        for meta in by_part.get(part, []):
+            problems = _check_file(folder, meta) + _check_links(meta, by_part, tombs)
+            if ring is not None and (signed := _signature_problem(meta, ring)) is not None:
+                problems.append(signed)
+            if tomb is not None and tomb.part.file == meta.file.name \
+                    and all(kind == "missing" for kind, _ in problems):
+                problems = []  # a deletion that was under way: the record says so
+                checks.append(SegmentCheck(part, meta.file.name, "deleted", (), (tomb.text,)))
+                continue
             checks.append(_verdict(part, meta, problems))
+        if part not in by_part and tomb is not None:
+            checks.append(SegmentCheck(part, tomb.part.file, "deleted", (), (tomb.text,)))
         expected = part + 1
     tail = by_part[last][-1] if last else None
-    known = {m.file.name for m in found}
+    known = {m.file.name for m in found} | {t.part.file for t in tombs.values()}
     # a next part that is known elsewhere in the chain is a re-ordering, reported above
     if tail is not None and tail.chain.next_file and tail.chain.next_file not in known:
         video_left = (folder / tail.chain.next_file).is_file()
         checks.append(SegmentCheck(last + 1, tail.chain.next_file, "missing", (
             f"part {last} names it as the next part; no readable metadata"
             + (" (its video is still there)" if video_left else " and no video"),)))
-    return VerifyReport(session_id, folder, tuple(checks), unreadable)
+    checks.sort(key=lambda c: c.part)
+    if ring is None:
+        how, checked = f"not checked: {NO_KEY}", False
+    else:
+        how, checked = f"checked ({len(ring.keys)} key(s) from {ring.source})", True
+    return VerifyReport(session_id, folder, tuple(checks), unreadable, checked, how, log_problems)
 
 
-def _gap(first: int, last: int, by_part: dict[int, list[SegmentMetadata]]) -> SegmentCheck:
+def _gap(first: int, last: int, by_part: dict[int, list[SegmentMetadata]],
+         refused: dict[int, str]) -> SegmentCheck:
     """One check for the missing parts ``first``..``last``, however many they are."""
     before = by_part.get(first - 1, [])
     after = by_part.get(last + 1, [])
@@ -359,7 +451,9 @@ def _gap(first: int, last: int, by_part: dict[int, list[SegmentMetadata]]) -> Se
     if name is None and first == last and after:
         name = after[0].chain.previous_file
     what = f"part {first}" if first == last else f"parts {first} to {last} ({last - first + 1} parts)"
-    return SegmentCheck(first, name, "missing", (f"no metadata for {what}",))
+    said = [f"no metadata for {what}"]
+    said.extend(f"part {p}: {text}" for p, text in sorted(refused.items()) if first <= p <= last)
+    return SegmentCheck(first, name, "missing", tuple(said))
 
 
 def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
@@ -409,7 +503,8 @@ def _check_events(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
     return []
 
 
-def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]]) -> list[tuple[str, str]]:
+def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]],
+                 tombs: dict[int, _Tombstone]) -> list[tuple[str, str]]:
     part, chain, problems = meta.chain.part, meta.chain, []
     if len(by_part[part]) > 1:
         problems.append(("reordered", f"{len(by_part[part])} segments claim part {part}"))
@@ -422,6 +517,14 @@ def _check_links(meta: SegmentMetadata, by_part: dict[int, list[SegmentMetadata]
         previous = candidates[0] if len(candidates) == 1 else None
         # a part still being recorded may not carry its links yet; a sealed one must
         unlinked = meta.file.sha256 is None and chain.previous_sha256 is None and chain.previous_file is None
+        tomb = tombs.get(part - 1) if not candidates else None
+        if tomb is not None and not unlinked:  # the previous part was deleted: its tombstone kept its hashes
+            if chain.previous_sha256 != tomb.part.sha256 or chain.previous_file != tomb.part.file:
+                problems.append(("reordered", f"previous part is not the part {part - 1} deleted on record "
+                                              f"({tomb.part.file})"))
+            elif meta.file.sha256 is not None and tomb.part.chain_hash is not None \
+                    and chain.chain_hash != chain_hash(tomb.part.chain_hash, meta.file.sha256, _events_sha(meta)):
+                problems.append(("reordered", "chain hash does not follow from the deleted previous part"))
         if previous is not None and not unlinked:
             if chain.previous_sha256 != previous.file.sha256:
                 problems.append(("reordered", f"previous SHA-256 does not match part {part - 1}"))

@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from fastrec.storage.files import read_private, write_private
 from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX, basename_of
+from fastrec.storage.signing import FROM_ENV, KeyRing, Signature, resolve_keys
 
 __all__ = [
     "FORMAT_VERSION",
@@ -51,6 +52,7 @@ __all__ = [
     "TimedNote",
     "iter_metadata",
     "read_metadata",
+    "signed_content",
     "write_metadata",
 ]
 
@@ -206,6 +208,7 @@ class SegmentMetadata(_Open):
     status: SegmentStatus = "recording"
     errors: list[str] = Field(default_factory=list)
     recorder: RecorderProcess | None = None  # set while recording (see RecorderProcess)
+    signature: Signature | None = None  # over signed_content(); see fastrec.storage.signing
 
     def to_json(self) -> str:
         """The file's content: indented JSON, ISO 8601 times."""
@@ -221,9 +224,28 @@ class MetadataError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
-def write_metadata(path: str | os.PathLike[str], meta: SegmentMetadata) -> Path:
-    """Atomically replace the metadata file at ``path`` (0600); the old one survives a failure."""
-    return write_private(path, meta.to_json() + "\n")
+def signed_content(meta: SegmentMetadata) -> dict[str, Any]:
+    """What a metadata signature covers: every field (unknown keys too) but the signature."""
+    return meta.model_dump(mode="json", exclude={"signature"})
+
+
+
+
+def write_metadata(path: str | os.PathLike[str], meta: SegmentMetadata, *,
+                   keys: KeyRing | None = FROM_ENV) -> Path:
+    """Atomically replace the metadata file at ``path`` (0600); the old one survives a failure.
+
+    Signed with ``keys`` (by default the ring of FASTREC_SIGNING_KEY_FILE / FASTREC_SIGNING_KEY,
+    :func:`~fastrec.storage.signing.keyring_from_env`); without one, written unsigned (a
+    signature ``meta`` carried is dropped: it would no longer match).  What is signed is the
+    content as a reader will parse it back, so a value held in memory in another form (a
+    naive time) cannot make a good file fail verification.
+    """
+    ring = resolve_keys(keys)
+    clean = SegmentMetadata.model_validate_json(meta.model_dump_json(exclude={"signature"}))
+    if ring is not None:
+        clean.signature = ring.sign("metadata", signed_content(clean))
+    return write_private(path, clean.to_json() + "\n")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> SegmentMetadata:

@@ -217,7 +217,11 @@ class ObjectStore:
 
     def names(self) -> list[str]:
         """The file names of every object of ours under the prefix, sorted."""
-        found: list[str] = []
+        return sorted(self.listing())
+
+    def listing(self) -> dict[str, tuple[int, str]]:
+        """Every object of ours under the prefix: file name -> (size, ETag)."""
+        found: dict[str, tuple[int, str]] = {}
         token: str | None = None
         while True:
             extra = {"ContinuationToken": token} if token else {}
@@ -226,9 +230,9 @@ class ObjectStore:
             for item in reply.get("Contents", ()):
                 name = self.name_of(item["Key"])
                 if name is not None:
-                    found.append(name)
+                    found[name] = (int(item.get("Size", 0)), str(item.get("ETag", "")))
             if not reply.get("IsTruncated"):
-                return sorted(found)
+                return found
             token = reply.get("NextContinuationToken")
 
     def _call(self, what: str, name: str, method: Any, **kwargs: Any) -> Any:

@@ -14,6 +14,9 @@ left alone, whatever its age.  ``cleanup_stats.json`` is read without following 
 and replaced atomically (a link there is replaced, never written through).  With an
 object store (FASTREC_S3_URL) a deleted segment's objects are deleted there first; the
 local metadata stays until they are, so a store that is down only delays the deletion.
+Before anything of a session's part is deleted, a tombstone goes to the deletion log
+(:mod:`fastrec.storage.deletion_log`, signed when a key is configured), so ``verify``
+reports the part as "deleted by retention on DATE", not as missing.
 
 :class:`CleanupScheduler` never busy-loops and never dies: the interval is clamped to
 :data:`MIN_INTERVAL_SECONDS` .. :data:`MAX_INTERVAL_SECONDS` (a wait longer than that
@@ -37,6 +40,7 @@ from typing import Any, Self
 
 import structlog
 
+from fastrec.storage.deletion_log import RETENTION, DeletedPart, DeletionRecord, append_deletion
 from fastrec.storage.files import read_private, write_private
 from fastrec.storage.objectstore import ObjectStore, StoreUnavailable, store_from_settings
 from fastrec.storage.recovery import recorder_alive
@@ -336,6 +340,13 @@ class RotationManager:
             result["skipped"].append({"segment": segment.basename, "reason": protection[0],
                                       "detail": protection[1], "due_to": reason})
             return False
+        if not dry_run:
+            problem = _record_deletion(self.output_dir, segment, now, result, reason)
+            if problem is not None:
+                result["errors"].append(problem)
+                result["skipped"].append({"segment": segment.basename, "reason": "error",
+                                          "detail": problem, "due_to": reason})
+                return False
         if self.store is not None and not dry_run:
             problem = _delete_objects(self.store, segment)
             if problem is not None:
@@ -401,6 +412,25 @@ class RotationManager:
         runs.append(result)
         payload = {"runs": runs[-self.stats_keep:]}
         write_private(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _record_deletion(directory: Path, segment: Segment, now: float, result: dict[str, Any],
+                     reason: str) -> str | None:
+    """The segment's tombstone in the deletion log, written before any of its files goes
+    (so ``verify`` says "deleted by retention" instead of "missing"); the problem, or None."""
+    meta = segment.meta
+    if meta is None:  # not a part of a session (a video without metadata): nothing to chain
+        return None
+    why = (f"older than {result['max_file_age_days']:g} days" if reason == "age"
+           else f"over the size quota of {result['target_size_gb']:g} GB")
+    part = DeletedPart(part=meta.chain.part, file=segment.video_path.name, sha256=meta.file.sha256,
+                       chain_hash=meta.chain.chain_hash, size_bytes=meta.file.size_bytes)
+    try:
+        append_deletion(directory, DeletionRecord(at=now, session_id=meta.session_id, by=RETENTION,
+                                                  reason=why, parts=[part]))
+    except (OSError, ValueError) as exc:  # a full disk, an unusable signing key: delete nothing
+        return f"{segment.basename} not deleted: its deletion record could not be written ({exc})"
+    return None
 
 
 def _delete_objects(store: ObjectStore, segment: Segment) -> str | None:

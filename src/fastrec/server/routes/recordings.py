@@ -119,7 +119,8 @@ def recording_detail(session_id: str, principal: CanView, ctx: Ctx,
         report = ctx.catalogue.verify(session_id)
         integrity = IntegrityOut(ok=report.ok, summary=report.summary, parts=[
             IntegrityPart(part=c.part, file=c.file, status=c.status, problems=list(c.problems), notes=list(c.notes))
-            for c in report.segments])
+            for c in report.segments], signatures_checked=report.signatures_checked,
+            signatures=report.signatures)
     reviews = ctx.notes.reviews(session_id)
     audit(ctx, principal, AuditAction.VIEW, session_id)
     return SessionDetail(session=session_out(row, reviews[-1] if reviews else None), segments=segments,
