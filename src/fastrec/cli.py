@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastrec.checks import bounded_option as _bounded
+from fastrec.crypt.commands import add_crypt_commands, keys, shred
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
 from fastrec.export.commands import add_export_command, export
 from fastrec.policy.commands import add_policy_commands, policy
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(commands)
     add_export_command(commands)
     add_db_command(commands)
+    add_crypt_commands(commands)
     return parser
 
 
@@ -659,6 +661,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
     "serve": serve, "users": users, "policy": policy, "export": export, "db": db,
+    "keys": keys, "shred": shred,
 }
 
 

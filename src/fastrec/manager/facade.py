@@ -41,6 +41,7 @@ from typing import Any, Self
 import structlog
 
 from fastrec.core.masks import MaskRegion
+from fastrec.crypt.context import Encryption, encryption_from_settings, use_encryption
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.ocr_stage import OcrOptions
 from fastrec.engine.events import (
@@ -156,6 +157,8 @@ class RecordingManager:
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # FASTREC_S3_URL: sealed segments move to the object store (fastrec.manager.uploads)
         self.store: ObjectStore | None = store_from_settings(self.settings)
+        # encryption at rest (FASTREC_ENCRYPTION_KEY[_FILE]): the key ring is read in initialize()
+        self.encryption: Encryption | None = None
         self.uploader: Uploader | None = None
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         # (the active policy's retention section, where it sets a limit, over the settings')
@@ -214,6 +217,13 @@ class RecordingManager:
             except OSError as exc:
                 log.error(f"Recording could not be initialized: {exc}", error=str(exc))
                 return False
+            try:  # before recovery: an encrypted part left by a killed recorder is probed decrypted
+                self.encryption = encryption_from_settings(self.settings, self.output_dir)
+            except (ValueError, OSError) as exc:
+                log.error(f"Recording could not be initialized: {exc}", error=str(exc))
+                return False
+            if self.encryption is not None:
+                use_encryption(self.output_dir, self.encryption)
             self.index = self._open_index()
             self._recover()
             if self.store is not None:  # replay and export read uploaded parts from the store
@@ -269,6 +279,8 @@ class RecordingManager:
                 self.uploader.stop()
             if self.store is not None:
                 use_store(self.output_dir, None)
+            if self.encryption is not None:
+                use_encryption(self.output_dir, None)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
@@ -377,8 +389,11 @@ class RecordingManager:
                 options = EncodingOptions(crf=settings.quality, preset=settings.preset,
                                           keyframe_interval=settings.keyframe_interval_seconds)
                 session.files.input = self._session_input(session, config.display)
+                # the session's key (created on its first part, wrapped by the active KEK)
+                encryption = None if self.encryption is None else self.encryption.for_session(session_id)
                 self.recorder.start(config, options, policy,
-                                    SegmentNaming(session.files.directory, session.files.basename))
+                                    SegmentNaming(session.files.directory, session.files.basename),
+                                    encryption=encryption)
             except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
                 log.exception(f"Recording not started for session {session_id}: {exc}",
                               session_id=session_id, error=str(exc))
