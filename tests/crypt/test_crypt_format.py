@@ -136,3 +136,34 @@ def test_the_kek_context_binds_a_wrapped_key_to_its_session():
     with pytest.raises(KeyError_, match="does not unwrap"):
         kek.unwrap(wrapped, b"session b")
     assert "secret=" not in repr(kek)  # key bytes never reach a log line through a repr
+
+
+def test_an_encrypted_events_file_reads_back_every_whole_line_even_unclosed(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from fastrec.crypt.context import Encryption, use_encryption
+    from fastrec.events.file import EventsWriter, read_events
+    from fastrec.events.model import Click, EventsHeader, KeyActivity, MouseButton
+
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ring = load_key_ring(None, "B" * 43 + "=")
+    assert ring is not None
+    encryption = Encryption(ring, SessionKeyStore(tmp_path / "keys", ring))
+    path = tmp_path / "session_1_events.jsonl"
+    writer = EventsWriter(path, EventsHeader(session_id="s1", part=1, session_start=start),
+                          encryption=encryption.for_session("s1"))
+    writer.write(Click(at=start, t=1.0, button=MouseButton.LEFT, x=10.0, y=20.0))
+    writer.write(KeyActivity(at=start, t=2.0, count=5))
+    writer.sync()  # not closed: what a killed recorder leaves
+    stored = path.read_bytes()
+    assert b"click" not in stored and b"key_activity" not in stored and b"s1" in stored  # the header names its session
+    with pytest.raises(OSError, match="encrypted; set FASTREC_ENCRYPTION_KEY_FILE"):
+        read_events(path)
+    use_encryption(tmp_path, encryption)
+    try:
+        path.write_bytes(stored + stored[-30:])  # a torn chunk at the end, as a kill mid-write leaves
+        found = read_events(path)
+        assert found.header is not None and [e.kind for e in found.events] == ["click", "key_activity"]
+    finally:
+        use_encryption(tmp_path, None)
+        writer.close()

@@ -657,7 +657,8 @@ class RecordingManager:
         session_id = session.session_id
         return SessionInput(session_id, session.started_at, lambda: self._capture_now(session),
                             source=source, rage_rule=self.settings.rage_rule(),
-                            on_rage=lambda event: self._on_rage(session_id, event))
+                            on_rage=lambda event: self._on_rage(session_id, event),
+                            encryption=None if self.encryption is None else self.encryption.for_session(session_id))
 
     def _on_rage(self, session_id: str, event: RageClick) -> None:
         """A rage click: logged, and a live ``rage_click`` alert for the admin server."""

@@ -18,6 +18,13 @@ whole, and on a clean close the muxer's ``mfra`` index of the keyframes.  So:
   version remuxed to a plain MP4 with its index first).  ffprobe reads the duration and
   FFmpeg seeks through the ``mfra`` index.
 
+Encrypted (``encryption``: the session's key, :mod:`fastrec.crypt`), a segment is written
+through a :class:`~fastrec.crypt.container.ChunkWriter`: the muxer's bytes collect in memory
+and are sealed as one AEAD chunk each time the file would otherwise end on a whole fragment
+(after the header, after each muxed fragment, after the trailer), so the guarantees above
+hold for the decrypted file: every complete chunk decrypts, and a torn chunk at the end is
+what a crash can leave (cut off like a torn fragment).
+
 Rotation (by size or duration) flushes the old encoder into the old file and starts a
 fresh one whose first frame is a keyframe: the frame that triggered it is written once, in
 the new segment, and the old segment's last frame lasts until it, so consecutive parts
