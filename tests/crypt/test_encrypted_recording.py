@@ -236,3 +236,54 @@ def test_rotation_keeps_old_sessions_readable_and_shred_makes_one_unrecoverable(
     assert entries[1]["actor"].startswith("cli:")
     # the chain of the shredded session still verifies: its files are there, only unreadable
     assert verify_session(out, "before").ok
+
+
+RECORD_AND_WAIT = """
+import sys, time
+from fastrec.manager import RecordingManager
+from fastrec.settings import load_settings
+manager = RecordingManager(load_settings(enabled=True, output_dir=sys.argv[1], encoder_workers=1, fps=10,
+                                         keyframe_interval_seconds=1.0, encryption_key_file=sys.argv[2]),
+                           mode="synthetic", source_options={"width": 320, "height": 240, "fps": 10,
+                                                             "scenario": "video"}, cleanup_schedule=False)
+manager.initialize()
+manager.start_session_recording("sigkill", {"name": "Faulty"})
+while manager.get_recording_status("sigkill")["frames"]["encoded"] < 30:
+    time.sleep(0.05)
+print("RECORDING", manager.recorder.status("sigkill")["encoder_pid"], flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_sigkilled_recorder_leaves_a_prefix_that_recovery_decrypts_and_seals(tmp_path: Path, key_file: Path):
+    import sys
+
+    import psutil
+
+    out = tmp_path / "rec"
+    proc = subprocess.Popen([sys.executable, "-c", RECORD_AND_WAIT, str(out), str(key_file)],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        line = next(line for line in proc.stdout if line.startswith("RECORDING"))
+        encoder = int(line.split()[1])
+        os.kill(encoder, signal.SIGKILL)  # the encoder first: it dies mid-part, with no close
+        os.killpg(proc.pid, signal.SIGKILL)  # then the host, before it can seal anything
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert wait_until(lambda: not psutil.pid_exists(encoder) or psutil.Process(encoder).status() == "zombie", FINISH)
+    (left,) = _parts(out, "sigkill")
+    assert left.status == "recording"
+    manager = _manager(out, key_file)  # its start recovers the killed recorder's part
+    try:
+        assert manager.initialize()
+    finally:
+        manager.shutdown()
+    (sealed,) = _parts(out, "sigkill")
+    assert sealed.status == "interrupted" and sealed.file.sha256 and sealed.frames.encoded > 0, sealed.errors
+    use_settings_store(load_settings(output_dir=str(out), encryption_key_file=str(key_file)))
+    with open_video(out / sealed.file.name) as video:
+        assert not video.handle.finished and _decoded_frames(video.handle) == sealed.frames.encoded
+    assert verify_session(out, "sigkill").ok
