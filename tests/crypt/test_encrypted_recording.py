@@ -121,6 +121,11 @@ def test_an_encrypted_session_is_ciphertext_on_disk_and_replays_exports_and_veri
                        cwd=tmp_path, env=_env(key_file))
     assert exported.returncode == 0, exported.stderr
     assert _decoded_frames(str(target)) >= sum(m.frames.encoded for m in parts) - len(parts)
+    document = fastrec("export", "enc", "--format", "json", "--output-dir", str(out), "--output",
+                       str(tmp_path / "enc.json"), cwd=tmp_path, env=_env(key_file))
+    assert document.returncode == 0, document.stderr
+    segments = json.loads((tmp_path / "enc.json").read_text())["segments"]
+    assert [s["sha256"] for s in segments] == [m.file.sha256 for m in parts]  # the sealed (stored) bytes
     refused = fastrec("export", "enc", "--format", "mp4", "--output-dir", str(out), "--output",
                       str(tmp_path / "nokey.mp4"), cwd=tmp_path)
     assert refused.returncode != 0 and "FASTREC_ENCRYPTION_KEY" in refused.stderr
