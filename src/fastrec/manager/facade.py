@@ -122,7 +122,10 @@ class RecordingManager:
     after :meth:`initialize`).  ``masks``: regions hidden in every session's frames
     (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates), composited in the
     capture process so no unmasked pixel of them leaves it; a session can add its own
-    (:meth:`start_session_recording`), never remove these.
+    (:meth:`start_session_recording`), never remove these.  ``encryption``
+    (:class:`~fastrec.crypt.context.Encryption`): the keys that encrypt every segment and
+    events file, e.g. over a KMS's :class:`~fastrec.crypt.keys.KeyEncryptionKey`; default:
+    FASTREC_ENCRYPTION_KEY_FILE / FASTREC_ENCRYPTION_KEY, or none.
 
     ``policy`` (:class:`~fastrec.policy.active.ActivePolicyReader`) reads the recording
     policy of the output directory before each session starts (:meth:`policy_decision`);
@@ -142,7 +145,8 @@ class RecordingManager:
                  source_options: dict[str, Any] | None = None,
                  segment_policy: SegmentPolicy | None = None,
                  cleanup_schedule: bool = True,
-                 masks: Sequence[MaskRegion] = ()) -> None:
+                 masks: Sequence[MaskRegion] = (),
+                 encryption: Encryption | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.masks = _check_masks(masks)
         self.recorder_factory = recorder_factory
@@ -157,8 +161,9 @@ class RecordingManager:
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # FASTREC_S3_URL: sealed segments move to the object store (fastrec.manager.uploads)
         self.store: ObjectStore | None = store_from_settings(self.settings)
-        # encryption at rest (FASTREC_ENCRYPTION_KEY[_FILE]): the key ring is read in initialize()
-        self.encryption: Encryption | None = None
+        # encryption at rest: given (a KMS-backed key ring, say), else FASTREC_ENCRYPTION_KEY[_FILE]
+        # read in initialize()
+        self.encryption: Encryption | None = encryption
         self.uploader: Uploader | None = None
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         # (the active policy's retention section, where it sets a limit, over the settings')
@@ -218,7 +223,8 @@ class RecordingManager:
                 log.error(f"Recording could not be initialized: {exc}", error=str(exc))
                 return False
             try:  # before recovery: an encrypted part left by a killed recorder is probed decrypted
-                self.encryption = encryption_from_settings(self.settings, self.output_dir)
+                if self.encryption is None:
+                    self.encryption = encryption_from_settings(self.settings, self.output_dir)
             except (ValueError, OSError) as exc:
                 log.error(f"Recording could not be initialized: {exc}", error=str(exc))
                 return False
