@@ -221,6 +221,9 @@ def test_rotation_keeps_old_sessions_readable_and_shred_makes_one_unrecoverable(
         with open_video(out / meta.file.name) as video:
             assert video.handle.header.kek_id == kek_id  # each session under the key active then
             assert _decoded_frames(video.handle) == meta.frames.encoded
+    # the admin server runs (and has read the session's key) while the shred happens
+    client = signed_in(ServerSettings(recordings_dir=out, encryption_key_file=key_file))
+    assert client.get("/api/recordings/before/parts/1/video.mp4").status_code == 200
     # shred: refused without confirmation off a terminal, then done with --yes
     assert fastrec("shred", "before", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file)).returncode == 2
     shred = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
@@ -231,8 +234,7 @@ def test_rotation_keeps_old_sessions_readable_and_shred_makes_one_unrecoverable(
         open_video(out / gone.file.name)
     again = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
     assert again.returncode == 2 and "shredded already" in again.stderr
-    # the admin server: the shredded session does not replay, the other does; the audit log says who
-    client = signed_in(ServerSettings(recordings_dir=out, encryption_key_file=key_file))
+    # the admin server: the shredded session no longer replays, the other does; the audit log says who
     assert client.get("/api/recordings/before/parts/1/video.mp4").status_code >= 400
     assert client.get("/api/recordings/after/parts/1/video.mp4").status_code == 200
     entries = client.get("/api/audit", params={"action": "shred"}).json()["entries"]

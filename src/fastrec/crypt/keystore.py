@@ -117,10 +117,13 @@ class SessionKeyStore:
             return self._load(session_id)
 
     def _load(self, session_id: str) -> SessionKey:
-        cached = self._cache.get(session_id)
-        if cached is not None:
-            return cached
         path = self.record_path(session_id)
+        cached = self._cache.get(session_id)
+        # a shred by another process (the CLI while the admin server runs) takes effect at
+        # once: the cached key is used only while its record is still there
+        if cached is not None and os.path.lexists(path):
+            return cached
+        self._cache.pop(session_id, None)
         try:
             raw = json.loads(read_private(path, _MAX_RECORD))
         except FileNotFoundError:
