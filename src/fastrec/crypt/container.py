@@ -19,6 +19,9 @@ most one torn chunk at the end, which readers ignore.  A reader seeks by chunk: 
 12+4-byte chunk heads (no decryption) to map plaintext offsets to chunks, then decrypts only
 the chunks a read touches (:class:`DecryptingReader`).
 
+``cryptography`` is imported only when a file is encrypted or decrypted: a recorder without
+encryption (the Windows suite's) never loads it.
+
 Invariants: plaintext only ever goes to ``os.write`` as ciphertext and to readers' memory;
 nothing here writes plaintext to disk.  A chunk that does not authenticate raises
 :class:`ChunkError` naming the chunk and its byte offset; it is never returned.
@@ -34,9 +37,6 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["MAGIC", "ChunkError", "ChunkInfo", "ChunkWriter", "DecryptingReader", "Header", "KeyUnavailable",
            "is_encrypted", "read_header", "scan_chunks"]
@@ -114,6 +114,8 @@ class ChunkWriter:
     def __init__(self, fd: int, header: Header, data_key: bytes, name: str = "") -> None:
         self.fd = fd
         self.name = name
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(data_key)
         encoded = header.encode()
         self._digest = hashlib.sha256(encoded).digest()
@@ -228,6 +230,8 @@ class DecryptingReader:
 
     def __init__(self, raw: BinaryIO, size: int, unwrap: Callable[[Header], bytes]) -> None:
         self.raw = raw
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.header, first, self._digest = read_header(raw)
         self._aead = AESGCM(unwrap(self.header))
         self.chunks, self.stored_end = scan_chunks(raw, first, size)
@@ -313,6 +317,8 @@ class DecryptingReader:
         return plain
 
     def _open(self, chunk: ChunkInfo, final: bool) -> bytes | None:
+        from cryptography.exceptions import InvalidTag
+
         self.raw.seek(chunk.offset)
         data = self.raw.read(chunk.stored)
         nonce, _ = _HEAD.unpack(data[:_HEAD.size])

@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from fastrec.crypt.container import NONCE, ChunkError, DecryptingReader, Header, KeyUnavailable, new_file_id
 from fastrec.crypt.keys import KEY_BYTES, KeyRing, load_key_ring
 from fastrec.crypt.keystore import SessionKeyStore
@@ -42,6 +39,8 @@ class SegmentEncryption:
 
 def new_segment(enc: SegmentEncryption, part: int) -> tuple[Header, bytes]:
     """A header for a new segment of ``part`` and its fresh random data key."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     data_key = os.urandom(KEY_BYTES)
     header = Header(enc.session_id, part, enc.kek_id, new_file_id(), "")
     nonce = os.urandom(NONCE)
@@ -51,6 +50,9 @@ def new_segment(enc: SegmentEncryption, part: int) -> tuple[Header, bytes]:
 
 
 def unwrap_data_key(header: Header, session_key: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     wrapped = base64.b64decode(header.wrapped_key)
     try:
         return AESGCM(session_key).decrypt(wrapped[:NONCE], wrapped[NONCE:], header.context)

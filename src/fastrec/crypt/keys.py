@@ -33,9 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from fastrec.storage.files import atomic_writer, read_private
 
 __all__ = ["KEY_BYTES", "KeyEncryptionKey", "KeyError_", "KeyRing", "LocalKek", "add_key_to_file",
@@ -80,10 +77,15 @@ class LocalKek:
             raise KeyError_(f"key {self.key_id}: {len(self.secret)} bytes, a KEK has {KEY_BYTES}")
 
     def wrap(self, key: bytes, context: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         nonce = os.urandom(NONCE_BYTES)
         return nonce + AESGCM(self.secret).encrypt(nonce, key, self._aad(context))
 
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             return AESGCM(self.secret).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], self._aad(context))
         except (InvalidTag, ValueError):
