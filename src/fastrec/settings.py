@@ -413,18 +413,6 @@ class RecordingSettings(BaseSettings):
         return not messages
 
 
-def encryption_key_value(value: SecretStr | None) -> SecretStr | None:
-    """FASTREC_ENCRYPTION_KEY as read (recorder and admin server alike): base64 of 32 bytes."""
-    if value is not None:
-        from fastrec.crypt.keys import KeyError_, load_key_ring  # only when a key is set
-
-        try:
-            load_key_ring(None, value.get_secret_value())
-        except KeyError_ as exc:
-            raise PydanticCustomError("encryption_key", "{reason}", {"reason": str(exc)}) from None
-    return value
-
-
 def s3_url_value(value: Any) -> Any:
     """FASTREC_S3_URL as read (recorder and admin server alike): None when empty, else
     ``s3://bucket/prefix/``; a PydanticCustomError saying what is allowed."""
@@ -446,6 +434,18 @@ def s3_endpoint_value(value: Any) -> Any:
         raise PydanticCustomError("s3_endpoint_url_scheme", "must start with {schemes}",
                                   {"schemes": ", ".join(HTTP_SCHEMES)})
     return value.strip() if isinstance(value, str) else value
+
+
+def encryption_key_value(value: SecretStr | None) -> SecretStr | None:
+    """FASTREC_ENCRYPTION_KEY as read (recorder and admin server alike): base64 of 32 bytes."""
+    if value is not None:
+        from fastrec.crypt.keys import KeyError_, load_key_ring  # only when a key is set
+
+        try:
+            load_key_ring(None, value.get_secret_value())
+        except KeyError_ as exc:
+            raise PydanticCustomError("encryption_key", "{reason}", {"reason": str(exc)}) from None
+    return value
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> RecordingSettings:
