@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastrec.checks import bounded_option as _bounded
+from fastrec.crypt.commands import add_crypt_commands, shred
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
 from fastrec.export.commands import add_export_command, export
 from fastrec.policy.commands import add_policy_commands, policy
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(commands)
     add_export_command(commands)
     add_db_command(commands)
-    add_keys_command(commands)
+    # one `keys` command: the signing key ring's actions and the encryption keys'
+    add_crypt_commands(commands, add_keys_command(commands))
     return parser
 
 
@@ -671,7 +673,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
     "serve": serve, "users": users, "policy": policy, "export": export, "db": db,
-    "keys": keys,
+    "keys": keys, "shred": shred,
 }
 
 

@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 import structlog
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -61,6 +61,7 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "output_dir_problem",
+    "encryption_key_value",
     "s3_endpoint_value",
     "s3_url_value",
     "validation_lines",
@@ -203,6 +204,14 @@ class RecordingSettings(BaseSettings):
     s3_cache_gb: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False,
                                         alias="FASTREC_S3_CACHE_GB")] = 0.0
 
+    # --- encryption at rest (fastrec.crypt): set either to encrypt every new segment ---
+    # the key ring file (`python -m fastrec keys init-encryption`), 0600; its last key is active
+    encryption_key_file: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY_FILE")
+    # or one key-encryption key: base64 of 32 bytes
+    encryption_key: SecretStr | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY", repr=False)
+    # where the session keys are kept (shredding destroys them); default <output_dir>/.keys
+    encryption_keystore: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEYSTORE")
+
     # --- privacy ---
     # the operator's own kinds of personal data, replaced in window titles and connection
     # details like e-mail addresses and card numbers are (fastrec.privacy.pii):
@@ -249,6 +258,16 @@ class RecordingSettings(BaseSettings):
     @classmethod
     def _s3_url(cls, value: Any) -> Any:
         return s3_url_value(value)
+
+    @field_validator("encryption_key_file", "encryption_key", "encryption_keystore", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("encryption_key", mode="after")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return encryption_key_value(value)
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod
@@ -326,8 +345,9 @@ class RecordingSettings(BaseSettings):
         output_dir (a str), preset, keyframe_interval_seconds, encoder_workers, tile_size,
         ring_slots, full_policy, log_format, monitor, live_announce, redis_url (without its
         password, or None), live_prefix, database_url (without its password, or None), s3_url,
-        s3_endpoint_url (without any credentials), s3_cache_gb, pii_patterns (as written),
-        input_events, rage_clicks (as written).
+        s3_endpoint_url (without any credentials), s3_cache_gb, encryption_key_file,
+        encryption_key ("(set)" or None: never the key), encryption_keystore, pii_patterns (as
+        written), input_events, rage_clicks (as written).
         """
         config = self.model_dump()
         config["output_dir"] = str(self.output_dir)
@@ -335,6 +355,10 @@ class RecordingSettings(BaseSettings):
         config["database_url"] = self.database_url_shown
         config["s3_endpoint_url"] = (None if self.s3_endpoint_url is None
                                      else strip_credentials(self.s3_endpoint_url))
+        # whether a key is set, never the key
+        config["encryption_key"] = None if self.encryption_key is None else "(set)"
+        for name in ("encryption_key_file", "encryption_keystore"):
+            config[name] = None if config[name] is None else str(config[name])
         return config
 
     def rage_rule(self) -> RageRule:
@@ -417,6 +441,18 @@ def s3_endpoint_value(value: Any) -> Any:
         raise PydanticCustomError("s3_endpoint_url_scheme", "must start with {schemes}",
                                   {"schemes": ", ".join(HTTP_SCHEMES)})
     return value.strip() if isinstance(value, str) else value
+
+
+def encryption_key_value(value: SecretStr | None) -> SecretStr | None:
+    """FASTREC_ENCRYPTION_KEY as read (recorder and admin server alike): base64 of 32 bytes."""
+    if value is not None:
+        from fastrec.crypt.keys import KeyError_, load_key_ring  # only when a key is set
+
+        try:
+            load_key_ring(None, value.get_secret_value())
+        except KeyError_ as exc:
+            raise PydanticCustomError("encryption_key", "{reason}", {"reason": str(exc)}) from None
+    return value
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> RecordingSettings:

@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 
+from fastrec.crypt.context import SegmentEncryption
 from fastrec.engine import launch
 from fastrec.engine.capture_loop import CaptureConfig, capture_main
 from fastrec.engine.encoder.pool import EncodeJob, EncoderPool
@@ -93,6 +94,7 @@ class Session:
     capture_done: bool = False
     encoder_done: bool = False
     pending_rules: ScreenRules | None = None  # new privacy rules the supervisor has yet to send
+    encryption: SegmentEncryption | None = field(default=None, repr=False)  # the session's key
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -131,16 +133,17 @@ class Recorder:
         self._thread.start()
 
     def start(self, config: CaptureConfig, options: EncodingOptions, policy: SegmentPolicy,
-              naming: SegmentNaming) -> None:
+              naming: SegmentNaming, encryption: SegmentEncryption | None = None) -> None:
         """Start recording a session; returns at once (state ``starting``).  Raises
-        ValueError when a session of that id has not finished yet."""
+        ValueError when a session of that id has not finished yet.  ``encryption``: the
+        session's key, with which its encoder encrypts every segment."""
         with self._lock:
             if self._closing:
                 raise RuntimeError("the recorder is closed")
             old = self._sessions.get(config.session_id)
             if old is not None and not old.done.is_set():
                 raise ValueError(f"session {config.session_id!r} is already recording")
-            self._sessions[config.session_id] = Session(config, options, policy, naming)
+            self._sessions[config.session_id] = Session(config, options, policy, naming, encryption=encryption)
         self._wake()
 
     def stop(self, session_id: str) -> bool:
@@ -359,7 +362,8 @@ class Recorder:
             c = session.config
             o = session.options
             settings = EncoderSettings(width, height, o.crf, o.preset, c.fps, keyframe_interval=o.keyframe_interval)
-            worker = self._pool.submit(EncodeJob(c.session_id, endpoint, settings, session.policy, session.naming))
+            worker = self._pool.submit(EncodeJob(c.session_id, endpoint, settings, session.policy, session.naming,
+                                                   encryption=session.encryption))
             session.submitted = True
             session.encoder_pid = self._pool.pids[worker]
             with self._lock:

@@ -19,6 +19,10 @@ Invariants:
 - The reader never fails on a damaged file: a torn last line (no ``\\n``) and lines that
   are not a valid event are skipped and counted; it reads without following a link, only
   a regular file of bounded size.
+- With encryption at rest (:mod:`fastrec.crypt`) the file is in the encrypted chunk format
+  of the video parts, one chunk per line (a fresh data key per file, wrapped by the
+  session's key): a killed recorder leaves every whole line decryptable, as above, and
+  :func:`read_events` decrypts in memory with the keys registered for its directory.
 - The file is sealed with its part: its SHA-256 goes into the part's metadata and chain
   (:func:`fastrec.storage.integrity.seal_segment`); retention and deletion remove it with
   its part (:mod:`fastrec.storage.segments`).
@@ -26,6 +30,7 @@ Invariants:
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from collections.abc import Iterable
@@ -34,6 +39,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from fastrec.crypt.container import MAGIC, ChunkError, ChunkWriter
+from fastrec.crypt.context import SegmentEncryption, encryption_for, new_segment
 from fastrec.events.model import Event, EventsHeader, event_adapter
 from fastrec.storage.files import create_private, read_private
 from fastrec.storage.metadata import SegmentMetadata, iter_metadata
@@ -47,10 +54,19 @@ MAX_EVENTS_BYTES = 512 * 1024 * 1024  # a busy day of clicks is a few MB; more i
 class EventsWriter:
     """Append events to a new events file; thread-safe.  The header is its first line."""
 
-    def __init__(self, path: str | os.PathLike[str], header: EventsHeader) -> None:
+    def __init__(self, path: str | os.PathLike[str], header: EventsHeader,
+                 encryption: SegmentEncryption | None = None) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._fd: int | None = create_private(self.path)
+        self._chunks: ChunkWriter | None = None
+        if encryption is not None:
+            try:
+                crypt_header, data_key = new_segment(encryption, header.part)
+                self._chunks = ChunkWriter(self._fd, crypt_header, data_key, str(self.path))
+            except BaseException:
+                os.close(self._fd)
+                raise
         self._dirty = False
         self.count = 0  # events written (the header not counted)
         self._write_line(header.model_dump_json())
@@ -68,6 +84,11 @@ class EventsWriter:
     def _write_line(self, text: str) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path}: the events file is closed")
+        if self._chunks is not None:  # one chunk per line, written whole
+            self._chunks.write((text + "\n").encode("utf-8"))
+            self._chunks.seal()
+            self._dirty = True
+            return
         data = memoryview((text + "\n").encode("utf-8"))
         while data:  # a regular file takes it in one write; loop for the rare short write
             written = os.write(self._fd, data)
@@ -91,6 +112,8 @@ class EventsWriter:
             if self._fd is None:
                 return
             try:
+                if self._chunks is not None:
+                    self._chunks.seal(final=True)  # the file ends whole: no line was lost
                 os.fsync(self._fd)
             finally:
                 os.close(self._fd)
@@ -116,7 +139,7 @@ def read_events(path: str | os.PathLike[str]) -> EventsFile:
     """Read an events file; raises OSError only when it cannot be read at all (missing, a
     link, not a regular file, too big).  Damaged lines are skipped (see :class:`EventsFile`)."""
     source = Path(path)
-    data = read_private(source, MAX_EVENTS_BYTES)
+    data = _plaintext(source, read_private(source, MAX_EVENTS_BYTES))
     lines = data.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline; else a torn line
     header: EventsHeader | None = None
@@ -134,6 +157,19 @@ def read_events(path: str | os.PathLike[str]) -> EventsFile:
             if len(skipped) < _MAX_REPORTED:
                 skipped.append(f"line {number}: not a valid event ({_first_error(exc)})")
     return EventsFile(source, header, tuple(events), torn=bool(tail.strip()), skipped=tuple(skipped))
+
+
+def _plaintext(source: Path, data: bytes) -> bytes:
+    """The file's lines: ``data`` itself, or decrypted (whole chunks) when it is encrypted;
+    an OSError (:class:`~fastrec.crypt.container.ChunkError`) when its keys are not here
+    or a chunk does not authenticate."""
+    if not data.startswith(MAGIC):
+        return data
+    encryption = encryption_for(source.parent)
+    if encryption is None:
+        raise ChunkError(f"{source}: encrypted; set FASTREC_ENCRYPTION_KEY_FILE or FASTREC_ENCRYPTION_KEY to read it")
+    with encryption.reader(io.BytesIO(data), len(data)) as reader:
+        return reader.read()
 
 
 def _first_error(exc: Exception) -> str:

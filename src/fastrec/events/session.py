@@ -36,6 +36,7 @@ from typing import Any
 
 import structlog
 
+from fastrec.crypt.context import SegmentEncryption
 from fastrec.events.file import EventsWriter
 from fastrec.events.model import (
     MAX_TEXT,
@@ -74,8 +75,9 @@ class SessionInput:
 
     def __init__(self, session_id: str, started_at: datetime, capture: Callable[[], Mapping[str, Any]], *,
                  source: InputSource | None = None, rage_rule: RageRule = DEFAULT_RAGE_RULE,
-                 on_rage: OnRage | None = None) -> None:
+                 on_rage: OnRage | None = None, encryption: SegmentEncryption | None = None) -> None:
         self.session_id = session_id
+        self._encryption = encryption  # the session's key: its events files are encrypted too
         self.started_at = started_at if started_at.tzinfo is not None else started_at.astimezone()
         # the wall clock of a monotonic stamp, fixed once: events never jump with clock changes
         self._mono0 = time.monotonic() - (datetime.now().astimezone() - self.started_at).total_seconds()
@@ -177,7 +179,8 @@ class SessionInput:
         try:
             if writer is None:
                 writer = EventsWriter(path, EventsHeader(session_id=self.session_id, part=number,
-                                                         session_start=self.started_at))
+                                                         session_start=self.started_at),
+                                      encryption=self._encryption)
                 self._parts[number] = (path, writer)
                 self._written.add(number)
             writer.write(event)

@@ -112,9 +112,10 @@ def export_json(source: SessionSource, output: str | os.PathLike[str],
 
 def _measure(part: PartSource) -> tuple[int | None, str | None]:
     """The size and SHA-256 of the part's bytes as they are now (on disk or in the object
-    store), or (None, None) when they cannot be read."""
+    store; an encrypted part's ciphertext, which its seal is of), or (None, None) when they
+    cannot be read."""
     try:
-        with part.open_video() as video:
+        with part.open_video(decrypt=False) as video:
             return video.size, sha256_stream(video.handle)
     except OSError:
         return None, None

@@ -83,7 +83,8 @@ def export_session(directory: str | os.PathLike[str], session_id: str, fmt: Expo
     except NoSuchSession as exc:
         raise ExportRefused(str(exc), "not_found") from None
     if not source.playable() and fmt != "json":
-        raise ExportRefused(f"session {session_id!r}: no part holds playable video (verify shows why)")
+        why = next((f" ({p.meta.file.name}: {p.problem})" for p in source.parts if p.problem), "")
+        raise ExportRefused(f"session {session_id!r}: no part holds playable video{why} (verify shows why)")
     try:
         time_range = (TimeRange.within(source.start, source.end, first, last)
                       if first is not None or last is not None else None)

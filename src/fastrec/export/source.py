@@ -85,11 +85,12 @@ class PartSource:
     def frames(self) -> int:
         return self.index.frames if self.index is not None else 0
 
-    def open_video(self) -> VideoFile:
-        """The part's bytes, on disk or in the object store (FileNotFoundError when gone)."""
+    def open_video(self, decrypt: bool = True) -> VideoFile:
+        """The part's bytes, on disk or in the object store (FileNotFoundError when gone);
+        an encrypted part's plaintext unless ``decrypt`` is False (the bytes as stored)."""
         if self.video is None:
             raise FileNotFoundError(f"{self.meta.file.name}: {self.problem or 'no video'}")
-        return open_video(self.video)
+        return open_video(self.video, decrypt=decrypt)
 
     @contextmanager
     def demux(self) -> Iterator[Any]:

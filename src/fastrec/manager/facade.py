@@ -41,6 +41,7 @@ from typing import Any, Self
 import structlog
 
 from fastrec.core.masks import MaskRegion
+from fastrec.crypt.context import Encryption, encryption_from_settings, use_encryption
 from fastrec.engine.capture_loop import CaptureConfig
 from fastrec.engine.ocr_stage import OcrOptions
 from fastrec.engine.events import (
@@ -122,7 +123,10 @@ class RecordingManager:
     after :meth:`initialize`).  ``masks``: regions hidden in every session's frames
     (:class:`~fastrec.core.masks.MaskRegion`, screen coordinates), composited in the
     capture process so no unmasked pixel of them leaves it; a session can add its own
-    (:meth:`start_session_recording`), never remove these.
+    (:meth:`start_session_recording`), never remove these.  ``encryption``
+    (:class:`~fastrec.crypt.context.Encryption`): the keys that encrypt every segment and
+    events file, e.g. over a KMS's :class:`~fastrec.crypt.keys.KeyEncryptionKey`; default:
+    FASTREC_ENCRYPTION_KEY_FILE / FASTREC_ENCRYPTION_KEY, or none.
 
     ``policy`` (:class:`~fastrec.policy.active.ActivePolicyReader`) reads the recording
     policy of the output directory before each session starts (:meth:`policy_decision`);
@@ -142,7 +146,8 @@ class RecordingManager:
                  source_options: dict[str, Any] | None = None,
                  segment_policy: SegmentPolicy | None = None,
                  cleanup_schedule: bool = True,
-                 masks: Sequence[MaskRegion] = ()) -> None:
+                 masks: Sequence[MaskRegion] = (),
+                 encryption: Encryption | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.masks = _check_masks(masks)
         self.recorder_factory = recorder_factory
@@ -157,6 +162,9 @@ class RecordingManager:
         self.rules_watch = RulesWatcher(self.policy, self._apply_rules)  # its privacy rules, live
         # FASTREC_S3_URL: sealed segments move to the object store (fastrec.manager.uploads)
         self.store: ObjectStore | None = store_from_settings(self.settings)
+        # encryption at rest: given (a KMS-backed key ring, say), else FASTREC_ENCRYPTION_KEY[_FILE]
+        # read in initialize()
+        self.encryption: Encryption | None = encryption
         self.uploader: Uploader | None = None
         # what the reference exposes: recording_manager.rotation_manager.force_cleanup_by_*
         # (the active policy's retention section, where it sets a limit, over the settings')
@@ -221,6 +229,14 @@ class RecordingManager:
             except OSError as exc:
                 log.error(f"Recording could not be initialized: {exc}", error=str(exc))
                 return False
+            try:  # before recovery: an encrypted part left by a killed recorder is probed decrypted
+                if self.encryption is None:
+                    self.encryption = encryption_from_settings(self.settings, self.output_dir)
+            except (ValueError, OSError) as exc:
+                log.error(f"Recording could not be initialized: {exc}", error=str(exc))
+                return False
+            if self.encryption is not None:
+                use_encryption(self.output_dir, self.encryption)
             self.index = self._open_index()
             self._recover()
             if self.store is not None:  # replay and export read uploaded parts from the store
@@ -276,6 +292,8 @@ class RecordingManager:
                 self.uploader.stop()
             if self.store is not None:
                 use_store(self.output_dir, None)
+            if self.encryption is not None:
+                use_encryption(self.output_dir, None)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
@@ -384,8 +402,11 @@ class RecordingManager:
                 options = EncodingOptions(crf=settings.quality, preset=settings.preset,
                                           keyframe_interval=settings.keyframe_interval_seconds)
                 session.files.input = self._session_input(session, config.display)
+                # the session's key (created on its first part, wrapped by the active KEK)
+                encryption = None if self.encryption is None else self.encryption.for_session(session_id)
                 self.recorder.start(config, options, policy,
-                                    SegmentNaming(session.files.directory, session.files.basename))
+                                    SegmentNaming(session.files.directory, session.files.basename),
+                                    encryption=encryption)
             except Exception as exc:  # noqa: BLE001 - the reference's contract: False, not a raise
                 log.exception(f"Recording not started for session {session_id}: {exc}",
                               session_id=session_id, error=str(exc))
@@ -649,7 +670,8 @@ class RecordingManager:
         session_id = session.session_id
         return SessionInput(session_id, session.started_at, lambda: self._capture_now(session),
                             source=source, rage_rule=self.settings.rage_rule(),
-                            on_rage=lambda event: self._on_rage(session_id, event))
+                            on_rage=lambda event: self._on_rage(session_id, event),
+                            encryption=None if self.encryption is None else self.encryption.for_session(session_id))
 
     def _on_rage(self, session_id: str, event: RageClick) -> None:
         """A rage click: logged, and a live ``rage_click`` alert for the admin server."""

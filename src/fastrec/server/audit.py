@@ -65,6 +65,7 @@ class AuditAction(StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     POLICY_SAVE = "policy.save"  # a new recording-policy version (details: version, comment, +/- lines)
+    SHRED = "shred"  # a session's encryption key destroyed: its recordings unrecoverable (details: kek_id)
     POLICY_ROLLBACK = "policy.rollback"  # an old version made active again as a new one
 
 

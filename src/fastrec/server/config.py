@@ -12,11 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fastrec.settings import (SettingsError, database_url_value, s3_endpoint_value, s3_url_value,
-                              validation_lines)
+from fastrec.settings import (
+    SettingsError,
+    database_url_value,
+    encryption_key_value,
+    s3_endpoint_value,
+    s3_url_value,
+    validation_lines,
+)
 from fastrec.storage.database import shown_url
 
 __all__ = ["DEFAULT_PORT", "ServerSettings"]
@@ -44,6 +50,10 @@ class ServerSettings(BaseSettings):
     # a fleet: the gateways' prefixes (comma-separated s3:// URLs, on FASTREC_S3_ENDPOINT_URL),
     # whose sessions this server replays, exports and verifies from the store
     s3_fleet_urls: str | None = Field(None, validation_alias="FASTREC_S3_FLEET_URLS")
+    # the recorders' encryption at rest (fastrec.crypt): replay and export decrypt in memory
+    encryption_key_file: Path | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEY_FILE")
+    encryption_key: SecretStr | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEY", repr=False)
+    encryption_keystore: Path | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEYSTORE")
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                             validation_alias="SESSION_SHARE_LINK_PREFIX")] = "session_share_link"
@@ -85,6 +95,15 @@ class ServerSettings(BaseSettings):
         from fastrec.storage.fleet import fleet_urls_value  # (here: the import block is the settings')
 
         return fleet_urls_value(value)
+    @field_validator("encryption_key_file", "encryption_key", "encryption_keystore", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("encryption_key", mode="after")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return encryption_key_value(value)  # the recorder's rules
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod

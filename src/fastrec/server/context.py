@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastrec.crypt.context import encryption_from_settings, use_encryption
 from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.store import PolicyStore
 from fastrec.server.accounts import Accounts
@@ -58,6 +59,8 @@ class ServerContext:
         directory = ensure_private_dir(settings.recordings_dir)
         # parts the recorders uploaded (FASTREC_S3_URL) are read from the store when not on disk
         use_store(directory, store_from_settings(settings))
+        # encrypted parts (FASTREC_ENCRYPTION_KEY[_FILE]) are decrypted in memory for replay and export
+        use_encryption(directory, encryption_from_settings(settings, directory))
         url = settings.database_url  # None: SQLite files in the recordings directory
         db = AdminDatabase(directory / ADMIN_DB_FILE, database_url=url)
         shares: ShareStore = (RedisShareStore(settings.redis_url, settings.share_link_prefix)
@@ -83,6 +86,7 @@ class ServerContext:
         use_store(self.catalogue.directory, None)
         if self.catalogue.fleet is not None:
             self.catalogue.fleet.close()
+        use_encryption(self.catalogue.directory, None)
         self.shares.close()
         self.catalogue.close()
         self.policy.close()

@@ -144,6 +144,13 @@ class _Head(io.RawIOBase):
         return self._handle.tell()
 
 
+def _encrypted(path: str | os.PathLike[str]) -> bool:
+    from fastrec.crypt.container import MAGIC
+
+    with open(path, "rb") as handle:
+        return handle.read(len(MAGIC)) == MAGIC
+
+
 def probe_video(path: str | os.PathLike[str], *, end: int | None = None) -> VideoProbe:
     """Count the frames of ``path``'s first video stream from its packets and decode the
     first one; never raises for a damaged file (it is reported as not playable).
@@ -158,9 +165,11 @@ def probe_video(path: str | os.PathLike[str], *, end: int | None = None) -> Vide
     try:
         with contextlib.ExitStack() as stack:
             source: Any = os.fspath(path)
-            if end is not None:
+            if _encrypted(path):  # probed decrypted, in memory: its whole chunks
+                source = stack.enter_context(open_video(path)).handle
+            elif end is not None:
                 source = _Head(stack.enter_context(open(path, "rb")), end)
-            container = stack.enter_context(av.open(source, format="mp4" if end is not None else None))
+            container = stack.enter_context(av.open(source, format="mp4" if not isinstance(source, str) else None))
             if not container.streams.video:
                 return VideoProbe(0, 0.0, False, "no video stream")
             stream = container.streams.video[0]
@@ -462,7 +471,7 @@ def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
         return [("modified", f"metadata names no plain video file ({name!r})")]
     # on disk, or in the object store once uploaded (fastrec.storage.videos)
     try:
-        video = open_video(folder / name)
+        video = open_video(folder / name, decrypt=False)  # the SHA-256 is of the file as stored
     except FileNotFoundError:
         return [("missing", "video file is gone")]
     except OSError as exc:
@@ -479,7 +488,20 @@ def _check_file(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
             return [("missing", f"video cannot be read ({exc.strerror or exc})")]
     if actual != meta.file.sha256:
         return [("modified", f"SHA-256 {actual[:12]}... {where}, {meta.file.sha256[:12]}... recorded")]
-    return _check_events(folder, meta)
+    return _check_chunks(folder / name) + _check_events(folder, meta)
+
+
+def _check_chunks(path: Path) -> list[tuple[str, str]]:
+    """An encrypted part's chunks authenticate with its keys (when this process has them):
+    a check that holds even if its metadata was rewritten to match an altered file."""
+    from fastrec.crypt.container import ChunkError
+    from fastrec.crypt.context import chunk_problems
+
+    try:
+        problems = chunk_problems(path)
+    except ChunkError as exc:
+        return [("modified", f"encrypted: {exc}")]
+    return [("modified", f"encrypted: {problem}") for problem in problems]
 
 
 def _check_events(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:

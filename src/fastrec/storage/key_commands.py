@@ -26,11 +26,14 @@ EPILOG = ("Every gateway and the admin server set FASTREC_SIGNING_KEY_FILE to a 
           "created or read; 2 no file named.")
 
 
-def add_keys_command(commands: Any) -> None:
-    """Add ``keys`` (actions ``init``, ``rotate``, ``show``) to ``commands``."""
-    parser = commands.add_parser("keys", help="create or rotate the key ring that signs the metadata",
+def add_keys_command(commands: Any) -> Any:
+    """Add ``keys`` (actions ``init``, ``rotate``, ``show``) to ``commands``; returns its
+    actions, where the encryption keys' are added (:func:`fastrec.crypt.commands.add_crypt_commands`)."""
+    parser = commands.add_parser("keys", help="create or rotate the signing key ring or the encryption keys",
                                  description="Manage the HMAC-SHA256 key ring that signs every metadata file "
-                                             "and deletion record.", epilog=EPILOG)
+                                             "and deletion record (init, rotate, show) and the key-encryption "
+                                             "keys of encryption at rest (init-encryption, rotate-encryption).",
+                                 epilog=EPILOG)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (("init", "create a new key ring file (0600) with one random key; never overwrites"),
                        ("rotate", "add a new random key and sign with it from now on; old keys stay"),
@@ -38,10 +41,15 @@ def add_keys_command(commands: Any) -> None:
         action = actions.add_parser(name, help=text, description=text + ".", epilog=EPILOG)
         action.add_argument("--file", type=Path, default=None,
                             help="the key ring file (default: FASTREC_SIGNING_KEY_FILE)")
+    return actions
 
 
 def keys(args: argparse.Namespace) -> int:
     """``python -m fastrec keys ACTION``."""
+    if args.action.endswith("-encryption"):
+        from fastrec.crypt.commands import encryption_keys
+
+        return encryption_keys(args)
     from fastrec.storage.signing import KEY_FILE_ENV, SigningKeyError, create_keyring_file, keyring_from_env, \
         rotate_keyring_file
 

@@ -16,7 +16,8 @@ that says ``recording`` forever (so ``status`` shows a session nobody records).
    recorder writes a fragment at least every second).
 2. **Cut back** a fragmented file to its last whole top-level box, never ending on a
    ``moof`` without its ``mdat``: the half-written fragment a crash leaves would not
-   play.  A plain (remuxed, faststart) or any non-fragmented file is never cut.
+   play.  An encrypted part is cut back to its last whole chunk (each one holds whole
+   fragments), and probed decrypted.  A plain (remuxed, faststart) or any non-fragmented file is never cut.
 3. **Seal** it ``interrupted`` (:func:`~fastrec.storage.integrity.seal_segment`): size,
    SHA-256, chained to the previous sealed part of its session, frames counted from the
    file (PyAV), and an error saying what recovery did.  A file with no playable frame is
@@ -37,9 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import structlog
 
+from fastrec.crypt.container import ChunkError, is_encrypted, read_header, scan_chunks
 from fastrec.storage.files import fsync_dir
 from fastrec.storage.integrity import NO_VIDEO, VideoProbe, probe_video, seal_segment
 from fastrec.storage.metadata import (
@@ -267,6 +270,8 @@ def _whole_fragments_end(video: Path) -> int | None:
     fd = os.open(video, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
+        if is_encrypted(handle):
+            return _whole_chunks_end(handle, size)
         position = good = 0
         fragmented = pending_moof = False
         while position + _HEADER.size <= size:
@@ -293,6 +298,16 @@ def _whole_fragments_end(video: Path) -> int | None:
                 good = end
             position = end
     return good if fragmented else None
+
+
+def _whole_chunks_end(handle: BinaryIO, size: int) -> int | None:
+    """Where an encrypted part should end: after its last whole chunk (each holds whole
+    fragments, :mod:`fastrec.crypt.container`).  None when its header is damaged (never cut)."""
+    try:
+        _, first, _ = read_header(handle)
+    except ChunkError:
+        return None
+    return scan_chunks(handle, first, size)[1]
 
 
 def _has_child(handle: object, start: int, end: int, wanted: bytes) -> bool:

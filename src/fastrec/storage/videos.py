@@ -13,6 +13,12 @@ Invariants:
   key is derived from the name (:meth:`~fastrec.storage.objectstore.ObjectStore.key`),
   never from anything a client sent.
 - Local files are opened without following links and must be regular files.
+- An encrypted part (:mod:`fastrec.crypt`) is opened decrypted: the handle reads the
+  plaintext of its whole chunks, decrypting only the chunks a read touches, in memory
+  (plaintext never touches the disk); ``open_video(path, decrypt=False)`` gives the bytes
+  as stored, which is what the sealed SHA-256 is of (``verify``, uploads).  Its keys are
+  the :class:`~fastrec.crypt.context.Encryption` registered for its directory; an
+  encrypted part of a directory with none is an OSError that says so.
 - The store of a directory is registered by whoever knows the settings (the recorder's
   RecordingManager, the admin server's context) with :func:`use_store`; a directory with
   none registered is local only, as on a single machine.
@@ -28,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, Self
 
+from fastrec.crypt.container import ChunkError, is_encrypted, read_header
+from fastrec.crypt.context import encryption_for
 from fastrec.storage.objectstore import ObjectStore, store_from_settings
 
 __all__ = ["LocalVideos", "SegmentVideos", "StoredVideos", "VideoFile", "open_video", "store_for",
@@ -40,7 +48,8 @@ class VideoFile:
 
     ``identity`` names the file (device and inode on disk; key and ETag in the store): a
     cache entry is reused only for the same identity, size and ``mtime_ns``.  ``local`` is
-    the file on disk, or None when the bytes come from the store.
+    the file on disk, or None when the bytes come from the store or are decrypted (then
+    ``size`` is the plaintext's); ``encrypted``: the part is stored encrypted.
     """
 
     handle: BinaryIO
@@ -48,6 +57,7 @@ class VideoFile:
     mtime_ns: int
     identity: tuple[object, ...]
     local: Path | None
+    encrypted: bool = False
 
     def close(self) -> None:
         self.handle.close()
@@ -140,10 +150,14 @@ def use_store(directory: str | os.PathLike[str], store: ObjectStore | None) -> N
 
 def use_settings_store(settings: Any) -> ObjectStore | None:
     """Register the store the recorder settings name (FASTREC_S3_URL) for their output
-    directory, as the command-line tools do before reading recordings; returns it."""
+    directory, and their encryption keys, as the command-line tools do before reading
+    recordings; returns the store."""
+    from fastrec.crypt.context import use_settings_encryption
+
     store = store_from_settings(settings)
     if store is not None:
         use_store(settings.output_dir, store)
+    use_settings_encryption(settings)  # encrypted parts (FASTREC_ENCRYPTION_KEY[_FILE]) are read decrypted
     return store
 
 
@@ -159,7 +173,26 @@ def videos_for(directory: str | os.PathLike[str]) -> SegmentVideos:
     return _LOCAL if store is None else StoredVideos(store)
 
 
-def open_video(path: str | os.PathLike[str]) -> VideoFile:
-    """Open the part video at ``path`` wherever its bytes are (see :class:`SegmentVideos`)."""
+def open_video(path: str | os.PathLike[str], *, decrypt: bool = True) -> VideoFile:
+    """Open the part video at ``path`` wherever its bytes are (see :class:`SegmentVideos`);
+    an encrypted one decrypted unless ``decrypt`` is False (see the module)."""
     source = Path(path)
-    return videos_for(source.parent).open(source)
+    video = videos_for(source.parent).open(source)
+    try:
+        if not is_encrypted(video.handle):
+            return video
+        if not decrypt:
+            video.encrypted = True
+            return video
+        encryption = encryption_for(source.parent)
+        if encryption is None:
+            header, _, _ = read_header(video.handle)
+            raise ChunkError(f"{source}: encrypted (session {header.session_id!r}, key id "
+                             f"{header.kek_id}); set FASTREC_ENCRYPTION_KEY_FILE or "
+                             "FASTREC_ENCRYPTION_KEY to read it")
+        reader = encryption.reader(video.handle, video.size)
+    except BaseException:
+        video.close()
+        raise
+    return VideoFile(reader, reader.size, video.mtime_ns, (*video.identity, "decrypted"),  # type: ignore[arg-type]
+                     None, encrypted=True)

@@ -53,9 +53,10 @@ TYPING_SECONDS = 8.5
 IDLE_SECONDS = 2.0  # the server's FASTREC_IDLE_SECONDS: the typist's pauses are idle stretches
 
 
-def record_fixtures(directory: Path) -> None:
-    """Record the two test sessions at once into ``directory`` (about 8 s)."""
-    settings = load_settings(enabled=True, output_dir=str(directory), encoder_workers=2, fps=10)
+def record_fixtures(directory: Path, **extra: Any) -> None:
+    """Record the two test sessions at once into ``directory`` (about 8 s); ``extra``
+    settings by field name (``encryption_key_file=...``)."""
+    settings = load_settings(enabled=True, output_dir=str(directory), encoder_workers=2, fps=10, **extra)
     manager = RecordingManager(settings, mode="synthetic", cleanup_schedule=False,
                                segment_policy=SegmentPolicy(max_seconds=SEGMENT_SECONDS))
     size = {"width": 320, "height": 240, "fps": 10}

@@ -18,6 +18,7 @@ import numpy as np
 
 from fastrec.checks import check_int
 from fastrec.core.convert import i420_size
+from fastrec.crypt.context import SegmentEncryption
 from fastrec.engine import launch
 from fastrec.engine.protocol import (
     EncoderFailed,
@@ -47,6 +48,7 @@ class EncodeJob:
     policy: SegmentPolicy
     naming: SegmentNaming
     first_part: int = 1
+    encryption: SegmentEncryption | None = field(default=None, repr=False)  # the session's key, if encrypted
 
 
 def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
@@ -59,6 +61,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
             on_open=lambda part, path, first: emit(SegmentOpened(job.session_id, part, path, first)),
             on_segment=lambda info: emit(SegmentClosed(info)), first_part=job.first_part,
             on_taken=lambda part, path: emit(SegmentSkipped(job.session_id, part, path)),
+            encryption=job.encryption,
         ) as writer:
             while True:
                 try:

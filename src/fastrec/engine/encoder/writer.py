@@ -18,6 +18,13 @@ whole, and on a clean close the muxer's ``mfra`` index of the keyframes.  So:
   version remuxed to a plain MP4 with its index first).  ffprobe reads the duration and
   FFmpeg seeks through the ``mfra`` index.
 
+Encrypted (``encryption``: the session's key, :mod:`fastrec.crypt`), a segment is written
+through a :class:`~fastrec.crypt.container.ChunkWriter`: the muxer's bytes collect in memory
+and are sealed as one AEAD chunk each time the file would otherwise end on a whole fragment
+(after the header, after each muxed fragment, after the trailer), so the guarantees above
+hold for the decrypted file: every complete chunk decrypts, and a torn chunk at the end is
+what a crash can leave (cut off like a torn fragment).
+
 Rotation (by size or duration) flushes the old encoder into the old file and starts a
 fresh one whose first frame is a keyframe: the frame that triggered it is written once, in
 the new segment, and the old segment's last frame lasts until it, so consecutive parts
@@ -56,6 +63,8 @@ import numpy as np
 
 from fastrec.checks import check_number
 from fastrec.core.convert import tag_colours
+from fastrec.crypt.container import ChunkWriter
+from fastrec.crypt.context import SegmentEncryption, new_segment
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
 from fastrec.storage.files import create_private, fsync_dir
 
@@ -126,6 +135,9 @@ class _SegmentFile:
     def tell(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_CUR)
 
+    def seal(self, final: bool = False) -> None:
+        """Nothing to do: every write is on the OS already (see ChunkWriter for encryption)."""
+
 
 class SegmentWriter:
     """Encode frames into ``path_for(part)`` files, rotating by ``policy``; a context manager.
@@ -140,8 +152,10 @@ class SegmentWriter:
                  path_for: Callable[[int], Path],
                  on_segment: Callable[[SegmentInfo], None] | None = None, first_part: int = 1,
                  on_open: Callable[[int, Path, float], None] | None = None,
-                 on_taken: Callable[[int, Path], None] | None = None) -> None:
+                 on_taken: Callable[[int, Path], None] | None = None,
+                 encryption: SegmentEncryption | None = None) -> None:
         self.session_id = session_id
+        self._encryption = encryption
         self.settings = settings
         self.policy = policy
         self._path_for = path_for
@@ -151,7 +165,7 @@ class SegmentWriter:
         self._part = first_part - 1
         self._out: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
-        self._file: _SegmentFile | None = None
+        self._file: _SegmentFile | ChunkWriter | None = None
         self._path: Path | None = None
         self._first = self._last = 0.0
         self._last_key = -math.inf  # capture time of the last keyframe (across segments)
@@ -247,7 +261,12 @@ class SegmentWriter:
 
     def _open_segment(self, timestamp: float) -> None:
         path, fd = self._create_part()
-        self._path, self._file = path, _SegmentFile(fd, path)
+        self._path = path
+        if self._encryption is None:
+            self._file = _SegmentFile(fd, path)
+        else:  # a fresh data key per segment; its header is on disk at once
+            header, data_key = new_segment(self._encryption, self._part)
+            self._file = ChunkWriter(fd, header, data_key, str(path))
         self._first = self._last = timestamp
         self._last_pts = -1
         self._frames = self._keyframes = self._bytes = self._good_size = 0
@@ -274,6 +293,7 @@ class SegmentWriter:
             # The header now, not with the first packet (x264 holds the first frame back
             # until the second): with flush_packets it is on disk at once.
             out.start_encoding()
+            self._file.seal()  # the init segment: a chunk of its own
         except BaseException as exc:
             self._abandon(out, exc)  # a half-written header is cut back to nothing
             raise
@@ -288,8 +308,14 @@ class SegmentWriter:
             raise
         self._bytes += sum(packet.size for packet in packets)
         if packets:
-            # with flush_packets the file now ends on a whole fragment (or on the header)
+            # with flush_packets the file now ends on a whole fragment (or on the header):
+            # encrypted, that fragment becomes one chunk, written whole
             assert self._file is not None
+            try:
+                self._file.seal()
+            except OSError as exc:
+                self._abandon(out, exc)
+                raise
             self._good_size = os.fstat(self._file.fd).st_size
 
     def _abandon(self, out: av.container.OutputContainer, exc: BaseException) -> None:
@@ -325,6 +351,8 @@ class SegmentWriter:
                 last.duration = max(1, end - last.pts)
             self._mux(out, packets)
             out.close()  # the trailer
+            assert self._file is not None
+            self._file.seal(final=True)  # encrypted: the chunk that says the file is whole
         except Exception as exc:
             self._abandon(out, exc)  # reported as it was after its last whole fragment
             raise
