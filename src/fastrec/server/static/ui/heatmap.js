@@ -29,7 +29,7 @@ export function heatmapPanel(id) {
     }
     const c = numbers.clicks;
     const s = numbers.scroll;
-    fill(stats, h("dl.meta", {},
+    fill(stats, h("dl.numbers", {},
       h("dt", {}, "Clicks"), h("dd", { id: "heatmap-clicks" }, String(c.total)),
       h("dt", {}, "Points clicked"), h("dd", {}, String(c.points)),
       h("dt", {}, "Max per point"), h("dd", { id: "heatmap-max" }, String(c.max_per_point)),
