@@ -80,7 +80,8 @@ def render_scroll(picture: Any, depth: ScrollDepth) -> Any:
     image = _blend(base, np.repeat(rows[:, None], base.width, axis=1))
     if depth.average_depth is not None:
         y = min(base.height - 1, round(depth.average_depth * base.height / 100.0))
-        ImageDraw.Draw(image).line([(0, y), (base.width - 1, y)], fill=(255, 255, 255), width=max(1, base.height // 200))
+        thickness = max(1, base.height // 200)
+        ImageDraw.Draw(image).line([(0, y), (base.width - 1, y)], fill=(255, 255, 255), width=thickness)
     return image
 
 

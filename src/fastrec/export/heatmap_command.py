@@ -57,7 +57,7 @@ def heatmap(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, "warning")
     use_settings_store(settings)
     try:
-        source = SessionSource.load(settings.output_dir, args.session)
+        source = SessionSource.load(settings.output_dir, args.session, verify=False)
     except NoSuchSession as exc:
         print(f"fastrec heatmap: {printable(exc)}", file=sys.stderr)
         return 1

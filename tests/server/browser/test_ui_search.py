@@ -17,6 +17,9 @@ from x11_windows import needs_x
 pytestmark = [pytest.mark.browser, needs_x]
 
 READY = "() => document.getElementById('player')?.dataset.ready === '1'"
+# the player never starts playing by itself: the moment it opens at stays on screen, however
+# slow the machine (a user presses play; here nothing does)
+NO_AUTOPLAY = "HTMLMediaElement.prototype.play = function () { return Promise.resolve(); };"
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +29,23 @@ def heat_server(click_session: ClickSession) -> Iterator[RunningServer]:
         yield server
 
 
+def paused_page(new_page):  # type: ignore[no-untyped-def]
+    page = new_page()
+    page.add_init_script(NO_AUTOPLAY)
+    return page
+
+
 def shown_ms(page) -> int:
-    """The wall-clock time (epoch ms) of the moment the paused player shows."""
+    """The wall-clock time (epoch ms) of the frame the player shows, once it has settled
+    (the frame decoded, no seek under way)."""
     page.wait_for_function(READY)
-    page.evaluate("() => document.getElementById('video').pause()")
-    page.wait_for_function("() => { const v = document.getElementById('video'); return v.paused && !v.seeking; }")
+    page.wait_for_function("() => { const v = document.getElementById('video');"
+                           " return v.paused && !v.seeking && v.readyState >= 2; }")
     return int(page.get_attribute("#wall-clock", "data-epoch-ms"))
 
 
 def test_a_search_hit_opens_the_replay_at_the_moment_the_title_was_shown(heat_server, click_session, new_page):
-    page = new_page()
+    page = paused_page(new_page)
     sign_in(page, heat_server.url, "viewer", "/search")
     page.fill("#search-title", "invoice")
     page.click("#search-form button[type=submit]")
@@ -47,14 +57,13 @@ def test_a_search_hit_opens_the_replay_at_the_moment_the_title_was_shown(heat_se
     assert "title=invoice" in page.url  # the filters are in the URL: back and links work
     rows.first.locator("a.open-hit").click()
     page.wait_for_url(f"{heat_server.url}/replay/{click_session.session_id}?t=*")
-    assert abs(shown_ms(page) - moment.timestamp() * 1000) < 300
+    assert abs(shown_ms(page) - moment.timestamp() * 1000) < 2  # the player's clock shows whole ms
 
 
 def test_the_rage_click_marker_seeks_to_the_burst(heat_server, click_session, new_page):
-    page = new_page()
+    page = paused_page(new_page)
     sign_in(page, heat_server.url, "aud", f"/replay/{click_session.session_id}")
-    page.wait_for_function(READY)
-    page.evaluate("() => document.getElementById('video').pause()")
+    start = shown_ms(page)
     marker = page.locator(".tl-marks .mark.rage_click")
     expect(marker).to_have_count(1)
     expect(page.locator(".tl-marks .mark.window")).to_have_count(2)  # the two titles
@@ -62,7 +71,8 @@ def test_the_rage_click_marker_seeks_to_the_burst(heat_server, click_session, ne
                   ".addEventListener('seeked', () => { window.__seeked = true; }, { once: true }); }")
     marker.click()
     page.wait_for_function("() => window.__seeked")
-    assert abs(shown_ms(page) - click_session.rage_moment.timestamp() * 1000) < 300
+    assert abs(shown_ms(page) - click_session.rage_moment.timestamp() * 1000) < 2
+    assert start < click_session.rage_moment.timestamp() * 1000 - 1000  # it moved there
 
 
 def test_the_recording_page_shows_the_heatmap_and_its_numbers(heat_server, click_session, new_page):
