@@ -241,3 +241,12 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def click_session(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A window session with clicks, notches, a title change and a rage click (recorded
+    once a run; see tests/clicks_session.py).  Tests that change it work on a copy."""
+    from clicks_session import record_click_session
+
+    return record_click_session(tmp_path_factory.mktemp("clicks") / "rec")

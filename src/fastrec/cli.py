@@ -4,7 +4,9 @@ Commands: ``demo`` (``--serve``: then the admin server over it), ``record``, ``s
 ``list``, ``info``, ``verify``, ``storage``, ``cleanup``, ``watch``, ``recover``, ``serve``
 (the admin server), ``users`` (its accounts; :mod:`fastrec.server.commands`) and
 ``policy`` (the recording policy; :mod:`fastrec.policy.commands`) and ``export`` (a session
-as JSON, MP4 or PDF; :mod:`fastrec.export.commands`) (``python -m fastrec COMMAND --help``
+as JSON, MP4 or PDF; :mod:`fastrec.export.commands`), ``heatmap`` (a session's click or
+scroll heatmap as a PNG; :mod:`fastrec.export.heatmap_command`), ``search`` (moments of
+recordings by title, server, user, time, event; :mod:`fastrec.search.commands`) (``python -m fastrec COMMAND --help``
 for each).
 
 Exit codes: 0 success, 1 runtime failure (the message says what failed; ``verify``: the
@@ -45,6 +47,8 @@ from fastrec.checks import bounded_option as _bounded
 from fastrec.crypt.commands import add_crypt_commands, shred
 from fastrec.engine.protocol import RECORDING_MODES, CaptureMode
 from fastrec.export.commands import add_export_command, export
+from fastrec.export.heatmap_command import add_heatmap_command, heatmap
+from fastrec.search.commands import add_search_command, search
 from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
@@ -87,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_commands(commands)
     add_policy_commands(commands)
     add_export_command(commands)
+    add_heatmap_command(commands)
+    add_search_command(commands)
     add_db_command(commands)
     # one `keys` command: the signing key ring's actions and the encryption keys'
     add_crypt_commands(commands, add_keys_command(commands))
@@ -672,8 +678,8 @@ def _recover(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": _record, "status": _status, "list": _list, "info": _info, "verify": _verify,
     "storage": _storage, "cleanup": _cleanup, "watch": _watch, "recover": _recover,
-    "serve": serve, "users": users, "policy": policy, "export": export, "db": db,
-    "keys": keys, "shred": shred,
+    "serve": serve, "users": users, "policy": policy, "export": export, "heatmap": heatmap, "search": search,
+    "db": db, "keys": keys, "shred": shred,
 }
 
 

@@ -71,3 +71,26 @@ def test_a_range_report_shows_only_its_own_scene_changes(clock_recording: Path, 
     cut = export_session(clock_recording, SESSION, "pdf", output=tmp_path / "cut.pdf",
                          first=parse_bound("--from", "0.5"), last=parse_bound("--to", "2.5"))
     assert 1 <= len(_images(cut.path, tmp_path / "cut")) < len(_images(whole.path, tmp_path / "whole"))
+
+
+def test_the_heatmap_picture_is_the_frame_on_screen_at_the_moment_in_any_part(clock_recording: Path):
+    """The representative frame of a heatmap: seeking into each part of the clock session
+    gives the frame captured last before the moment, with its own pixels (they name the
+    second it was captured in)."""
+    from datetime import timedelta
+
+    from fastrec.capture.synthetic import decode_clock
+    from fastrec.export.frame import frame_at
+    from fastrec.export.source import SessionSource
+
+    source = SessionSource.load(clock_recording, SESSION, verify=False)
+    parts = source.playable()
+    assert len(parts) >= 2
+    for part in parts:
+        moment = part.first_frame + (part.end - part.first_frame) * 0.75
+        frame = frame_at(source, moment)
+        with part.demux() as container:
+            times = [part.start + timedelta(seconds=float(f.time)) for f in container.decode(video=0)]
+        assert frame is not None and frame.part == part.part
+        assert frame.at == max(t for t in times if t <= moment)  # the last frame captured before it
+        assert decode_clock(np.asarray(frame.image)) == int(frame.at.timestamp())

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from fastrec.events.file import read_session_events, session_event_files
 
-__all__ = ["SessionEvents", "session_events", "session_heatmap"]
+__all__ = ["SessionEvents", "session_events"]
 
 
 class SessionEvents(BaseModel):
@@ -39,7 +39,3 @@ def session_events(directory: Path, session_id: str) -> SessionEvents:
     return SessionEvents(file=files[0] if files else None, files=files,
                          events=[event.model_dump(mode="json") for event in events], problems=problems)
 
-
-def session_heatmap(directory: Path, session_id: str) -> Path | None:
-    """The session's click heatmap PNG, once the heatmap step draws one (None: none yet)."""
-    return None

@@ -5,8 +5,8 @@ sizes, capture, recorder settings), the integrity verdict per part, the timeline
 events (from the parts' events files, within the report's time range; "No input events
 recorded." when there are none; the pauses, window titles and errors the recorder noted
 in the metadata follow, as recorded), the
-thumbnails at scene changes (:mod:`.thumbnails`), and the click heatmap - a section only
-when the session has one (:func:`~.events.session_heatmap`; none is drawn here).
+thumbnails at scene changes (:mod:`.thumbnails`), and the click heatmap of the report's
+range with its statistics (:mod:`.heatmaps`) - a section only when there were clicks.
 
 Invariants: everything shown is what the recorder stored (names and titles were redacted
 when they were recorded; nothing is looked up again); untrusted text goes through
@@ -18,13 +18,15 @@ written atomically (0600).
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastrec.export.events import session_events, session_heatmap
+from fastrec.export.events import session_events
+from fastrec.export.heatmaps import heatmap_image, heatmap_stats
 from fastrec.export.progress import Progress, no_progress, scaled
 from fastrec.export.source import SessionSource
 from fastrec.export.thumbnails import DEFAULT_LIMIT, scene_changes
@@ -175,10 +177,16 @@ def export_pdf(source: SessionSource, output: str | os.PathLike[str], time_range
         if column == _COLUMNS - 1 or number == len(pictures) - 1:
             pdf.set_xy(pdf.l_margin, top + width * picture.image.height / picture.image.width + 6)
 
-    heatmap = session_heatmap(source.directory, source.session_id)
-    if heatmap is not None:
+    if heatmap_stats(source, time_range).clicks.total:
+        drawn = heatmap_image(source, time_range, "clicks")
+        clicks = drawn.stats.clicks
         report.heading("Click heatmap")
-        pdf.image(str(heatmap), w=pdf.epw)
+        report.line(f"{clicks.total} click(s) at {clicks.points} point(s) (1 % x 1 % of the screen); at most "
+                    f"{clicks.max_per_point} at one point, {clicks.average_per_point:.2f} per point on average. "
+                    + (f"Picture: the frame of {_when(drawn.picture_at)}." if drawn.picture_at
+                       else "No frame could be read: drawn on a blank picture."))
+        width = min(pdf.epw, 120 * drawn.width / drawn.height)  # at most 120 mm high: it fits a page
+        pdf.image(io.BytesIO(drawn.png), w=width)
 
     write_private(Path(output), bytes(pdf.output()))
     progress(1.0, f"{len(pictures)} thumbnail(s) in {Path(output).name}")

@@ -111,9 +111,12 @@ class SessionSource:
     report: VerifyReport
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str], session_id: str) -> SessionSource:
+    def load(cls, directory: str | os.PathLike[str], session_id: str, *, verify: bool = True) -> SessionSource:
         """Read the session's metadata, verify its chain and index its videos.
 
+        ``verify=False`` skips the chain verdict (which hashes every file): for readers that
+        only show what is there (heatmaps); every part's ``check`` is then None and the
+        report lists no segment, so :meth:`require_verified` refuses every part.
         :class:`NoSuchSession` when no readable metadata names ``session_id``.
         """
         folder = Path(directory).resolve()
@@ -122,7 +125,7 @@ class SessionSource:
         if not metas:
             raise NoSuchSession(f"session {session_id!r}: no such recording in {folder}")
         metas.sort(key=lambda m: (m.chain.part, m.start_time.timestamp(), m.file.name))
-        report = verify_session(folder, session_id)
+        report = verify_session(folder, session_id) if verify else VerifyReport(session_id, folder, ())
         checks = {(c.part, c.file): c for c in report.segments}
         parts = tuple(_part(folder, meta, checks.get((meta.chain.part, meta.file.name))) for meta in metas)
         return cls(folder, session_id, parts, report)

@@ -25,13 +25,13 @@ from fastrec.policy.errors import PolicyError
 from fastrec.server.config import ServerSettings
 from fastrec.server.context import ServerContext
 from fastrec.server.pages import CSP, page_html
-from fastrec.server.routes import accounts, audit, exports, live, media, policy, recordings, shares, ui
+from fastrec.server.routes import accounts, audit, exports, insights, live, media, policy, recordings, shares, ui
 from fastrec.server.schemas import ErrorOut
 
 __all__ = ["UI_PATHS", "create_app"]
 
 #: paths the web UI answers with its page (the script renders the view)
-UI_PATHS = ("/", "/login", "/live", "/recordings", "/recordings/{session_id}", "/replay/{session_id}",
+UI_PATHS = ("/", "/login", "/live", "/recordings", "/recordings/{session_id}", "/replay/{session_id}", "/search",
             "/shares", "/audit", "/users", "/policy")
 
 
@@ -53,7 +53,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app = FastAPI(title="fastrec admin server", version="1", lifespan=lifespan,
                   description="Live sessions, recordings, replay, share links, users, the audit log and "
                               "the recording policy.")
-    for module in (accounts, recordings, media, exports, shares, audit, live, policy, ui):
+    for module in (accounts, recordings, media, insights, exports, shares, audit, live, policy, ui):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(files("fastrec.server") / "static")), name="static")
 

@@ -7,6 +7,10 @@ soon as it is whole) so "Watch" shows it a few seconds behind real time; a seale
 one segment per keyframe group.  A part whose file cannot be indexed (missing, a plain MP4
 of an older version, damaged) is left out of both and named in an ``error`` marker at the
 end of the timeline: the rest of the session still plays.
+
+Input events that deserve a marker (rage clicks, from the parts' events files) are placed
+by their wall-clock time like bookmarks; titles and pauses already come from the parts'
+metadata (``window`` and ``pause`` markers), so their events are not marked twice.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from fastrec.events.model import Event, EventKind, RageClick
 from fastrec.server.catalogue import SessionParts
 from fastrec.server.media.fmp4 import FragmentIndexError, index_fragments
 from fastrec.server.media.playlist import (
@@ -52,13 +57,22 @@ def build_playlist(parts: SessionParts, uri: Callable[[int], str]) -> str:
 
 
 def build_timeline(parts: SessionParts, bookmarks: Sequence[Bookmark], idle_seconds: float,
-                   *, include_notes: bool = True) -> Timeline:
+                   *, include_notes: bool = True, events: Sequence[Event] = ()) -> Timeline:
     """The player's timeline of ``parts``; bookmarks become markers when ``include_notes``
-    (a share link's anonymous viewer does not see the auditors' notes)."""
+    (a share link's anonymous viewer does not see the auditors' notes); rage clicks among
+    ``events`` become ``rage_click`` markers."""
     media, problems = _media(parts, lambda part: f"part-{part}")  # the timeline names no URI
     marks = [(datetime.fromtimestamp(b.moment, UTC), b.note) for b in bookmarks] if include_notes else []
     timeline = _build_timeline(media, session_id=parts.session_id, low_latency=parts.recording,
                                idle_threshold=idle_seconds, bookmarks=marks)
+    if timeline.parts:
+        for event in events:
+            if event.kind == EventKind.RAGE_CLICK:
+                assert isinstance(event, RageClick)
+                timeline.markers.append(Marker(
+                    at=timeline.position(event.at), wall=event.at, kind="rage_click",
+                    text=f"rage click: {event.clicks} {event.button} clicks at {event.x:g} %, {event.y:g} %"))
+        timeline.markers.sort(key=lambda m: m.at)
     end = timeline.parts[-1].wall_end if timeline.parts else None
     for problem in problems:
         timeline.markers.append(Marker(at=timeline.duration, wall=end or datetime.now(UTC), kind="error",

@@ -324,3 +324,59 @@ class ExportOut(BaseModel):
     end: datetime | None = None
     notes: list[str] = Field(default_factory=list, description="parts let through unverified, frames re-encoded")
     download: str | None = Field(default=None, description="the file's URL once done")
+
+
+class ClickStatsOut(BaseModel):
+    """Clicks counted per 1 % x 1 % point of the recorded region."""
+
+    total: int
+    points: int
+    max_per_point: int
+    average_per_point: float
+    hottest: tuple[float, float] | None = Field(default=None, description="x, y percent of the busiest point")
+
+
+class ScrollDepthOut(BaseModel):
+    """Vertical wheel notches by the pointer's height (percent of the region) when turned."""
+
+    notches: int
+    buckets: list[int] = Field(description="20 counts of notches: 0-5 %, 5-10 %, ... 95-100 % from the top")
+    average_depth: float | None = Field(description="notch-weighted average, percent; null without notches")
+
+
+class HeatmapOut(BaseModel):
+    """The numbers behind a session's heatmaps (of ``from``..``to`` when given)."""
+
+    session_id: str
+    start: datetime | None = Field(description="the range's wall-clock start; null: the whole session")
+    end: datetime | None
+    clicks: ClickStatsOut
+    scroll: ScrollDepthOut
+    problems: list[str] = Field(default_factory=list, description="events files or lines that were skipped")
+
+
+class EventsOut(BaseModel):
+    """A session's input events in time order (see README "Input events": each has ``kind``,
+    ``at``, ``t`` and its kind's fields)."""
+
+    session_id: str
+    events: list[dict[str, Any]]
+    problems: list[str] = Field(default_factory=list)
+
+
+class SearchHitOut(BaseModel):
+    session_id: str
+    server: str | None
+    user: str | None
+    moment: datetime = Field(description="where the replay opens")
+    kind: str = Field(description="title, session, or the event kind")
+    text: str
+    title: str | None = Field(default=None, description="the window title shown at the moment, when known")
+    replay: str = Field(description="the admin UI's replay at the moment: /replay/{id}?t=...")
+
+
+class SearchOut(BaseModel):
+    hits: list[SearchHitOut]
+    sessions: int = Field(description="sessions the server/user/time filters selected")
+    truncated: bool = Field(description="more hits than the limit")
+    problems: list[str] = Field(default_factory=list)

@@ -227,7 +227,7 @@ class Marker(_Model):
 
     at: float
     wall: datetime
-    kind: Literal["pause", "error", "bookmark", "gap", "window"]
+    kind: Literal["pause", "error", "bookmark", "gap", "window", "rage_click"]
     text: str
     part: int | None = None  # the part it belongs to (a gap: the part after it)
     length: float | None = None  # seconds of wall-clock time it stands for (a gap's length)

@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import FileResponse
 
+from fastrec.events.file import read_session_events
+from fastrec.events.model import Event
 from fastrec.server.audit import AuditAction
 from fastrec.server.auth import CanView, Ctx, context
 from fastrec.server.catalogue import CatalogueUnavailable
@@ -39,6 +41,11 @@ def _parts(ctx: Ctx, session_id: str):  # type: ignore[no-untyped-def]
     if parts is None:
         raise HTTPException(404, f"session_id={session_id!r}: no such recording")
     return parts
+
+
+def _events(ctx: Ctx, session_id: str) -> list[Event]:
+    """The session's input events (the timeline marks rage clicks); damaged lines are skipped."""
+    return read_session_events(ctx.catalogue.directory, session_id)[0]
 
 
 def _video(ctx: Ctx, session_id: str, part: int, request: Request) -> Response:
@@ -78,7 +85,8 @@ def playlist(session_id: str, principal: CanView, ctx: Ctx) -> Response:
 @router.get("/api/recordings/{session_id}/timeline", response_model=Timeline, responses={401: {}, 404: {}})
 def timeline(session_id: str, principal: CanView, ctx: Ctx) -> Timeline:
     """The player's timeline: parts, wall-clock mapping, idle stretches and markers."""
-    result = build_timeline(_parts(ctx, session_id), ctx.notes.bookmarks(session_id), ctx.catalogue.idle_seconds)
+    result = build_timeline(_parts(ctx, session_id), ctx.notes.bookmarks(session_id), ctx.catalogue.idle_seconds,
+                            events=_events(ctx, session_id))
     audit(ctx, principal, AuditAction.VIEW, session_id, what="replay")
     return result
 
@@ -116,7 +124,8 @@ def shared_timeline(token: str, request: Request) -> Timeline:
     link = resolve_share(request, token, log_access=False)
     ctx = context(request)
     # an anonymous viewer does not see the auditors' bookmark notes
-    result = build_timeline(_parts(ctx, link.session_id), (), ctx.catalogue.idle_seconds, include_notes=False)
+    result = build_timeline(_parts(ctx, link.session_id), (), ctx.catalogue.idle_seconds, include_notes=False,
+                            events=_events(ctx, link.session_id))
     if link.start_at is not None:
         result.start_at = link.start_at
     return result

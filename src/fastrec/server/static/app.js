@@ -7,6 +7,7 @@ import { renderLogin } from "./ui/login.js";
 import { renderLive } from "./ui/live.js";
 import { renderRecordings, renderRecording } from "./ui/recordings.js";
 import { renderReplay, renderShared } from "./ui/replay.js";
+import { renderSearch } from "./ui/search.js";
 import { renderShares } from "./ui/shares.js";
 import { renderAudit } from "./ui/audit.js";
 import { renderUsers } from "./ui/users.js";
@@ -17,6 +18,7 @@ const VIEWS = [
   [/^\/recordings$/, renderRecordings, "Recordings"],
   [/^\/recordings\/(.+)$/, renderRecording, "Recording"],
   [/^\/replay\/(.+)$/, renderReplay, "Replay"],
+  [/^\/search$/, renderSearch, "Search"],
   [/^\/shares$/, renderShares, "Share links"],
   [/^\/audit$/, renderAudit, "Audit log"],
   [/^\/users$/, renderUsers, "Users and API tokens"],
@@ -25,7 +27,7 @@ const VIEWS = [
 
 function nav(user) {
   const here = location.pathname;
-  const items = [["/live", "Live", "viewer"], ["/recordings", "Recordings", "viewer"], ["/shares", "Share links", "auditor"],
+  const items = [["/live", "Live", "viewer"], ["/recordings", "Recordings", "viewer"], ["/search", "Search", "viewer"], ["/shares", "Share links", "auditor"],
     ["/policy", "Policy", "auditor"], ["/audit", "Audit log", "admin"], ["/users", allows(user, "admin") ? "Users" : "API tokens", "viewer"]];
   return items.filter(([, , role]) => allows(user, role)).map(([href, label]) => {
     const current = here === href || (href === "/recordings" && here.startsWith("/recordings/")) ||

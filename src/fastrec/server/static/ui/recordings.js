@@ -4,6 +4,7 @@
 import { api, allows, query } from "./api.js";
 import { h, fill, notice, fmtBytes, fmtDuration, fmtTime, text, timeEl, modal, toast } from "./dom.js";
 import { exportPanel } from "./export.js";
+import { heatmapPanel } from "./heatmap.js";
 import { shareDialog, shareTable } from "./share.js";
 
 const PAGE = 50;
@@ -271,6 +272,7 @@ export async function renderRecording(root, ctx) {
       section("Reviews", reviews, reviewForm),
       section("Bookmarks", bookmarks)),
     section(`Segments (${detail.segments.length})`, h("div.table-wrap", {}, segments)),
+    section("Heatmap", heatmapPanel(id)),
     may.has("export") ? section("Export", exportPanel(id)) : null,
     canAudit ? section("Share links", shares) : null);
   await loadShares();
