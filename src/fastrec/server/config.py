@@ -95,6 +95,7 @@ class ServerSettings(BaseSettings):
         from fastrec.storage.fleet import fleet_urls_value  # (here: the import block is the settings')
 
         return fleet_urls_value(value)
+
     @field_validator("encryption_key_file", "encryption_key", "encryption_keystore", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
