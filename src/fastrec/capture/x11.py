@@ -162,6 +162,12 @@ class DamageMonitor:
             return False
         self._dpy = dpy
         self._parts = self._create_region(dpy)
+        if self._parts is not None:
+            # a new damage object holds the whole screen; the caller grabs it all after
+            # this first call anyway, so start from nothing
+            with contextlib.suppress(Exception):
+                dpy.damage_subtract(self._damage)
+                self._drain(dpy, None)
         return True
 
     @staticmethod

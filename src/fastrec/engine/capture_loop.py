@@ -304,15 +304,18 @@ class CaptureLoop:
             self.stats.note(self.stats.titles, stamp, target.title)
         self._last_target = target
         damage: list[Region] | None = None
-        if not forced:
-            if self.config.partial_grabs:
-                damage = self.source.damage()
-                nothing = damage == []
-            else:
-                nothing = self.source.damaged() is False
-            if nothing:
+        if self.config.partial_grabs:
+            # asked on forced frames too: what was damaged before their whole grab is not
+            # the next frame's to grab, and the first answer (unknown) is spent
+            damage = self.source.damage()
+            if damage == [] and not forced:
                 self.stats.damage_skips += 1
                 return
+            if forced:
+                damage = None
+        elif not forced and self.source.damaged() is False:
+            self.stats.damage_skips += 1
+            return
         if resized:
             self._diff = TileDiff(region.width, region.height, self.config.tile_size)
             self._previous = np.empty((region.height, region.width, 4), np.uint8)
