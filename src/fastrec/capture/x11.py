@@ -45,8 +45,8 @@ Damage
     box) over a second X connection, created on first use, so its events never queue up
     in front of the window queries.  Tested under Xvfb, which has DAMAGE.  ``damage()``
     also says *where*: the damage is moved into an XFixes region (``DamageSubtract`` with
-    ``parts``) and read back with ``XFixesFetchRegion``, one more round trip on a frame
-    that changed.  Whatever is drawn after the subtract is damage of the next call, so a
+    ``parts``) and read back with ``XFixesFetchRegion``: one round trip per frame, as
+    the event check of ``damaged()`` is.  Whatever is drawn after the subtract is damage of the next call, so a
     grab that follows the call never misses a change: it is grabbed now or next time.
 
 A source's X connections are used from one thread.
@@ -221,18 +221,16 @@ class DamageMonitor:
             return [] if changed is False else None
         dpy = self._dpy
         try:
-            seen, hit = self._drain(dpy, region)
-            if not seen:
-                return []
-            # the damage moves into our region (emptying the damage): what is drawn from
-            # now on sends a new event and is the next call's
+            # the damage moves into our region (emptying the damage object): what is drawn
+            # from now on is the next call's.  One round trip; the events say nothing the
+            # region does not, and are only drained so they do not pile up.
             dpy.damage_subtract(self._damage, X.NONE, self._parts)
             reply = _FetchRegion(display=dpy.display, opcode=dpy.display.get_extension_major("XFIXES"),
                                  region=self._parts)
+            while dpy.pending_events():
+                dpy.next_event()
         except (xerror.ConnectionClosedError, OSError) as exc:
             raise CaptureError(f"X display {self.display!r} closed: {exc}") from exc
-        if not hit:
-            return []
         data = bytes(reply.data)
         rects = []
         for i in range(0, len(data) - 7, 8):

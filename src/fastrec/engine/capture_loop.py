@@ -351,8 +351,9 @@ class CaptureLoop:
         assert diff is not None and previous is not None
         tile = self.config.tile_size
         parts = None if damage is None else _tile_parts(damage, region, tile, diff.rows, diff.cols)
+        whole = not self.config.partial_grabs  # the reference: everything as before issue 14
         if parts is None:
-            frame = self.source.grab_view(target)
+            frame = self.source.grab(target) if whole else self.source.grab_view(target)
             changed = diff.compare(frame, previous, copy=True)
             if self._yuv is None:
                 previous[...] = frame  # a fresh _previous: tiles equal to its garbage were not copied
@@ -376,7 +377,7 @@ class CaptureLoop:
         elif changed:
             y, u, v = i420_planes(self._yuv, self.out_w, self.out_h)
             ys, us, vs = lay.planes(y, u, v)
-            if tile % 4:  # the dedicated paths split only at even (2:1: multiple-of-4) tiles
+            if whole or tile % 4:  # the dedicated paths split only at even (2:1: multiple-of-4) tiles
                 lay.scaler.convert(previous, ys, us, vs)
                 self.stats.converted_pixels += lay.w * lay.h
             else:
