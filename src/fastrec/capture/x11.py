@@ -232,14 +232,14 @@ class DamageMonitor:
         except (xerror.ConnectionClosedError, OSError) as exc:
             raise CaptureError(f"X display {self.display!r} closed: {exc}") from exc
         data = bytes(reply.data)
+        left, top, right, bottom = ((-1 << 16, -1 << 16, 1 << 16, 1 << 16) if region is None
+                                    else (region.x, region.y, region.right, region.bottom))
         rects = []
-        for i in range(0, len(data) - 7, 8):
-            x, y, w, h = _RECT.unpack_from(data, i)
-            box: Region | None = Region(x, y, w, h)
-            if region is not None and box is not None:
-                box = box.intersection(region)
-            if box is not None and not box.is_empty:
-                rects.append(box)
+        for x, y, w, h in _RECT.iter_unpack(data[: len(data) // 8 * 8]):
+            # clipped with plain ints: a frame's few rectangles should not cost a Region each twice
+            x0, y0, x1, y1 = max(x, left), max(y, top), min(x + w, right), min(y + h, bottom)
+            if x1 > x0 and y1 > y0:
+                rects.append(Region(x0, y0, x1 - x0, y1 - y0))
         return rects
 
     def _drain(self, dpy: xdisplay.Display, region: Region | None) -> tuple[bool, bool]:

@@ -176,13 +176,13 @@ def _tile_parts(damage: list[Region], region: Region, tile: int, rows: int, cols
         return None
     runs: dict[tuple[int, int], Region] = {}  # open runs by their columns
     parts: list[Region] = []
-    for ty in range(rows):
-        row = marked[ty]
-        if not row.any():
+    last = -2
+    for ty in np.flatnonzero(marked.any(axis=1)).tolist():  # the marked tile rows only
+        if ty != last + 1:  # a gap: no run goes on past it
             parts.extend(runs.values())
             runs = {}
-            continue
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.view(np.int8), [0]))))
+        last = ty
+        edges = np.flatnonzero(np.diff(marked[ty].view(np.int8), prepend=0, append=0))
         now: dict[tuple[int, int], Region] = {}
         for tx0, tx1 in zip(edges[::2], edges[1::2], strict=True):
             x0, x1 = int(tx0) * tile, min(int(tx1) * tile, region.width)
