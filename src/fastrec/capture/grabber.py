@@ -29,21 +29,14 @@ class Grabber(Protocol):
     def open(self) -> None: ...
     def close(self) -> None: ...
     def monitors(self) -> list[Region]: ...
-    def grab_view(self, region: Region) -> np.ndarray:
-        """The (h, w, 4) BGRA pixels of ``region`` as a read-only view of the shared memory
-        (no copy), valid until the next grab; a fresh array where that is not possible."""
-        sct = self._require()
-        if self._shm is None:
-            self._shm = _ShmView.attach(sct)
-        if self._shm is not False:
-            try:
-                return self._shm.grab(region)
-            except ScreenShotError as exc:
-                raise CaptureError(f"cannot grab {region}: {exc}") from exc
-        return self.grab(region)
-
     def grab(self, region: Region) -> np.ndarray: ...
-    def grab_view(self, region: Region) -> np.ndarray: ...
+
+
+def grab_view(grabber: Grabber, region: Region) -> np.ndarray:
+    """``grabber.grab_view(region)`` where the grabber has it (a zero-copy view, valid until
+    the next grab), else its ``grab``: fakes and other platforms' grabbers only grab."""
+    view = getattr(grabber, "grab_view", None)
+    return view(region) if view is not None else grabber.grab(region)
 
 
 def display_name(display: str | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target, grab_part
-from fastrec.capture.grabber import Grabber, ScreenGrabber
+from fastrec.capture.grabber import Grabber, ScreenGrabber, grab_view
 from fastrec.capture.matching import WindowInfo
 from fastrec.checks import check_int
 
@@ -104,7 +104,7 @@ class FullScreenSource(CaptureSource):
         """Zero-copy where the grabber can (:meth:`ScreenGrabber.grab_view`)."""
         self._require_open()
         check_grab_target(target, self._grabber.monitors()[0])
-        return self._grabber.grab_view(grab_part(target, part))
+        return grab_view(self._grabber, grab_part(target, part))
 
     def damaged(self) -> bool | None:
         """X DAMAGE inside the monitor on X11 (see :mod:`fastrec.capture.x11`); ``None``

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from fastrec.capture.base import CaptureSource, Region, Target, check_grab_target, grab_part
-from fastrec.capture.grabber import Grabber
+from fastrec.capture.grabber import Grabber, grab_view
 from fastrec.capture.matching import (
     WindowInfo,
     WindowPatterns,
@@ -144,10 +144,7 @@ class WindowTracker(CaptureSource):
         self._require_open()
         assert self._screen is not None
         check_grab_target(target, self._screen)
-        view = getattr(self._grabber, "grab_view", None)  # test fakes may only grab
-        if view is None:
-            return super().grab_view(target, part)
-        return view(grab_part(target, part))
+        return grab_view(self._grabber, grab_part(target, part))
 
     def damaged(self) -> bool | None:
         """Changes inside the last located region (anywhere while paused)."""
