@@ -66,6 +66,13 @@ class Check:
         seen, self._seen = self._seen, now
         return now if seen is not None and np.array_equal(seen, now) else None
 
+    def newest(self) -> np.ndarray | None:
+        """The newest frame published so far (earlier ones are read and dropped)."""
+        while (slot := self.reader.read(timeout=0)) is not None:
+            self.last = np.array(slot.data)
+            slot.release()
+        return self.last
+
     def step(self, what: str) -> dict[str, Any]:
         """Tick on a stable screen; the published frame (or the last one, when the loop
         found nothing changed) must equal a from-scratch conversion of a full grab.  A tick
@@ -83,9 +90,7 @@ class Check:
                 break
         else:
             raise AssertionError(f"the screen never stayed still for a tick ({what})")
-        while (slot := self.reader.read(timeout=0)) is not None:  # the newest frame counts
-            self.last = np.array(slot.data)
-            slot.release()
+        self.newest()
         assert self.last is not None, what
         w, h = self.out
         want = np.empty(i420_size(w, h), np.uint8)
@@ -182,6 +187,17 @@ def test_window_source_partial_frames_equal_full_grabs(wm_display, spawn_window)
         region = check.loop._last_target.region
         painter.box(region.x + 300, region.y + 10, 9, 9, 0x0000FF)
         check.step("typed after the resize")
+        rdp.xdotool("windowminimize", sync=True)
+        wait_for(lambda: check.loop.source.locate() is None, what="the minimised window to pause")
+        check.loop.tick(check.tick + 0.1)
+        blank = check.newest()
+        w, h = check.out
+        assert blank is not None and (blank[: w * h] == BLACK_YUV[0]).all()  # a pause: one blank frame
+        rdp.xdotool("windowactivate", sync=True)
+        wait_for(lambda: check.loop.source.locate() is not None, what="the restored window")
+        check.step("restored after a pause")
+        painter.box(region.x + 40, region.y + 40, 9, 9, 0xFFFFFF)
+        check.step("typed after the pause")
 
     try:
         loop = _run_steps(wm_display.display, "rdp_window", 1.0, ScreenRules(), steps, masks)

@@ -281,7 +281,7 @@ class CaptureLoop:
                 self._paused = True
                 self.stats.note(self.stats.pauses, stamp,
                                 self._redact(self.source.pause_reason or "nothing to record"))
-                self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+                self._publish(None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
             return
         region = target.region
         appeared = self._paused or (self._last_target is not None
@@ -404,7 +404,7 @@ class CaptureLoop:
         if not self._blocked:
             self._blocked = True
             self.stats.note(self.stats.pauses, stamp, self._redact(reason))
-            self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+            self._publish(None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
 
     def _unblock(self) -> None:
         self._blocked = False
