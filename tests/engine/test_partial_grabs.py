@@ -86,10 +86,14 @@ class Check:
             before = wait_for(lambda: self._stable(target.region), what=f"a stable screen ({what})")
             self.tick += 0.1
             self.loop.tick(self.tick)
-            if np.array_equal(before, self.grabber.grab(target.region)):
+            located = self.loop._last_target
+            if (located is not None and located.region == target.region
+                    and np.array_equal(before, self.grabber.grab(target.region))):
                 break
         else:
             raise AssertionError(f"the screen never stayed still for a tick ({what})")
+        # what the loop located (its window list may have moved on since ours: occlusion)
+        target = located
         self.newest()
         assert self.last is not None, what
         w, h = self.out
