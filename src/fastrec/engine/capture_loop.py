@@ -7,6 +7,17 @@ frames that do come: ``EncoderSettings.keyframe_interval``).  When the target va
 (minimised, covered, gone) one blank frame opens a gap in the timeline; the source never
 falls back to the desktop.
 
+Work proportional to the change (``CaptureConfig.partial_grabs``, issue 14).  Two frames
+persist: ``_previous``, the last grabbed BGRA pixels, and ``_yuv``, their conversion into
+the output frame (letterbox borders included).  Invariant: ``_yuv`` is always exactly
+``Scaler.convert(_previous)``, unmasked - every grab updates both (changed tiles only) before
+anything can return, and masks are composited into the ring slot's copy, never into
+``_yuv``, so an unchanged tile is never read, converted or masked wrongly again.  A frame
+reads only the tiles the source's damage rectangles touch (``CaptureSource.damage``);
+forced frames (a new or moved target, changed masks or rules, after a pause or a block),
+unknown damage and damage over half the region read the whole region.  Damage is asked
+before the grab, so whatever is drawn after the answer is the next frame's.
+
 The output frame size is fixed for the session (the first target's size x scale).  A
 target that changes size is scaled to fit it with its aspect ratio kept (letterboxed), so
 the video never distorts and the encoder never restarts mid-segment.
