@@ -455,7 +455,9 @@ class CaptureLoop:
             slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
         self.stats.published += 1
 
-    def _mask(self, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    def _mask(self, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> list[MaskRegion]:
+        """Composite every mask into the output planes; returns the masks applied (in the
+        placed picture's coordinates)."""
         region = target.region
         lay = self._layout(region.width, region.height)
         ys, us, vs = lay.planes(y, u, v)
@@ -466,8 +468,10 @@ class CaptureLoop:
         # the privacy rules' (relative to the region already), last: a rule's mask kind shows
         # even where its window is one of those on top
         masks += self._masks
-        if masks:
-            mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
+        placed = [m.scaled(lay.sx, lay.sy) for m in masks]
+        if placed:
+            mask_i420(ys, us, vs, placed)
+        return placed
 
 
 class _Stopped(Exception):
