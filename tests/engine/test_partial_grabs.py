@@ -46,6 +46,19 @@ class Painter:
         self.root.fill_rectangle(self.gcs[colour], x, y, w, h)
         self.dpy.sync()
 
+    def client(self, x: int, y: int, w: int, h: int) -> Any:
+        """A window of this client's own (override-redirect: placed as asked), mapped."""
+        window = self.root.create_window(x, y, w, h, 0, self.dpy.screen().root_depth,
+                                         background_pixel=0x404040, override_redirect=True)
+        window.map()
+        self.dpy.sync()
+        return window
+
+    def draw_in(self, window: Any, x: int, y: int, w: int, h: int, colour: int) -> None:
+        """Draw into ``window`` itself (an application painting its own window)."""
+        window.fill_rectangle(window.create_gc(foreground=colour), x, y, w, h)
+        self.dpy.sync()
+
     def close(self) -> None:
         self.dpy.close()
 
@@ -155,6 +168,11 @@ def test_full_screen_partial_frames_equal_full_grabs(wm_display, spawn_window, s
         for i in range(5):
             painter.box(700 + 9 * i, 50, 8, 14, 0xFFFFFF)  # typing
             check.step(f"typed {i}")
+        own = painter.client(900, 500, 200, 100)
+        check.step("a window mapped")
+        for i in range(3):  # damage from another client's drawing into its own window
+            painter.draw_in(own, 10 + 12 * i, 40, 9, 15, 0x00FF00)
+            check.step(f"typed {i} in an application's window")
 
     try:
         loop = _run_steps(wm_display.display, "full_screen", scale, rules, steps)
