@@ -170,6 +170,18 @@ class _Layout:
                 v[self.y // 2 : (self.y + self.h) // 2, self.x // 2 : (self.x + self.w) // 2])
 
 
+def _copy_rows(src: np.ndarray, dst: np.ndarray, width: int, height: int, pairs: np.ndarray) -> None:
+    """Copy the marked row pairs (two luma rows, one chroma row each) of one I420 frame
+    into another."""
+    sy, su, sv = i420_planes(src, width, height)
+    dy, du, dv = i420_planes(dst, width, height)
+    edges = np.flatnonzero(np.diff(pairs.view(np.int8), prepend=0, append=0)).tolist()
+    for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
+        dy[2 * p0 : 2 * p1] = sy[2 * p0 : 2 * p1]
+        du[p0:p1] = su[p0:p1]
+        dv[p0:p1] = sv[p0:p1]
+
+
 def _tile_parts(damage: list[Region], region: Region, tile: int, rows: int, cols: int) -> list[Region] | None:
     """The rectangles to grab for ``damage`` (screen coordinates) in ``region``: every tile
     a damaged rectangle touches, as runs of tiles per tile row (merged with the rows below
@@ -232,6 +244,9 @@ class CaptureLoop:
         self._diff: TileDiff | None = None
         self._previous: np.ndarray | None = None  # the last grabbed pixels, BGRA
         self._yuv: np.ndarray | None = None  # _previous converted (output size, borders blank)
+        # per ring slot: the output row pairs where its payload may differ from _yuv (changed
+        # since it was written, or masked then); a slot not listed is copied whole
+        self._slot_rows: dict[int, np.ndarray] = {}
         self._paused = True  # until the first target has settled
         self._settle_until: float | None = None
         self._last_target: Target | None = None
@@ -385,7 +400,11 @@ class CaptureLoop:
             _blank(y, u, v)  # the letterbox borders, once
             lay.scaler.convert(previous, *lay.planes(y, u, v))
             self.stats.converted_pixels += lay.w * lay.h
+            self._slot_rows.clear()
         elif changed:
+            rows = self._changed_rows(lay, diff.tiles, region.height)
+            for stale in self._slot_rows.values():
+                stale |= rows
             y, u, v = i420_planes(self._yuv, self.out_w, self.out_h)
             ys, us, vs = lay.planes(y, u, v)
             if whole or tile % 4:  # the dedicated paths split only at even (2:1: multiple-of-4) tiles
@@ -435,25 +454,60 @@ class CaptureLoop:
                 and self._last_target is not None):
             self._publish(self._last_target, stamp, FrameFlags.FINAL)
 
+    def _changed_rows(self, lay: _Layout, tiles: np.ndarray, src_h: int) -> np.ndarray:
+        """The output row pairs the changed tiles' conversion may have touched, with a margin
+        for the scaling filters' reach (bilinear enlarging reaches half a source row, i.e.
+        ``sy / 2`` output rows, further); more rows than needed is only a longer copy."""
+        rows = np.zeros(self.out_h // 2, bool)
+        th = self.config.tile_size
+        margin = 2 + math.ceil(lay.sy)
+        for ty in np.flatnonzero(tiles.any(axis=1)).tolist():
+            top = lay.y + math.floor(ty * th * lay.sy) - margin
+            bottom = lay.y + math.ceil(min((ty + 1) * th, src_h) * lay.sy) + margin
+            rows[max(0, top) // 2 : (min(self.out_h, bottom) + 1) // 2] = True
+        return rows
+
     def _publish(self, target: Target | None, stamp: float, flags: FrameFlags) -> None:
         """One frame into the ring: ``_yuv`` (the last grab, converted) with the masks
         composited into the slot's copy - never into ``_yuv``, which must stay the
-        unmasked conversion its unchanged tiles are reused from - or blank (``None``)."""
+        unmasked conversion its unchanged tiles are reused from - or blank (``None``).
+
+        A slot that held an earlier frame of this ``_yuv`` gets only the row pairs that
+        changed since, or that were masked there; the rest of its payload already equals
+        ``_yuv``."""
         slot = self.ring.acquire()
         if slot is None:
             self.stats.dropped += 1
             return
+        # forgotten while it is written: a write cut short leaves the slot unknown (whole copy)
+        stale = self._slot_rows.pop(slot.index, None)
         with slot:
             y, u, v = i420_planes(slot.data, self.out_w, self.out_h)
+            kept: np.ndarray | None = None
             if target is None or self._yuv is None:
                 _blank(y, u, v)
             else:
-                slot.data.reshape(-1)[: self._yuv.size] = self._yuv
-                self._mask(target, y, u, v)
+                if stale is None or not self.config.partial_grabs:
+                    slot.data.reshape(-1)[: self._yuv.size] = self._yuv
+                else:
+                    _copy_rows(self._yuv, slot.data, self.out_w, self.out_h, stale)
+                placed = self._mask(target, y, u, v)
+                kept = self._masked_rows(target, placed)
             if flags & FrameFlags.KEYFRAME:
                 self.stats.keyframes += 1
             slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
+        if kept is not None:
+            self._slot_rows[slot.index] = kept
         self.stats.published += 1
+
+    def _masked_rows(self, target: Target, placed: list[MaskRegion]) -> np.ndarray:
+        """The output row pairs the masks were composited into (to restore next time)."""
+        rows = np.zeros(self.out_h // 2, bool)
+        lay = self._layout(target.region.width, target.region.height)
+        for m in placed:
+            top, bottom = lay.y + m.y - 2, lay.y + m.y + m.height + 2
+            rows[max(0, top) // 2 : (min(self.out_h, bottom) + 1) // 2] = True
+        return rows
 
     def _mask(self, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> list[MaskRegion]:
         """Composite every mask into the output planes; returns the masks applied (in the
