@@ -12,7 +12,10 @@ persist: ``_previous``, the last grabbed BGRA pixels, and ``_yuv``, their conver
 the output frame (letterbox borders included).  Invariant: ``_yuv`` is always exactly
 ``Scaler.convert(_previous)``, unmasked - every grab updates both (changed tiles only) before
 anything can return, and masks are composited into the ring slot's copy, never into
-``_yuv``, so an unchanged tile is never read, converted or masked wrongly again.  A frame
+``_yuv``, so an unchanged tile is never read, converted or masked wrongly again.  A ring
+slot keeps what this loop last wrote into it (consumers only read), so publishing rewrites
+only the row pairs that changed since that slot's last frame, or were masked in it
+(``_slot_rows``); a slot whose write was cut short, or never made, is written whole.  A frame
 reads only the tiles the source's damage rectangles touch (``CaptureSource.damage``);
 forced frames (a new or moved target, changed masks or rules, after a pause or a block),
 unknown damage and damage over half the region read the whole region.  Damage is asked
