@@ -194,6 +194,7 @@ def delete_recordings(body: DeleteRequest, principal: Admin, ctx: Ctx) -> Delete
             continue
         ctx.catalogue.forget_session(session_id)
         ctx.notes.forget_session(session_id)
+        ctx.exports.forget_session(session_id)  # its exports go with it
         result.deleted.append(session_id)
         audit(ctx, principal, AuditAction.DELETE, session_id, reason=body.reason,
               parts=[p.model_dump() for p in record.parts])
