@@ -34,9 +34,13 @@ def key_file(tmp_path: Path) -> Path:
     return path
 
 
-def encrypting_manager(out: Path, key_file: Path, **extra: object) -> RecordingManager:
+def encrypting_manager(out: Path, key_file: Path, database_url: str | None = None,
+                       **extra: object) -> RecordingManager:
+    """A recorder of the synthetic desktop that encrypts with ``key_file`` (its index and
+    key store in ``database_url``'s PostgreSQL database when given)."""
     settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10,
-                             keyframe_interval_seconds=1.0, encryption_key_file=str(key_file))
+                             keyframe_interval_seconds=1.0, encryption_key_file=str(key_file),
+                             **({"database_url": database_url} if database_url else {}))
     return RecordingManager(settings, mode="synthetic", source_options=SMALL, cleanup_schedule=False, **extra)
 
 
