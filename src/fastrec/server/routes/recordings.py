@@ -17,6 +17,7 @@ from fastrec.server.schemas import (
     BookmarkOut,
     DeleteRequest,
     DeleteResult,
+    DeletionRecordOut,
     IntegrityOut,
     IntegrityPart,
     ReviewIn,
@@ -120,7 +121,9 @@ def recording_detail(session_id: str, principal: CanView, ctx: Ctx,
         integrity = IntegrityOut(ok=report.ok, summary=report.summary, parts=[
             IntegrityPart(part=c.part, file=c.file, status=c.status, problems=list(c.problems), notes=list(c.notes))
             for c in report.segments], signatures_checked=report.signatures_checked,
-            signatures=report.signatures)
+            signatures=report.signatures, deletion_log=list(report.deletion_log), deletions=[
+                DeletionRecordOut(parts=list(d.parts), by=d.by, at=d.at, reason=d.reason, key_id=d.key_id,
+                                  signature=d.signature, problem=d.problem) for d in report.deletions])
     reviews = ctx.notes.reviews(session_id)
     audit(ctx, principal, AuditAction.VIEW, session_id)
     return SessionDetail(session=session_out(row, reviews[-1] if reviews else None), segments=segments,
