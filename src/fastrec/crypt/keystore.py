@@ -208,14 +208,23 @@ class SessionKeyStore(KeyStore):
     def tombstone_path(self, session_id: str) -> Path:
         return self.directory / (self._name(session_id) + TOMBSTONE_SUFFIX)
 
+    @staticmethod
+    def _json(path: Path) -> Any:
+        """The JSON at ``path`` (never through a link); None when there is no file,
+        ValueError when it is not JSON."""
+        try:
+            return json.loads(read_private(path, _MAX_RECORD))
+        except FileNotFoundError:
+            return None
+
     def _read(self, session_id: str) -> StoredKey | None:
         path = self.record_path(session_id)
         try:
-            raw = json.loads(read_private(path, _MAX_RECORD))
-        except FileNotFoundError:
-            return None
+            raw = self._json(path)
         except ValueError:
             raise KeyError_(f"{path}: not a session key record") from None
+        if raw is None:
+            return None
         if not isinstance(raw, dict) or raw.get("session_id") != session_id:
             raise KeyError_(f"{path}: a record for another session")
         return StoredKey(str(raw.get("kek_id")), str(raw.get("wrapped")))
@@ -242,11 +251,11 @@ class SessionKeyStore(KeyStore):
     def _destroy(self, session_id: str, by: str) -> ShredRecord | None:
         path = self.record_path(session_id)
         try:
-            raw = json.loads(read_private(path, _MAX_RECORD))
-        except FileNotFoundError:
-            return None
+            raw = self._json(path)
         except ValueError:
-            raw = {}
+            raw = {}  # a damaged record is destroyed all the same
+        if raw is None:
+            return None
         record = ShredRecord(session_id, datetime.now(UTC).isoformat(), by,
                              str(raw.get("kek_id", "")) if isinstance(raw, dict) else "")
         # overwrite in place first: the unlinked inode's blocks then hold no wrapped key

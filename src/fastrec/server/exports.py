@@ -150,7 +150,8 @@ class ExportJobs:
         dropped = 0
         for session_id in self.sessions():
             with self._lock:
-                keys = {id(e): e for j, e in self._keys.items() if self._jobs[j].session_id == session_id}
+                keys = {id(e): e for j, e in self._keys.items()
+                        if j in self._jobs and self._jobs[j].session_id == session_id}
             shredded = False
             for encryption in keys.values():
                 try:
