@@ -16,7 +16,14 @@ from cli_jobs import fastrec
 from encrypted_recording import encrypting_manager, key_env, record, session_parts
 
 from fastrec.crypt.keys import KeyError_, KeyRing, LocalKek
-from fastrec.crypt.keystore import DatabaseKeyStore, KeyStore, SessionKeyStore, Shredded, keystore_from_settings
+from fastrec.crypt.keystore import (
+    DatabaseKeyStore,
+    KeyStore,
+    SessionKey,
+    SessionKeyStore,
+    Shredded,
+    keystore_from_settings,
+)
 from fastrec.server.config import ServerSettings
 
 
@@ -97,6 +104,28 @@ def test_shred_destroys_the_key_for_every_reader_at_once(stores) -> None:  # typ
     with pytest.raises(FileNotFoundError):
         server.shred("never", by="cli:bob")
     assert server.get("kept").kek_id == "k1"
+
+
+def test_keys_recorded_before_the_database_was_set_are_still_read_and_shredded(
+        tmp_path: Path, postgres_url: str) -> None:
+    ring = _ring("k1")
+    local = _store(None, tmp_path / "rec", ring)
+    old = local.for_writing("old")
+    shared = _store(postgres_url, tmp_path / "rec", ring)
+    try:
+        assert isinstance(shared, DatabaseKeyStore) and shared.fallback is not None
+        assert shared.get("old").secret == old.secret and shared.for_writing("old").secret == old.secret
+        shared.for_writing("new")
+        assert isinstance(_store(postgres_url, tmp_path / "elsewhere", ring).get("new"), SessionKey)
+        with pytest.raises(FileNotFoundError):
+            local.get("new")  # new keys go to the database only
+        shared.shred("old", by="cli:alice")
+        with pytest.raises(Shredded):
+            shared.get("old")
+        with pytest.raises(Shredded):
+            local.get("old")
+    finally:
+        shared.close()
 
 
 def test_a_fleet_admin_server_reads_the_gateways_keys_from_the_database_and_a_shred_there_is_audited(

@@ -11,7 +11,9 @@ two places (:func:`keystore_from_settings` picks):
   default ``<recordings>/.keys``, 0700), one ``<sha256(session id)>.key.json`` per session;
 - :class:`DatabaseKeyStore`: the table ``fastrec_session_keys`` of the fleet's PostgreSQL
   database (FASTREC_DATABASE_URL, migrated like every other store's tables), so an admin
-  server reads the keys of every gateway's recordings.
+  server reads the keys of every gateway's recordings.  Sessions it has no record of are
+  looked up in the machine's directory when there is one (recorded before the URL was
+  set: never made unreadable by setting it); new keys always go to the database.
 
 Crypto-shredding (:meth:`KeyStore.shred`) destroys a session's wrapped key and leaves a
 tombstone (who, when; no key material): in the directory, the record's bytes are
@@ -99,8 +101,11 @@ class KeyStore(ABC):
     """Where the session keys are, wrapped by ``ring``'s keys; thread-safe.  Subclasses
     store and delete records; wrapping, caching and the shredding rules are here."""
 
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, fallback: KeyStore | None = None) -> None:
         self.ring = ring
+        # an earlier store, read (and shredded) for the sessions this one has no record of:
+        # the directory of a gateway that recorded before FASTREC_DATABASE_URL was set
+        self.fallback = fallback
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[StoredKey, SessionKey]] = {}
 
@@ -161,6 +166,8 @@ class KeyStore(ABC):
             if tomb is not None:
                 raise Shredded(f"session {session_id!r}: its key was crypto-shredded at {tomb.shredded_at} "
                                f"by {tomb.by}; its recordings cannot be decrypted")
+            if self.fallback is not None:
+                return self.fallback.get(session_id)
             raise FileNotFoundError(f"session {session_id!r}: no key in {self.location}")
         cached = self._cache.get(session_id)
         if cached is not None and cached[0] == stored:  # unwrapped once (a KMS is called once per session)
@@ -183,6 +190,8 @@ class KeyStore(ABC):
             if tomb is not None:
                 raise Shredded(f"session {session_id!r}: shredded already at {tomb.shredded_at} by {tomb.by}")
             record = self._destroy(session_id, by)
+            if record is None and self.fallback is not None:
+                return self.fallback.shred(session_id, by)
             if record is None:
                 raise FileNotFoundError(f"session {session_id!r}: no key in {self.location}")
             return record
@@ -294,8 +303,8 @@ PG_MIGRATIONS: tuple[str, ...] = (
 class DatabaseKeyStore(KeyStore):
     """The session keys in the fleet's PostgreSQL database at ``url`` (see the module)."""
 
-    def __init__(self, url: str, ring: KeyRing) -> None:
-        super().__init__(ring)
+    def __init__(self, url: str, ring: KeyRing, fallback: KeyStore | None = None) -> None:
+        super().__init__(ring, fallback)
         from fastrec.storage.database import connect_migrated, shown_url
 
         self.url = url
@@ -319,6 +328,8 @@ class DatabaseKeyStore(KeyStore):
         if self._open is not None:
             self._open.close()
             self._open = None
+        if self.fallback is not None:
+            self.fallback.close()
 
     def _row(self, session_id: str) -> Any:
         return self._conn.execute(f"SELECT kek_id, wrapped, shredded_at, shredded_by FROM {TABLE} "
@@ -361,11 +372,13 @@ class DatabaseKeyStore(KeyStore):
 def keystore_from_settings(settings: Any, directory: str | os.PathLike[str], ring: KeyRing) -> KeyStore:
     """The key store recorder or server settings name: the database's table when
     FASTREC_DATABASE_URL names PostgreSQL, else the directory FASTREC_ENCRYPTION_KEYSTORE
-    (default ``<directory>/.keys``)."""
+    (default ``<directory>/.keys``).  The database's store falls back on that directory,
+    when there is one, for sessions recorded before the URL was set."""
     from fastrec.storage.database import is_postgres
 
     url = getattr(settings, "database_url", None)
+    folder = Path(getattr(settings, "encryption_keystore", None) or Path(directory) / KEYSTORE_DIR)
     if is_postgres(url):
-        return DatabaseKeyStore(url, ring)
-    return SessionKeyStore(getattr(settings, "encryption_keystore", None) or Path(directory) / KEYSTORE_DIR, ring)
+        return DatabaseKeyStore(url, ring, SessionKeyStore(folder, ring) if folder.is_dir() else None)
+    return SessionKeyStore(folder, ring)
 
