@@ -196,6 +196,7 @@ def sign_and_delete_first_part(directory: Path, session_id: str, reason: str = "
 
     from fastrec.storage import iter_metadata
     from fastrec.storage.deletion_log import DeletedPart, DeletionRecord, append_deletion
+    from fastrec.storage.index import INDEX_FILE, RecordingIndex
     from fastrec.storage.metadata import SegmentMetadata, write_metadata
 
     metas = [(path, meta) for path, meta in iter_metadata(directory)
@@ -209,3 +210,5 @@ def sign_and_delete_first_part(directory: Path, session_id: str, reason: str = "
                                                                  size_bytes=first.file.size_bytes)]))
     (directory / first.file.name).unlink()
     path.unlink()  # its metadata
+    with RecordingIndex(directory / INDEX_FILE, directory) as index:  # as retention keeps it
+        index.remove(directory / first.file.name)
