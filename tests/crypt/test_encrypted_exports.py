@@ -1,7 +1,8 @@
 """Exports of encrypted sessions put no plaintext on disk (issue 13): the admin server
 stores them sealed and decrypts them as they are downloaded (HTTP Range too); the MP4
 muxer's temporary file is a sealed scratch; a shredded or deleted session takes its
-exports with it.  Every place a file could be - the recordings directory, the server's
+exports with it (deleted through the server, or by another process such as retention).
+Every place a file could be - the recordings directory, the server's
 export directory, TMPDIR, and every file the process has open (unlinked ones too) - is
 scanned for plaintext while each export runs (from its progress callback: the job waits
 for the scan) and after."""
@@ -33,6 +34,8 @@ from fastrec.crypt.scratch import SealedScratch
 from fastrec.engine.protocol import SegmentPolicy
 from fastrec.export.run import export_session
 from fastrec.server.config import ServerSettings
+from fastrec.storage.deletions import delete_session
+from fastrec.storage.index import INDEX_FILE, RecordingIndex
 from fastrec.storage.videos import use_settings_store
 
 # what plaintext of an export looks like: MP4 boxes, a PDF, the JSON document, event lines
@@ -103,7 +106,7 @@ def _decoded_frames(data: bytes) -> int:
 def test_server_exports_of_an_encrypted_session_are_sealed_at_rest_and_served_decrypted(
         tmp_path: Path, key_file: Path, private_tmp: Path, signed_in,  # type: ignore[no-untyped-def]
         monkeypatch: pytest.MonkeyPatch):
-    out = _recorded(tmp_path, key_file, "enc", "doomed")
+    out = _recorded(tmp_path, key_file, "enc", "doomed", "retired")
     frames = sum(m.frames.encoded for m in session_parts(out, "enc"))
     client = signed_in(ServerSettings(recordings_dir=out, encryption_key_file=key_file))
     exports = client.app.state.ctx.exports
@@ -154,6 +157,16 @@ def test_server_exports_of_an_encrypted_session_are_sealed_at_rest_and_served_de
     doomed_file = exports.file(exports.get(doomed["id"]))
     assert client.request("DELETE", "/api/recordings/doomed").json()["deleted"] == ["doomed"]
     assert not doomed_file.exists() and client.get(f"/api/exports/{doomed['id']}").status_code == 404
+    # one deleted by another process (retention, another server): its exports go at the next request
+    retired = client.post("/api/recordings/retired/exports", json={"format": "pdf"}).json()
+    assert _finished(client, retired["id"])["state"] == "done"
+    retired_file = exports.file(exports.get(retired["id"]))
+    parts = session_parts(out, "retired")
+    assert delete_session(out, "retired", by="retention", reason="older than 30 days") is not None
+    with RecordingIndex(out / INDEX_FILE, out) as index:
+        for meta in parts:
+            index.remove(out / meta.file.name)
+    assert client.get(f"/api/exports/{retired['id']}").status_code == 404 and not retired_file.exists()
     # shredding the session (the CLI, another process): its exports are unreadable at once, then swept away
     files = [exports.file(exports.get(job_id)) for job_id in job_ids]
     assert all(f.exists() for f in files)
