@@ -209,7 +209,8 @@ class RecordingSettings(BaseSettings):
     encryption_key_file: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY_FILE")
     # or one key-encryption key: base64 of 32 bytes
     encryption_key: SecretStr | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY", repr=False)
-    # where the session keys are kept (shredding destroys them); default <output_dir>/.keys
+    # where the session keys are kept (shredding destroys them); default <output_dir>/.keys;
+    # with FASTREC_DATABASE_URL (PostgreSQL) they are in its table instead and this is not read
     encryption_keystore: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEYSTORE")
 
     # --- privacy ---

@@ -294,6 +294,7 @@ class RecordingManager:
                 use_store(self.output_dir, None)
             if self.encryption is not None:
                 use_encryption(self.output_dir, None)
+                self.encryption.keystore.close()  # a database key store's connection (opens again on use)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
