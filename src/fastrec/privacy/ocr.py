@@ -28,7 +28,10 @@ Invariants, and why:
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,17 +41,24 @@ from typing import Any, Final, Self
 import numpy as np
 
 from fastrec.core.masks import MaskRegion
+from fastrec.privacy.ocr_layout import Block, text_blocks
 from fastrec.privacy.pii import find_pii
 from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.privacy.screen_rules import PiiRule
 
-__all__ = ["OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
+__all__ = ["EngineStats", "OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
 
 PAD: Final = 0.25  # of a box's height, on every side
 MIN_PAD: Final = 2
 LANGUAGE: Final = "eng"
 SMALL_TEXT: Final = 12  # px: a line whose words are at most this tall is read again at twice the size
 SMALL_MARGIN: Final = 4  # px kept above and below small lines read again
+SMALL_BLOCK: Final = 13  # px: a block at most this tall (a line of small text) is read at twice the size
+STACK_GAP: Final = 10  # px of background between and around the blocks read together
+CACHE_BLOCKS: Final = 4096  # blocks whose lines an engine remembers (a few screens' worth)
+#: Tesseract's word lists only pull a misread number towards a word: personal data is not words
+NO_DICTIONARIES: Final = {name: "0" for name in ("load_system_dawg", "load_freq_dawg", "load_punc_dawg",
+                                                 "load_number_dawg", "load_unambig_dawg", "load_bigram_dawg")}
 #: where Debian (tesseract-ocr), Fedora/Arch, Homebrew and a source build put the models
 TESSDATA_DIRS: Final = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                         "/usr/share/tessdata", "/usr/local/share/tessdata", "/opt/homebrew/share/tessdata")
@@ -62,6 +72,15 @@ _DIGIT_LOOKALIKES: Final = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0"
 
 _DIGIT_GAPS: Final = frozenset(" -.")
 _NUMBERS: Final = frozenset({PiiKind.CARD, PiiKind.IBAN})  # judged without their grouping
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Blocks of text an engine met, how many it remembered, how many it read."""
+
+    blocks: int = 0
+    reused: int = 0
+    read: int = 0
 
 
 class OcrUnavailable(RuntimeError):
@@ -115,19 +134,33 @@ def check_ocr(language: str = LANGUAGE) -> None:
 
 class OcrEngine:
     """A loaded Tesseract: :meth:`read` a grey image into lines of words.  Not thread-safe:
-    one engine per thread.  A context manager."""
+    one engine per thread.  A context manager.
 
-    def __init__(self, language: str = LANGUAGE) -> None:
+    By default an image is cut into blocks of text (:func:`~fastrec.privacy.ocr_layout.text_blocks`)
+    and each block's lines are remembered by its pixels (at most ``cache_blocks``, least
+    recently used dropped): a block seen before - scrolled, a window moved or shown again -
+    is not read again; the new blocks are read together, stacked in one image, as one block
+    of text.  ``blocks=False`` reads the whole image as sparse text and remembers nothing
+    (the reading before blocks, kept to measure against: scripts/bench_ocr.py)."""
+
+    def __init__(self, language: str = LANGUAGE, *, blocks: bool = True, cache_blocks: int = CACHE_BLOCKS) -> None:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # before the library loads (docstring)
         check_ocr(language)
         import tesserocr
 
         self._tess: Any = tesserocr
+        self.blocks = blocks
+        self.stats = EngineStats()
+        self._cache: OrderedDict[tuple[int, int, bytes], list[OcrLine]] = OrderedDict()
+        self._cache_blocks = cache_blocks
         tessdata = find_tessdata(language)
         try:
-            # one uniform block of text per strip: the strips are lines of a screen
-            self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
-                                                psm=tesserocr.PSM.SPARSE_TEXT)
+            if blocks:  # one block of text: the stacked lines; no dictionaries (PII is not words)
+                self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                    psm=tesserocr.PSM.SINGLE_BLOCK, variables=NO_DICTIONARIES)
+            else:  # sparse text: the strips are rows of a screen
+                self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                    psm=tesserocr.PSM.SPARSE_TEXT)
         except RuntimeError as exc:
             raise OcrUnavailable(f"Tesseract could not load {language} from {tessdata} ({exc}): "
                                  f"{INSTALL_HINT}") from None
@@ -139,6 +172,8 @@ class OcrEngine:
         height, width = grey.shape
         if height < 4 or width < 4:
             return []
+        if self.blocks:
+            return self._read_blocks(grey)
         # dark on light, as Tesseract is trained: light text on a dark background (a
         # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
         image = np.ascontiguousarray(255 - grey if np.median(grey) < 128 else grey)
@@ -154,6 +189,69 @@ class OcrEngine:
         again = [_shrunk(line, top) for line in self._recognise(_doubled(image[top:bottom]))]
         kept = [line for line in lines if not top <= _middle(line) < bottom]  # the rest was read again
         return sorted(kept + again, key=_middle)
+
+    def _read_blocks(self, grey: np.ndarray) -> list[OcrLine]:
+        found: list[OcrLine] = []
+        new: list[tuple[Block, tuple[int, int, bytes], np.ndarray]] = []
+        for block in text_blocks(grey):
+            pixels = grey[block.y : block.y + block.height, block.x : block.x + block.width]
+            key = (block.width, block.height, hashlib.blake2b(pixels.tobytes(), digest_size=16).digest())
+            self.stats.blocks += 1
+            known = self._cache.get(key)
+            if known is None:
+                new.append((block, key, pixels))
+                continue
+            self._cache.move_to_end(key)
+            self.stats.reused += 1
+            found += [_moved(line, block.x, block.y) for line in known]
+        if new:
+            self.stats.read += len(new)
+            for (block, key, _), lines in zip(new, self._recognise_stacked([p for _, _, p in new]), strict=True):
+                self._cache[key] = lines
+                found += [_moved(line, block.x, block.y) for line in lines]
+            while len(self._cache) > self._cache_blocks:
+                self._cache.popitem(last=False)
+        return sorted(found, key=_middle)
+
+    def _recognise_stacked(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
+        """Each image's lines (in its own coordinates), read in one pass: the images,
+        dark on light on their own background, one under the other :data:`STACK_GAP` rows
+        apart (a line of text each, mostly: one block of text to Tesseract)."""
+        slots: list[tuple[int, int, int]] = []  # top row in the stack, height there, scale
+        parts: list[np.ndarray] = []
+        for image in images:
+            # dark on light, as Tesseract is trained: light text on a dark background (a
+            # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
+            image = 255 - image if np.median(image) < 128 else image
+            # small text is read far better at twice the size (measured on 12 px screens: '@'
+            # lost in one address of four at 1x, none at 2x)
+            scale = 2 if image.shape[0] <= SMALL_BLOCK else 1
+            parts.append(_doubled(image) if scale == 2 else image)
+        width = max(p.shape[1] for p in parts) + 2 * STACK_GAP
+        height = sum(p.shape[0] + STACK_GAP for p in parts) + STACK_GAP
+        stack = np.full((height, width), 255, np.uint8)
+        top = STACK_GAP
+        for part, image in zip(parts, images, strict=True):
+            h, w = part.shape
+            background = int(np.bincount(part.ravel(), minlength=256).argmax())
+            half = STACK_GAP // 2
+            stack[top - half : top + h + half, STACK_GAP - half : STACK_GAP + w + half] = background
+            stack[top : top + h, STACK_GAP : STACK_GAP + w] = part
+            slots.append((top, h, part.shape[0] // image.shape[0]))
+            top += h + STACK_GAP
+        out: list[list[OcrLine]] = [[] for _ in images]
+        starts = [s[0] - STACK_GAP // 2 for s in slots]
+        for line in self._recognise(stack):
+            by_slot: dict[int, list[OcrWord]] = {}
+            for w in line.words:
+                i = max(0, bisect.bisect_right(starts, w.y + w.height / 2) - 1)
+                slot_top, slot_height, scale = slots[i]
+                x, y = (w.x - STACK_GAP) // scale, (w.y - slot_top) // scale
+                by_slot.setdefault(i, []).append(
+                    OcrWord(w.text, max(0, x), max(0, y), -(-w.width // scale), -(-w.height // scale)))
+            for i, words in by_slot.items():
+                out[i].append(OcrLine(tuple(words)))
+        return out
 
     def _recognise(self, image: np.ndarray) -> list[OcrLine]:
         height, width = image.shape
@@ -202,6 +300,10 @@ def _doubled(image: np.ndarray) -> np.ndarray:
 
     height, width = image.shape
     return np.ascontiguousarray(Image.fromarray(image).resize((2 * width, 2 * height), Image.Resampling.BICUBIC))
+
+
+def _moved(line: OcrLine, dx: int, dy: int) -> OcrLine:
+    return OcrLine(tuple(OcrWord(w.text, w.x + dx, w.y + dy, w.width, w.height) for w in line.words))
 
 
 def _shrunk(line: OcrLine, top: int) -> OcrLine:
