@@ -60,6 +60,8 @@ class OcrOptions:
 
     max_delay: float = 2.0  # seconds a frame may wait for its verdict
     language: str = "eng"
+    threads: int = 2  # Tesseracts reading new text at once (at most the machine's cores)
+    blocks: bool = True  # False: the reading before blocks of text (scripts/bench_ocr.py compares)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,8 @@ def ocr_main(control: Connection, job: _Job) -> None:
     """Body of the OCR stage process (module docstring)."""
     _lower_priority()
     try:
-        engine = OcrEngine(job.options.language)
+        engine = OcrEngine(job.options.language, blocks=job.options.blocks,
+                           threads=max(1, min(job.options.threads, os.cpu_count() or 1)))
     except OcrUnavailable as exc:
         launch.send(control, ("error", str(exc)))
         _linger(control)
@@ -288,7 +291,7 @@ def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate,
             now = time.monotonic()
             if now >= next_stats:
                 next_stats = now + STATS_EVERY
-                launch.send(control, ("stats", _report(gate, dropped)))
+                launch.send(control, ("stats", _report(gate, engine, dropped)))
             leaving = None
             with lock:
                 for failed in (feeder.error, ocr.error):
@@ -319,7 +322,7 @@ def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate,
         ocr.stop()
         ocr.join(30)  # a read in progress ends before the engine is freed
     feeder.join(5)
-    return _report(gate, dropped)
+    return _report(gate, engine, dropped)
 
 
 def _messages(control: Connection, gate: OcrGate, lock: threading.Condition) -> bool | None:
@@ -350,8 +353,10 @@ def _deliver(out: FrameRing, gate: OcrGate, frame: np.ndarray, timestamp: float,
     return True
 
 
-def _report(gate: OcrGate, dropped: int) -> dict[str, Any]:
+def _report(gate: OcrGate, engine: OcrEngine, dropped: int) -> dict[str, Any]:
     stats = asdict(gate.stats)
+    stats["blocks_read"] = engine.stats.read  # blocks of text Tesseract read
+    stats["blocks_reused"] = engine.stats.reused  # ... and those known by their pixels (moved, shown again)
     stats["dropped"] = dropped
     stats["cpu_seconds"] = cpu_seconds()
     return stats

@@ -33,6 +33,7 @@ import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +56,7 @@ SMALL_TEXT: Final = 12  # px: a line whose words are at most this tall is read a
 SMALL_MARGIN: Final = 4  # px kept above and below small lines read again
 SMALL_BLOCK: Final = 13  # px: a block at most this tall (a line of small text) is read at twice the size
 STACK_GAP: Final = 10  # px of background between and around the blocks read together
+MAX_THREADS: Final = 8
 CACHE_BLOCKS: Final = 4096  # blocks whose lines an engine remembers (a few screens' worth)
 #: Tesseract's word lists only pull a misread number towards a word: personal data is not words
 NO_DICTIONARIES: Final = {name: "0" for name in ("load_system_dawg", "load_freq_dawg", "load_punc_dawg",
@@ -143,7 +145,10 @@ class OcrEngine:
     of text.  ``blocks=False`` reads the whole image as sparse text and remembers nothing
     (the reading before blocks, kept to measure against: scripts/bench_ocr.py)."""
 
-    def __init__(self, language: str = LANGUAGE, *, blocks: bool = True, cache_blocks: int = CACHE_BLOCKS) -> None:
+    def __init__(self, language: str = LANGUAGE, *, blocks: bool = True, threads: int = 1,
+                 cache_blocks: int = CACHE_BLOCKS) -> None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"threads must be 1-{MAX_THREADS}, got {threads!r}")
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # before the library loads (docstring)
         check_ocr(language)
         import tesserocr
@@ -153,17 +158,24 @@ class OcrEngine:
         self.stats = EngineStats()
         self._cache: OrderedDict[tuple[int, int, bytes], list[OcrLine]] = OrderedDict()
         self._cache_blocks = cache_blocks
+        self._apis: list[Any] = []
+        self._pool: ThreadPoolExecutor | None = None
         tessdata = find_tessdata(language)
         try:
-            if blocks:  # one block of text: the stacked lines; no dictionaries (PII is not words)
-                self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
-                                                    psm=tesserocr.PSM.SINGLE_BLOCK, variables=NO_DICTIONARIES)
-            else:  # sparse text: the strips are rows of a screen
-                self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
-                                                    psm=tesserocr.PSM.SPARSE_TEXT)
+            for _ in range(threads if blocks else 1):
+                if blocks:  # one block of text: the stacked lines; no dictionaries (PII is not words)
+                    api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                  psm=tesserocr.PSM.SINGLE_BLOCK, variables=NO_DICTIONARIES)
+                else:  # sparse text: the strips are rows of a screen
+                    api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                  psm=tesserocr.PSM.SPARSE_TEXT)
+                self._apis.append(api)
         except RuntimeError as exc:
+            self.close()
             raise OcrUnavailable(f"Tesseract could not load {language} from {tessdata} ({exc}): "
                                  f"{INSTALL_HINT}") from None
+        if len(self._apis) > 1:
+            self._pool = ThreadPoolExecutor(len(self._apis) - 1, thread_name_prefix="fastrec-tesseract")
 
     def read(self, grey: np.ndarray) -> list[OcrLine]:
         """The lines of text in ``grey`` (2-D uint8), top to bottom."""
@@ -206,14 +218,31 @@ class OcrEngine:
             found += [_moved(line, block.x, block.y) for line in known]
         if new:
             self.stats.read += len(new)
-            for (block, key, _), lines in zip(new, self._recognise_stacked([p for _, _, p in new]), strict=True):
+            for (block, key, _), lines in zip(new, self._recognise_shared([p for _, _, p in new]), strict=True):
                 self._cache[key] = lines
                 found += [_moved(line, block.x, block.y) for line in lines]
             while len(self._cache) > self._cache_blocks:
                 self._cache.popitem(last=False)
         return sorted(found, key=_middle)
 
-    def _recognise_stacked(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
+    def _recognise_shared(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
+        """:meth:`_recognise_stacked` with the images shared among the engine's Tesseracts
+        (consecutive runs of about equal area: Tesseract's time follows the text's length),
+        read at once, one per thread."""
+        apis = self._apis[: len(images)]
+        if len(apis) == 1 or self._pool is None:
+            return self._recognise_stacked(apis[0], images)
+        areas = np.cumsum([image.size for image in images])
+        cuts = np.searchsorted(areas, areas[-1] * np.arange(1, len(apis)) / len(apis), side="right")
+        groups = np.split(np.arange(len(images)), cuts)
+        futures = [self._pool.submit(self._recognise_stacked, api, [images[i] for i in group])
+                   for api, group in zip(apis[1:], groups[1:], strict=True) if group.size]
+        out = self._recognise_stacked(apis[0], [images[i] for i in groups[0]]) if groups[0].size else []
+        for future in futures:
+            out += future.result()
+        return out
+
+    def _recognise_stacked(self, api: Any, images: list[np.ndarray]) -> list[list[OcrLine]]:
         """Each image's lines (in its own coordinates), read in one pass: the images,
         dark on light on their own background, one under the other :data:`STACK_GAP` rows
         apart (a line of text each, mostly: one block of text to Tesseract)."""
@@ -241,7 +270,7 @@ class OcrEngine:
             top += h + STACK_GAP
         out: list[list[OcrLine]] = [[] for _ in images]
         starts = [s[0] - STACK_GAP // 2 for s in slots]
-        for line in self._recognise(stack):
+        for line in self._recognise(stack, api):
             by_slot: dict[int, list[OcrWord]] = {}
             for w in line.words:
                 i = max(0, bisect.bisect_right(starts, w.y + w.height / 2) - 1)
@@ -253,9 +282,9 @@ class OcrEngine:
                 out[i].append(OcrLine(tuple(words)))
         return out
 
-    def _recognise(self, image: np.ndarray) -> list[OcrLine]:
+    def _recognise(self, image: np.ndarray, api: Any = None) -> list[OcrLine]:
         height, width = image.shape
-        api, tess = self._api, self._tess
+        api, tess = api or self._apis[0], self._tess
         api.SetImageBytes(image.tobytes(), width, height, 1, width)
         api.Recognize()
         word, line_level = tess.RIL.WORD, tess.RIL.TEXTLINE
@@ -278,9 +307,12 @@ class OcrEngine:
         return [OcrLine(tuple(w for w in ws if w.text)) for ws in lines if any(w.text for w in ws)]
 
     def close(self) -> None:
-        """Free the model; idempotent."""
-        api, self._api = getattr(self, "_api", None), None
-        if api is not None:
+        """Free the models; idempotent."""
+        pool, self._pool = getattr(self, "_pool", None), None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        apis, self._apis = getattr(self, "_apis", []), []
+        for api in apis:
             api.End()
 
     def __enter__(self) -> Self:

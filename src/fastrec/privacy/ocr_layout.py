@@ -30,6 +30,8 @@ __all__ = ["BLANK", "MAX_GAP", "MIN_GAP", "Block", "column_gap", "text_blocks"]
 BLANK: Final = 8  # a row or column whose luma varies by at most this carries no text
 MIN_GAP: Final = 12  # px of blank columns that split a line, at least
 MAX_GAP: Final = 24  # ... and at most (a multi-line block's height says nothing of its spaces)
+TALL: Final = 72  # px: a block this tall holds several lines not separated by blank rows
+TALL_GAP: Final = 4  # px of blank columns through all of a tall block split it (a window's edge)
 _MAX_DEPTH: Final = 6  # row and column cuts alternate at most this often
 
 
@@ -45,6 +47,8 @@ class Block:
 
 def column_gap(height: int) -> int:
     """Blank columns that split a block ``height`` rows tall (module docstring)."""
+    if height >= TALL:
+        return TALL_GAP
     return min(MAX_GAP, max(MIN_GAP, height))
 
 
