@@ -57,6 +57,7 @@ SMALL_MARGIN: Final = 4  # px kept above and below small lines read again
 SMALL_BLOCK: Final = 13  # px: a block at most this tall (a line of small text) is read at twice the size
 STACK_GAP: Final = 10  # px of background between and around the blocks read together
 MAX_THREADS: Final = 8
+JOIN_GAP: Final = 3  # line heights: lines read side by side at most this far apart are one line
 CACHE_BLOCKS: Final = 4096  # blocks whose lines an engine remembers (a few screens' worth)
 #: Tesseract's word lists only pull a misread number towards a word: personal data is not words
 NO_DICTIONARIES: Final = {name: "0" for name in ("load_system_dawg", "load_freq_dawg", "load_punc_dawg",
@@ -223,7 +224,7 @@ class OcrEngine:
                 found += [_moved(line, block.x, block.y) for line in lines]
             while len(self._cache) > self._cache_blocks:
                 self._cache.popitem(last=False)
-        return sorted(found, key=_middle)
+        return _joined(sorted(found, key=_middle))
 
     def _recognise_shared(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
         """:meth:`_recognise_stacked` with the images shared among the engine's Tesseracts
@@ -332,6 +333,30 @@ def _doubled(image: np.ndarray) -> np.ndarray:
 
     height, width = image.shape
     return np.ascontiguousarray(Image.fromarray(image).resize((2 * width, 2 * height), Image.Resampling.BICUBIC))
+
+
+def _joined(lines: list[OcrLine]) -> list[OcrLine]:
+    """``lines`` (sorted by their middle) with those side by side - on the same row, at
+    most :data:`JOIN_GAP` line heights apart - joined into one, left to right: a line read
+    in several blocks is matched whole (a card number whose groups were cut apart)."""
+    out: list[list[OcrWord]] = []
+    for line in lines:
+        top, bottom = min(w.y for w in line.words), max(w.y + w.height for w in line.words)
+        for words in reversed(out[-4:]):  # the lines just above: the only ones that can share the row
+            o_top, o_bottom = min(w.y for w in words), max(w.y + w.height for w in words)
+            overlap = min(bottom, o_bottom) - max(top, o_top)
+            height = max(bottom - top, o_bottom - o_top)
+            if overlap * 2 < min(bottom - top, o_bottom - o_top):
+                continue
+            left, right = min(w.x for w in line.words), max(w.x + w.width for w in line.words)
+            o_left, o_right = min(w.x for w in words), max(w.x + w.width for w in words)
+            if max(left - o_right, o_left - right) <= JOIN_GAP * height:
+                words.extend(line.words)
+                words.sort(key=lambda w: w.x)
+                break
+        else:
+            out.append(list(line.words))
+    return [OcrLine(tuple(words)) for words in out]
 
 
 def _moved(line: OcrLine, dx: int, dy: int) -> OcrLine:
