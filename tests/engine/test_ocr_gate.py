@@ -131,3 +131,23 @@ def test_a_version_already_replaced_in_a_newer_frame_is_not_read(engine):
     assert gate.stats.blocked_frames == 1
     y, masks = _settle(gate, engine)  # the version that stays is read, its card masked
     assert gate.stats.blocked_frames == 1 and "4111" not in _text(engine, y) and "flashed" in _text(engine, y)
+
+
+def test_a_scrolled_screen_is_masked_from_what_was_read_with_only_the_new_line_read():
+    # the regression of issue 11: a scroll changed every band, and reading them all again
+    # took longer than the delay (frames left blocked); what moved is now known by its
+    # pixels - Tesseract reads the one line the scroll brings, whatever the clock says
+    shown = [*LINES, "Ticket 4471 closed", "SSN 123-45-6789 on file"]
+    with OcrEngine() as engine:
+        gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
+        gate.add(_frame(shown[:5]), time.monotonic())
+        _, first = _settle(gate, engine)
+        read = engine.stats.read
+        gate.add(_frame(shown[1:6]), time.monotonic())  # one line up, the SSN's line new
+        y, masks = _settle(gate, engine)
+        assert engine.stats.read == read + 1 and engine.stats.reused >= 4
+        assert len(masks) == len(first) + 1 == 3  # the card and the mail, moved up; the SSN
+        assert sorted(m.y for m in masks)[:2] == [m.y - 30 for m in sorted(first, key=lambda m: m.y)]
+        text = _text(engine, y)
+        assert "4111" not in text and "example.com" not in text and "6789" not in text
+        assert "Ticket 4471 closed" in text and gate.stats.blocked_frames == 0
