@@ -307,6 +307,10 @@ class OcrEngine:
             lines[-1].append(OcrWord(text.strip(), x0, y0, x1 - x0, y1 - y0))
         return [OcrLine(tuple(w for w in ws if w.text)) for ws in lines if any(w.text for w in ws)]
 
+    def forget(self) -> None:
+        """Drop the blocks remembered: the next read reads everything (benchmarks)."""
+        self._cache.clear()
+
     def close(self) -> None:
         """Free the models; idempotent."""
         pool, self._pool = getattr(self, "_pool", None), None
