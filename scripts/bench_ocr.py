@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fastrec.core.convert import i420_planes, i420_size  # noqa: E402
 from fastrec.core.masks import MaskRegion  # noqa: E402
-from fastrec.engine.ocr_gate import OcrGate  # noqa: E402
+from fastrec.engine.ocr_gate import TILE, OcrGate  # noqa: E402
 from fastrec.privacy.ocr import OcrEngine  # noqa: E402
 from fastrec.privacy.screen_rules import DEFAULT_PII_RULES  # noqa: E402
 
@@ -97,7 +97,7 @@ def _change_seconds(engine: OcrEngine, before: list[np.ndarray], after: np.ndarr
     (read first, in order, untimed) to ``after``; rows read, blocks read by Tesseract and reused."""
     h, w = after.shape
     engine.forget()
-    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES)
+    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)  # before: full-width strips
     for screen in before:
         gate.add(_frame(screen), time.monotonic())
         _read_all(gate, engine)
@@ -119,7 +119,8 @@ def cost(engines: dict[str, OcrEngine], repeat: int) -> list[str]:
     typed[500:518, 6:406] = _terminal(400, 40, seed=1)[4:22]  # one line changes
     window = screen.copy()
     window[200:800, 500:1300] = _terminal(800, 600, size=14, seed=2)  # a window appears
-    window[200:800, 500:502] = 128  # its frame
+    window[200:800, [500, 501, 1298, 1299]] = 128  # its frame
+    window[[200, 201, 798, 799], 500:1300] = 128
     scrolled = np.vstack([screen[54:], _terminal(w, 80, seed=3)[4:58]])  # 3 lines up, 3 new
     cases = {"whole 1080p frame (new screen)": ([], screen),
              "one changed line (a key typed)": ([screen], typed),
@@ -233,7 +234,7 @@ def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int],
                 for _ in range(screens_per_case):
                     screen = _screen(font, size, theme, rng)
                     h, w = screen.grey.shape
-                    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES)
+                    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)
                     gate.add(_frame(screen.grey), time.monotonic())
                     engine.forget()  # every screen is new: nothing read before helps
                     masks, took = _read_all(gate, engine)

@@ -177,3 +177,14 @@ def test_a_window_appearing_is_read_without_the_text_beside_it(engine):
     assert all(m in masks for m in first)  # the card and the mail beside the window, as read before
     found = [m for m in masks if m.x >= 540]
     assert len(found) == 2 and len(masks) == len(first) + 2  # the window's SSN and mail
+
+
+def test_a_tile_as_wide_as_the_frame_reads_full_width_strips_as_before(engine):
+    gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES, tile=10 * W)
+    gate.add(_frame(LINES), time.monotonic())
+    _settle(gate, engine)
+    gate.add(_frame([*LINES, "typed: 5555 5555 5555 4444"]), time.monotonic())
+    strip = gate.next_strip()
+    assert strip is not None and (strip.left, strip.right) == (0, W)
+    with pytest.raises(ValueError, match="tile must be at least 1 column, got 0"):
+        OcrGate(W, H, 1.0, tile=0)

@@ -131,15 +131,21 @@ class Reading:
 class OcrGate:
     """The verdicts of one session's frames (see the module docstring)."""
 
-    def __init__(self, width: int, height: int, max_delay: float, rules: Sequence[PiiRule] = ()) -> None:
+    def __init__(self, width: int, height: int, max_delay: float, rules: Sequence[PiiRule] = (), *,
+                 tile: int = TILE) -> None:
+        """``tile``: columns per tile; the frame's width or more reads full-width strips (the
+        gate before tiles, kept to measure against: scripts/bench_ocr.py)."""
         if width < 2 or height < 2:
             raise ValueError(f"frame size must be at least 2x2, got {width}x{height}")
+        if tile < 1:
+            raise ValueError(f"tile must be at least 1 column, got {tile!r}")
         if not (math.isfinite(max_delay) and max_delay >= 0):
             raise ValueError(f"max_delay must be a finite number of seconds >= 0, got {max_delay!r}")
         self.width, self.height = width, height
         self.max_delay = max_delay
         self.bands = -(-height // BAND)
-        self.tiles = -(-width // TILE)
+        self.tile = min(tile, width)
+        self.tiles = -(-width // self.tile)
         self.rules: tuple[PiiRule, ...] = tuple(rules)
         self.stats = GateStats()
         self.pending: deque[Pending] = deque()
@@ -171,7 +177,7 @@ class OcrGate:
 
     def _changed_cells(self, y: np.ndarray, previous: np.ndarray) -> np.ndarray:
         rows = np.logical_or.reduceat(y != previous, np.arange(0, self.height, BAND), axis=0)
-        return np.logical_or.reduceat(rows, np.arange(0, self.width, TILE), axis=1)
+        return np.logical_or.reduceat(rows, np.arange(0, self.width, self.tile), axis=1)
 
     def _spread(self, changed: np.ndarray) -> np.ndarray:
         """``changed`` grown by every cell under a box that a change drops: the box's own
@@ -185,7 +191,7 @@ class OcrGate:
             grown = False
             for reading in self._readings:
                 for box in reading.boxes:
-                    lo, hi, left, right = _box_cells(box)
+                    lo, hi, left, right = _box_cells(box, self.tile)
                     under = changed[lo:hi, left:right]
                     if under.any() and not under.all() and self._box_holds(box, reading, self._latest):
                         changed[lo:hi, left:right] = grown = True
@@ -223,11 +229,11 @@ class OcrGate:
         tiles = np.flatnonzero(todo[first : last + 1].any(axis=0))
         first_tile = last_tile = int(tiles[0])
         for t in tiles[1:]:  # tiles far apart are read apart (their margins would not meet)
-            if (t - last_tile) * TILE > 2 * SIDE_MARGIN:
+            if (t - last_tile) * self.tile > 2 * SIDE_MARGIN:
                 break
             last_tile = int(t)
         y = self._luma(head.frame)
-        left, right = first_tile * TILE, min(self.width, (last_tile + 1) * TILE)
+        left, right = first_tile * self.tile, min(self.width, (last_tile + 1) * self.tile)
         top, bottom = self._whole_lines(y[:, left:right], first * BAND, min(self.height, (last + 1) * BAND))
         left, right = self._whole_words(y[top:bottom], left, right)
         return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom, left:right],
@@ -281,8 +287,8 @@ class OcrGate:
         self.stats.reads += 1
         shifted = [OcrLine(tuple(type(w)(w.text, w.x + strip.left, w.y + strip.top, w.width, w.height)
                                  for w in line.words)) for line in lines]
-        band, tile = strip.top // BAND, strip.left // TILE
-        covered = strip.versions[band : -(-strip.bottom // BAND), tile : -(-strip.right // TILE)]
+        band, tile = strip.top // BAND, strip.left // self.tile
+        covered = strip.versions[band : -(-strip.bottom // BAND), tile : -(-strip.right // self.tile)]
         reading = Reading(band, tile, covered.copy(), shifted)
         reading.boxes = self._boxes(shifted)
         self.stats.found += len(reading.boxes)
@@ -305,7 +311,7 @@ class OcrGate:
         if unread.any():
             self.stats.blocked_frames += 1
             self.stats.blocked_bands += int(unread.any(axis=1).sum())
-            masks += _cell_blocks(unread, self.width, self.height)
+            masks += _cell_blocks(unread, self.width, self.height, self.tile)
         self.stats.max_wait = max(self.stats.max_wait, now - head.timestamp)
         return head, masks
 
@@ -327,11 +333,10 @@ class OcrGate:
         self._readings = keep
         return keep
 
-    @staticmethod
-    def _box_holds(box: MaskRegion, reading: Reading, versions: np.ndarray) -> bool:
+    def _box_holds(self, box: MaskRegion, reading: Reading, versions: np.ndarray) -> bool:
         """The cells under ``box`` show, in ``versions``, what ``reading`` read."""
         rows, cols = reading.versions.shape
-        lo, hi, left, right = _box_cells(box)
+        lo, hi, left, right = _box_cells(box, self.tile)
         lo, hi = max(lo, reading.band), min(hi, reading.band + rows)
         left, right = max(left, reading.tile), min(right, reading.tile + cols)
         return bool(np.array_equal(versions[lo:hi, left:right],
@@ -339,19 +344,19 @@ class OcrGate:
                                                     left - reading.tile : right - reading.tile]))
 
 
-def _box_cells(box: MaskRegion) -> tuple[int, int, int, int]:
+def _box_cells(box: MaskRegion, tile: int) -> tuple[int, int, int, int]:
     """The cells a box covers: bands ``lo``..``hi`` and tiles ``left``..``right`` (exclusive)."""
-    return box.y // BAND, -(-(box.y + box.height) // BAND), box.x // TILE, -(-(box.x + box.width) // TILE)
+    return box.y // BAND, -(-(box.y + box.height) // BAND), box.x // tile, -(-(box.x + box.width) // tile)
 
 
-def _cell_blocks(cells: np.ndarray, width: int, height: int) -> list[MaskRegion]:
+def _cell_blocks(cells: np.ndarray, width: int, height: int, tile: int) -> list[MaskRegion]:
     """Block masks over the ``cells`` set (bands x tiles): one per run of adjacent tiles in
     a band, runs alike in adjacent bands joined."""
     open_runs: dict[tuple[int, int], int] = {}  # (first tile, end tile) -> first band
     masks = []
 
     def close(run: tuple[int, int], start: int, end: int) -> None:
-        left, right = run[0] * TILE, min(width, run[1] * TILE)
+        left, right = run[0] * tile, min(width, run[1] * tile)
         top, bottom = start * BAND, min(height, end * BAND)
         masks.append(MaskRegion(left, top, right - left, bottom - top, MaskKind.BLOCK))
 

@@ -38,7 +38,7 @@ import numpy as np
 from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import mask_i420
 from fastrec.engine import launch
-from fastrec.engine.ocr_gate import GateStats, OcrGate, Strip
+from fastrec.engine.ocr_gate import TILE, GateStats, OcrGate, Strip
 from fastrec.engine.protocol import FullPolicy
 from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
 from fastrec.engine.usage import cpu_seconds
@@ -61,7 +61,9 @@ class OcrOptions:
     max_delay: float = 2.0  # seconds a frame may wait for its verdict
     language: str = "eng"
     threads: int = 2  # Tesseracts reading new text at once (at most the machine's cores)
-    blocks: bool = True  # False: the reading before blocks of text (scripts/bench_ocr.py compares)
+    # False: the reading before cells and blocks - full-width strips read as sparse text,
+    # nothing remembered (scripts/bench_ocr.py measures against it)
+    blocks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,8 @@ def ocr_main(control: Connection, job: _Job) -> None:
                 FrameRing(i420_size(job.width, job.height), slots=job.ring_slots, policy=FullPolicy.BLOCK,
                           timeout=job.ring_timeout) as out:
             launch.send(control, ("ring", out.endpoint(0)))
-            gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules)
+            gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules,
+                           tile=TILE if job.options.blocks else job.width)
             stats = _run(control, reader, out, gate, engine, job)
             out.close()
             launch.send(control, ("done", stats))
