@@ -289,7 +289,7 @@ def recorder(seconds: float) -> list[str]:
                 raise RuntimeError(f"recording with OCR {label}: {result.errors}")
             stats = result.extra.get("ocr") or {}
             off = off or result.cpu
-            blocks = f"{stats['blocks_read']} / {stats['blocks_reused']}" if "blocks_read" in stats else "-"
+            blocks = f"{stats['blocks_read']} / {stats['blocks_reused']}" if ocr is not None and ocr.blocks else "-"
             rows.append(f"| {label} | {result.cpu:.2f} | {result.cpu / off:.2f}x | {result.encoded} | "
                         f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | "
                         f"{stats.get('blocked_frames', '-')} | {stats.get('max_wait', 0):.2f} | "
