@@ -72,3 +72,18 @@ def test_the_reading_before_blocks_reads_and_remembers_nothing():
 def test_a_wrong_thread_count_names_the_field_and_the_range():
     with pytest.raises(ValueError, match="threads must be 1-8, got 0"):
         OcrEngine(threads=0)
+
+
+def test_a_number_cut_into_blocks_is_judged_whole():
+    # groups far enough apart to be blocks of their own (a form's four fields): the
+    # lines read side by side are joined before personal data is looked for
+    image = Image.new("L", (700, 60), 255)
+    draw = ImageDraw.Draw(image)
+    for i, group in enumerate(["4111", "1111", "1111", "1111"]):
+        draw.text((20 + 70 * i, 20), group, fill=0, font=FONT)
+    grey = np.asarray(image).copy()
+    with OcrEngine() as engine:
+        lines = engine.read(grey)
+        assert engine.stats.read == 4  # four blocks
+        (box,) = pii_boxes(lines, DEFAULT_PII_RULES)
+        assert box.x < 20 and box.x + box.width > 20 + 70 * 3 + 40  # over all four groups
