@@ -223,6 +223,9 @@ class RecordingSettings(BaseSettings):
     # most ocr_max_delay seconds for its verdict, what is unread by then is blocked
     ocr_pii: bool = False
     ocr_max_delay: Annotated[float, Field(ge=0.1, le=30, allow_inf_nan=False)] = 2.0
+    # Tesseracts reading new text at once in the OCR stage (capped at the machine's cores;
+    # the stage runs at a lower priority than capture and encoding)
+    ocr_threads: Annotated[int, Field(ge=1, le=8)] = 2
 
     # --- input events (fastrec.events): clicks, scrolls, key counts, titles, beside the video ---
     input_events: bool = True
