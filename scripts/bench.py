@@ -86,6 +86,15 @@ def _targets(ms: dict[tuple[str, str], float], extras: dict) -> list[tuple[str, 
     ours, cv = get("blur 400x300 region", "fastrec I420"), get("blur 400x300 region", "cv2.GaussianBlur 31x31")
     if ours and cv:
         check("blur 400x300 (I420 route) >= 2x faster than cv2.GaussianBlur 31x31", cv / ours >= 2, f"{cv / ours:.2f}x")
+    # issue 14: a typing frame's kernels cost a small fraction of the whole-frame ones
+    for group, ours_name in (("diff+copy 1080p typing frame", "fastrec compare_part"),
+                             ("convert 1080p typing frame x1.0", "fastrec convert_tiles"),
+                             ("convert 1080p typing frame x0.5", "fastrec convert_tiles")):
+        ours = get(group, ours_name)
+        whole = get(group, "fastrec compare (whole frame)") or get(group, "fastrec convert (whole frame)")
+        if ours and whole:
+            check(f"{group}: dirty tiles only >= 10x faster than the whole frame", whole / ours >= 10,
+                  f"{whole / ours:.0f}x")
     for (group, name), info in extras.items():
         if "one_way_median_ms" in info:
             med = info["one_way_median_ms"]

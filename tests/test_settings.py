@@ -46,6 +46,8 @@ BAD_VALUES = [
      "RECORDING_KEYFRAME_INTERVAL_SECONDS=0.1: must be between 0.5 and 60"),
     ("RECORDING_ENCODER_WORKERS", "33", "RECORDING_ENCODER_WORKERS=33: must be between 1 and 32"),
     ("RECORDING_TILE_SIZE", "4", "RECORDING_TILE_SIZE=4: must be between 8 and 256"),
+    ("RECORDING_PARTIAL_GRABS", "maybe",
+     "RECORDING_PARTIAL_GRABS=maybe: must be true or false (also 1/0, yes/no, on/off)"),
     ("RECORDING_RING_SLOTS", "1", "RECORDING_RING_SLOTS=1: must be between 2 and 64"),
     ("RECORDING_FULL_POLICY", "drop", "RECORDING_FULL_POLICY=drop: must be one of block, drop_oldest"),
     ("RECORDING_LOG_FORMAT", "xml", "RECORDING_LOG_FORMAT=xml: must be one of console, json"),
@@ -167,6 +169,7 @@ def test_defaults() -> None:
     assert (s.max_total_size_gb, s.max_file_age_days, s.cleanup_interval_hours) == (10.0, 30, 6.0)
     assert s.output_dir == Path("recordings")
     assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 10.0, 64, 3)
+    assert s.partial_grabs is True
     assert (s.full_policy, s.log_format, s.monitor) == ("block", "console", 0)
     assert s.encoder_workers == min(32, max(1, (os.cpu_count() or 1) - 1))
 
@@ -228,7 +231,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "enabled", "auto_start", "mode", "fps", "quality", "resolution_scale", "max_file_size_mb",
         "max_duration_minutes", "max_total_size_gb", "max_file_age_days", "cleanup_interval_hours",
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
-        "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
+        "partial_grabs", "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
         "database_url", "s3_url", "s3_endpoint_url", "s3_cache_gb", "encryption_key_file", "encryption_key", "encryption_keystore",
         "pii_patterns", "ocr_pii", "ocr_max_delay", "ocr_threads",
         "input_events", "rage_clicks",

@@ -179,21 +179,119 @@ cdef class Scaler:
                 uint8_t[:, :] v):
         """Write ``src`` (h, w, 4 BGRA, any row stride) scaled into the ``y``, ``u``, ``v``
         planes (2-D uint8, any row stride; chroma half size in each direction)."""
-        if src.shape[0] != self.src_h or src.shape[1] != self.src_w or src.shape[2] != 4 \
-                or src.strides[1] != 4 or src.strides[2] != 1:
-            raise ValueError(f"src: expected BGRA ({self.src_h}, {self.src_w}, 4) with "
-                             f"contiguous pixels, got shape {tuple(src.shape)[:3]}")
-        if y.shape[0] != self.dst_h or y.shape[1] != self.dst_w:
-            raise ValueError(f"y: expected ({self.dst_h}, {self.dst_w}), got {tuple(y.shape)[:2]}")
-        if y.strides[1] != 1 or u.strides[1] != 1 or v.strides[1] != 1:
-            raise ValueError("y, u, v: plane rows must be packed bytes (any row stride)")
-        for name, plane in (("u", u), ("v", v)):
-            if plane.shape[0] != self.dst_h // 2 or plane.shape[1] != self.dst_w // 2:
-                raise ValueError(f"{name}: expected ({self.dst_h // 2}, {self.dst_w // 2}), "
-                                 f"got {tuple(plane.shape)[:2]}")
+        _check_planes(self, src, y, u, v)
         with nogil:
             self._run(&src[0, 0, 0], src.strides[0], &y[0, 0], y.strides[0], &u[0, 0],
                       u.strides[0], &v[0, 0], v.strides[0])
+
+    def convert_tiles(self, const uint8_t[:, :, :] src, uint8_t[:, :] y, uint8_t[:, :] u,
+                      uint8_t[:, :] v, const uint8_t[:, :] tiles, int tile_w, int tile_h):
+        """Like :meth:`convert`, but write only the output pixels that the marked source
+        tiles reach; the rest of the planes is left as it is.
+
+        ``tiles`` is a (rows, cols) map over ``src`` in tiles of ``tile_w`` x ``tile_h``
+        (nonzero = convert; :attr:`TileDiff.tiles` is one).  When the planes hold the
+        conversion of a frame that differs from ``src`` only inside the marked tiles, they
+        then hold exactly what :meth:`convert` of ``src`` writes.  The 1:1 and 2:1 paths
+        convert each run of marked tiles in a tile row (tiles must be even, multiples of 4
+        at 2:1, so a chroma sample never straddles a tile edge); the generic path converts
+        every output row pair whose filter taps reach a marked tile row, over the full
+        width (its taps cross tile edges).  Returns the number of output pixels written.
+        """
+        _check_planes(self, src, y, u, v)
+        cdef int cols = (self.src_w + tile_w - 1) // tile_w if tile_w > 0 else 0
+        cdef int rows = (self.src_h + tile_h - 1) // tile_h if tile_h > 0 else 0
+        cdef int align = 4 if self._mode == MODE_HALF else 2
+        if self._mode != MODE_GENERIC and (tile_w <= 0 or tile_h <= 0 or tile_w % align
+                                           or tile_h % align):
+            raise ValueError(f"tile size {tile_w}x{tile_h}: the {self.mode} path needs "
+                             f"positive multiples of {align}")
+        if tile_w <= 0 or tile_h <= 0:
+            raise ValueError(f"tile size must be positive, got {tile_w}x{tile_h}")
+        if tiles.shape[0] != rows or tiles.shape[1] != cols:
+            raise ValueError(f"tiles: expected a ({rows}, {cols}) map for {tile_w}x{tile_h} "
+                             f"tiles of a {self.src_w}x{self.src_h} frame, got {tuple(tiles.shape)[:2]}")
+        cdef Py_ssize_t written = 0
+        if rows == 0 or cols == 0:
+            return 0
+        with nogil:
+            written = self._run_tiles(&src[0, 0, 0], src.strides[0], &y[0, 0], y.strides[0],
+                                      &u[0, 0], u.strides[0], &v[0, 0], v.strides[0],
+                                      &tiles[0, 0], tiles.strides[0], rows, cols, tile_w, tile_h)
+        return written
+
+    cdef Py_ssize_t _run_tiles(self, const uint8_t* src, Py_ssize_t ss, uint8_t* Y,
+                               Py_ssize_t ys, uint8_t* U, Py_ssize_t us, uint8_t* V,
+                               Py_ssize_t vs, const uint8_t* tiles, Py_ssize_t tstride,
+                               int rows, int cols, int tile_w, int tile_h) noexcept nogil:
+        cdef int ty, tx, tx1, div = 2 if self._mode == MODE_HALF else 1
+        cdef int ox0, ox1, oy0, oy1, oy, k, r
+        cdef const uint8_t* trow
+        cdef Py_ssize_t written = 0
+        cdef bint hit
+        if self._mode == MODE_GENERIC:
+            for oy in range(0, self.dst_h, 2):
+                hit = False
+                for r in range(oy, oy + 2):
+                    for k in range(self._yn[r]):
+                        if _row_marked(tiles, tstride, cols, (self._ys[r] + k) // tile_h):
+                            hit = True
+                            break
+                    if hit:
+                        break
+                if hit:
+                    self._pair(src, ss, Y, ys, U, us, V, vs, oy, 0, self.dst_w)
+                    written += 2 * self.dst_w
+            return written
+        for ty in range(rows):
+            trow = tiles + ty * tstride
+            oy0 = ty * tile_h // div
+            oy1 = min((ty + 1) * tile_h // div, self.dst_h)
+            tx = 0
+            while tx < cols:
+                if not trow[tx]:
+                    tx += 1
+                    continue
+                tx1 = tx + 1
+                while tx1 < cols and trow[tx1]:
+                    tx1 += 1
+                ox0 = tx * tile_w // div
+                ox1 = min(tx1 * tile_w // div, self.dst_w)
+                for oy in range(oy0, oy1, 2):
+                    self._pair(src, ss, Y, ys, U, us, V, vs, oy, ox0, ox1)
+                written += (ox1 - ox0) * (oy1 - oy0)
+                tx = tx1
+        return written
+
+    cdef void _pair(self, const uint8_t* src, Py_ssize_t ss, uint8_t* Y, Py_ssize_t ys,
+                    uint8_t* U, Py_ssize_t us, uint8_t* V, Py_ssize_t vs, int oy, int ox0,
+                    int ox1) noexcept nogil:
+        # output rows oy, oy + 1 (oy even), columns ox0..ox1 (even; the generic path only
+        # takes the full width, its horizontal taps being shared across the row)
+        cdef int w = ox1 - ox0
+        cdef uint16_t* r0 = &self._rows[0, 0]
+        cdef uint16_t* r1 = &self._rows[1, 0]
+        cdef uint8_t* y0 = Y + oy * ys + ox0
+        cdef uint8_t* y1 = Y + (oy + 1) * ys + ox0
+        cdef uint8_t* u = U + (oy >> 1) * us + (ox0 >> 1)
+        cdef uint8_t* v = V + (oy >> 1) * vs + (ox0 >> 1)
+        if self._mode == MODE_DIRECT:
+            emit(src + oy * ss + 4 * ox0, src + (oy + 1) * ss + 4 * ox0, 0, y0, y1, u, v, w)
+        elif self._mode == MODE_HALF:
+            box2_row(src + 2 * oy * ss + 8 * ox0, src + (2 * oy + 1) * ss + 8 * ox0,
+                     &self._vrow[0], r0, w)
+            box2_row(src + (2 * oy + 2) * ss + 8 * ox0, src + (2 * oy + 3) * ss + 8 * ox0,
+                     &self._vrow[0], r1, w)
+            emit(r0, r1, 2, y0, y1, u, v, w)
+        else:
+            resample_row(src, ss, self.src_w, oy, &self._ys[0], &self._yn[0], &self._yw[0, 0],
+                         self._ytaps, &self._xs[0], &self._xn[0], &self._xw[0, 0], self._xtaps,
+                         &self._acc[0], &self._vrow[0], r0, self.dst_w)
+            resample_row(src, ss, self.src_w, oy + 1, &self._ys[0], &self._yn[0],
+                         &self._yw[0, 0], self._ytaps, &self._xs[0], &self._xn[0],
+                         &self._xw[0, 0], self._xtaps, &self._acc[0], &self._vrow[0], r1,
+                         self.dst_w)
+            emit(r0, r1, GFRAC, y0, y1, u, v, self.dst_w)
 
     cdef void _run(self, const uint8_t* src, Py_ssize_t ss, uint8_t* Y, Py_ssize_t ys,
                    uint8_t* U, Py_ssize_t us, uint8_t* V, Py_ssize_t vs) noexcept nogil:
@@ -219,6 +317,32 @@ cdef class Scaler:
                          &self._xw[0, 0], self._xtaps, &self._acc[0], &self._vrow[0], r1, w)
             emit(r0, r1, GFRAC, Y + oy * ys, Y + (oy + 1) * ys, U + (oy >> 1) * us,
                  V + (oy >> 1) * vs, w)
+
+
+cdef inline bint _row_marked(const uint8_t* tiles, Py_ssize_t tstride, int cols,
+                             int ty) noexcept nogil:
+    cdef int tx
+    for tx in range(cols):
+        if tiles[ty * tstride + tx]:
+            return True
+    return False
+
+
+cdef int _check_planes(Scaler sc, const uint8_t[:, :, :] src, uint8_t[:, :] y,
+                       uint8_t[:, :] u, uint8_t[:, :] v) except -1:
+    if src.shape[0] != sc.src_h or src.shape[1] != sc.src_w or src.shape[2] != 4 \
+            or src.strides[1] != 4 or src.strides[2] != 1:
+        raise ValueError(f"src: expected BGRA ({sc.src_h}, {sc.src_w}, 4) with "
+                         f"contiguous pixels, got shape {tuple(src.shape)[:3]}")
+    if y.shape[0] != sc.dst_h or y.shape[1] != sc.dst_w:
+        raise ValueError(f"y: expected ({sc.dst_h}, {sc.dst_w}), got {tuple(y.shape)[:2]}")
+    if y.strides[1] != 1 or u.strides[1] != 1 or v.strides[1] != 1:
+        raise ValueError("y, u, v: plane rows must be packed bytes (any row stride)")
+    for name, plane in (("u", u), ("v", v)):
+        if plane.shape[0] != sc.dst_h // 2 or plane.shape[1] != sc.dst_w // 2:
+            raise ValueError(f"{name}: expected ({sc.dst_h // 2}, {sc.dst_w // 2}), "
+                             f"got {tuple(plane.shape)[:2]}")
+    return 0
 
 
 def rgb_to_yuv(int r, int g, int b):

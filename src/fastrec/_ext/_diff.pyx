@@ -11,7 +11,10 @@ cdef Py_ssize_t diff_tiles(
     uint8_t* prev, Py_ssize_t prev_stride,
     int width, int height, int tile_w, int tile_h,
     uint8_t* tiles, int cols, int rows, bint copy,
+    Py_ssize_t tile_stride=-1, bint clear=True,
 ) noexcept nogil:
+    # tiles: `rows` rows of `cols` flags, `tile_stride` apart (-1: cols); with clear=False
+    # the flags already set stay set (a part of a larger map) and only new ones count
     cdef Py_ssize_t row_bytes = <Py_ssize_t>width * 4
     cdef Py_ssize_t count = 0, x0, n
     cdef int ty, tx, y, y0, y1, band_dirty
@@ -21,8 +24,9 @@ cdef Py_ssize_t diff_tiles(
     for ty in range(rows):
         y0 = ty * tile_h
         y1 = min(y0 + tile_h, height)
-        trow = tiles + <Py_ssize_t>ty * cols
-        memset(trow, 0, cols)
+        trow = tiles + <Py_ssize_t>ty * (cols if tile_stride < 0 else tile_stride)
+        if clear:
+            memset(trow, 0, cols)
         band_dirty = 0
         for y in range(y0, y1):
             c = cur + y * cur_stride
@@ -105,6 +109,45 @@ cdef class TileDiff:
                                     self.width, self.height, self.tile_w, self.tile_h,
                                     &self._tiles[0, 0], self.cols, self.rows, copy)
         return self.dirty
+
+    def reset(self):
+        """Clear the tile map (before a frame's :meth:`compare_part` calls)."""
+        self._tiles[:, :] = 0
+        self.dirty = 0
+
+    def compare_part(self, const uint8_t[:, :, :] cur, uint8_t[:, :, :] prev, int x, int y):
+        """Compare ``cur``, the pixels of the frame's rectangle at ``x``, ``y`` (multiples of
+        the tile size) of ``cur``'s size, with the same rectangle of ``prev`` (the whole
+        previous frame), copying changed tiles into ``prev``.
+
+        Marks those tiles in :attr:`tiles` without clearing the others (call :meth:`reset`
+        first) and returns how many it newly marked; :attr:`dirty` counts them all.  The
+        rectangle must end at tile edges or at the frame's edge, so its tiles are whole
+        tiles of the frame: a partial grab of damaged rectangles rounded out to the tile
+        grid is compared and copied exactly as the full grab would be.
+        """
+        cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], n
+        _check_frame("prev", prev.shape[0], prev.shape[1], prev.shape[2], prev.strides[1],
+                     prev.strides[2], self.width, self.height)
+        if cur.shape[2] != 4 or cur.strides[1] != 4 or cur.strides[2] != 1:
+            raise ValueError(f"cur: expected BGRA pixels (h, w, 4) with contiguous pixels, "
+                             f"got shape {tuple(cur.shape)[:3]} strides {tuple(cur.strides)[:3]}")
+        if (x < 0 or y < 0 or x % self.tile_w or y % self.tile_h or h <= 0 or w <= 0
+                or x + w > self.width or y + h > self.height
+                or (x + w != self.width and w % self.tile_w)
+                or (y + h != self.height and h % self.tile_h)):
+            raise ValueError(f"part {w}x{h}+{x}+{y}: must lie in the {self.width}x{self.height} "
+                             f"frame, start on the {self.tile_w}x{self.tile_h} tile grid and end "
+                             "on it or at the frame's edge")
+        cdef int tx0 = x // self.tile_w, ty0 = y // self.tile_h
+        cdef int pcols = (w + self.tile_w - 1) // self.tile_w
+        cdef int prows = (h + self.tile_h - 1) // self.tile_h
+        with nogil:
+            n = diff_tiles(&cur[0, 0, 0], cur.strides[0], &prev[y, x, 0], prev.strides[0],
+                           w, h, self.tile_w, self.tile_h,
+                           &self._tiles[ty0, tx0], pcols, prows, True, self.cols, False)
+        self.dirty += n
+        return n
 
 
 cdef inline void _check_frame(str name, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,

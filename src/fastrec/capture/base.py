@@ -242,6 +242,27 @@ class CaptureSource(ABC):
         """
         return None
 
+    def damage(self) -> list[Region] | None:
+        """Where the screen changed (inside the last located region, screen coordinates)
+        since the last call to this or :meth:`damaged`: ``[]`` nothing, ``None`` unknown
+        (grab everything).  Sources that know only *whether* answer through
+        :meth:`damaged`, as this default does."""
+        return [] if self.damaged() is False else None
+
+    def grab_view(self, target: Target, part: Region | None = None) -> np.ndarray:
+        """BGRA pixels of ``part`` (screen coordinates, inside ``target.region``; ``None``:
+        all of it), shape ``(height, width, 4)``, packed pixels.
+
+        Unlike :meth:`grab` the array may be a read-only view of the source's own buffer,
+        valid only until the next grab: the cheap way to read a few damaged rectangles.
+        This default slices a :meth:`grab`.
+        """
+        frame = self.grab(target)
+        if part is None:
+            return frame
+        rel = _part_of(target, part)
+        return frame[rel.y : rel.bottom, rel.x : rel.right]
+
     def windows(self) -> list[WindowInfo]:
         """Every window on the captured screen now, for the privacy rules' window matching.
 
@@ -264,3 +285,18 @@ def check_grab_target(target: Target, screen: Region) -> None:
         raise CaptureError(
             f"target region {target.region} is not inside the screen {screen}; call locate() again"
         )
+
+
+def _part_of(target: Target, part: Region) -> Region:
+    """``part`` relative to ``target.region``; a ValueError unless it lies inside it."""
+    if not target.region.contains(part) or part.is_empty:
+        raise ValueError(f"part {part} must be a non-empty rectangle inside the target region {target.region}")
+    return part.relative_to(target.region)
+
+
+def grab_part(target: Target, part: Region | None) -> Region:
+    """The screen rectangle a source's ``grab_view(target, part)`` reads (checked)."""
+    if part is None:
+        return target.region
+    _part_of(target, part)
+    return part

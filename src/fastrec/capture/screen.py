@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target
-from fastrec.capture.grabber import Grabber, ScreenGrabber
+from fastrec.capture.base import CaptureError, CaptureSource, Region, Target, check_grab_target, grab_part
+from fastrec.capture.grabber import Grabber, ScreenGrabber, grab_view
 from fastrec.capture.matching import WindowInfo
 from fastrec.checks import check_int
 
@@ -100,11 +100,33 @@ class FullScreenSource(CaptureSource):
         check_grab_target(target, self._grabber.monitors()[0])
         return self._grabber.grab(target.region)
 
+    def grab_view(self, target: Target, part: Region | None = None) -> np.ndarray:
+        """Zero-copy where the grabber can (:meth:`ScreenGrabber.grab_view`)."""
+        self._require_open()
+        check_grab_target(target, self._grabber.monitors()[0])
+        return grab_view(self._grabber, grab_part(target, part))
+
     def damaged(self) -> bool | None:
         """X DAMAGE inside the monitor on X11 (see :mod:`fastrec.capture.x11`); ``None``
         elsewhere or when python-xlib or the extension is missing."""
-        self._require_open()
+        monitor = self._damage_monitor()
+        if monitor is None:
+            return None
         assert self._target is not None
+        changed: bool | None = monitor.damaged(self._target.region)
+        return changed
+
+    def damage(self) -> list[Region] | None:
+        """X DAMAGE rectangles inside the monitor on X11; ``None`` elsewhere."""
+        monitor = self._damage_monitor()
+        if monitor is None:
+            return None
+        assert self._target is not None
+        rects: list[Region] | None = monitor.damage(self._target.region)
+        return rects
+
+    def _damage_monitor(self) -> Any:
+        self._require_open()
         if self._damage is None:
             if not sys.platform.startswith("linux"):
                 return None
@@ -113,5 +135,4 @@ class FullScreenSource(CaptureSource):
             except ImportError:  # python-xlib not installed: "unknown" is a valid answer
                 return None
             self._damage = DamageMonitor(self.display)
-        changed: bool | None = self._damage.damaged(self._target.region)
-        return changed
+        return self._damage

@@ -21,8 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from fastrec.capture.base import CaptureSource, Region, Target, check_grab_target
-from fastrec.capture.grabber import Grabber
+from fastrec.capture.base import CaptureSource, Region, Target, check_grab_target, grab_part
+from fastrec.capture.grabber import Grabber, grab_view
 from fastrec.capture.matching import (
     WindowInfo,
     WindowPatterns,
@@ -51,6 +51,11 @@ class WindowBackend(Protocol):
     def damaged(self, region: Region | None) -> bool | None:
         """Did pixels change inside ``region`` (``None``: anywhere) since the last call?
         ``None`` when the platform cannot tell."""
+        ...
+
+    def damage(self, region: Region | None) -> list[Region] | None:
+        """Where pixels changed inside ``region`` since the last call (screen
+        coordinates); ``[]`` nowhere, ``None`` when the platform cannot tell."""
         ...
 
 
@@ -134,10 +139,26 @@ class WindowTracker(CaptureSource):
         check_grab_target(target, self._screen)
         return self._grabber.grab(target.region)
 
+    def grab_view(self, target: Target, part: Region | None = None) -> np.ndarray:
+        """Zero-copy where the grabber can (:meth:`ScreenGrabber.grab_view`)."""
+        self._require_open()
+        assert self._screen is not None
+        check_grab_target(target, self._screen)
+        return grab_view(self._grabber, grab_part(target, part))
+
     def damaged(self) -> bool | None:
         """Changes inside the last located region (anywhere while paused)."""
         self._require_open()
         return self._backend.damaged(self._last_region)
+
+    def damage(self) -> list[Region] | None:
+        """Where, inside the last located region (``None`` while paused: grab everything)."""
+        self._require_open()
+        where = getattr(self._backend, "damage", None)  # backends that only know whether
+        if where is None or self._last_region is None:
+            return super().damage()
+        rects: list[Region] | None = where(self._last_region)
+        return rects
 
 
 class RdpWindowTracker(WindowTracker):

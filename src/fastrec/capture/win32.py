@@ -141,6 +141,9 @@ class Win32Backend:
     def damaged(self, region: Region | None) -> bool | None:
         return None
 
+    def damage(self, region: Region | None) -> list[Region] | None:
+        return None  # no X DAMAGE: every changed frame is a whole GDI grab
+
 
 class User32Api:
     """:class:`Win32Api` through ctypes.  Windows only (raises :class:`CaptureError`

@@ -43,7 +43,11 @@ Cost
 Damage
     ``damaged()`` uses the X DAMAGE extension on the root window (report level: bounding
     box) over a second X connection, created on first use, so its events never queue up
-    in front of the window queries.  Tested under Xvfb, which has DAMAGE.
+    in front of the window queries.  Tested under Xvfb, which has DAMAGE.  ``damage()``
+    also says *where*: the damage is moved into an XFixes region (``DamageSubtract`` with
+    ``parts``) and read back with ``XFixesFetchRegion``: one round trip per frame, as
+    the event check of ``damaged()`` is.  Whatever is drawn after the subtract is damage of the next call, so a
+    grab that follows the call never misses a change: it is grabbed now or next time.
 
 A source's X connections are used from one thread.
 """
@@ -53,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +68,7 @@ from Xlib import display as xdisplay
 from Xlib import error as xerror
 from Xlib.ext import damage as xdamage  # type: ignore[import-untyped]
 from Xlib.ext import res as xres
+from Xlib.protocol import rq, structs
 
 from fastrec.capture.base import CaptureError, Region
 from fastrec.capture.grabber import ScreenGrabber, display_name
@@ -70,6 +76,7 @@ from fastrec.capture.matching import WindowInfo, WindowPatterns
 from fastrec.capture.tracking import ActiveWindowTracker, RdpWindowTracker
 
 _ICONIC_STATE = 3  # ICCCM WM_STATE
+_RECT = struct.Struct("=hhHH")  # an X RECTANGLE in a reply: python-xlib asks for native byte order
 REFRESH_SECONDS = 1.0  # list the windows again at least this often, events or not
 # properties whose change can change a WindowInfo or the client list; others (such as
 # _NET_WM_USER_TIME, updated on every key press) do not trigger a new listing
@@ -107,13 +114,29 @@ class _Static:
     classes: tuple[str, ...]
 
 
+class _CreateRegion(rq.Request):
+    """XFixes CreateRegion (python-xlib lacks the XFixes region requests)."""
+
+    _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(5), rq.RequestLength(),
+                         rq.Card32("region"), rq.List("rectangles", structs.Rectangle))
+
+
+class _FetchRegion(rq.ReplyRequest):
+    """XFixes FetchRegion: the region's extents, then its rectangles (x, y: INT16; w, h: CARD16)."""
+
+    _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(19), rq.RequestLength(), rq.Card32("region"))
+    _reply = rq.Struct(rq.ReplyCode(), rq.Pad(1), rq.Card16("sequence_number"), rq.ReplyLength(),
+                       rq.Object("extents", structs.Rectangle), rq.Pad(16), rq.Binary("data"))
+
+
 class DamageMonitor:
-    """X DAMAGE on the root window: has anything been drawn since the last look?"""
+    """X DAMAGE on the root window: has anything been drawn since the last look, and where?"""
 
     def __init__(self, display: str | None) -> None:
         self.display = display
         self._dpy: xdisplay.Display | None = None
         self._damage: int | None = None
+        self._parts: int | None = None  # an XFixes region receiving the damage; None: no XFixes
         self._event_type = -1
         self.unavailable: str | None = None  # why DAMAGE cannot be used, once known
 
@@ -138,7 +161,30 @@ class DamageMonitor:
             self.unavailable = f"X DAMAGE unusable: {exc}"
             return False
         self._dpy = dpy
+        self._parts = self._create_region(dpy)
+        if self._parts is not None:
+            # a new damage object holds the whole screen; the caller grabs it all after
+            # this first call anyway, so start from nothing
+            with contextlib.suppress(Exception):
+                dpy.damage_subtract(self._damage)
+                self._drain(dpy, None)
         return True
+
+    @staticmethod
+    def _create_region(dpy: xdisplay.Display) -> int | None:
+        """An empty XFixes region for the damage rectangles; ``None`` without XFixes
+        (``damage()`` then only says whether, and the caller grabs everything)."""
+        try:
+            if not dpy.has_extension("XFIXES"):
+                return None
+            dpy.xfixes_query_version()  # the handshake XFixes requires before other requests
+            region = int(dpy.display.allocate_resource_id())
+            _CreateRegion(display=dpy.display, opcode=dpy.display.get_extension_major("XFIXES"),
+                          region=region, rectangles=[])
+            dpy.sync()
+        except Exception:  # noqa: BLE001 - any failure just means "whether, not where"
+            return None
+        return region
 
     def damaged(self, region: Region | None) -> bool | None:
         """True if damage touched ``region`` (``None``: anywhere) since the last call.
@@ -151,17 +197,7 @@ class DamageMonitor:
             return True if self._start() else None
         dpy = self._dpy
         try:
-            # a round trip: every damage the server did before now has been delivered
-            dpy.sync()
-            seen = hit = False
-            while dpy.pending_events():
-                event = dpy.next_event()
-                if event.type != self._event_type:
-                    continue
-                seen = True
-                area = event.area
-                box = Region(area.x, area.y, area.width, area.height)
-                hit = hit or region is None or box.intersects(region)
+            seen, hit = self._drain(dpy, region)
             if seen:
                 # reset the accumulated damage; anything drawn after this sends a new
                 # event, anything between the drain and here shows up (again) next time
@@ -170,6 +206,56 @@ class DamageMonitor:
         except (xerror.ConnectionClosedError, OSError) as exc:
             raise CaptureError(f"X display {self.display!r} closed: {exc}") from exc
         return hit
+
+    def damage(self, region: Region | None) -> list[Region] | None:
+        """The rectangles drawn since the last call, clipped to ``region`` (``None``: the
+        whole screen), in screen coordinates: ``[]`` when nothing there changed, ``None``
+        when that is unknown (the first call, no DAMAGE or XFixes): grab everything."""
+        if self.unavailable is not None:
+            return None
+        if self._dpy is None:
+            self._start()
+            return None
+        if self._parts is None:
+            changed = self.damaged(region)
+            return [] if changed is False else None
+        dpy = self._dpy
+        try:
+            # the damage moves into our region (emptying the damage object): what is drawn
+            # from now on is the next call's.  One round trip; the events say nothing the
+            # region does not, and are only drained so they do not pile up.
+            dpy.damage_subtract(self._damage, X.NONE, self._parts)
+            reply = _FetchRegion(display=dpy.display, opcode=dpy.display.get_extension_major("XFIXES"),
+                                 region=self._parts)
+            while dpy.pending_events():
+                dpy.next_event()
+        except (xerror.ConnectionClosedError, OSError) as exc:
+            raise CaptureError(f"X display {self.display!r} closed: {exc}") from exc
+        data = bytes(reply.data)
+        left, top, right, bottom = ((-1 << 16, -1 << 16, 1 << 16, 1 << 16) if region is None
+                                    else (region.x, region.y, region.right, region.bottom))
+        rects = []
+        for x, y, w, h in _RECT.iter_unpack(data[: len(data) // 8 * 8]):
+            # clipped with plain ints: a frame's few rectangles should not cost a Region each twice
+            x0, y0, x1, y1 = max(x, left), max(y, top), min(x + w, right), min(y + h, bottom)
+            if x1 > x0 and y1 > y0:
+                rects.append(Region(x0, y0, x1 - x0, y1 - y0))
+        return rects
+
+    def _drain(self, dpy: xdisplay.Display, region: Region | None) -> tuple[bool, bool]:
+        """(any damage event, any touching ``region``) since the last drain."""
+        # a round trip: every damage the server did before now has been delivered
+        dpy.sync()
+        seen = hit = False
+        while dpy.pending_events():
+            event = dpy.next_event()
+            if event.type != self._event_type:
+                continue
+            seen = True
+            area = event.area
+            box = Region(area.x, area.y, area.width, area.height)
+            hit = hit or region is None or box.intersects(region)
+        return seen, hit
 
     def close(self) -> None:
         if self._dpy is not None:
@@ -426,6 +512,10 @@ class X11Backend:
     def damaged(self, region: Region | None) -> bool | None:
         self._require()
         return self._damage.damaged(region)
+
+    def damage(self, region: Region | None) -> list[Region] | None:
+        self._require()
+        return self._damage.damage(region)
 
 
 def _text(value: Any) -> str:

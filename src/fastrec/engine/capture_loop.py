@@ -7,6 +7,20 @@ frames that do come: ``EncoderSettings.keyframe_interval``).  When the target va
 (minimised, covered, gone) one blank frame opens a gap in the timeline; the source never
 falls back to the desktop.
 
+Work proportional to the change (``CaptureConfig.partial_grabs``, issue 14).  Two frames
+persist: ``_previous``, the last grabbed BGRA pixels, and ``_yuv``, their conversion into
+the output frame (letterbox borders included).  Invariant: ``_yuv`` is always exactly
+``Scaler.convert(_previous)``, unmasked - every grab updates both (changed tiles only) before
+anything can return, and masks are composited into the ring slot's copy, never into
+``_yuv``, so an unchanged tile is never read, converted or masked wrongly again.  A ring
+slot keeps what this loop last wrote into it (consumers only read), so publishing rewrites
+only the row pairs that changed since that slot's last frame, or were masked in it
+(``_slot_rows``); a slot whose write was cut short, or never made, is written whole.  A frame
+reads only the tiles the source's damage rectangles touch (``CaptureSource.damage``);
+forced frames (a new or moved target, changed masks or rules, after a pause or a block),
+unknown damage and damage over half the region read the whole region.  Damage is asked
+before the grab, so whatever is drawn after the answer is the next frame's.
+
 The output frame size is fixed for the session (the first target's size x scale).  A
 target that changes size is scaled to fit it with its aspect ratio kept (letterboxed), so
 the video never distorts and the encoder never restarts mid-segment.
@@ -90,6 +104,9 @@ class CaptureConfig:
     rules: ScreenRules = field(default_factory=ScreenRules)
     # RECORDING_OCR_PII: frames pass through an OCR stage before the encoder (None: off)
     ocr: OcrOptions | None = None
+    # RECORDING_PARTIAL_GRABS: grab, diff and convert only the damaged tiles (off: the whole
+    # region every changed frame - the reference the benchmark compares against)
+    partial_grabs: bool = True
 
 
 @dataclass(slots=True)
@@ -104,6 +121,9 @@ class CaptureStats:
     late_ticks: int = 0  # skipped because capture fell behind the schedule
     paused_ticks: int = 0  # the target was minimised, covered or gone
     damage_skips: int = 0  # the X DAMAGE hint said nothing changed: not even grabbed
+    partial: int = 0  # grabbed as damaged rectangles only (the rest of the grabs: whole region)
+    grabbed_pixels: int = 0  # source pixels read from the screen, all grabs together
+    converted_pixels: int = 0  # output pixels converted to I420 (only dirty tiles' reach)
     keyframes: int = 0
     # the state now, for live monitoring: nothing recorded (no target, or one still
     # settling), and other windows covering part of the target (blanked in the video)
@@ -146,6 +166,61 @@ class _Layout:
         self.scaler = Scaler(width, height, self.w, self.h)
         self.sx, self.sy = self.w / width, self.h / height
 
+    def planes(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parts of the output planes the target lands on (views)."""
+        return (y[self.y : self.y + self.h, self.x : self.x + self.w],
+                u[self.y // 2 : (self.y + self.h) // 2, self.x // 2 : (self.x + self.w) // 2],
+                v[self.y // 2 : (self.y + self.h) // 2, self.x // 2 : (self.x + self.w) // 2])
+
+
+def _copy_rows(src: np.ndarray, dst: np.ndarray, width: int, height: int, pairs: np.ndarray) -> None:
+    """Copy the marked row pairs (two luma rows, one chroma row each) of one I420 frame
+    into another."""
+    sy, su, sv = i420_planes(src, width, height)
+    dy, du, dv = i420_planes(dst, width, height)
+    edges = np.flatnonzero(np.diff(pairs.view(np.int8), prepend=0, append=0)).tolist()
+    for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
+        dy[2 * p0 : 2 * p1] = sy[2 * p0 : 2 * p1]
+        du[p0:p1] = su[p0:p1]
+        dv[p0:p1] = sv[p0:p1]
+
+
+def _tile_parts(damage: list[Region], region: Region, tile: int, rows: int, cols: int) -> list[Region] | None:
+    """The rectangles to grab for ``damage`` (screen coordinates) in ``region``: every tile
+    a damaged rectangle touches, as runs of tiles per tile row (merged with the rows below
+    when they span the same columns), relative to ``region``.  ``None`` when that is more
+    than half the region: one whole grab then costs less than many pieces."""
+    marked = np.zeros((rows, cols), bool)
+    for box in damage:
+        rel = box.intersection(region)
+        if rel is None:
+            continue
+        x0, y0 = (rel.x - region.x) // tile, (rel.y - region.y) // tile
+        x1, y1 = -(-(rel.right - region.x) // tile), -(-(rel.bottom - region.y) // tile)
+        marked[y0:y1, x0:x1] = True
+    if marked.sum() * 2 > rows * cols:
+        return None
+    runs: dict[tuple[int, int], Region] = {}  # open runs by their columns
+    parts: list[Region] = []
+    last = -2
+    for ty in np.flatnonzero(marked.any(axis=1)).tolist():  # the marked tile rows only
+        if ty != last + 1:  # a gap: no run goes on past it
+            parts.extend(runs.values())
+            runs = {}
+        last = ty
+        edges = np.flatnonzero(np.diff(marked[ty].view(np.int8), prepend=0, append=0))
+        now: dict[tuple[int, int], Region] = {}
+        for tx0, tx1 in zip(edges[::2], edges[1::2], strict=True):
+            x0, x1 = int(tx0) * tile, min(int(tx1) * tile, region.width)
+            y1 = min((ty + 1) * tile, region.height)
+            above = runs.pop((x0, x1), None)
+            now[(x0, x1)] = (Region.from_edges(x0, above.y, x1, y1) if above is not None
+                             else Region.from_edges(x0, ty * tile, x1, y1))
+        parts.extend(runs.values())
+        runs = now
+    parts.extend(runs.values())
+    return parts
+
 
 def _placed(rules: ScreenRules, windows: list[WindowInfo]) -> set[tuple[int, Region]]:
     """Where the windows that ``rules`` mask are: (id, bounds) of each."""
@@ -170,7 +245,11 @@ class CaptureLoop:
         self.stats = CaptureStats(output_size=(out_w, out_h))
         self._layouts: dict[tuple[int, int], _Layout] = {}
         self._diff: TileDiff | None = None
-        self._previous: np.ndarray | None = None
+        self._previous: np.ndarray | None = None  # the last grabbed pixels, BGRA
+        self._yuv: np.ndarray | None = None  # _previous converted (output size, borders blank)
+        # per ring slot: the output row pairs where its payload may differ from _yuv (changed
+        # since it was written, or masked then); a slot not listed is copied whole
+        self._slot_rows: dict[int, np.ndarray] = {}
         self._paused = True  # until the first target has settled
         self._settle_until: float | None = None
         self._last_target: Target | None = None
@@ -231,7 +310,7 @@ class CaptureLoop:
                 self._paused = True
                 self.stats.note(self.stats.pauses, stamp,
                                 self._redact(self.source.pause_reason or "nothing to record"))
-                self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+                self._publish(None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
             return
         region = target.region
         appeared = self._paused or (self._last_target is not None
@@ -253,11 +332,24 @@ class CaptureLoop:
         if target.title and (self._last_target is None or target.title != self._last_target.title):
             self.stats.note(self.stats.titles, stamp, target.title)
         self._last_target = target
-        if not forced and self.source.damaged() is False:
+        damage: list[Region] | None = None
+        if self.config.partial_grabs:
+            # asked on forced frames too: what was damaged before their whole grab is not
+            # the next frame's to grab, and the first answer (unknown) is spent
+            damage = self.source.damage()
+            if damage == [] and not forced:
+                self.stats.damage_skips += 1
+                return
+            if forced:
+                damage = None
+        elif not forced and self.source.damaged() is False:
             self.stats.damage_skips += 1
             return
-        frame = self.source.grab(target)
-        self.stats.grabbed += 1
+        if resized:
+            self._diff = TileDiff(region.width, region.height, self.config.tile_size)
+            self._previous = np.empty((region.height, region.width, 4), np.uint8)
+            self._yuv = None
+        changed = self._grab(target, None if resized else damage)
         if rules.windows:
             after = self._windows(rules, stamp)
             if after is None:
@@ -267,18 +359,63 @@ class CaptureLoop:
                 return
         self._unblock()
         self._masks = masks
-        if resized:
-            self._diff = TileDiff(region.width, region.height, self.config.tile_size)
-            self._previous = np.empty((region.height, region.width, 4), np.uint8)
-        assert self._diff is not None and self._previous is not None
-        changed = self._diff.compare(frame, self._previous, copy=True)
-        if resized:
-            self._previous[...] = frame
         if not (changed or forced):
             self.stats.unchanged += 1
             return
         self._force = False
-        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+        self._publish(target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+
+    def _grab(self, target: Target, damage: list[Region] | None) -> int:
+        """Bring ``_previous`` and ``_yuv`` up to date with the screen; returns how many
+        tiles changed.
+
+        With ``damage`` (screen rectangles, the only places that can have changed since
+        the last grab) only the tiles they touch are grabbed - rounded out to the tile grid
+        and read as a few rectangles, each a zero-copy view compared and copied into
+        ``_previous`` before the next is read - and only the changed tiles are converted
+        into ``_yuv``.  Without (unknown damage, a forced frame, a resize) the whole region
+        is grabbed; the conversion is still limited to changed tiles unless ``_yuv`` is new.
+        """
+        diff, previous, region = self._diff, self._previous, target.region
+        assert diff is not None and previous is not None
+        tile = self.config.tile_size
+        parts = None if damage is None else _tile_parts(damage, region, tile, diff.rows, diff.cols)
+        whole = not self.config.partial_grabs  # the reference: everything as before issue 14
+        if parts is None:
+            frame = self.source.grab(target) if whole else self.source.grab_view(target)
+            changed = diff.compare(frame, previous, copy=True)
+            if self._yuv is None:
+                previous[...] = frame  # a fresh _previous: tiles equal to its garbage were not copied
+            self.stats.grabbed_pixels += region.area
+        else:
+            diff.reset()
+            for part in parts:
+                view = self.source.grab_view(target, part.translate(region.x, region.y))
+                diff.compare_part(view, previous, part.x, part.y)
+                self.stats.grabbed_pixels += part.area
+            changed = diff.dirty
+            self.stats.partial += 1
+        self.stats.grabbed += 1
+        lay = self._layout(region.width, region.height)
+        if self._yuv is None:
+            self._yuv = np.empty(i420_size(self.out_w, self.out_h), np.uint8)
+            y, u, v = i420_planes(self._yuv, self.out_w, self.out_h)
+            _blank(y, u, v)  # the letterbox borders, once
+            lay.scaler.convert(previous, *lay.planes(y, u, v))
+            self.stats.converted_pixels += lay.w * lay.h
+            self._slot_rows.clear()
+        elif changed:
+            rows = self._changed_rows(lay, diff.tiles, region.height)
+            for stale in self._slot_rows.values():
+                stale |= rows
+            y, u, v = i420_planes(self._yuv, self.out_w, self.out_h)
+            ys, us, vs = lay.planes(y, u, v)
+            if whole or tile % 4:  # the dedicated paths split only at even (2:1: multiple-of-4) tiles
+                lay.scaler.convert(previous, ys, us, vs)
+                self.stats.converted_pixels += lay.w * lay.h
+            else:
+                self.stats.converted_pixels += lay.scaler.convert_tiles(previous, ys, us, vs, diff.tiles, tile, tile)
+        return int(changed)
 
     def _windows(self, rules: ScreenRules, stamp: float) -> list[WindowInfo] | None:
         """The window list for the window rules now ([] without window rules); ``None``
@@ -300,7 +437,7 @@ class CaptureLoop:
         if not self._blocked:
             self._blocked = True
             self.stats.note(self.stats.pauses, stamp, self._redact(reason))
-            self._publish(None, None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
+            self._publish(None, stamp, FrameFlags.PAUSED | FrameFlags.KEYFRAME)
 
     def _unblock(self) -> None:
         self._blocked = False
@@ -316,35 +453,71 @@ class CaptureLoop:
 
     def finish(self, stamp: float) -> None:
         """The session's last frame, at stop time, so the video lasts as long as the session."""
-        if (self._previous is not None and not self._paused and not self._blocked
+        if (self._yuv is not None and not self._paused and not self._blocked
                 and self._last_target is not None):
-            self._publish(self._previous, self._last_target, stamp, FrameFlags.FINAL)
+            self._publish(self._last_target, stamp, FrameFlags.FINAL)
 
-    def _publish(self, frame: np.ndarray | None, target: Target | None, stamp: float, flags: FrameFlags) -> None:
+    def _changed_rows(self, lay: _Layout, tiles: np.ndarray, src_h: int) -> np.ndarray:
+        """The output row pairs the changed tiles' conversion may have touched, with a margin
+        for the scaling filters' reach (bilinear enlarging reaches half a source row, i.e.
+        ``sy / 2`` output rows, further); more rows than needed is only a longer copy."""
+        rows = np.zeros(self.out_h // 2, bool)
+        th = self.config.tile_size
+        margin = 2 + math.ceil(lay.sy)
+        for ty in np.flatnonzero(tiles.any(axis=1)).tolist():
+            top = lay.y + math.floor(ty * th * lay.sy) - margin
+            bottom = lay.y + math.ceil(min((ty + 1) * th, src_h) * lay.sy) + margin
+            rows[max(0, top) // 2 : (min(self.out_h, bottom) + 1) // 2] = True
+        return rows
+
+    def _publish(self, target: Target | None, stamp: float, flags: FrameFlags) -> None:
+        """One frame into the ring: ``_yuv`` (the last grab, converted) with the masks
+        composited into the slot's copy - never into ``_yuv``, which must stay the
+        unmasked conversion its unchanged tiles are reused from - or blank (``None``).
+
+        A slot that held an earlier frame of this ``_yuv`` gets only the row pairs that
+        changed since, or that were masked there; the rest of its payload already equals
+        ``_yuv``."""
         slot = self.ring.acquire()
         if slot is None:
             self.stats.dropped += 1
             return
+        # forgotten while it is written: a write cut short leaves the slot unknown (whole copy)
+        stale = self._slot_rows.pop(slot.index, None)
         with slot:
             y, u, v = i420_planes(slot.data, self.out_w, self.out_h)
-            if frame is None or target is None:
+            kept: np.ndarray | None = None
+            if target is None or self._yuv is None:
                 _blank(y, u, v)
             else:
-                self._convert(frame, target, y, u, v)
+                if stale is None or not self.config.partial_grabs:
+                    slot.data.reshape(-1)[: self._yuv.size] = self._yuv
+                else:
+                    _copy_rows(self._yuv, slot.data, self.out_w, self.out_h, stale)
+                placed = self._mask(target, y, u, v)
+                kept = self._masked_rows(target, placed)
             if flags & FrameFlags.KEYFRAME:
                 self.stats.keyframes += 1
             slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
+        if kept is not None:
+            self._slot_rows[slot.index] = kept
         self.stats.published += 1
 
-    def _convert(self, frame: np.ndarray, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    def _masked_rows(self, target: Target, placed: list[MaskRegion]) -> np.ndarray:
+        """The output row pairs the masks were composited into (to restore next time)."""
+        rows = np.zeros(self.out_h // 2, bool)
+        lay = self._layout(target.region.width, target.region.height)
+        for m in placed:
+            top, bottom = lay.y + m.y - 2, lay.y + m.y + m.height + 2
+            rows[max(0, top) // 2 : (min(self.out_h, bottom) + 1) // 2] = True
+        return rows
+
+    def _mask(self, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> list[MaskRegion]:
+        """Composite every mask into the output planes; returns the masks applied (in the
+        placed picture's coordinates)."""
         region = target.region
         lay = self._layout(region.width, region.height)
-        if lay.letterboxed:
-            _blank(y, u, v)  # slots are reused: the borders must be painted every time
-        ys = y[lay.y : lay.y + lay.h, lay.x : lay.x + lay.w]
-        us = u[lay.y // 2 : (lay.y + lay.h) // 2, lay.x // 2 : (lay.x + lay.w) // 2]
-        vs = v[lay.y // 2 : (lay.y + lay.h) // 2, lay.x // 2 : (lay.x + lay.w) // 2]
-        lay.scaler.convert(frame, ys, us, vs)
+        ys, us, vs = lay.planes(y, u, v)
         masks = [MaskRegion(m.x - region.x, m.y - region.y, m.width, m.height, m.kind, m.strength, m.colour)
                  for m in self.config.masks]
         # other windows on top of the target: their pixels are not the session's to record
@@ -352,8 +525,10 @@ class CaptureLoop:
         # the privacy rules' (relative to the region already), last: a rule's mask kind shows
         # even where its window is one of those on top
         masks += self._masks
-        if masks:
-            mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
+        placed = [m.scaled(lay.sx, lay.sy) for m in masks]
+        if placed:
+            mask_i420(ys, us, vs, placed)
+        return placed
 
 
 class _Stopped(Exception):

@@ -675,6 +675,12 @@ class WriteSlot:
             self._ring._discard(self._index)
             self._ring = self._data = None
 
+    @property
+    def index(self) -> int:
+        """Which of the ring's slots this is: its payload still holds what the producer
+        last wrote there (consumers only read), so a producer may rewrite only what differs."""
+        return self._index
+
     def __enter__(self) -> Self:
         return self
 

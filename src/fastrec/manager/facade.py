@@ -652,7 +652,7 @@ class RecordingManager:
         return CaptureConfig(
             session_id=session_id, mode=mode, display=display, source_options=options,
             fps=settings.fps, scale=settings.resolution_scale,
-            tile_size=settings.tile_size,
+            tile_size=settings.tile_size, partial_grabs=settings.partial_grabs,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks,
             pii_patterns=settings.custom_pii_patterns(), rules=rules,
             ocr=(OcrOptions(max_delay=settings.ocr_max_delay, threads=settings.ocr_threads)
