@@ -119,7 +119,7 @@ set +e
 # Wine 8 hands python.exe an invalid handle for a regular file (a CI log), and it dies in
 # init_sys_streams before running anything
 wine "$PY/python.exe" -m pytest -p no:cacheprovider --confcutdir=tests/windows \
-  tests/windows tests/test_diff.py tests/test_convert.py tests/test_masks.py tests/test_ring.py \
+  tests/windows tests/test_diff.py tests/test_convert.py tests/test_partial_kernels.py tests/test_masks.py tests/test_ring.py \
   tests/engine/test_launch.py tests/engine/test_ocr_gate.py tests/engine/test_ocr_stage.py "$@" </dev/null 2>&1 | cat
 code=$?
 set -e
