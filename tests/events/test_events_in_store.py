@@ -4,7 +4,9 @@
 metadata and removed from the disk with the video; the JSON export, heatmaps, search,
 ``verify`` and the admin server's events and heatmap routes then read it from the store;
 a stored events file that was altered is reported by ``verify``; retention deletes it from
-the store with its segment."""
+the store with its segment.  An admin server over the fleet (PostgreSQL index, the
+gateway's prefix in FASTREC_S3_FLEET_URLS, the gateway's directory gone) serves the
+session's events, heatmap and search from the mirror and the store."""
 
 from __future__ import annotations
 
@@ -125,3 +127,41 @@ def _admin_server_reads_them(out: Path, bucket: Bucket, session: str) -> None:
         assert client.get(f"{base}/heatmap").json()["clicks"]["total"] == 6
         hits = client.get("/api/search", params={"event": "rage_click"}).json()["hits"]
         assert [h["session_id"] for h in hits] == [session]
+
+
+def test_an_admin_server_over_the_fleet_reads_another_gateways_events_from_the_store(
+        click_session: ClickSession, s3_bucket: Bucket, postgres_url: str, tmp_path: Path) -> None:
+    """The gateway's directory is not the server's: its events, heatmap and search come
+    from the fleet mirror's metadata and the stored events files."""
+    from fastapi.testclient import TestClient
+
+    from fastrec.server.app import create_app
+    from fastrec.server.config import ServerSettings
+
+    out = tmp_path / "gateway"
+    shutil.copytree(click_session.directory, out)
+    session = click_session.session_id
+    store = ObjectStore(s3_bucket.url, s3_bucket.server.endpoint)
+    uploader = Uploader(out, store).start()
+    try:
+        assert wait_until(lambda: uploader.status().backlog_segments == 0 and not list(out.glob("*_events.jsonl")),
+                          60), uploader.status()
+    finally:
+        uploader.stop()
+    with RecordingIndex(out / INDEX_FILE, out, database_url=postgres_url) as index:
+        index.rebuild(out)  # the gateway's rows in the fleet's index
+    shutil.rmtree(out)  # another machine, as far as the server can tell
+
+    app = create_app(ServerSettings(recordings_dir=tmp_path / "admin", database_url=postgres_url,
+                                    s3_endpoint_url=s3_bucket.server.endpoint, s3_fleet_urls=s3_bucket.url))
+    with TestClient(app) as client:
+        app.state.ctx.accounts.create_user("vera", PASSWORD, "viewer")
+        assert client.post("/api/auth/login", json={"username": "vera", "password": PASSWORD}).status_code == 200
+        base = f"/api/recordings/{session}"
+        listed = client.get(f"{base}/events").json()
+        assert listed["problems"] == [] and sum(e["kind"] == "click" for e in listed["events"]) == 6
+        assert client.get(f"{base}/heatmap").json()["clicks"]["total"] == 6
+        png = client.get(f"{base}/heatmap.png", params={"kind": "clicks"})
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        hits = client.get("/api/search", params={"event": "rage_click", "title": "invoice"}).json()
+        assert [h["session_id"] for h in hits["hits"]] == [session] and hits["hits"][0]["title"] == TITLE_AFTER
