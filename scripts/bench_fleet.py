@@ -14,7 +14,8 @@ Index: N writer processes (gateways) each insert M segments into the recordings 
 embedded default: several recorders of one machine) and on PostgreSQL (one database, a
 fleet) - then one reader runs the admin server's queries (a session's parts; a server's
 sessions in a time range) for a few seconds.  PostgreSQL is a private cluster started as in
-the tests (tests/postgres.py, Debian's ``postgresql``) unless ``--database-url`` names one.
+the tests (tests/postgres.py, Debian's ``postgresql``), made durable like SQLite (fsync,
+synchronous_commit on), unless ``--database-url`` names one.
 
     .venv/bin/python scripts/bench_fleet.py [--quick] [--segments 8] [--segment-mb 16]
                                             [--writers 2] [--inserts 500] [--database-url URL]
@@ -273,12 +274,24 @@ def run_queries(directory: Path, url: str | None, writers: int, seconds: float) 
         index.close()
 
 
+def durable(admin_url: str) -> None:
+    """The tests' cluster runs with fsync off (its data is thrown away); a benchmark against
+    SQLite (WAL, synchronous FULL: every commit synced) needs PostgreSQL durable as well."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = on")  # type: ignore[arg-type]
+        conn.execute("SELECT pg_reload_conf()")
+
+
 def bench_index(scratch: Path, writers: int, inserts: int, seconds: float, url: str | None) -> dict[str, Any]:
     cluster = None
     if url is None:
         from postgres import start_cluster
 
         cluster = start_cluster()
+        durable(cluster.admin_url)
         url = cluster.new_database()
     try:
         results: dict[str, Any] = {"writers": writers, "inserts_per_writer": inserts}
