@@ -205,13 +205,15 @@ from fastrec.storage.index import INDEX_FILE, RecordingIndex
 from fastrec.logs import configure_logging
 
 configure_logging("console", "warning")  # standard output is the report's
-directory, url, writer, inserts, start = Path(sys.argv[1]), sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+directory, url = Path(sys.argv[1]), sys.argv[2] or None
+writer, inserts, start = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 index = RecordingIndex(directory / INDEX_FILE, directory, database_url=url)
 rows = []
 for n in range(inserts):
     begin = datetime.fromtimestamp(start).astimezone() + timedelta(minutes=n)
     meta = SegmentMetadata(session_id=f"w{writer}_s{n // 4}", start_time=begin,
-                           connection_info=ConnectionInfo(con_codigo=n, name=f"server-{n % 20}", user=f"user-{n % 7}"),
+                           connection_info=ConnectionInfo(con_codigo=n, name=f"server-{n % 20}",
+                                                          user=f"user-{n % 7}"),
                            recorder_settings=RecorderSettings(fps=10, quality=23, resolution_scale=1.0,
                                                               max_file_size_mb=100, max_duration_minutes=30))
     meta.chain.part = n % 4 + 1
@@ -307,7 +309,8 @@ def bench_index(scratch: Path, writers: int, inserts: int, seconds: float, url: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short pass: 4 segments of 4 MB, 2 rounds, 200 inserts")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short pass: 4 segments of 4 MB, 2 rounds, 200 inserts")
     parser.add_argument("--segments", type=int, default=8)
     parser.add_argument("--segment-mb", type=float, default=16.0, help="size of each segment (default 16 MB)")
     parser.add_argument("--rounds", type=int, default=3)
@@ -338,7 +341,8 @@ def main() -> None:
           f"{uploads['ratio_read_back']:.2f}x")
     print(f"index: {index['writers']} writer processes x {index['inserts_per_writer']} segments at once")
     for name in ("sqlite", "postgresql"):
-        print(f"  {name:10}: {index[f'{name}_inserts_s']:8.0f} inserts/s   {index[f'{name}_queries_s']:8.0f} queries/s")
+        inserts, queries = index[f"{name}_inserts_s"], index[f"{name}_queries_s"]
+        print(f"  {name:10}: {inserts:8.0f} inserts/s   {queries:8.0f} queries/s")
     print(f"  PostgreSQL / SQLite: inserts {index['postgresql_inserts_s'] / index['sqlite_inserts_s']:.2f}x, "
           f"queries {index['postgresql_queries_s'] / index['sqlite_queries_s']:.2f}x")
 

@@ -44,13 +44,14 @@ def test_events_files_go_to_the_store_with_their_video_and_are_read_back_from_it
     session = click_session.session_id
     expected, _ = read_session_events(out, session)
     parts = [m for m in _parts(out, session) if m.events is not None]
-    assert parts and all((out / m.events.name).is_file() for m in parts)  # type: ignore[union-attr]
+    names = [m.events.name for m in parts]  # type: ignore[union-attr]
+    assert parts and all((out / name).is_file() for name in names)
 
     store = ObjectStore(s3_bucket.url, s3_bucket.server.endpoint)
     uploader = Uploader(out, store).start()
     try:
         assert wait_until(lambda: uploader.status().backlog_segments == 0
-                          and not any((out / m.events.name).exists() for m in parts), 60), uploader.status()  # type: ignore[union-attr]
+                          and not any((out / name).exists() for name in names), 60), uploader.status()
     finally:
         uploader.stop()
     for meta in parts:  # in the store with the sealed hash; gone from the disk with the video
@@ -62,7 +63,7 @@ def test_events_files_go_to_the_store_with_their_video_and_are_read_back_from_it
     try:
         events, problems = read_session_events(out, session)
         assert problems == [] and events == expected
-        assert [p.name for _, p in session_event_files(out, session)] == [m.events.name for m in parts]  # type: ignore[union-attr]
+        assert [p.name for _, p in session_event_files(out, session)] == names
         _readers_see_the_stored_events(out, session, tmp_path)
         _admin_server_reads_them(out, s3_bucket, session)
         use_store(out, store)  # the server, closing, unregistered the directory's store

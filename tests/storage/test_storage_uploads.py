@@ -87,4 +87,5 @@ def test_an_events_file_goes_with_its_video_and_one_changed_after_its_seal_stays
     # the changed events file never went up, and its video stays on disk with it (reported)
     assert s3_bucket.prefix + changed.events.name not in s3_bucket.keys()
     assert changed_video.exists() and (tmp_path / changed.events.name).exists()
-    assert changed.events.name in (status.last_error or "") and "changed since it was sealed" in (status.last_error or "")
+    error = status.last_error or ""
+    assert changed.events.name in error and "changed since it was sealed" in error

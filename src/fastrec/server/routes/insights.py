@@ -40,8 +40,9 @@ Bound = Annotated[str | None, Query(max_length=64, description="seconds from the
 def _source(ctx: Ctx, session_id: str, start: str | None, end: str | None) -> tuple[SessionSource, TimeRange | None]:
     known_session(ctx, session_id)
     try:
-        # where its files are: this server's directory, or the fleet mirror of the gateway that uploaded it
-        source = SessionSource.load(ctx.catalogue.directory_of(session_id), session_id, verify=False)  # no hashing per picture
+        # its files: this server's directory, or the fleet mirror of the gateway that uploaded it;
+        # no hashing per picture
+        source = SessionSource.load(ctx.catalogue.directory_of(session_id), session_id, verify=False)
     except NoSuchSession as exc:
         raise HTTPException(404, str(exc)) from None
     try:
