@@ -237,8 +237,7 @@ def run_writers(directory: Path, url: str | None, writers: int, inserts: int) ->
     from fastrec.storage.index import INDEX_FILE, RecordingIndex
 
     directory.mkdir(parents=True, exist_ok=True)
-    # created (and migrated) once before the writers: the timed part is the inserts (two
-    # processes creating one new SQLite file at the same instant can see it half made)
+    # created (and migrated) once before the writers: the timed part is the inserts
     RecordingIndex(directory / INDEX_FILE, directory, database_url=url).close()
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(directory), url or "", str(w), str(inserts),
                                str(START.timestamp()), str(ROOT / "src")],
