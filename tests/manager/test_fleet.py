@@ -52,16 +52,18 @@ def _parts(out: Path, session: str) -> list[SegmentMetadata]:
 class Gateway:
     """One gateway process; :meth:`ask` sends a command and returns its JSON answer."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(HOST)], cwd=cwd, env=environment(env), text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        assert self._answer() == {"ready": True}
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.log = log  # its log lines (warnings and up), shown when it fails
+        with open(log, "w") as errors:
+            self.proc = subprocess.Popen([sys.executable, str(HOST)], cwd=cwd, env=environment(env), text=True,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                         start_new_session=True)
+        assert self._answer() == {"ready": True}, self.log.read_text()
 
     def _answer(self) -> Any:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line, f"the gateway exited with {self.proc.wait(WAIT)}"
+        assert line, f"the gateway exited with {self.proc.wait(WAIT)}: {self.log.read_text()[-2000:]}"
         return json.loads(line)
 
     def ask(self, op: str, **fields: Any) -> Any:
@@ -120,7 +122,7 @@ def test_two_gateway_processes_and_one_admin_server_process(s3_bucket: Bucket, f
                      additional_headers={"Authorization": f"Bearer {token.stdout.strip()}"}) as socket:
             assert json.loads(socket.recv(WAIT))["type"] == "sessions_snapshot"
             for prefix, (session, code) in GATEWAYS.items():
-                gateways[prefix] = Gateway(gateway_env[prefix], tmp_path)
+                gateways[prefix] = Gateway(gateway_env[prefix], tmp_path, tmp_path / f"{prefix.strip('/')}.log")
                 connection = {"con_codigo": code, "name": f"srv-{code}", "user": "bob", "ip": f"10.0.0.{code}"}
                 assert gateways[prefix].ask("start", session=session, connection=connection) == {"ok": True}
             started: set[str] = set()
