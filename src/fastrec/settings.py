@@ -209,7 +209,8 @@ class RecordingSettings(BaseSettings):
     encryption_key_file: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY_FILE")
     # or one key-encryption key: base64 of 32 bytes
     encryption_key: SecretStr | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEY", repr=False)
-    # where the session keys are kept (shredding destroys them); default <output_dir>/.keys
+    # where the session keys are kept (shredding destroys them); default <output_dir>/.keys;
+    # with FASTREC_DATABASE_URL (PostgreSQL) they are in its table instead and this is not read
     encryption_keystore: Path | None = Field(default=None, alias="FASTREC_ENCRYPTION_KEYSTORE")
 
     # --- privacy ---
@@ -222,6 +223,9 @@ class RecordingSettings(BaseSettings):
     # most ocr_max_delay seconds for its verdict, what is unread by then is blocked
     ocr_pii: bool = False
     ocr_max_delay: Annotated[float, Field(ge=0.1, le=30, allow_inf_nan=False)] = 2.0
+    # Tesseracts reading new text at once in the OCR stage (capped at the machine's cores;
+    # the stage runs at a lower priority than capture and encoding)
+    ocr_threads: Annotated[int, Field(ge=1, le=8)] = 2
 
     # --- input events (fastrec.events): clicks, scrolls, key counts, titles, beside the video ---
     input_events: bool = True

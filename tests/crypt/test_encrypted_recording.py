@@ -12,98 +12,44 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import pytest
 from cli_jobs import fastrec
-from fastapi.testclient import TestClient
+from encrypted_recording import (
+    CONNECTION,
+    FINISH,
+    encrypting_manager,
+    key_env,
+    record,
+    session_parts,
+)
 from polling import wait_until
 
 from fastrec.crypt.container import KeyUnavailable
 from fastrec.engine.protocol import SegmentPolicy
-from fastrec.manager import RecordingManager
-from fastrec.server.app import create_app
-from fastrec.server.auth import CSRF_COOKIE, CSRF_HEADER
 from fastrec.server.config import ServerSettings
 from fastrec.settings import load_settings
 from fastrec.storage import iter_metadata, verify_session
 from fastrec.storage.metadata import SegmentMetadata
 from fastrec.storage.videos import open_video, use_settings_store
 
-SMALL = {"width": 320, "height": 240, "fps": 10, "scenario": "video"}
-CONNECTION = {"con_codigo": 3, "ip": "10.0.0.3", "name": "Vault", "user": "auditor", "connection_type": "RDP"}
-FINISH = 90  # a hang guard for waits on a state, not a timing assertion
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "kek"
-    done = fastrec("keys", "init-encryption", "--key-file", str(path), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    return path
-
-
-def _manager(out: Path, key_file: Path, **extra: object) -> RecordingManager:
-    settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10,
-                             keyframe_interval_seconds=1.0, encryption_key_file=str(key_file))
-    return RecordingManager(settings, mode="synthetic", source_options=SMALL, cleanup_schedule=False, **extra)
-
-
-def _record(manager: RecordingManager, session_id: str, parts: int = 1, frames: int = 20) -> None:
-    assert manager.start_session_recording(session_id, CONNECTION)
-    status = lambda: manager.get_recording_status(session_id)  # noqa: E731
-    assert wait_until(lambda: status()["segments"] >= parts and status()["frames"]["encoded"] >= frames, FINISH)
-    assert manager.stop_session_recording(session_id)
-    assert manager.wait_for_session(session_id, FINISH)
-
-
-def _parts(out: Path, session_id: str) -> list[SegmentMetadata]:
-    found = [m for _, m in iter_metadata(out) if isinstance(m, SegmentMetadata) and m.session_id == session_id]
-    return sorted(found, key=lambda m: m.chain.part)
-
 
 def _decoded_frames(source: object) -> int:
     with av.open(source, format="mp4") as container:  # type: ignore[call-overload]
         return sum(1 for _ in container.decode(video=0))
 
-
-def _env(key_file: Path) -> dict[str, str]:
-    return {"FASTREC_ENCRYPTION_KEY_FILE": str(key_file)}
-
-
-@pytest.fixture
-def signed_in(tmp_path: Path) -> Iterator[object]:
-    """``signed_in(settings)``: a client of the admin server signed in as an admin."""
-    opened: list[TestClient] = []
-
-    def make(settings: ServerSettings) -> TestClient:
-        app = create_app(settings)
-        client = TestClient(app)
-        client.__enter__()
-        opened.append(client)
-        app.state.ctx.accounts.create_user("root", PASSWORD, "admin")
-        assert client.post("/api/auth/login", json={"username": "root", "password": PASSWORD}).status_code == 200
-        client.headers[CSRF_HEADER] = client.cookies[CSRF_COOKIE]
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
-
-
 def test_an_encrypted_session_is_ciphertext_on_disk_and_replays_exports_and_verifies(
         tmp_path: Path, key_file: Path, signed_in):  # type: ignore[no-untyped-def]
     out = tmp_path / "rec"
-    manager = _manager(out, key_file, segment_policy=SegmentPolicy(max_seconds=2.0))
+    manager = encrypting_manager(out, key_file, segment_policy=SegmentPolicy(max_seconds=2.0))
     try:
         assert manager.initialize()
-        _record(manager, "enc", parts=2, frames=30)
+        record(manager, "enc", parts=2, frames=30)
     finally:
         manager.shutdown()
-    parts = _parts(out, "enc")
+    parts = session_parts(out, "enc")
     assert len(parts) >= 2 and all(m.status == "complete" for m in parts), [(m.status, m.errors) for m in parts]
     for meta in parts:
         stored = (out / meta.file.name).read_bytes()
@@ -111,18 +57,18 @@ def test_an_encrypted_session_is_ciphertext_on_disk_and_replays_exports_and_veri
         probe = subprocess.run(["ffprobe", "-v", "error", str(out / meta.file.name)], capture_output=True)
         assert probe.returncode != 0  # a player sees no video without the keys
     # the CLI's verify: the sealed SHA-256 is of the ciphertext, and every chunk authenticates
-    checked = fastrec("verify", "enc", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
+    checked = fastrec("verify", "enc", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     no_key = fastrec("verify", "enc", "--output-dir", str(out), cwd=tmp_path)
     assert no_key.returncode == 0, no_key.stdout + no_key.stderr  # hashes check without any key
     # export through the CLI: a plain MP4 with every frame
     target = tmp_path / "enc.mp4"
     exported = fastrec("export", "enc", "--format", "mp4", "--output-dir", str(out), "--output", str(target),
-                       cwd=tmp_path, env=_env(key_file))
+                       cwd=tmp_path, env=key_env(key_file))
     assert exported.returncode == 0, exported.stderr
     assert _decoded_frames(str(target)) >= sum(m.frames.encoded for m in parts) - len(parts)
     document = fastrec("export", "enc", "--format", "json", "--output-dir", str(out), "--output",
-                       str(tmp_path / "enc.json"), cwd=tmp_path, env=_env(key_file))
+                       str(tmp_path / "enc.json"), cwd=tmp_path, env=key_env(key_file))
     assert document.returncode == 0, document.stderr
     segments = json.loads((tmp_path / "enc.json").read_text())["segments"]
     assert [s["sha256"] for s in segments] == [m.file.sha256 for m in parts]  # the sealed (stored) bytes
@@ -149,19 +95,19 @@ def test_an_encrypted_session_is_ciphertext_on_disk_and_replays_exports_and_veri
 
 def test_a_killed_encoder_leaves_a_decryptable_prefix_sealed_and_verified(tmp_path: Path, key_file: Path):
     out = tmp_path / "rec"
-    manager = _manager(out, key_file)
+    manager = encrypting_manager(out, key_file)
     try:
         assert manager.initialize()
         assert manager.start_session_recording("killed", CONNECTION)
         assert wait_until(lambda: manager.get_recording_status("killed")["frames"]["encoded"] >= 30, FINISH)
         assert manager.recorder is not None
         os.kill(manager.recorder.status("killed")["encoder_pid"], signal.SIGKILL)  # mid-fragment, no close
-        assert wait_until(lambda: _parts(out, "killed")[0].status != "recording", FINISH)
+        assert wait_until(lambda: session_parts(out, "killed")[0].status != "recording", FINISH)
         manager.stop_session_recording("killed")
         assert manager.wait_for_session("killed", FINISH)
     finally:
         manager.shutdown()
-    killed = _parts(out, "killed")[0]
+    killed = session_parts(out, "killed")[0]
     assert killed.file.sha256 and killed.frames.encoded > 0, (killed.status, killed.errors)
     use_settings_store(load_settings(output_dir=str(out), encryption_key_file=str(key_file)))
     with open_video(out / killed.file.name) as video:
@@ -173,25 +119,25 @@ def test_a_killed_encoder_leaves_a_decryptable_prefix_sealed_and_verified(tmp_pa
 
 def test_an_altered_chunk_is_named_by_verify_even_with_its_metadata_rewritten(tmp_path: Path, key_file: Path):
     out = tmp_path / "rec"
-    manager = _manager(out, key_file)
+    manager = encrypting_manager(out, key_file)
     try:
         assert manager.initialize()
-        _record(manager, "tampered", frames=30)
+        record(manager, "tampered", frames=30)
     finally:
         manager.shutdown()
-    (meta,) = _parts(out, "tampered")
+    (meta,) = session_parts(out, "tampered")
     video = out / meta.file.name
     data = bytearray(video.read_bytes())
     data[len(data) // 2] ^= 0x20
     video.write_bytes(bytes(data))
-    done = fastrec("verify", "tampered", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
+    done = fastrec("verify", "tampered", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file))
     assert done.returncode != 0 and meta.file.name in done.stdout and "SHA-256" in done.stdout, done.stdout
     # an attacker who rewrites the metadata to the altered file's hash is still caught
     metadata = next(p for p, m in iter_metadata(out) if isinstance(m, SegmentMetadata))
     raw = json.loads(metadata.read_text())
     raw["file"]["sha256"] = hashlib.sha256(bytes(data)).hexdigest()
     metadata.write_text(json.dumps(raw))
-    again = fastrec("verify", "tampered", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
+    again = fastrec("verify", "tampered", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file))
     assert again.returncode != 0 and meta.file.name in again.stdout, again.stdout
     assert re.search(r"chunk \d+ \(byte \d+\) does not authenticate", again.stdout), again.stdout
 
@@ -199,25 +145,25 @@ def test_an_altered_chunk_is_named_by_verify_even_with_its_metadata_rewritten(tm
 def test_rotation_keeps_old_sessions_readable_and_shred_makes_one_unrecoverable(
         tmp_path: Path, key_file: Path, signed_in):  # type: ignore[no-untyped-def]
     out = tmp_path / "rec"
-    manager = _manager(out, key_file)
+    manager = encrypting_manager(out, key_file)
     try:
         assert manager.initialize()
-        _record(manager, "before")
+        record(manager, "before")
     finally:
         manager.shutdown()
     rotated = fastrec("keys", "rotate-encryption", "--key-file", str(key_file), cwd=tmp_path)
     assert rotated.returncode == 0, rotated.stderr
-    manager = _manager(out, key_file)
+    manager = encrypting_manager(out, key_file)
     try:
         assert manager.initialize()
-        _record(manager, "after")
+        record(manager, "after")
     finally:
         manager.shutdown()
     kek_ids = [line.split()[0] for line in key_file.read_text().splitlines() if not line.startswith("#")]
     assert len(kek_ids) == 2
     use_settings_store(load_settings(output_dir=str(out), encryption_key_file=str(key_file)))
     for session_id, kek_id in (("before", kek_ids[0]), ("after", kek_ids[1])):
-        (meta,) = _parts(out, session_id)
+        (meta,) = session_parts(out, session_id)
         with open_video(out / meta.file.name) as video:
             assert video.handle.header.kek_id == kek_id  # each session under the key active then
             assert _decoded_frames(video.handle) == meta.frames.encoded
@@ -225,14 +171,14 @@ def test_rotation_keeps_old_sessions_readable_and_shred_makes_one_unrecoverable(
     client = signed_in(ServerSettings(recordings_dir=out, encryption_key_file=key_file))
     assert client.get("/api/recordings/before/parts/1/video.mp4").status_code == 200
     # shred: refused without confirmation off a terminal, then done with --yes
-    assert fastrec("shred", "before", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file)).returncode == 2
-    shred = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
+    assert fastrec("shred", "before", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file)).returncode == 2
+    shred = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file))
     assert shred.returncode == 0 and "key destroyed" in shred.stdout, shred.stderr
-    (gone,) = _parts(out, "before")
+    (gone,) = session_parts(out, "before")
     use_settings_store(load_settings(output_dir=str(out), encryption_key_file=str(key_file)))  # no cached key
     with pytest.raises(KeyUnavailable, match="crypto-shredded"):
         open_video(out / gone.file.name)
-    again = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=_env(key_file))
+    again = fastrec("shred", "before", "--yes", "--output-dir", str(out), cwd=tmp_path, env=key_env(key_file))
     assert again.returncode == 2 and "shredded already" in again.stderr
     # the admin server: the shredded session no longer replays, the other does; the audit log says who
     assert client.get("/api/recordings/before/parts/1/video.mp4").status_code >= 400
@@ -281,14 +227,14 @@ def test_a_sigkilled_recorder_leaves_a_prefix_that_recovery_decrypts_and_seals(t
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert wait_until(lambda: not psutil.pid_exists(encoder) or psutil.Process(encoder).status() == "zombie", FINISH)
-    (left,) = _parts(out, "sigkill")
+    (left,) = session_parts(out, "sigkill")
     assert left.status == "recording"
-    manager = _manager(out, key_file)  # its start recovers the killed recorder's part
+    manager = encrypting_manager(out, key_file)  # its start recovers the killed recorder's part
     try:
         assert manager.initialize()
     finally:
         manager.shutdown()
-    (sealed,) = _parts(out, "sigkill")
+    (sealed,) = session_parts(out, "sigkill")
     assert sealed.status == "interrupted" and sealed.file.sha256 and sealed.frames.encoded > 0, sealed.errors
     use_settings_store(load_settings(output_dir=str(out), encryption_key_file=str(key_file)))
     with open_video(out / sealed.file.name) as video:

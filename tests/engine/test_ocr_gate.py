@@ -126,8 +126,65 @@ def test_a_version_already_replaced_in_a_newer_frame_is_not_read(engine):
     gate.add(_frame([*LINES, "flashed: 4111 1111 1111 1111"]), time.monotonic())
     assert gate.next_strip() is None and gate.stats.reads == reads
     _, masks = gate.release(time.monotonic())
-    blocked = [m for m in masks if m.width == W]
-    assert len(blocked) == 1 and blocked[0].y <= 20 + 4 * 30 + 10 < blocked[0].y + blocked[0].height
+    line = 20 + 4 * 30 + 10
+    blocked = [m for m in masks if m.kind == MaskKind.BLOCK and m.y <= line < m.y + m.height]
+    # only the tiles the line changed in are blocked, not the width of the screen
+    assert len(blocked) == 1 and blocked[0].x == 0 and 300 < blocked[0].width < W
     assert gate.stats.blocked_frames == 1
     y, masks = _settle(gate, engine)  # the version that stays is read, its card masked
     assert gate.stats.blocked_frames == 1 and "4111" not in _text(engine, y) and "flashed" in _text(engine, y)
+
+
+def test_a_scrolled_screen_is_masked_from_what_was_read_with_only_the_new_line_read():
+    # the regression of issue 11: a scroll changed every band, and reading them all again
+    # took longer than the delay (frames left blocked); what moved is now known by its
+    # pixels - Tesseract reads the one line the scroll brings, whatever the clock says
+    shown = [*LINES, "Ticket 4471 closed", "SSN 123-45-6789 on file"]
+    with OcrEngine() as engine:
+        gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
+        gate.add(_frame(shown[:5]), time.monotonic())
+        _, first = _settle(gate, engine)
+        read = engine.stats.read
+        gate.add(_frame(shown[1:6]), time.monotonic())  # one line up, the SSN's line new
+        y, masks = _settle(gate, engine)
+        assert engine.stats.read == read + 1 and engine.stats.reused >= 4
+        assert len(masks) == len(first) + 1 == 3  # the card and the mail, moved up; the SSN
+        assert sorted(m.y for m in masks)[:2] == [m.y - 30 for m in sorted(first, key=lambda m: m.y)]
+        text = _text(engine, y)
+        assert "4111" not in text and "example.com" not in text and "6789" not in text
+        assert "Ticket 4471 closed" in text and gate.stats.blocked_frames == 0
+
+
+def test_a_window_appearing_is_read_without_the_text_beside_it(engine):
+    # only the cells the window changed are read (sideways to the nearest gap between
+    # words); the boxes of the text beside it, in the same rows, hold without reading it again
+    gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
+    gate.add(_frame(LINES), time.monotonic())
+    _, first = _settle(gate, engine)
+    window = i420_planes(_frame(["Window: ssn 123-45-6789", "nothing else", "mail a.b@example.org"], top=75),
+                         W, H)[0][:, :400]
+    shown = _frame(LINES)
+    y = i420_planes(shown, W, H)[0]
+    y[60:200, 540:940] = window[60:200]
+    y[60:200, 540:542] = 128  # its frame
+    gate.add(shown, time.monotonic())
+    strips = []
+    while (strip := gate.next_strip()) is not None:
+        strips.append(strip)
+        gate.record(strip, None if strip.pixels.min() == strip.pixels.max() else engine.read(strip.pixels))
+    _, masks = gate.release(time.monotonic())
+    assert strips and all(s.left >= 500 for s in strips)
+    assert all(m in masks for m in first)  # the card and the mail beside the window, as read before
+    found = [m for m in masks if m.x >= 540]
+    assert len(found) == 2 and len(masks) == len(first) + 2  # the window's SSN and mail
+
+
+def test_a_tile_as_wide_as_the_frame_reads_full_width_strips_as_before(engine):
+    gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES, tile=10 * W)
+    gate.add(_frame(LINES), time.monotonic())
+    _settle(gate, engine)
+    gate.add(_frame([*LINES, "typed: 5555 5555 5555 4444"]), time.monotonic())
+    strip = gate.next_strip()
+    assert strip is not None and (strip.left, strip.right) == (0, W)
+    with pytest.raises(ValueError, match="tile must be at least 1 column, got 0"):
+        OcrGate(W, H, 1.0, tile=0)

@@ -64,6 +64,7 @@ def test_frames_leave_in_order_with_their_timestamps_and_personal_data_masked():
     assert all("4111" not in t and "example.com" not in t and "5555" not in t for t in texts), texts
     assert all("Ordinary text" in t for t in texts[:3]) and "Card:" in texts[3]
     assert stats["frames"] == 4 and stats["found"] >= 3 and stats["blocked_frames"] == 0 and stats["dropped"] == 0
+    assert stats["blocks_read"] >= len(LINES) + 1 and stats["blocks_reused"] >= 0  # two Tesseracts (the default)
 
 
 def test_a_stage_that_dies_is_an_error_and_its_ring_closes():

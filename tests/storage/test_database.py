@@ -107,10 +107,10 @@ def test_db_upgrade_from_two_machines_at_once(tmp_path: Path, postgres_url: str)
     for run in runs:
         assert run.returncode == 0, run.stderr
         assert "admin: schema version 1" in run.stdout and "policy: schema version 1" in run.stdout
-        assert "recordings_index: schema version 1" in run.stdout
+        assert "recordings_index: schema version 1" in run.stdout and "keystore: schema version 1" in run.stdout
     conn = PgConnection(postgres_url)
     try:
-        assert schema_versions(conn) == {"admin": 1, "policy": 1, "recordings_index": 1}
+        assert schema_versions(conn) == {"admin": 1, "keystore": 1, "policy": 1, "recordings_index": 1}
     finally:
         conn.close()
     assert not list((tmp_path / "gw1").glob("*.sqlite3"))  # nothing went to SQLite files

@@ -123,6 +123,7 @@ def shred(args: argparse.Namespace) -> int:
                      details={"kek_id": record.kek_id, "shredded_at": record.shredded_at})
     finally:
         db.close()
+        encryption.keystore.close()
     structlog.get_logger("fastrec.crypt").warning("Session crypto-shredded", session_id=session_id, by=actor)
     print(f"session {printable(session_id)!r}: key destroyed at {record.shredded_at}; its recordings "
           "cannot be decrypted any more")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 __all__ = ["MAGIC", "ChunkError", "ChunkInfo", "ChunkWriter", "DecryptingReader", "Header", "KeyUnavailable",
-           "is_encrypted", "read_header", "scan_chunks"]
+           "SeekableFile", "is_encrypted", "read_header", "scan_chunks"]
 
 MAGIC = b"FRECENC1"
 FORMAT_VERSION = 1
@@ -224,22 +224,13 @@ def scan_chunks(handle: BinaryIO, first: int, size: int) -> tuple[list[ChunkInfo
     return chunks, offset
 
 
-class DecryptingReader:
-    """A read-only, seekable file object over the plaintext of an encrypted file's whole
-    chunks; decrypts a chunk only when a read touches it (the last one is kept)."""
+class SeekableFile:
+    """The position half of a seekable file object over ``size`` bytes; subclasses read
+    (and write) at ``_pos``."""
 
-    def __init__(self, raw: BinaryIO, size: int, unwrap: Callable[[Header], bytes]) -> None:
-        self.raw = raw
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    size: int
+    _pos: int = 0
 
-        self.header, first, self._digest = read_header(raw)
-        self._aead = AESGCM(unwrap(self.header))
-        self.chunks, self.stored_end = scan_chunks(raw, first, size)
-        self.size = sum(c.plain_size for c in self.chunks)
-        self._pos = 0
-        self._cached: tuple[int, bytes] | None = None
-
-    # -- file object ---------------------------------------------------------------
     def readable(self) -> bool:
         return True
 
@@ -257,6 +248,31 @@ class DecryptingReader:
         return self._pos
 
     def read(self, n: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        memoryview(buffer)[:len(data)] = data
+        return len(data)
+
+
+class DecryptingReader(SeekableFile):
+    """A read-only, seekable file object over the plaintext of an encrypted file's whole
+    chunks; decrypts a chunk only when a read touches it (the last one is kept)."""
+
+    def __init__(self, raw: BinaryIO, size: int, unwrap: Callable[[Header], bytes]) -> None:
+        self.raw = raw
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.header, first, self._digest = read_header(raw)
+        self._aead = AESGCM(unwrap(self.header))
+        self.chunks, self.stored_end = scan_chunks(raw, first, size)
+        self.size = sum(c.plain_size for c in self.chunks)
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    # -- file object ---------------------------------------------------------------
+    def read(self, n: int = -1) -> bytes:
         end = self.size if n is None or n < 0 else min(self.size, self._pos + n)
         out = bytearray()
         while self._pos < end:
@@ -267,11 +283,6 @@ class DecryptingReader:
             out += take
             self._pos += len(take)
         return bytes(out)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer)[:len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         self.raw.close()

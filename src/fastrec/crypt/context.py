@@ -1,5 +1,8 @@
 """Which keys read and write a recordings directory, and the per-segment envelope.
 
+The key store - a directory, or the fleet's database - is
+:func:`~fastrec.crypt.keystore.keystore_from_settings`'s choice.
+
 The recorder's RecordingManager, the admin server and the command-line tools build an
 :class:`Encryption` from their settings (:func:`encryption_from_settings`: None when
 encryption is off) and register it for their recordings directory (:func:`use_encryption`),
@@ -20,12 +23,10 @@ from typing import Any, BinaryIO
 
 from fastrec.crypt.container import NONCE, ChunkError, DecryptingReader, Header, KeyUnavailable, new_file_id
 from fastrec.crypt.keys import KEY_BYTES, KeyRing, load_key_ring
-from fastrec.crypt.keystore import SessionKeyStore
+from fastrec.crypt.keystore import KEYSTORE_DIR, KeyStore, keystore_from_settings
 
 __all__ = ["KEYSTORE_DIR", "Encryption", "SegmentEncryption", "chunk_problems", "encryption_for", "encryption_from_settings",
            "new_segment", "use_encryption", "use_settings_encryption"]
-
-KEYSTORE_DIR = ".keys"  # default key store: inside the recordings directory, never uploaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class Encryption:
     """A key ring and the session key store: everything that reads and writes encrypted parts."""
 
     ring: KeyRing
-    keystore: SessionKeyStore
+    keystore: KeyStore
 
     def for_session(self, session_id: str) -> SegmentEncryption:
         """The session's key for its encoder (created on first use)."""
@@ -95,8 +96,7 @@ def encryption_from_settings(settings: Any, directory: str | os.PathLike[str] | 
     if ring is None:
         return None
     folder = Path(directory if directory is not None else settings.output_dir)
-    store_dir = getattr(settings, "encryption_keystore", None) or folder / KEYSTORE_DIR
-    return Encryption(ring, SessionKeyStore(store_dir, ring))
+    return Encryption(ring, keystore_from_settings(settings, folder, ring))
 
 
 _registry: dict[str, Encryption] = {}

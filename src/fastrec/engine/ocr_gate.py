@@ -4,31 +4,35 @@ Frames (I420, the encoder's input) arrive in capture order and leave in the same
 each once its every changed region has been read by OCR - personal data found masked - or
 once it has waited :attr:`OcrGate.max_delay` seconds, with what is still unread blocked.
 
-The frame is cut into horizontal bands of :data:`BAND` rows.  A band's *version* is the
-arrival number of the frame in which its pixels (luma) last changed; reading a band means
-OCR of full-width rows grown from the band to the nearest blank rows above and below (at
-most :data:`MARGIN` rows), so every line of text through the band is read whole and little
-else (personal data is matched per line: a card number typed digit by digit is judged with
-the digits before it).
+The frame is cut into cells: bands of :data:`BAND` rows by tiles of :data:`TILE` columns.
+A cell's *version* is the arrival number of the frame in which its pixels (luma) last
+changed; reading cells means OCR of their rectangle grown to the nearest blank rows above
+and below (at most :data:`MARGIN` rows) and sideways to the nearest gap between words
+(:func:`~fastrec.privacy.ocr_layout.column_gap`, at most :data:`SIDE_MARGIN` columns), so
+every word through the cells is read whole, with the words of its line up to the longest
+personal data there is (a card number typed digit by digit is judged with the digits
+before it), and little else: a window appearing is read without the text beside it.
 
 Invariants, and why:
 
-- **Nothing unread leaves.**  A frame leaves when every band's version in it has been
-  read; past its deadline the bands not yet read are blocked in it (counted in
-  :attr:`GateStats.blocked_frames`).  Bands are read in the content of the oldest waiting
-  frame, so a band read is read in the version the next frame to leave shows.
+- **Nothing unread leaves.**  A frame leaves when every cell's version in it has been
+  read; past its deadline the cells not yet read are blocked in it (counted in
+  :attr:`GateStats.blocked_frames`).  Cells are read in the content of the oldest waiting
+  frame, so a cell read is read in the version the next frame to leave shows.
 - **A box stays until its region changes.**  Personal data found is masked in every later
-  frame as long as every band under its (padded) box keeps the version it was read in; a
-  change there drops the box and makes the band unread, so it is read again.
+  frame as long as every cell under its (padded) box keeps the version it was read in; a
+  change there drops the box and makes the cells under it unread, so they are read again -
+  with :data:`SIDE_MARGIN` beside them, more than the widest personal data, so what the
+  box covered is read whole again.
 - **Rules change without reading again.**  What was read (:class:`Reading`, lines with
   positions) is kept while it matters; new pii rules are matched against it at once.
-- **Cost follows change.**  Only unread bands are read; strips with nothing on them (one
+- **Cost follows change.**  Only unread cells are read; strips with nothing on them (one
   grey level) are read without Tesseract; a large change is read in chunks of at most
   :data:`CHUNK` rows.  A version already replaced in the newest waiting frame is not read
   (under sustained change - a scroll, a video - reading every version cannot keep up):
   the frame showing it leaves at once with it blocked, and reading goes to the version
   that stays on screen.
-- Luma only: a change of colour alone (same luma) does not make a band unread; text that
+- Luma only: a change of colour alone (same luma) does not make a cell unread; text that
   only differs from its background in colour is not readable by Tesseract either.
 
 Not thread-safe by itself: :mod:`fastrec.engine.ocr_stage` feeds it from one thread and
@@ -48,12 +52,17 @@ import numpy as np
 from fastrec.core.convert import i420_planes
 from fastrec.core.masks import MaskKind, MaskRegion
 from fastrec.privacy.ocr import OcrLine, pii_boxes
+from fastrec.privacy.ocr_layout import column_gap
 from fastrec.privacy.screen_rules import PiiRule
 
-__all__ = ["BAND", "CHUNK", "MARGIN", "GateStats", "OcrGate", "Pending", "Reading", "Strip"]
+__all__ = ["BAND", "CHUNK", "MARGIN", "SIDE_MARGIN", "TILE", "GateStats", "OcrGate", "Pending", "Reading", "Strip"]
 
 BAND: Final = 16  # rows per band
+TILE: Final = 64  # columns per tile
 MARGIN: Final = 32  # at most this many rows read above and below a strip's bands (a line through them)
+#: at most this many columns read beside a strip's tiles: 40 characters of 12 px, more than
+#: the widest personal data (an e-mail address) in the text sizes read
+SIDE_MARGIN: Final = 480
 CHUNK: Final = 256  # at most this many band rows per read
 GAP: Final = 2  # unread bands at most this far apart are read together (lines between them once)
 BLANK: Final = 8  # a row whose luma varies by at most this is a gap between lines
@@ -85,14 +94,15 @@ class Pending:
     frame: np.ndarray
     timestamp: float
     flags: int
-    versions: np.ndarray
+    versions: np.ndarray  # bands x tiles
 
 
 @dataclass(frozen=True, slots=True)
 class Strip:
-    """Bands ``first``..``last`` (inclusive) to read, in rows ``top``..``bottom`` of a frame
-    whose band versions are ``versions``; ``pixels`` are those rows of its luma (a view on
-    the frame's own copy: valid after the frame has left)."""
+    """The cells of bands ``first``..``last`` and tiles ``first_tile``..``last_tile``
+    (inclusive) to read, in rows ``top``..``bottom`` and columns ``left``..``right`` of a
+    frame whose cell versions are ``versions``; ``pixels`` are that rectangle of its luma
+    (a view on the frame's own copy: valid after the frame has left)."""
 
     first: int
     last: int
@@ -100,15 +110,20 @@ class Strip:
     bottom: int
     versions: np.ndarray = field(repr=False, compare=False)
     pixels: np.ndarray = field(repr=False, compare=False)
+    first_tile: int = 0
+    last_tile: int = 0
+    left: int = 0
+    right: int = 0
 
 
 @dataclass(slots=True)
 class Reading:
-    """What one read found: its lines (frame coordinates) and the versions of the bands it
-    covered, so its boxes are known to hold exactly while those bands stay unchanged."""
+    """What one read found: its lines (frame coordinates) and the versions of the cells it
+    covered, so its boxes are known to hold exactly while those cells stay unchanged."""
 
-    top: int
-    versions: np.ndarray  # versions of the bands from top // BAND on
+    band: int  # the first band and tile of the cells it covered
+    tile: int
+    versions: np.ndarray  # versions of those cells (bands x tiles from band, tile on)
     lines: list[OcrLine]
     boxes: list[MaskRegion] = field(default_factory=list)
 
@@ -116,19 +131,27 @@ class Reading:
 class OcrGate:
     """The verdicts of one session's frames (see the module docstring)."""
 
-    def __init__(self, width: int, height: int, max_delay: float, rules: Sequence[PiiRule] = ()) -> None:
+    def __init__(self, width: int, height: int, max_delay: float, rules: Sequence[PiiRule] = (), *,
+                 tile: int = TILE) -> None:
+        """``tile``: columns per tile; the frame's width or more reads full-width strips (the
+        gate before tiles, kept to measure against: scripts/bench_ocr.py)."""
         if width < 2 or height < 2:
             raise ValueError(f"frame size must be at least 2x2, got {width}x{height}")
+        if tile < 1:
+            raise ValueError(f"tile must be at least 1 column, got {tile!r}")
         if not (math.isfinite(max_delay) and max_delay >= 0):
             raise ValueError(f"max_delay must be a finite number of seconds >= 0, got {max_delay!r}")
         self.width, self.height = width, height
         self.max_delay = max_delay
         self.bands = -(-height // BAND)
+        self.tile = min(tile, width)
+        self.tiles = -(-width // self.tile)
         self.rules: tuple[PiiRule, ...] = tuple(rules)
         self.stats = GateStats()
         self.pending: deque[Pending] = deque()
-        self._latest = np.zeros(self.bands, np.int64)  # versions as of the last frame in
-        self._checked = np.full(self.bands, -1, np.int64)  # the version each band was read in
+        cells = (self.bands, self.tiles)
+        self._latest = np.zeros(cells, np.int64)  # versions as of the last frame in
+        self._checked = np.full(cells, -1, np.int64)  # the version each cell was read in
         self._previous: np.ndarray | None = None  # luma of the last frame in
         self._arrivals = 0
         self._readings: list[Reading] = []
@@ -140,10 +163,10 @@ class OcrGate:
         y = self._luma(frame)
         self._arrivals += 1
         if self._previous is None:
-            changed = np.ones(self.bands, bool)
+            changed = np.ones((self.bands, self.tiles), bool)
             self._previous = y.copy()
         else:
-            changed = self._spread(self._changed_bands(y, self._previous))
+            changed = self._spread(self._changed_cells(y, self._previous))
             self._previous[...] = y
         self._latest[changed] = self._arrivals
         self.pending.append(Pending(frame, timestamp, flags, self._latest.copy()))
@@ -152,19 +175,15 @@ class OcrGate:
     def _luma(self, frame: np.ndarray) -> np.ndarray:
         return i420_planes(frame, self.width, self.height)[0]
 
-    def _changed_bands(self, y: np.ndarray, previous: np.ndarray) -> np.ndarray:
-        full = (self.height // BAND) * BAND
-        diff = y != previous
-        changed = np.empty(self.bands, bool)
-        changed[: full // BAND] = diff[:full].reshape(full // BAND, -1).any(axis=1)
-        if full < self.height:
-            changed[-1] = bool(diff[full:].any())
-        return changed
+    def _changed_cells(self, y: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        rows = np.logical_or.reduceat(y != previous, np.arange(0, self.height, BAND), axis=0)
+        return np.logical_or.reduceat(rows, np.arange(0, self.width, self.tile), axis=1)
 
     def _spread(self, changed: np.ndarray) -> np.ndarray:
-        """``changed`` grown by every band under a box that a change drops: the box's own
-        text may lie in bands that did not change (a padded box reaches into the next line;
-        a line straddles two bands), and without this nothing would read it again."""
+        """``changed`` grown by every cell under a box that a change drops: the box's own
+        text may lie in cells that did not change (a padded box reaches into the next line;
+        a line straddles two bands; a typed key changes the end of a number), and without
+        this nothing would read it again."""
         if not self._readings or not changed.any():
             return changed
         grown = True
@@ -172,10 +191,10 @@ class OcrGate:
             grown = False
             for reading in self._readings:
                 for box in reading.boxes:
-                    lo, hi = _box_bands(box)
-                    under = changed[lo:hi]
+                    lo, hi, left, right = _box_cells(box, self.tile)
+                    under = changed[lo:hi, left:right]
                     if under.any() and not under.all() and self._box_holds(box, reading, self._latest):
-                        changed[lo:hi] = grown = True
+                        changed[lo:hi, left:right] = grown = True
         return changed
 
     def set_rules(self, rules: Sequence[PiiRule]) -> None:
@@ -187,8 +206,8 @@ class OcrGate:
     # --- verdicts ---------------------------------------------------------------------
 
     def unread(self, item: Pending) -> np.ndarray:
-        """Indices of the bands of ``item`` not read in its version."""
-        return np.flatnonzero(self._checked != item.versions)
+        """Indices of the bands of ``item`` with a cell not read in its version."""
+        return np.flatnonzero((self._checked != item.versions).any(axis=1))
 
     def next_strip(self) -> Strip | None:
         """The next rows to read for the oldest waiting frame, or None when reading would
@@ -198,7 +217,8 @@ class OcrGate:
         if not self.pending:
             return None
         head, newest = self.pending[0], self.pending[-1]
-        bands = np.flatnonzero((self._checked != head.versions) & (head.versions == newest.versions))
+        todo = (self._checked != head.versions) & (head.versions == newest.versions)
+        bands = np.flatnonzero(todo.any(axis=1))
         if bands.size == 0:
             return None
         first = last = int(bands[0])
@@ -206,14 +226,24 @@ class OcrGate:
             if b - last > GAP or (b - first + 1) * BAND > CHUNK:
                 break
             last = int(b)
+        tiles = np.flatnonzero(todo[first : last + 1].any(axis=0))
+        first_tile = last_tile = int(tiles[0])
+        for t in tiles[1:]:  # tiles far apart are read apart (their margins would not meet)
+            if (t - last_tile) * self.tile > 2 * SIDE_MARGIN:
+                break
+            last_tile = int(t)
         y = self._luma(head.frame)
-        top, bottom = self._whole_lines(y, first * BAND, min(self.height, (last + 1) * BAND))
-        return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom])
+        left, right = first_tile * self.tile, min(self.width, (last_tile + 1) * self.tile)
+        top, bottom = self._whole_lines(y[:, left:right], first * BAND, min(self.height, (last + 1) * BAND))
+        left, right = self._whole_words(y[top:bottom], left, right)
+        return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom, left:right],
+                     first_tile, last_tile, left, right)
 
     def _whole_lines(self, y: np.ndarray, top: int, bottom: int) -> tuple[int, int]:
         """``top``..``bottom`` grown to the blank rows (one grey level, the gaps between
-        lines of text) nearest above and below, by at most :data:`MARGIN` rows, so every
-        line through the bands is read whole and no more lines than that."""
+        lines of text) of ``y`` (the columns read) nearest above and below, by at most
+        :data:`MARGIN` rows, so every line through the bands is read whole and no more
+        lines than that."""
         lo, hi = max(0, top - MARGIN), min(self.height, bottom + MARGIN)
         rows = y[lo:hi]
         blank = (rows.max(axis=1) - rows.min(axis=1)) <= BLANK
@@ -223,20 +253,43 @@ class OcrGate:
             bottom += 1
         return max(lo, top - BORDER), min(hi, bottom + BORDER)
 
+    def _whole_words(self, rows: np.ndarray, left: int, right: int) -> tuple[int, int]:
+        """``left``..``right`` grown sideways in ``rows`` to the nearest gap between words
+        (blank columns, as wide as :func:`column_gap` says for these rows), by at most
+        :data:`SIDE_MARGIN` columns: the words through the tiles are read whole, with the
+        rest of their line as far as personal data can reach."""
+        lo, hi = max(0, left - SIDE_MARGIN), min(self.width, right + SIDE_MARGIN)
+        area = rows[:, lo:hi]
+        blank = (area.max(axis=0) - area.min(axis=0)) <= BLANK
+        gap = column_gap(rows.shape[0])
+        run = 0
+        while left > lo and run < gap:
+            left -= 1
+            run = run + 1 if blank[left - lo] else 0
+        left = lo if run < gap else left + gap - BORDER
+        run = 0
+        while right < hi and run < gap:
+            run = run + 1 if blank[right - lo] else 0
+            right += 1
+        right = hi if run < gap else right - gap + BORDER
+        return left, right
+
     def record(self, strip: Strip, lines: list[OcrLine] | None, seconds: float = 0.0) -> None:
-        """``lines`` were read in ``strip`` (None: it is blank): its bands are read in the
+        """``lines`` were read in ``strip`` (None: it is blank): its cells are read in the
         versions of the frame it was cut from, which may have left since."""
-        self._checked[strip.first : strip.last + 1] = strip.versions[strip.first : strip.last + 1]
+        cells = np.s_[strip.first : strip.last + 1, strip.first_tile : strip.last_tile + 1]
+        self._checked[cells] = strip.versions[cells]
         self.stats.read_rows += strip.bottom - strip.top
         self.stats.read_seconds += seconds
         if lines is None:
             self.stats.blank_reads += 1
             return
         self.stats.reads += 1
-        shifted = [OcrLine(tuple(type(w)(w.text, w.x, w.y + strip.top, w.width, w.height) for w in line.words))
-                   for line in lines]
-        reading = Reading(strip.top, strip.versions[strip.top // BAND : -(-strip.bottom // BAND)].copy(),
-                          shifted)
+        shifted = [OcrLine(tuple(type(w)(w.text, w.x + strip.left, w.y + strip.top, w.width, w.height)
+                                 for w in line.words)) for line in lines]
+        band, tile = strip.top // BAND, strip.left // self.tile
+        covered = strip.versions[band : -(-strip.bottom // BAND), tile : -(-strip.right // self.tile)]
+        reading = Reading(band, tile, covered.copy(), shifted)
         reading.boxes = self._boxes(shifted)
         self.stats.found += len(reading.boxes)
         if reading.lines:
@@ -251,14 +304,14 @@ class OcrGate:
 
     def release(self, now: float) -> tuple[Pending, list[MaskRegion]]:
         """The oldest waiting frame leaves: it and the masks to composite on it (the boxes
-        that hold in it, and its unread bands blocked)."""
+        that hold in it, and its unread cells blocked)."""
         head = self.pending.popleft()
         masks = [box for reading in self._valid(head) for box in reading.boxes]
-        unread = np.flatnonzero(self._checked != head.versions)
-        if unread.size:
+        unread = self._checked != head.versions
+        if unread.any():
             self.stats.blocked_frames += 1
-            self.stats.blocked_bands += int(unread.size)
-            masks += _band_blocks(unread, self.width, self.height)
+            self.stats.blocked_bands += int(unread.any(axis=1).sum())
+            masks += _cell_blocks(unread, self.width, self.height, self.tile)
         self.stats.max_wait = max(self.stats.max_wait, now - head.timestamp)
         return head, masks
 
@@ -267,11 +320,12 @@ class OcrGate:
         others can never hold again (versions only grow) and are forgotten."""
         keep = []
         for reading in self._readings:
-            first = reading.top // BAND
-            if np.array_equal(item.versions[first : first + reading.versions.size], reading.versions):
+            rows, cols = reading.versions.shape
+            if np.array_equal(item.versions[reading.band : reading.band + rows, reading.tile : reading.tile + cols],
+                              reading.versions):
                 keep.append(reading)
             else:
-                # a box holds while the bands under it are unchanged, even if others of
+                # a box holds while the cells under it are unchanged, even if others of
                 # its reading changed: keep those boxes, on the bands they cover
                 reading.boxes = [b for b in reading.boxes if self._box_holds(b, reading, item.versions)]
                 if reading.boxes:
@@ -279,30 +333,44 @@ class OcrGate:
         self._readings = keep
         return keep
 
-    @staticmethod
-    def _box_holds(box: MaskRegion, reading: Reading, versions: np.ndarray) -> bool:
-        """The bands under ``box`` show, in ``versions``, what ``reading`` read."""
-        first = reading.top // BAND
-        lo, hi = _box_bands(box)
-        lo, hi = max(lo, first), min(hi, first + reading.versions.size)
-        return bool(np.array_equal(versions[lo:hi], reading.versions[lo - first : hi - first]))
+    def _box_holds(self, box: MaskRegion, reading: Reading, versions: np.ndarray) -> bool:
+        """The cells under ``box`` show, in ``versions``, what ``reading`` read."""
+        rows, cols = reading.versions.shape
+        lo, hi, left, right = _box_cells(box, self.tile)
+        lo, hi = max(lo, reading.band), min(hi, reading.band + rows)
+        left, right = max(left, reading.tile), min(right, reading.tile + cols)
+        return bool(np.array_equal(versions[lo:hi, left:right],
+                                   reading.versions[lo - reading.band : hi - reading.band,
+                                                    left - reading.tile : right - reading.tile]))
 
 
-def _box_bands(box: MaskRegion) -> tuple[int, int]:
-    """The bands a box covers: ``lo``..``hi`` (exclusive)."""
-    return box.y // BAND, -(-(box.y + box.height) // BAND)
+def _box_cells(box: MaskRegion, tile: int) -> tuple[int, int, int, int]:
+    """The cells a box covers: bands ``lo``..``hi`` and tiles ``left``..``right`` (exclusive)."""
+    return box.y // BAND, -(-(box.y + box.height) // BAND), box.x // tile, -(-(box.x + box.width) // tile)
 
 
-def _band_blocks(bands: np.ndarray, width: int, height: int) -> list[MaskRegion]:
-    """Block masks over ``bands`` (sorted indices), one per run of adjacent bands."""
+def _cell_blocks(cells: np.ndarray, width: int, height: int, tile: int) -> list[MaskRegion]:
+    """Block masks over the ``cells`` set (bands x tiles): one per run of adjacent tiles in
+    a band, runs alike in adjacent bands joined."""
+    open_runs: dict[tuple[int, int], int] = {}  # (first tile, end tile) -> first band
     masks = []
-    start = prev = int(bands[0])
-    for b in [*map(int, bands[1:]), None]:
-        if b is not None and b == prev + 1:
-            prev = b
-            continue
-        top, bottom = start * BAND, min(height, (prev + 1) * BAND)
-        masks.append(MaskRegion(0, top, width, bottom - top, MaskKind.BLOCK))
-        if b is not None:
-            start = prev = b
-    return masks
+
+    def close(run: tuple[int, int], start: int, end: int) -> None:
+        left, right = run[0] * tile, min(width, run[1] * tile)
+        top, bottom = start * BAND, min(height, end * BAND)
+        masks.append(MaskRegion(left, top, right - left, bottom - top, MaskKind.BLOCK))
+
+    for band in range(cells.shape[0] + 1):
+        runs = set()
+        if band < cells.shape[0]:
+            tiles = np.flatnonzero(cells[band])
+            if tiles.size:
+                breaks = np.flatnonzero(np.diff(tiles) > 1)
+                starts = np.concatenate(([tiles[0]], tiles[breaks + 1]))
+                ends = np.concatenate((tiles[breaks], [tiles[-1]])) + 1
+                runs = set(zip(starts.tolist(), ends.tolist(), strict=True))
+        for run in [r for r in open_runs if r not in runs]:
+            close(run, open_runs.pop(run), band)
+        for run in runs:
+            open_runs.setdefault(run, band)
+    return sorted(masks, key=lambda m: (m.y, m.x))

@@ -38,7 +38,7 @@ import numpy as np
 from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import mask_i420
 from fastrec.engine import launch
-from fastrec.engine.ocr_gate import GateStats, OcrGate, Strip
+from fastrec.engine.ocr_gate import TILE, GateStats, OcrGate, Strip
 from fastrec.engine.protocol import FullPolicy
 from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
 from fastrec.engine.usage import cpu_seconds
@@ -60,6 +60,10 @@ class OcrOptions:
 
     max_delay: float = 2.0  # seconds a frame may wait for its verdict
     language: str = "eng"
+    threads: int = 2  # Tesseracts reading new text at once (at most the machine's cores)
+    # False: the reading before cells and blocks - full-width strips read as sparse text,
+    # nothing remembered (scripts/bench_ocr.py measures against it)
+    blocks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +202,8 @@ def ocr_main(control: Connection, job: _Job) -> None:
     """Body of the OCR stage process (module docstring)."""
     _lower_priority()
     try:
-        engine = OcrEngine(job.options.language)
+        engine = OcrEngine(job.options.language, blocks=job.options.blocks,
+                           threads=max(1, min(job.options.threads, os.cpu_count() or 1)))
     except OcrUnavailable as exc:
         launch.send(control, ("error", str(exc)))
         _linger(control)
@@ -208,7 +213,8 @@ def ocr_main(control: Connection, job: _Job) -> None:
                 FrameRing(i420_size(job.width, job.height), slots=job.ring_slots, policy=FullPolicy.BLOCK,
                           timeout=job.ring_timeout) as out:
             launch.send(control, ("ring", out.endpoint(0)))
-            gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules)
+            gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules,
+                           tile=TILE if job.options.blocks else job.width)
             stats = _run(control, reader, out, gate, engine, job)
             out.close()
             launch.send(control, ("done", stats))
@@ -288,7 +294,7 @@ def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate,
             now = time.monotonic()
             if now >= next_stats:
                 next_stats = now + STATS_EVERY
-                launch.send(control, ("stats", _report(gate, dropped)))
+                launch.send(control, ("stats", _report(gate, engine, dropped)))
             leaving = None
             with lock:
                 for failed in (feeder.error, ocr.error):
@@ -319,7 +325,7 @@ def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate,
         ocr.stop()
         ocr.join(30)  # a read in progress ends before the engine is freed
     feeder.join(5)
-    return _report(gate, dropped)
+    return _report(gate, engine, dropped)
 
 
 def _messages(control: Connection, gate: OcrGate, lock: threading.Condition) -> bool | None:
@@ -350,8 +356,10 @@ def _deliver(out: FrameRing, gate: OcrGate, frame: np.ndarray, timestamp: float,
     return True
 
 
-def _report(gate: OcrGate, dropped: int) -> dict[str, Any]:
+def _report(gate: OcrGate, engine: OcrEngine, dropped: int) -> dict[str, Any]:
     stats = asdict(gate.stats)
+    stats["blocks_read"] = engine.stats.read  # blocks of text Tesseract read
+    stats["blocks_reused"] = engine.stats.reused  # ... and those known by their pixels (moved, shown again)
     stats["dropped"] = dropped
     stats["cpu_seconds"] = cpu_seconds()
     return stats

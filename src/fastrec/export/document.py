@@ -24,15 +24,14 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from fastrec.export.events import session_events
+from fastrec.export.output import ExportOutput, as_output
 from fastrec.export.progress import Progress, no_progress
 from fastrec.export.source import PartSource, SessionSource
-from fastrec.storage.files import write_private
 from fastrec.storage.integrity import sha256_stream
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "IntegritySummary", "SegmentExport", "SessionExport", "build_document",
@@ -101,12 +100,14 @@ def build_document(source: SessionSource, progress: Progress = no_progress) -> S
         events_problems=events.problems)
 
 
-def export_json(source: SessionSource, output: str | os.PathLike[str],
+def export_json(source: SessionSource, output: str | os.PathLike[str] | ExportOutput,
                 progress: Progress = no_progress) -> SessionExport:
-    """Write the document to ``output`` (atomically, 0600) and return it."""
+    """Write the document to ``output`` (atomically, 0600; a path or an
+    :class:`~fastrec.export.output.ExportOutput`) and return it."""
     document = build_document(source, progress)
-    write_private(Path(output), document.model_dump_json(indent=2) + "\n")
-    progress(1.0, f"{len(document.segments)} segment(s) in {Path(output).name}")
+    target = as_output(output)
+    target.write_bytes((document.model_dump_json(indent=2) + "\n").encode("utf-8"))
+    progress(1.0, f"{len(document.segments)} segment(s) in {target.path.name}")
     return document
 
 

@@ -29,7 +29,10 @@ The file is a plain (not fragmented) MP4 with its ``moov`` before the ``mdat``
 ``creation_time`` (the wall-clock start, UTC), ``title`` (the session id) and ``comment``
 (session, range, parts, what was re-encoded, parts let through unverified).  It is
 written to a private temporary file in the target directory and renamed into place when
-whole: a failed export leaves nothing behind.
+whole: a failed export leaves nothing behind.  An encrypted session's MP4 is muxed into a
+:class:`~fastrec.crypt.scratch.SealedScratch` instead (encrypted on disk, under a key
+only this process holds) and then copied into the output (:mod:`.output`): no plaintext
+temporary file, whatever the output is.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from fastrec.export.h264 import AvcConfig, annexb_to_length_prefixed, in_band_parameter_sets, parse_avcc
+from fastrec.export.output import ExportOutput, PlainOutput, as_output
 from fastrec.export.progress import Progress, no_progress
 from fastrec.export.source import PartSource, SessionSource
 from fastrec.export.timerange import TimeRange
@@ -123,9 +127,10 @@ class _Joiner:
                           f"part {part}: {pts_ms / 1000:.1f} of {self.span_ms / 1000:.1f} s")
 
 
-def export_mp4(source: SessionSource, output: str | os.PathLike[str], time_range: TimeRange | None = None, *,
+def export_mp4(source: SessionSource, output: str | os.PathLike[str] | ExportOutput, time_range: TimeRange | None = None, *,
                allow_unverified: bool = False, progress: Progress = no_progress) -> Mp4Export:
-    """Write the session (or ``time_range`` of it) to ``output`` as one MP4 (see the module).
+    """Write the session (or ``time_range`` of it) to ``output`` (a path or an
+    :class:`~fastrec.export.output.ExportOutput`) as one MP4 (see the module).
 
     Raises :class:`~fastrec.export.source.UnverifiedParts` when a part in the range does
     not verify (unless ``allow_unverified``) and :class:`ExportError` when the parts cannot
@@ -140,29 +145,28 @@ def export_mp4(source: SessionSource, output: str | os.PathLike[str], time_range
                           f"and {span.end.isoformat()}")
     span = _clear_of_next_frame(parts, span)
     unverified = source.require_verified(parts, allow_unverified)
-    result = Mp4Export(Path(output), span.start, span.end, [p.part for p in parts], unverified=unverified)
+    target = as_output(output)
+    result = Mp4Export(target.path, span.start, span.end, [p.part for p in parts], unverified=unverified)
     progress(0.0, f"joining {len(parts)} part(s)")
     comment = (f"fastrec session {source.session_id}; {span.start.isoformat()} to {span.end.isoformat()}; "
                f"parts {', '.join(map(str, result.parts))}")
     if unverified:
         comment += "; UNVERIFIED (exported with --allow-unverified): " + " | ".join(unverified)
-    target = Path(output)
-    with _private_temporary(target) as temporary:
-        # by name: FFmpeg's faststart pass (the moov moved to the front) re-opens the file
-        with av.open(os.fspath(temporary), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            with parts[0].demux() as first:
-                template = first.streams.video[0]
-                size = (template.codec_context.width, template.codec_context.height)
-                stream = out.add_stream_from_template(template)
-                config = parse_avcc(bytes(template.codec_context.extradata or b""))
-            stream.time_base = TIME_BASE
-            out.metadata["creation_time"] = span.start.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            out.metadata["title"] = source.session_id
-            out.metadata["comment"] = comment
-            joiner = _Joiner(out, stream, config, _ms(span.seconds), result, progress)
-            for part in parts:
-                _join_part(joiner, part, span, size)
-    progress(1.0, f"{result.frames} frames ({result.reencoded_frames} re-encoded) in {target.name}")
+    with _muxed(target, sealed=source.encrypted) as opened, \
+            av.open(*opened.args, "w", format="mp4", options={"movflags": "+faststart"}, **opened.extra) as out:
+        with parts[0].demux() as first:
+            template = first.streams.video[0]
+            size = (template.codec_context.width, template.codec_context.height)
+            stream = out.add_stream_from_template(template)
+            config = parse_avcc(bytes(template.codec_context.extradata or b""))
+        stream.time_base = TIME_BASE
+        out.metadata["creation_time"] = span.start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        out.metadata["title"] = source.session_id
+        out.metadata["comment"] = comment
+        joiner = _Joiner(out, stream, config, _ms(span.seconds), result, progress)
+        for part in parts:
+            _join_part(joiner, part, span, size)
+    progress(1.0, f"{result.frames} frames ({result.reencoded_frames} re-encoded) in {target.path.name}")
     return result
 
 
@@ -182,6 +186,32 @@ def _clear_of_next_frame(parts: list[PartSource], span: TimeRange) -> TimeRange:
                     close = (at - span.start).total_seconds() < MIN_LEAD * interval
                     return TimeRange(at, span.end) if close and at < span.end else span
     return span
+
+
+@dataclass(frozen=True, slots=True)
+class _Muxed:
+    """What ``av.open`` is given: the file (a path or a file object) and its ``io_open``."""
+
+    args: tuple[Any, ...]
+    extra: dict[str, Any]
+
+
+@contextmanager
+def _muxed(target: ExportOutput, sealed: bool) -> Iterator[_Muxed]:
+    """Where the muxer writes ``target``'s MP4.  A plaintext session to a plain file: a
+    private temporary file beside it, by name (FFmpeg's faststart pass, which moves the
+    moov to the front, re-opens the file by name).  Otherwise a sealed scratch (see the
+    module), whose faststart pass re-opens it through ``io_open``, copied into ``target``
+    once the muxer has closed it."""
+    if not sealed and isinstance(target, PlainOutput):
+        with _private_temporary(target.path) as temporary:
+            yield _Muxed((os.fspath(temporary),), {})
+        return
+    from fastrec.crypt.scratch import SealedScratch
+
+    with SealedScratch() as scratch:
+        yield _Muxed((scratch.handle(),), {"io_open": lambda url, flags, options: scratch.handle()})
+        target.write_from(scratch.handle())
 
 
 @contextmanager

@@ -12,8 +12,9 @@ Invariants: everything shown is what the recorder stored (names and titles were 
 when they were recorded; nothing is looked up again); untrusted text goes through
 :func:`fastrec.printable.printable` (no control or bidi characters reach the page); the
 text font is DejaVu Sans when the system has it (Debian fonts-dejavu-core: any script),
-else the PDF core font with characters outside Latin-1 replaced by ``?``.  The file is
-written atomically (0600).
+else the PDF core font with characters outside Latin-1 replaced by ``?``.  The report and
+its pictures are made in memory; the file is written atomically (0600), sealed when the
+output is (:mod:`.output`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from typing import Any
 
 from fastrec.export.events import session_events
 from fastrec.export.heatmaps import heatmap_image, heatmap_stats
+from fastrec.export.output import ExportOutput, as_output
 from fastrec.export.progress import Progress, no_progress, scaled
 from fastrec.export.source import SessionSource
 from fastrec.export.thumbnails import DEFAULT_LIMIT, scene_changes
 from fastrec.export.timerange import TimeRange
 from fastrec.printable import printable
-from fastrec.storage.files import write_private
 
 __all__ = ["PdfReport", "export_pdf"]
 
@@ -99,9 +100,12 @@ class _Report:
         self.pdf.set_font(self.font, "", 9)
 
 
-def export_pdf(source: SessionSource, output: str | os.PathLike[str], time_range: TimeRange | None = None, *,
-               thumbnails: int = DEFAULT_LIMIT, progress: Progress = no_progress) -> PdfReport:
-    """Write the report of ``source`` (thumbnails and notes of ``time_range`` when given)."""
+def export_pdf(source: SessionSource, output: str | os.PathLike[str] | ExportOutput,
+               time_range: TimeRange | None = None, *, thumbnails: int = DEFAULT_LIMIT,
+               progress: Progress = no_progress) -> PdfReport:
+    """Write the report of ``source`` (thumbnails and notes of ``time_range`` when given) to
+    ``output`` (a path or an :class:`~fastrec.export.output.ExportOutput`); the PDF is made
+    in memory, pictures included."""
     span = time_range or TimeRange(source.start, source.end)
     pictures = scene_changes(source, span, limit=thumbnails, progress=scaled(progress, 0.0, 0.9))
     progress(0.9, "writing the report")
@@ -188,9 +192,10 @@ def export_pdf(source: SessionSource, output: str | os.PathLike[str], time_range
         width = min(pdf.epw, 120 * drawn.width / drawn.height)  # at most 120 mm high: it fits a page
         pdf.image(io.BytesIO(drawn.png), w=width)
 
-    write_private(Path(output), bytes(pdf.output()))
-    progress(1.0, f"{len(pictures)} thumbnail(s) in {Path(output).name}")
-    return PdfReport(Path(output), len(pictures), len(shown))
+    target = as_output(output)
+    target.write_bytes(bytes(pdf.output()))
+    progress(1.0, f"{len(pictures)} thumbnail(s) in {target.path.name}")
+    return PdfReport(target.path, len(pictures), len(shown))
 
 
 def _within(at: object, span: TimeRange) -> bool:

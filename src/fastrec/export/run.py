@@ -7,6 +7,11 @@ file name is :func:`default_name`: the session id made safe for a file name
 format's extension.  Errors a caller can fix are :class:`ExportRefused` (bad range,
 unknown session, parts that do not verify, parts that cannot be joined): each message
 names what was asked, the value and what is allowed.
+
+Encrypted sessions: ``seal=True`` (the admin server's stored exports) writes an encrypted
+session's export sealed (:class:`~fastrec.export.output.SealedOutput`); without it (the
+CLI's ``--output FILE``) the file is the plaintext the user asked for.  Either way no
+intermediate file of an encrypted session is plaintext (:mod:`.output`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from fastrec.export.output import ExportOutput, PlainOutput, SealedOutput
 from fastrec.export.progress import Progress, no_progress
 from fastrec.export.source import NoSuchSession, SessionSource, UnverifiedParts
 from fastrec.export.timerange import RangeError, TimeBound, TimeRange
@@ -52,6 +58,7 @@ class ExportOutcome:
     start: datetime
     end: datetime
     notes: tuple[str, ...] = field(default=())  # parts let through unverified, frames re-encoded...
+    sealed: bool = False  # written encrypted (SealedOutput): read it with open_sealed
 
 
 def default_name(session_id: str, fmt: ExportFormat, time_range: TimeRange | None = None) -> str:
@@ -65,13 +72,15 @@ def default_name(session_id: str, fmt: ExportFormat, time_range: TimeRange | Non
 def export_session(directory: str | os.PathLike[str], session_id: str, fmt: ExportFormat, *,
                    output: str | os.PathLike[str] | None = None, output_dir: str | os.PathLike[str] | None = None,
                    first: TimeBound | None = None, last: TimeBound | None = None,
-                   allow_unverified: bool = False, progress: Progress = no_progress) -> ExportOutcome:
+                   allow_unverified: bool = False, seal: bool = False,
+                   progress: Progress = no_progress) -> ExportOutcome:
     """Export ``session_id`` of the recordings in ``directory`` as ``fmt``.
 
     ``output`` names the file; otherwise it is :func:`default_name` in ``output_dir`` (default:
     the current directory).  ``first``/``last`` bound the range (MP4 and PDF; the JSON
     export is always the whole session).  ``allow_unverified`` lets parts that do not verify
-    into an MP4 (the file's comment and the outcome's notes say which).
+    into an MP4 (the file's comment and the outcome's notes say which).  ``seal``: an
+    encrypted session's export is written encrypted (see the module).
     """
     if fmt not in FORMATS:
         raise ExportRefused(f"format={fmt!r}: must be one of {', '.join(FORMATS)}", "usage")
@@ -96,17 +105,18 @@ def export_session(directory: str | os.PathLike[str], session_id: str, fmt: Expo
     else:  # an existing directory gets the default name in it
         target = Path(output) / name if Path(output).is_dir() else Path(output)
     span = time_range or TimeRange(source.start, source.end)
+    output = _output(source, target, seal)
     try:
         if fmt == "json":
             from fastrec.export.document import export_json
 
-            document = export_json(source, target, progress)
+            document = export_json(source, output, progress)
             notes = () if document.integrity.ok else (document.integrity.summary,)
         elif fmt == "mp4":
             from fastrec.export.mp4 import ExportError, export_mp4
 
             try:
-                made = export_mp4(source, target, time_range, allow_unverified=allow_unverified, progress=progress)
+                made = export_mp4(source, output, time_range, allow_unverified=allow_unverified, progress=progress)
             except ExportError as exc:
                 raise ExportRefused(str(exc)) from None
             span = TimeRange(made.start, made.end)  # its start may move onto a frame (.mp4)
@@ -117,8 +127,21 @@ def export_session(directory: str | os.PathLike[str], session_id: str, fmt: Expo
         else:
             from fastrec.export.pdf import export_pdf
 
-            report = export_pdf(source, target, time_range, progress=progress)
+            report = export_pdf(source, output, time_range, progress=progress)
             notes = report.notes
     except UnverifiedParts as exc:
         raise ExportRefused(str(exc)) from None
-    return ExportOutcome(target, fmt, session_id, span.start, span.end, tuple(notes))
+    return ExportOutcome(target, fmt, session_id, span.start, span.end, tuple(notes), output.sealed)
+
+
+def _output(source: SessionSource, target: Path, seal: bool) -> ExportOutput:
+    """Where the export goes: sealed when asked and the session is stored encrypted."""
+    if not seal or not source.encrypted:
+        return PlainOutput(target)
+    from fastrec.crypt.context import encryption_for
+
+    encryption = encryption_for(source.directory)
+    if encryption is None:
+        raise ExportRefused(f"session {source.session_id!r}: encrypted, and no keys are set for "
+                            f"{source.directory} (FASTREC_ENCRYPTION_KEY_FILE or FASTREC_ENCRYPTION_KEY)")
+    return SealedOutput(target, encryption, source.session_id)

@@ -92,6 +92,17 @@ class PartSource:
             raise FileNotFoundError(f"{self.meta.file.name}: {self.problem or 'no video'}")
         return open_video(self.video, decrypt=decrypt)
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether the part's video is stored encrypted (False when it cannot be read)."""
+        if self.video is None:
+            return False
+        try:
+            with self.open_video(decrypt=False) as video:
+                return video.encrypted
+        except OSError:
+            return False
+
     @contextmanager
     def demux(self) -> Iterator[Any]:
         """The part's video opened by PyAV (an ``av`` input container), wherever it is."""
@@ -142,6 +153,12 @@ class SessionSource:
     @property
     def size_bytes(self) -> int:
         return sum(p.meta.file.size_bytes or 0 for p in self.parts)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether any part is stored encrypted: then no export of it may put plaintext on
+        disk but the file a user asked for (:mod:`fastrec.export.output`)."""
+        return any(p.encrypted for p in self.parts)
 
     def playable(self) -> list[PartSource]:
         """Parts with a readable video holding frames, in chain order."""

@@ -294,6 +294,7 @@ class RecordingManager:
                 use_store(self.output_dir, None)
             if self.encryption is not None:
                 use_encryption(self.output_dir, None)
+                self.encryption.keystore.close()  # a database key store's connection (opens again on use)
             if self.announcer is not None:
                 self.announcer.close()  # after the last session is sealed: its end is told
         self._close_index()
@@ -498,7 +499,8 @@ class RecordingManager:
           match was uncertain (the window list failed, or a matching window moved during
           the grab): fail closed, see README "Recording policy"
         - ``ocr``: None unless RECORDING_OCR_PII is on; then the OCR stage's counters as of
-          the last report: ``frames`` in, ``reads`` (strips read by Tesseract),
+          the last report: ``frames`` in, ``reads`` (strips read), ``blocks_read`` (blocks
+          of text Tesseract read), ``blocks_reused`` (blocks known by their pixels, not read again),
           ``read_seconds``, ``found`` (personal-data boxes), ``blocked_frames`` (frames that
           left at RECORDING_OCR_MAX_DELAY with an unread region blocked), ``max_wait``
           (seconds, the longest a frame waited), ``dropped``, ``cpu_seconds``
@@ -653,7 +655,8 @@ class RecordingManager:
             tile_size=settings.tile_size,
             ring_slots=settings.ring_slots, full_policy=settings.full_policy, masks=masks,
             pii_patterns=settings.custom_pii_patterns(), rules=rules,
-            ocr=OcrOptions(max_delay=settings.ocr_max_delay) if settings.ocr_pii else None)
+            ocr=(OcrOptions(max_delay=settings.ocr_max_delay, threads=settings.ocr_threads)
+                 if settings.ocr_pii else None))
 
     def _session_input(self, session: ManagedSession, display: str | None) -> SessionInput | None:
         """The session's input events (RECORDING_INPUT_EVENTS), not started yet: with the

@@ -1,18 +1,28 @@
-"""On-screen text: Tesseract reads a strip of a frame, :func:`pii_boxes` says where its
+"""On-screen text: Tesseract reads a part of a frame, :func:`pii_boxes` says where its
 personal data is.
 
-:class:`OcrEngine` keeps one Tesseract instance loaded (tesserocr, Tesseract's C++ API in
-process: the model loads once, ~0.1 s, instead of once per read) and reads 8-bit grey
-images - the Y plane of the I420 frames the recorder encodes, so what is read is exactly
-what would be recorded.  Tesseract releases the GIL while it recognises, so a thread
-feeding frames beside it keeps running.
+:class:`OcrEngine` keeps Tesseract loaded (tesserocr, Tesseract's C++ API in process: the
+model loads once, ~0.1 s, instead of once per read) and reads 8-bit grey images - the Y
+plane of the I420 frames the recorder encodes, so what is read is exactly what would be
+recorded.  Tesseract releases the GIL while it recognises, so a thread feeding frames
+beside it keeps running.  The model is Debian's ``tesseract-ocr-eng`` (4.1.0): the
+``tessdata_fast`` English LSTM, the only engine in it (no legacy model to choose).
+
+An image is cut into blocks of text (:mod:`fastrec.privacy.ocr_layout`); a block's lines
+are remembered by its pixels, so text that moved or came back (a scroll, a window raised
+again) is not read again; the new blocks are read in one pass, stacked one under the
+other, as one block of text (PSM 6: measured ~1.2x faster than sparse text on a 1080p
+terminal) without Tesseract's word lists (personal data is not words; ~1.1x).
 
 Invariants, and why:
 
-- **One thread of Tesseract per engine.**  ``OMP_THREAD_LIMIT=1`` is set before the library
-  loads: Tesseract's OpenMP threads cost several times the wall time on a loaded 2-core
-  machine (measured: 16-18 s instead of 2.3 s for a 1080p terminal) and would take the
-  capture loop's core.
+- **One OpenMP thread per Tesseract, at most ``threads`` Tesseracts.**  ``OMP_THREAD_LIMIT=1``
+  is set before the library loads: Tesseract's OpenMP threads cost several times the wall
+  time on a loaded 2-core machine (measured: 16-18 s instead of 2.3 s for a 1080p
+  terminal).  Parallel reading is ours instead: the new blocks of a read are shared among
+  the engine's Tesseracts, each in its own thread, so the work is bounded by ``threads``.
+- **A remembered block is exactly the same pixels** (size and a 128-bit BLAKE2b of its
+  bytes): the same pixels give the same text, wherever they are.
 - **Boxes cover whole words, padded.**  A match is mapped back to every word it touches,
   so a card number read as four words is masked as one box; :data:`PAD` of the line height
   around it (at least 2 px) covers anti-aliasing and a misplaced box edge.
@@ -22,14 +32,19 @@ Invariants, and why:
   are read as spaces or not at random (``4111 1111 11111111``), so card numbers and IBANs
   are also looked for with the gaps between digits removed (:func:`_compact`).  A match
   in any reading counts.
-- **Nothing read is kept or logged**: :class:`OcrLine` lives as long as the caller keeps
-  it; :func:`pii_boxes` returns rectangles and kinds only.
+- **Nothing read is kept on disk or logged**: :class:`OcrLine` lives as long as the caller
+  keeps it; the blocks remembered (at most ``cache_blocks``) live in the engine's memory
+  and go with it; :func:`pii_boxes` returns rectangles and kinds only.
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -38,17 +53,26 @@ from typing import Any, Final, Self
 import numpy as np
 
 from fastrec.core.masks import MaskRegion
+from fastrec.privacy.ocr_layout import Block, text_blocks
 from fastrec.privacy.pii import find_pii
 from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.privacy.screen_rules import PiiRule
 
-__all__ = ["OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
+__all__ = ["EngineStats", "OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
 
 PAD: Final = 0.25  # of a box's height, on every side
 MIN_PAD: Final = 2
 LANGUAGE: Final = "eng"
 SMALL_TEXT: Final = 12  # px: a line whose words are at most this tall is read again at twice the size
 SMALL_MARGIN: Final = 4  # px kept above and below small lines read again
+SMALL_BLOCK: Final = 13  # px: a block at most this tall (a line of small text) is read at twice the size
+STACK_GAP: Final = 10  # px of background between and around the blocks read together
+MAX_THREADS: Final = 8
+JOIN_GAP: Final = 3  # line heights: lines read side by side at most this far apart are one line
+CACHE_BLOCKS: Final = 4096  # blocks whose lines an engine remembers (a few screens' worth)
+#: Tesseract's word lists only pull a misread number towards a word: personal data is not words
+NO_DICTIONARIES: Final = {name: "0" for name in ("load_system_dawg", "load_freq_dawg", "load_punc_dawg",
+                                                 "load_number_dawg", "load_unambig_dawg", "load_bigram_dawg")}
 #: where Debian (tesseract-ocr), Fedora/Arch, Homebrew and a source build put the models
 TESSDATA_DIRS: Final = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                         "/usr/share/tessdata", "/usr/local/share/tessdata", "/opt/homebrew/share/tessdata")
@@ -62,6 +86,15 @@ _DIGIT_LOOKALIKES: Final = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0"
 
 _DIGIT_GAPS: Final = frozenset(" -.")
 _NUMBERS: Final = frozenset({PiiKind.CARD, PiiKind.IBAN})  # judged without their grouping
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Blocks of text an engine met, how many it remembered, how many it read."""
+
+    blocks: int = 0
+    reused: int = 0
+    read: int = 0
 
 
 class OcrUnavailable(RuntimeError):
@@ -115,22 +148,46 @@ def check_ocr(language: str = LANGUAGE) -> None:
 
 class OcrEngine:
     """A loaded Tesseract: :meth:`read` a grey image into lines of words.  Not thread-safe:
-    one engine per thread.  A context manager."""
+    one engine per thread.  A context manager.
 
-    def __init__(self, language: str = LANGUAGE) -> None:
+    By default an image is cut into blocks of text (:func:`~fastrec.privacy.ocr_layout.text_blocks`)
+    and each block's lines are remembered by its pixels (at most ``cache_blocks``, least
+    recently used dropped): a block seen before - scrolled, a window moved or shown again -
+    is not read again; the new blocks are read together, stacked in one image, as one block
+    of text.  ``blocks=False`` reads the whole image as sparse text and remembers nothing
+    (the reading before blocks, kept to measure against: scripts/bench_ocr.py)."""
+
+    def __init__(self, language: str = LANGUAGE, *, blocks: bool = True, threads: int = 1,
+                 cache_blocks: int = CACHE_BLOCKS) -> None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"threads must be 1-{MAX_THREADS}, got {threads!r}")
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # before the library loads (docstring)
         check_ocr(language)
         import tesserocr
 
         self._tess: Any = tesserocr
+        self.blocks = blocks
+        self.stats = EngineStats()
+        self._cache: OrderedDict[tuple[int, int, bytes], list[OcrLine]] = OrderedDict()
+        self._cache_blocks = cache_blocks
+        self._apis: list[Any] = []
+        self._pool: ThreadPoolExecutor | None = None
         tessdata = find_tessdata(language)
         try:
-            # one uniform block of text per strip: the strips are lines of a screen
-            self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
-                                                psm=tesserocr.PSM.SPARSE_TEXT)
+            for _ in range(threads if blocks else 1):
+                if blocks:  # one block of text: the stacked lines; no dictionaries (PII is not words)
+                    api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                  psm=tesserocr.PSM.SINGLE_BLOCK, variables=NO_DICTIONARIES)
+                else:  # sparse text: the strips are rows of a screen
+                    api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=language,
+                                                  psm=tesserocr.PSM.SPARSE_TEXT)
+                self._apis.append(api)
         except RuntimeError as exc:
+            self.close()
             raise OcrUnavailable(f"Tesseract could not load {language} from {tessdata} ({exc}): "
                                  f"{INSTALL_HINT}") from None
+        if len(self._apis) > 1:
+            self._pool = ThreadPoolExecutor(len(self._apis) - 1, thread_name_prefix="fastrec-tesseract")
 
     def read(self, grey: np.ndarray) -> list[OcrLine]:
         """The lines of text in ``grey`` (2-D uint8), top to bottom."""
@@ -139,6 +196,8 @@ class OcrEngine:
         height, width = grey.shape
         if height < 4 or width < 4:
             return []
+        if self.blocks:
+            return self._read_blocks(grey)
         # dark on light, as Tesseract is trained: light text on a dark background (a
         # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
         image = np.ascontiguousarray(255 - grey if np.median(grey) < 128 else grey)
@@ -155,9 +214,89 @@ class OcrEngine:
         kept = [line for line in lines if not top <= _middle(line) < bottom]  # the rest was read again
         return sorted(kept + again, key=_middle)
 
-    def _recognise(self, image: np.ndarray) -> list[OcrLine]:
+    def _read_blocks(self, grey: np.ndarray) -> list[OcrLine]:
+        found: list[OcrLine] = []
+        new: list[tuple[Block, tuple[int, int, bytes], np.ndarray]] = []
+        for block in text_blocks(grey):
+            pixels = grey[block.y : block.y + block.height, block.x : block.x + block.width]
+            key = (block.width, block.height, hashlib.blake2b(pixels.tobytes(), digest_size=16).digest())
+            self.stats.blocks += 1
+            known = self._cache.get(key)
+            if known is None:
+                new.append((block, key, pixels))
+                continue
+            self._cache.move_to_end(key)
+            self.stats.reused += 1
+            found += [_moved(line, block.x, block.y) for line in known]
+        if new:
+            self.stats.read += len(new)
+            for (block, key, _), lines in zip(new, self._recognise_shared([p for _, _, p in new]), strict=True):
+                self._cache[key] = lines
+                found += [_moved(line, block.x, block.y) for line in lines]
+            while len(self._cache) > self._cache_blocks:
+                self._cache.popitem(last=False)
+        return _joined(sorted(found, key=_middle))
+
+    def _recognise_shared(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
+        """:meth:`_recognise_stacked` with the images shared among the engine's Tesseracts
+        (consecutive runs of about equal area: Tesseract's time follows the text's length),
+        read at once, one per thread."""
+        apis = self._apis[: len(images)]
+        if len(apis) == 1 or self._pool is None:
+            return self._recognise_stacked(apis[0], images)
+        areas = np.cumsum([image.size for image in images])
+        cuts = np.searchsorted(areas, areas[-1] * np.arange(1, len(apis)) / len(apis), side="right")
+        groups = np.split(np.arange(len(images)), cuts)
+        futures = [self._pool.submit(self._recognise_stacked, api, [images[i] for i in group])
+                   for api, group in zip(apis[1:], groups[1:], strict=True) if group.size]
+        out = self._recognise_stacked(apis[0], [images[i] for i in groups[0]]) if groups[0].size else []
+        for future in futures:
+            out += future.result()
+        return out
+
+    def _recognise_stacked(self, api: Any, images: list[np.ndarray]) -> list[list[OcrLine]]:
+        """Each image's lines (in its own coordinates), read in one pass: the images,
+        dark on light on their own background, one under the other :data:`STACK_GAP` rows
+        apart (a line of text each, mostly: one block of text to Tesseract)."""
+        slots: list[tuple[int, int, int]] = []  # top row in the stack, height there, scale
+        parts: list[np.ndarray] = []
+        for image in images:
+            # dark on light, as Tesseract is trained: light text on a dark background (a
+            # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
+            image = 255 - image if np.median(image) < 128 else image
+            # small text is read far better at twice the size (measured on 12 px screens: '@'
+            # lost in one address of four at 1x, none at 2x)
+            scale = 2 if image.shape[0] <= SMALL_BLOCK else 1
+            parts.append(_doubled(image) if scale == 2 else image)
+        width = max(p.shape[1] for p in parts) + 2 * STACK_GAP
+        height = sum(p.shape[0] + STACK_GAP for p in parts) + STACK_GAP
+        stack = np.full((height, width), 255, np.uint8)
+        top = STACK_GAP
+        for part, image in zip(parts, images, strict=True):
+            h, w = part.shape
+            background = int(np.bincount(part.ravel(), minlength=256).argmax())
+            half = STACK_GAP // 2
+            stack[top - half : top + h + half, STACK_GAP - half : STACK_GAP + w + half] = background
+            stack[top : top + h, STACK_GAP : STACK_GAP + w] = part
+            slots.append((top, h, part.shape[0] // image.shape[0]))
+            top += h + STACK_GAP
+        out: list[list[OcrLine]] = [[] for _ in images]
+        starts = [s[0] - STACK_GAP // 2 for s in slots]
+        for line in self._recognise(stack, api):
+            by_slot: dict[int, list[OcrWord]] = {}
+            for w in line.words:
+                i = max(0, bisect.bisect_right(starts, w.y + w.height / 2) - 1)
+                slot_top, slot_height, scale = slots[i]
+                x, y = (w.x - STACK_GAP) // scale, (w.y - slot_top) // scale
+                by_slot.setdefault(i, []).append(
+                    OcrWord(w.text, max(0, x), max(0, y), -(-w.width // scale), -(-w.height // scale)))
+            for i, words in by_slot.items():
+                out[i].append(OcrLine(tuple(words)))
+        return out
+
+    def _recognise(self, image: np.ndarray, api: Any = None) -> list[OcrLine]:
         height, width = image.shape
-        api, tess = self._api, self._tess
+        api, tess = api or self._apis[0], self._tess
         api.SetImageBytes(image.tobytes(), width, height, 1, width)
         api.Recognize()
         word, line_level = tess.RIL.WORD, tess.RIL.TEXTLINE
@@ -179,10 +318,17 @@ class OcrEngine:
             lines[-1].append(OcrWord(text.strip(), x0, y0, x1 - x0, y1 - y0))
         return [OcrLine(tuple(w for w in ws if w.text)) for ws in lines if any(w.text for w in ws)]
 
+    def forget(self) -> None:
+        """Drop the blocks remembered: the next read reads everything (benchmarks)."""
+        self._cache.clear()
+
     def close(self) -> None:
-        """Free the model; idempotent."""
-        api, self._api = getattr(self, "_api", None), None
-        if api is not None:
+        """Free the models; idempotent."""
+        pool, self._pool = getattr(self, "_pool", None), None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        apis, self._apis = getattr(self, "_apis", []), []
+        for api in apis:
             api.End()
 
     def __enter__(self) -> Self:
@@ -202,6 +348,34 @@ def _doubled(image: np.ndarray) -> np.ndarray:
 
     height, width = image.shape
     return np.ascontiguousarray(Image.fromarray(image).resize((2 * width, 2 * height), Image.Resampling.BICUBIC))
+
+
+def _joined(lines: list[OcrLine]) -> list[OcrLine]:
+    """``lines`` (sorted by their middle) with those side by side - on the same row, at
+    most :data:`JOIN_GAP` line heights apart - joined into one, left to right: a line read
+    in several blocks is matched whole (a card number whose groups were cut apart)."""
+    out: list[list[OcrWord]] = []
+    for line in lines:
+        top, bottom = min(w.y for w in line.words), max(w.y + w.height for w in line.words)
+        for words in reversed(out[-4:]):  # the lines just above: the only ones that can share the row
+            o_top, o_bottom = min(w.y for w in words), max(w.y + w.height for w in words)
+            overlap = min(bottom, o_bottom) - max(top, o_top)
+            height = max(bottom - top, o_bottom - o_top)
+            if overlap * 2 < min(bottom - top, o_bottom - o_top):
+                continue
+            left, right = min(w.x for w in line.words), max(w.x + w.width for w in line.words)
+            o_left, o_right = min(w.x for w in words), max(w.x + w.width for w in words)
+            if max(left - o_right, o_left - right) <= JOIN_GAP * height:
+                words.extend(line.words)
+                words.sort(key=lambda w: w.x)
+                break
+        else:
+            out.append(list(line.words))
+    return [OcrLine(tuple(words)) for words in out]
+
+
+def _moved(line: OcrLine, dx: int, dy: int) -> OcrLine:
+    return OcrLine(tuple(OcrWord(w.text, w.x + dx, w.y + dy, w.width, w.height) for w in line.words))
 
 
 def _shrunk(line: OcrLine, top: int) -> OcrLine:

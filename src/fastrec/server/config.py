@@ -53,6 +53,7 @@ class ServerSettings(BaseSettings):
     # the recorders' encryption at rest (fastrec.crypt): replay and export decrypt in memory
     encryption_key_file: Path | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEY_FILE")
     encryption_key: SecretStr | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEY", repr=False)
+    # the session keys' directory; with FASTREC_DATABASE_URL (PostgreSQL) they are in its table
     encryption_keystore: Path | None = Field(None, validation_alias="FASTREC_ENCRYPTION_KEYSTORE")
     # the reference's share-link names; its max TTL is in milliseconds
     share_link_prefix: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastrec.crypt.context import encryption_from_settings, use_encryption
+from fastrec.crypt.context import encryption_for, encryption_from_settings, use_encryption
 from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.store import PolicyStore
 from fastrec.server.accounts import Accounts
@@ -86,6 +86,9 @@ class ServerContext:
         use_store(self.catalogue.directory, None)
         if self.catalogue.fleet is not None:
             self.catalogue.fleet.close()
+        encryption = encryption_for(self.catalogue.directory)
+        if encryption is not None:
+            encryption.keystore.close()
         use_encryption(self.catalogue.directory, None)
         self.shares.close()
         self.catalogue.close()

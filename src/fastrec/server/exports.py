@@ -14,6 +14,12 @@ Invariants:
   named by the job id (no name from a client reaches the filesystem).  They are deleted
   when their job is evicted (the oldest finished jobs beyond :data:`KEEP_FINISHED`) and
   when the server stops: jobs live in memory only.
+- An encrypted session's export is stored sealed (:class:`~fastrec.export.output.SealedOutput`:
+  its own data key, wrapped by the session's key) and decrypted on the fly when downloaded
+  (:meth:`ExportJobs.open_sealed`); nothing of it is plaintext on disk, not even while it
+  is made.  Shredding the session makes its exports unreadable at once; :meth:`ExportJobs.sweep`
+  then deletes them, with those of sessions deleted (by an admin or retention), and
+  :meth:`ExportJobs.forget_session` deletes a session's exports when it is deleted here.
 - A job is visible only to the user who requested it and to admins.
 - State changes happen under one lock; the export itself runs outside it.
 """
@@ -32,6 +38,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from fastrec.crypt.container import DecryptingReader
+from fastrec.crypt.context import Encryption, encryption_for
+from fastrec.export.output import open_sealed
 from fastrec.export.run import ExportFormat, ExportRefused, default_name, export_session
 from fastrec.export.timerange import TimeBound
 
@@ -66,6 +75,7 @@ class ExportJob:
     end: datetime | None = None
     notes: tuple[str, ...] = field(default=())
     finished_at: float | None = None
+    sealed: bool = False  # stored encrypted: served through ExportJobs.open_sealed
 
 
 class ExportJobs:
@@ -78,6 +88,7 @@ class ExportJobs:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastrec-export")
         self._lock = threading.Lock()
         self._jobs: dict[str, ExportJob] = {}
+        self._keys: dict[str, Encryption] = {}  # a sealed job's keys (those of its session's directory)
 
     def submit(self, session_id: str, fmt: ExportFormat, requested_by: str, first: TimeBound | None = None,
                last: TimeBound | None = None) -> ExportJob:
@@ -100,6 +111,58 @@ class ExportJobs:
     def file(self, job: ExportJob) -> Path:
         """Where a job's export is (or will be) written: named by the job id alone."""
         return self.directory / f"{job.id}.{job.format}"
+
+    def open_sealed(self, job: ExportJob) -> DecryptingReader:
+        """The plaintext of a sealed job's file; :class:`~fastrec.crypt.container.KeyUnavailable`
+        once its session was shredded (the job is then forgotten, its file deleted)."""
+        from fastrec.crypt.container import KeyUnavailable
+
+        with self._lock:
+            encryption = self._keys.get(job.id)
+        if encryption is None:
+            raise KeyUnavailable(f"export id={job.id!r}: its keys are gone")
+        try:
+            return open_sealed(self.file(job), encryption)
+        except KeyUnavailable:
+            self.forget_session(job.session_id)
+            raise
+
+    def sessions(self) -> set[str]:
+        """The sessions that have jobs."""
+        with self._lock:
+            return {job.session_id for job in self._jobs.values()}
+
+    def forget_session(self, session_id: str) -> int:
+        """Delete the jobs of ``session_id`` and their files (a running one's file is deleted
+        when it ends); returns how many."""
+        with self._lock:
+            gone = [job for job in self._jobs.values() if job.session_id == session_id]
+            for job in gone:
+                del self._jobs[job.id]
+                self._keys.pop(job.id, None)
+                self.file(job).unlink(missing_ok=True)
+        return len(gone)
+
+    def sweep(self, exists: Callable[[str], bool]) -> int:
+        """Forget the exports of sessions that no longer ``exists`` or whose key was shredded."""
+        from fastrec.crypt.keystore import Shredded
+
+        dropped = 0
+        for session_id in self.sessions():
+            with self._lock:
+                keys = {id(e): e for j, e in self._keys.items()
+                        if j in self._jobs and self._jobs[j].session_id == session_id}
+            shredded = False
+            for encryption in keys.values():
+                try:
+                    encryption.keystore.get(session_id)
+                except Shredded:
+                    shredded = True
+                except (ValueError, OSError):
+                    pass
+            if shredded or not exists(session_id):
+                dropped += self.forget_session(session_id)
+        return dropped
 
     def close(self) -> None:
         """Stop taking jobs, let the running ones end, delete every export file."""
@@ -126,7 +189,15 @@ class ExportJobs:
         try:
             folder = self.recordings(job.session_id) if callable(self.recordings) else self.recordings
             outcome = export_session(folder, job.session_id, job.format, output=self.file(job),
-                                     first=first, last=last, progress=progress)
+                                     first=first, last=last, seal=True, progress=progress)
+            size = outcome.path.stat().st_size
+            if outcome.sealed:
+                encryption = encryption_for(folder)
+                assert encryption is not None  # export_session sealed it with these
+                with self._lock:
+                    self._keys[job_id] = encryption
+                with open_sealed(outcome.path, encryption) as plain:
+                    size = plain.size
         except ExportRefused as exc:
             self._update(job_id, state="failed", error=str(exc), error_reason=exc.reason, message="refused",
                          finished_at=time.time())
@@ -139,13 +210,19 @@ class ExportJobs:
 
         name = default_name(job.session_id, job.format, None if first is None and last is None
                             else TimeRange(outcome.start, outcome.end))
+        with self._lock:
+            if job_id not in self._jobs:  # its session was deleted or shredded meanwhile
+                self.file(job).unlink(missing_ok=True)
+                self._keys.pop(job_id, None)
+                return
         self._update(job_id, state="done", progress=1.0, message="done", file_name=name,
-                     size_bytes=outcome.path.stat().st_size, start=outcome.start, end=outcome.end,
-                     notes=outcome.notes, finished_at=time.time())
+                     size_bytes=size, start=outcome.start, end=outcome.end, notes=outcome.notes,
+                     finished_at=time.time(), sealed=outcome.sealed)
 
     def _evict(self) -> None:
         finished = sorted((j for j in self._jobs.values() if j.finished_at is not None),
                           key=lambda j: j.finished_at or 0)
         for job in finished[:max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job.id]
+            self._keys.pop(job.id, None)
             self.file(job).unlink(missing_ok=True)

@@ -145,12 +145,28 @@ class IntegrityPart(BaseModel):
     notes: list[str]
 
 
+class DeletionRecordOut(BaseModel):
+    """A deletion record of the session (fastrec_deletions.jsonl) and its signature's verdict."""
+
+    parts: list[int]
+    by: str
+    at: datetime
+    reason: str
+    key_id: str | None = Field(description="the key that signed it; null: unsigned")
+    signature: Literal["verified", "refused", "not checked"] = Field(
+        description="verified with the server's signing keys; refused (its parts count as missing); "
+                    "not checked (no signing key configured)")
+    problem: str | None = None
+
+
 class IntegrityOut(BaseModel):
     ok: bool
     summary: str
     parts: list[IntegrityPart]
     signatures_checked: bool = False  # False: no signing key configured on the server
     signatures: str = ""  # how the signatures were checked, or why not
+    deletions: list[DeletionRecordOut] = Field(default_factory=list, description="the session's deletion records")
+    deletion_log: list[str] = Field(default_factory=list, description="problems of the deletion log's own chain")
 
 
 class SessionDetail(BaseModel):

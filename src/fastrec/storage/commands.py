@@ -32,8 +32,8 @@ def add_db_command(commands: Any) -> None:
 
     parser = commands.add_parser(
         "db", help="upgrade the databases (SQLite files, or PostgreSQL with FASTREC_DATABASE_URL)",
-        description="Manage fastrec's databases: the admin database, the policy versions and the recordings "
-                    "index.", epilog=EPILOG)
+        description="Manage fastrec's databases: the admin database, the policy versions, the recordings "
+                    "index and (PostgreSQL) the encryption key store.", epilog=EPILOG)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     upgrade = actions.add_parser(
         "upgrade", help="migrate every database to this fastrec's schema (they also migrate when opened)",
@@ -64,6 +64,11 @@ def db(args: argparse.Namespace) -> int:
                 PolicyStore(directory, database_url=url), \
                 RecordingIndex(directory / INDEX_FILE, directory, database_url=url):
             pass
+        if url is not None:  # the session keys' table of encryption at rest (fastrec.crypt.keystore)
+            from fastrec.crypt.keystore import PG_COMPONENT, PG_MIGRATIONS
+            from fastrec.storage.database import connect_migrated
+
+            connect_migrated(url, PG_COMPONENT, PG_MIGRATIONS).close()
     except (OSError, IndexUnavailable) as exc:
         print(f"{name}: {printable(exc)}", file=sys.stderr)
         return 1

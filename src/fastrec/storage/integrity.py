@@ -56,6 +56,7 @@ from fastrec.storage.signing import FROM_ENV, KEY_ENV, KEY_FILE_ENV, KeyRing, re
 from fastrec.storage.videos import open_stored, open_video
 
 __all__ = [
+    "DeletionCheck",
     "SegmentCheck",
     "SegmentState",
     "VerifyReport",
@@ -291,6 +292,22 @@ class SegmentCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletionCheck:
+    """One deletion record of the session (an admin's deletion or retention's) and what its
+    signature said: ``signature`` is ``verified`` (checked with the configured keys),
+    ``refused`` (checked and wrong or missing: ``problem`` says why; its parts stay
+    ``missing``) or ``not checked`` (no signing key configured)."""
+
+    parts: tuple[int, ...]
+    by: str
+    at: datetime
+    reason: str
+    key_id: str | None  # the key that signed it; None: unsigned
+    signature: Literal["verified", "refused", "not checked"]
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     """Result of :func:`verify_session`: one :class:`SegmentCheck` per part, in part order."""
 
@@ -301,6 +318,7 @@ class VerifyReport:
     signatures_checked: bool = False
     signatures: str = f"not checked: {NO_KEY}"  # how the signatures were checked, or why not
     deletion_log: tuple[str, ...] = ()  # problems of the deletion log's own chain (when it has tombstones here)
+    deletions: tuple[DeletionCheck, ...] = ()  # the session's deletion records, in log order
 
     @property
     def ok(self) -> bool:
@@ -353,21 +371,32 @@ class _Tombstone:
         return f"deleted by {self.record.by} on {when}" + (f" ({self.record.reason})" if self.record.reason else "")
 
 
-def _tombstones(folder: Path, session_id: str,
-                ring: KeyRing | None) -> tuple[dict[int, _Tombstone], dict[int, str], tuple[str, ...]]:
-    """The session's accepted tombstones by part, the refused ones' problems by part, and
-    the deletion log's chain problems (when the session has any record in it)."""
+@dataclass(frozen=True, slots=True)
+class _Deletions:
+    accepted: dict[int, _Tombstone]  # by part
+    refused: dict[int, str]  # the refused records' problems by part
+    log_problems: tuple[str, ...]  # the deletion log's chain problems (when the session has a record in it)
+    checks: tuple[DeletionCheck, ...]
+
+
+def _tombstones(folder: Path, session_id: str, ring: KeyRing | None) -> _Deletions:
+    """The session's deletion records, accepted or refused by their signatures."""
     accepted: dict[int, _Tombstone] = {}
     refused: dict[int, str] = {}
+    checks: list[DeletionCheck] = []
     mine = [r for r in read_deletions(folder) if r.session_id == session_id]
     for record in mine:
         problem = ring.check("deletion", record_content(record), record.signature) if ring is not None else None
+        checks.append(DeletionCheck(
+            tuple(p.part for p in record.parts), record.by, datetime.fromtimestamp(record.at).astimezone(),
+            record.reason, record.signature.key_id if record.signature is not None else None,
+            "not checked" if ring is None else "refused" if problem else "verified", problem))
         for part in record.parts:
             if problem is None:
                 accepted[part.part] = _Tombstone(part, record)
             else:
                 refused[part.part] = f"a deletion record by {record.by!r} names it but is refused: {problem}"
-    return accepted, refused, tuple(verify_deletions(folder)) if mine else ()
+    return _Deletions(accepted, refused, tuple(verify_deletions(folder)) if mine else (), tuple(checks))
 
 
 def _signature_problem(meta: SegmentMetadata, ring: KeyRing) -> tuple[str, str] | None:
@@ -413,7 +442,8 @@ def verify_session(directory: str | os.PathLike[str], session_id: str, *,
     by_part: dict[int, list[SegmentMetadata]] = {}
     for meta in found:
         by_part.setdefault(meta.chain.part, []).append(meta)
-    tombs, refused, log_problems = _tombstones(folder, session_id, ring)
+    deletions = _tombstones(folder, session_id, ring)
+    tombs, refused = deletions.accepted, deletions.refused
     checks: list[SegmentCheck] = []
     last = max(by_part, default=0)
     expected = 1
@@ -448,7 +478,8 @@ def verify_session(directory: str | os.PathLike[str], session_id: str, *,
         how, checked = f"not checked: {NO_KEY}", False
     else:
         how, checked = f"checked ({len(ring.keys)} key(s) from {ring.source})", True
-    return VerifyReport(session_id, folder, tuple(checks), unreadable, checked, how, log_problems)
+    return VerifyReport(session_id, folder, tuple(checks), unreadable, checked, how, deletions.log_problems,
+                        deletions.checks)
 
 
 def _gap(first: int, last: int, by_part: dict[int, list[SegmentMetadata]],

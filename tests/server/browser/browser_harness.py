@@ -187,3 +187,28 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DISPLAY", None)
     return env
+
+
+def sign_and_delete_first_part(directory: Path, session_id: str, reason: str = "older than 30 days") -> None:
+    """With FASTREC_SIGNING_KEY set: sign every metadata file of ``session_id`` and delete
+    its part 1 on record, as retention does (a signed deletion record, then its files)."""
+    import time
+
+    from fastrec.storage import iter_metadata
+    from fastrec.storage.deletion_log import DeletedPart, DeletionRecord, append_deletion
+    from fastrec.storage.index import INDEX_FILE, RecordingIndex
+    from fastrec.storage.metadata import SegmentMetadata, write_metadata
+
+    metas = [(path, meta) for path, meta in iter_metadata(directory)
+             if isinstance(meta, SegmentMetadata) and meta.session_id == session_id]
+    for path, meta in metas:
+        write_metadata(path, meta)  # signs it with the configured key
+    path, first = next((p, m) for p, m in metas if m.chain.part == 1)
+    append_deletion(directory, DeletionRecord(at=time.time(), session_id=session_id, by="retention", reason=reason,
+                                              parts=[DeletedPart(part=1, file=first.file.name, sha256=first.file.sha256,
+                                                                 chain_hash=first.chain.chain_hash,
+                                                                 size_bytes=first.file.size_bytes)]))
+    (directory / first.file.name).unlink()
+    path.unlink()  # its metadata
+    with RecordingIndex(directory / INDEX_FILE, directory) as index:  # as retention keeps it
+        index.remove(directory / first.file.name)

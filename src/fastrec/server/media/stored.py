@@ -1,5 +1,8 @@
 """Serving a part whose bytes are in the object store: HTTP Range over ranged reads.
 
+(Also what serves a sealed export's plaintext, decrypted chunk by chunk as it streams:
+:mod:`fastrec.server.routes.exports`.)
+
 A part on disk is served by Starlette's ``FileResponse``; one uploaded and no longer kept
 locally is served here from a :class:`~fastrec.storage.videos.VideoFile` (a
 :class:`~fastrec.storage.objectstore.RangeReader`), with the same answers a file would
@@ -58,7 +61,8 @@ def _body(video: VideoFile, start: int, end: int) -> Iterator[bytes]:
         video.close()
 
 
-def stored_response(video: VideoFile, range_header: str | None, headers: dict[str, str]) -> Response:
+def stored_response(video: VideoFile, range_header: str | None, headers: dict[str, str],
+                    media_type: str = "video/mp4") -> Response:
     """The response for ``video`` (closed when the body is sent) to a GET with ``range_header``."""
     size = video.size
     span = _span(range_header, size)
@@ -67,10 +71,10 @@ def stored_response(video: VideoFile, range_header: str | None, headers: dict[st
         video.close()
         return Response(status_code=416, headers={**common, "Content-Range": f"bytes */{size}"})
     if span is None:
-        return StreamingResponse(_body(video, 0, size - 1), media_type="video/mp4",
+        return StreamingResponse(_body(video, 0, size - 1), media_type=media_type,
                                  headers={**common, "Content-Length": str(size)})
     assert isinstance(span, tuple)
     start, end = span
-    return StreamingResponse(_body(video, start, end), status_code=206, media_type="video/mp4",
+    return StreamingResponse(_body(video, start, end), status_code=206, media_type=media_type,
                              headers={**common, "Content-Length": str(end - start + 1),
                                       "Content-Range": f"bytes {start}-{end}/{size}"})

@@ -17,6 +17,7 @@ from fastrec.server.schemas import (
     BookmarkOut,
     DeleteRequest,
     DeleteResult,
+    DeletionRecordOut,
     IntegrityOut,
     IntegrityPart,
     ReviewIn,
@@ -120,7 +121,9 @@ def recording_detail(session_id: str, principal: CanView, ctx: Ctx,
         integrity = IntegrityOut(ok=report.ok, summary=report.summary, parts=[
             IntegrityPart(part=c.part, file=c.file, status=c.status, problems=list(c.problems), notes=list(c.notes))
             for c in report.segments], signatures_checked=report.signatures_checked,
-            signatures=report.signatures)
+            signatures=report.signatures, deletion_log=list(report.deletion_log), deletions=[
+                DeletionRecordOut(parts=list(d.parts), by=d.by, at=d.at, reason=d.reason, key_id=d.key_id,
+                                  signature=d.signature, problem=d.problem) for d in report.deletions])
     reviews = ctx.notes.reviews(session_id)
     audit(ctx, principal, AuditAction.VIEW, session_id)
     return SessionDetail(session=session_out(row, reviews[-1] if reviews else None), segments=segments,
@@ -194,6 +197,7 @@ def delete_recordings(body: DeleteRequest, principal: Admin, ctx: Ctx) -> Delete
             continue
         ctx.catalogue.forget_session(session_id)
         ctx.notes.forget_session(session_id)
+        ctx.exports.forget_session(session_id)  # its exports go with it
         result.deleted.append(session_id)
         audit(ctx, principal, AuditAction.DELETE, session_id, reason=body.reason,
               parts=[p.model_dump() for p in record.parts])

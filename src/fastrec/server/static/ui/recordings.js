@@ -178,6 +178,8 @@ export async function renderRecording(root, ctx) {
 
   const integrity = detail.integrity;
   let verdict = notice("empty", "Not verified.");
+  let signatures = null;
+  let deletions = null;
   if (integrity) {
     // the summary's first line is the verdict; its other lines repeat the parts, except
     // metadata files that cannot be read (no part to hang them on)
@@ -191,6 +193,24 @@ export async function renderRecording(root, ctx) {
           p.problems.length ? h("ul.problems", {}, p.problems.map((x) => h("li.bad", {}, x))) : null,
           p.notes.length ? h("ul.notes", {}, p.notes.map((x) => h("li.muted", {}, x))) : null)),
         unreadable.map((l) => h("li.bad", {}, l))) : null);
+    // whether the metadata and deletion records were checked against the signing keys
+    const checked = integrity.signatures_checked;
+    signatures = h(`div.signatures.${checked ? "checked" : "unchecked"}`,
+      { id: "integrity-signatures", "data-checked": String(checked) },
+      h("strong", {}, checked ? "✓ Signatures checked" : "⚠ Signatures not checked"), " ",
+      h("span", {}, checked ? integrity.signatures.replace(/^checked /, "") : integrity.signatures.replace(/^not checked: /, "")));
+    if (integrity.deletions.length || integrity.deletion_log.length) {
+      deletions = h("div.deletions", { id: "integrity-deletions" },
+        h("strong", {}, `Deletion records (${integrity.deletions.length})`),
+        h("ul", {}, integrity.deletions.map((d) => h(`li.deletion.${d.signature.replace(" ", "-")}`,
+          { "data-signature": d.signature },
+          `${d.parts.length === 1 ? "Part" : "Parts"} ${d.parts.join(", ")} deleted by ${d.by} on `, timeEl(d.at),
+          d.reason ? ` (${d.reason})` : "", " — ",
+          h("span.signature", {}, d.signature === "verified" ? `✓ signature verified (key ${d.key_id})`
+            : d.signature === "refused" ? `✗ signature refused: ${d.problem}`
+              : d.key_id ? `signed by key ${d.key_id}, not checked` : "unsigned, not checked"))),
+        integrity.deletion_log.map((problem) => h("li.bad", {}, `deletion log: ${problem}`))));
+    }
   }
 
   const segments = h("table.data.segments", { id: "segments" },
@@ -268,7 +288,7 @@ export async function renderRecording(root, ctx) {
         ["Ended", s.recording ? h("span.badge.live", {}, "still recording") : timeEl(s.end_time)],
         ["Duration", fmtDuration(durationOf(s))], ["Parts", String(s.parts)], ["Size", fmtBytes(s.size_bytes)],
         ["Status", statusBadges(s)]])),
-      section("Integrity", verdict),
+      section("Integrity", verdict, signatures, deletions),
       section("Reviews", reviews, reviewForm),
       section("Bookmarks", bookmarks)),
     section(`Segments (${detail.segments.length})`, h("div.table-wrap", {}, segments)),
