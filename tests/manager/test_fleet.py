@@ -228,3 +228,45 @@ def test_a_bad_fleet_url_names_the_variable_and_what_is_allowed(tmp_path: Path):
     text = "\n".join(caught.value.messages)
     assert "FASTREC_S3_FLEET_URLS" in text and "http://minio/gateway-2" in text
     assert "allowed: s3://bucket/prefix, comma-separated" in text
+
+
+def test_an_encrypted_gateway_session_replays_on_the_fleet_admin_server(s3_bucket: Bucket, postgres_url: str,
+                                                                      tmp_path: Path):
+    """The session keys in the fleet's PostgreSQL, the KEK on both machines: the admin
+    server decrypts another gateway's parts read from the store through its mirror."""
+    from fastapi.testclient import TestClient
+
+    from fastrec.engine.protocol import SegmentPolicy
+    from fastrec.manager import RecordingManager
+    from fastrec.server.app import create_app
+    from fastrec.settings import load_settings
+
+    kek = tmp_path / "kek"
+    assert fastrec("keys", "init-encryption", "--key-file", str(kek), cwd=tmp_path, timeout=WAIT).returncode == 0
+    out = tmp_path / "gateway"
+    manager = RecordingManager(
+        load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10, encryption_key_file=str(kek),
+                      database_url=postgres_url, s3_url=s3_bucket.url, s3_endpoint_url=s3_bucket.server.endpoint,
+                      live_announce=False),
+        mode="synthetic", source_options={"width": 320, "height": 240, "fps": 10, "scenario": "typing"},
+        segment_policy=SegmentPolicy(max_seconds=1.0), cleanup_schedule=False)
+    try:
+        assert manager.initialize() and manager.start_session_recording("sealed", {"name": "srv-enc"})
+        assert wait_until(lambda: manager.get_recording_status("sealed").get("segments", 0) >= 2, WAIT)
+        assert manager.stop_session_recording("sealed") and manager.wait_for_session("sealed", WAIT)
+        parts = _parts(out, "sealed")
+        assert wait_until(lambda: _uploaded(manager.get_recording_status()["uploads"], len(parts)), WAIT)
+    finally:
+        manager.shutdown()
+    assert b"ftyp" not in s3_bucket.read(parts[0].file.name)  # ciphertext in the store
+    app = create_app(ServerSettings(recordings_dir=tmp_path / "admin", database_url=postgres_url,
+                                    encryption_key_file=kek, s3_endpoint_url=s3_bucket.server.endpoint,
+                                    s3_fleet_urls=s3_bucket.url))
+    with TestClient(app) as client:
+        app.state.ctx.accounts.create_user("alice", PASSWORD, "admin")
+        assert client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+        for meta in parts:
+            video = client.get(f"/api/recordings/sealed/parts/{meta.chain.part}/video.mp4")
+            assert video.status_code == 200 and video.content[4:8] == b"ftyp", video.text[:200]
+        playlist = client.get("/api/recordings/sealed/playlist.m3u8")
+        assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
