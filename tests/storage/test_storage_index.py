@@ -231,3 +231,48 @@ def test_deeply_nested_metadata_is_skipped_by_the_rebuild(populated: Path, datab
     with RecordingIndex(populated / INDEX_FILE, database_url=database_url) as index:
         assert index.count() == 4
         assert sessions(index.search(session_id="rdp_2")) == [("rdp_2", 1)]
+
+
+_OPEN_AT_ONCE = """
+import sys
+from pathlib import Path
+from fastrec.logs import configure_logging
+from fastrec.storage.index import INDEX_FILE, IndexUnavailable, RecordingIndex
+
+configure_logging("console", "error", stream=sys.stderr)
+print("ready", flush=True)
+for line in sys.stdin:  # one new directory per line, opened when the line comes
+    folder = Path(line.strip())
+    try:
+        RecordingIndex(folder / INDEX_FILE, folder).close()
+        print("ok", flush=True)
+    except IndexUnavailable as exc:
+        print(f"refused: {exc}", flush=True)
+"""
+
+
+def test_recorders_creating_one_new_index_at_the_same_moment_both_open_it(tmp_path: Path) -> None:
+    # two recorders of one machine starting together on a new directory: neither may see
+    # the other's half-made schema as "a database of another program"
+    import subprocess
+    import sys
+
+    openers = [subprocess.Popen([sys.executable, "-c", _OPEN_AT_ONCE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    try:
+        for opener in openers:
+            assert opener.stdout is not None and opener.stdout.readline().strip() == "ready"
+        answers: list[str] = []
+        for n in range(30):
+            folder = tmp_path / f"rec{n}"
+            folder.mkdir()
+            for opener in openers:  # both get the directory before either answers
+                assert opener.stdin is not None
+                opener.stdin.write(f"{folder}\n")
+                opener.stdin.flush()
+            answers += [opener.stdout.readline().strip() for opener in openers]  # type: ignore[union-attr]
+        assert set(answers) == {"ok"}, [a for a in answers if a != "ok"][:3]
+    finally:
+        for opener in openers:
+            opener.kill()
+            opener.wait(10)

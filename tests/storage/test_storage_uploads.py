@@ -1,5 +1,6 @@
 """The uploader on its own (fastrec.manager.uploads) against moto's S3 server: what it
-does with files that are not what their seal says, and with a prefix shared with others."""
+does with files (videos, events files) that are not what their seal says, and with a
+prefix shared with others."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 from polling import wait_until
 from s3_server import Bucket, s3_bucket, s3_server  # noqa: F401 - fixtures
-from storage_builders import write_session
+from storage_builders import write_segment, write_session
 
 from fastrec.manager.uploads import Uploader
+from fastrec.storage import seal_segment, write_metadata
+from fastrec.storage.metadata import EventsFileInfo, SegmentMetadata, read_metadata
 from fastrec.storage.objectstore import ObjectStore
 
 
@@ -50,3 +53,39 @@ def test_retention_style_deletion_of_the_store_leaves_others_objects(s3_bucket: 
     assert store.names() == sorted([f"{basename}.mp4", f"{basename}_metadata.json"])
     store.delete_segment(basename)
     assert s3_bucket.keys() == [s3_bucket.prefix + "session_holiday.mp4"]
+
+
+def _with_events(directory: Path, video: Path, meta_file: Path, text: str) -> SegmentMetadata:
+    """Give the sealed part an events file, sealed into its metadata as the recorder does."""
+    events = directory / video.name.replace(".mp4", "_events.jsonl")
+    events.write_text(text)
+    meta = read_metadata(meta_file)
+    meta.events = EventsFileInfo(name=events.name)
+    sealed = seal_segment(meta, video, None, status="complete", end_time=meta.end_time)
+    write_metadata(meta_file, sealed)
+    return sealed
+
+
+def test_an_events_file_goes_with_its_video_and_one_changed_after_its_seal_stays(s3_bucket: Bucket, tmp_path: Path):
+    (kept_video, kept_meta, _), (changed_video, changed_meta, _) = (write_segment(tmp_path, con_codigo=c)
+                                                                   for c in (1, 2))
+    kept = _with_events(tmp_path, kept_video, kept_meta, '{"format": "fastrec-events"}\n')
+    changed = _with_events(tmp_path, changed_video, changed_meta, '{"format": "fastrec-events"}\n')
+    assert kept.events is not None and changed.events is not None
+    (tmp_path / changed.events.name).write_text('{"format": "fastrec-events"}\n{"kind": "planted"}\n')
+    uploader = Uploader(tmp_path, ObjectStore(s3_bucket.url, s3_bucket.server.endpoint),
+                        backoff=0.05, max_backoff=0.2).start()
+    try:
+        assert wait_until(lambda: not (tmp_path / kept.events.name).exists()  # type: ignore[union-attr]
+                          and uploader.status().last_error is not None, 30), uploader.status()
+        status = uploader.status()
+    finally:
+        uploader.stop()
+    # the intact part: video and events file in the store with their sealed hashes, gone from the disk
+    assert s3_bucket.sha256(kept.events.name) == kept.events.sha256
+    assert s3_bucket.sha256(kept_video.name) == kept.file.sha256 and not kept_video.exists()
+    # the changed events file never went up, and its video stays on disk with it (reported)
+    assert s3_bucket.prefix + changed.events.name not in s3_bucket.keys()
+    assert changed_video.exists() and (tmp_path / changed.events.name).exists()
+    error = status.last_error or ""
+    assert changed.events.name in error and "changed since it was sealed" in error

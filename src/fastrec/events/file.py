@@ -19,6 +19,10 @@ Invariants:
 - The reader never fails on a damaged file: a torn last line (no ``\\n``) and lines that
   are not a valid event are skipped and counted; it reads without following a link, only
   a regular file of bounded size.
+- Once uploaded to the object store (FASTREC_S3_URL, :mod:`fastrec.manager.uploads`) the
+  file may be gone from the disk: every reader here reads it through
+  :func:`fastrec.storage.videos.read_stored`, from the disk while it is there, else from
+  the store registered for its directory (the admin server's fleet mirror included).
 - With encryption at rest (:mod:`fastrec.crypt`) the file is in the encrypted chunk format
   of the video parts, one chunk per line (a fresh data key per file, wrapped by the
   session's key): a killed recorder leaves every whole line decryptable, as above, and
@@ -42,8 +46,9 @@ from pydantic import ValidationError
 from fastrec.crypt.container import MAGIC, ChunkError, ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, encryption_for, new_segment
 from fastrec.events.model import Event, EventsHeader, event_adapter
-from fastrec.storage.files import create_private, read_private
+from fastrec.storage.files import create_private
 from fastrec.storage.metadata import SegmentMetadata, iter_metadata
+from fastrec.storage.videos import read_stored, videos_for
 
 __all__ = ["MAX_EVENTS_BYTES", "EventsFile", "EventsWriter", "read_events", "read_session_events",
            "session_event_files"]
@@ -139,7 +144,7 @@ def read_events(path: str | os.PathLike[str]) -> EventsFile:
     """Read an events file; raises OSError only when it cannot be read at all (missing, a
     link, not a regular file, too big).  Damaged lines are skipped (see :class:`EventsFile`)."""
     source = Path(path)
-    data = _plaintext(source, read_private(source, MAX_EVENTS_BYTES))
+    data = _plaintext(source, read_stored(source, MAX_EVENTS_BYTES))  # on disk, or in the store once uploaded
     lines = data.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline; else a torn line
     header: EventsHeader | None = None
@@ -180,9 +185,11 @@ def _first_error(exc: Exception) -> str:
 
 
 def session_event_files(directory: str | os.PathLike[str], session_id: str) -> list[tuple[SegmentMetadata, Path]]:
-    """The events files of ``session_id``'s parts in ``directory`` that exist, in part
-    order, each with its part's metadata (which names it)."""
+    """The events files of ``session_id``'s parts in ``directory`` that exist (on disk, or
+    in the directory's object store once uploaded), in part order, each with its part's
+    metadata (which names it)."""
     folder = Path(directory)
+    videos = videos_for(folder)
     found: list[tuple[SegmentMetadata, Path]] = []
     for _, meta in iter_metadata(folder):
         if not isinstance(meta, SegmentMetadata) or meta.session_id != session_id:
@@ -191,7 +198,7 @@ def session_event_files(directory: str | os.PathLike[str], session_id: str) -> l
         if not name or Path(name).name != name:
             continue
         path = folder / name
-        if path.is_file() and not path.is_symlink():
+        if videos.exists(path):  # a regular file on disk (no link), else the uploaded object
             found.append((meta, path))
     found.sort(key=lambda item: (item[0].chain.part, item[0].start_time.timestamp()))
     return found

@@ -8,11 +8,14 @@ derived from the disk and the store, with no state file of its own.
 
 Invariants:
 
-- Only the bytes that were sealed are uploaded (a video changed since its seal stays on
-  disk, reported), and a local video is removed only after the store holds them: same size
-  and the sealed SHA-256 (:meth:`ObjectStore.verify`: the store's checksum, or a read-back).  The metadata JSON is uploaded too (and again whenever it changes) but the
-  local copy stays: it is the record the index, ``verify`` and retention read, and what
-  says that the video is in the store.
+- Only the bytes that were sealed are uploaded (a video or events file changed since its
+  seal stays on disk, reported), and a local video is removed only after the store holds
+  them: same size and the sealed SHA-256 (:meth:`ObjectStore.verify`: the store's
+  checksum, or a read-back).  The part's events file (``_events.jsonl``, sealed with its
+  own SHA-256 in the metadata) goes the same way, before the metadata, and leaves the disk
+  with its video.  The metadata JSON is uploaded last (and again whenever it changes) but
+  the local copy stays: it is the record the index, ``verify`` and retention read, and
+  what says that the video and events file are in the store.
 - Up to ``cache_bytes`` of uploaded videos are kept on disk (the newest); older ones go.
 - A store that is down (:class:`StoreUnavailable`) stops nothing: the segment stays on
   disk, the error is shown in :meth:`Uploader.status` (and told to ``on_failing`` once
@@ -40,7 +43,7 @@ from typing import Any
 import structlog
 
 from fastrec.storage.integrity import sha256_stream
-from fastrec.storage.metadata import MetadataError, read_metadata
+from fastrec.storage.metadata import MetadataError, SegmentMetadata, read_metadata
 from fastrec.storage.naming import metadata_path, video_path
 from fastrec.storage.objectstore import ObjectStore, StoreUnavailable
 from fastrec.storage.segments import scan_segments
@@ -98,6 +101,7 @@ class Uploader:
         self._pending: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._submissions = 0
         self._cached: OrderedDict[str, int] = OrderedDict()  # uploaded videos kept, oldest first
+        self._cached_events: dict[str, Path] = {}  # their events files, verified in the store too
         self._uploaded = [0, 0]  # segments, bytes
         self._last_error: str | None = None
         self._failing: set[str] = set()  # segments whose last attempt failed
@@ -207,25 +211,15 @@ class Uploader:
         uploaded_video = 0
         if os.path.lexists(video) and basename not in self._cached:
             size = meta.file.size_bytes if meta.file.size_bytes is not None else _size(video)
-            problem = self.store.verify(video.name, size, meta.file.sha256)
-            if problem is not None:  # not there yet (or not whole): upload it
-                try:
-                    local = _LOCAL.open(video)  # the sealed file itself: no link followed
-                except FileNotFoundError:
-                    return  # deleted (retention) meanwhile
-                except OSError as exc:
-                    raise _Retry(f"{video.name}: cannot be read ({exc})") from None
-                with local:
-                    # never put bytes in the store that are not what was sealed
-                    actual = sha256_stream(local.handle)
-                    if actual != meta.file.sha256:
-                        raise _Retry(f"{video.name}: changed since it was sealed (SHA-256 {actual} on "
-                                     f"disk, {meta.file.sha256} sealed); kept on disk, not uploaded")
-                    self.store.put_file(video.name, local.handle, meta.file.sha256)
-                problem = self.store.verify(video.name, size, meta.file.sha256)
-                if problem is not None:
-                    raise _Retry(f"{video.name}: upload did not verify ({problem})")
-                uploaded_video = size
+            uploaded_video = self._put_sealed(video, size, meta.file.sha256)
+            if uploaded_video is None:
+                return  # deleted (retention) meanwhile
+        events = self._sealed_events(meta)
+        events_stored = False  # the store holds the sealed events file, checked just now
+        if events is not None and os.path.lexists(events[0]) and basename not in self._cached:
+            if self._put_sealed(*events) is None:
+                return
+            events_stored = True
         meta_sha = hashlib.sha256(raw).hexdigest()
         info = self.store.head(meta_file.name)
         if info is None or info.sha256 != meta_sha:
@@ -234,8 +228,7 @@ class Uploader:
             if problem is not None:
                 raise _Retry(f"{meta_file.name}: upload did not verify ({problem})")
         if not meta_file.exists():  # retention deleted the segment meanwhile: so does the store
-            self.store.delete(video.name)
-            self.store.delete(meta_file.name)
+            self.store.delete_segment(basename)
             return
         with self._cond:
             if uploaded_video:
@@ -244,8 +237,44 @@ class Uploader:
                 log.info("Recording segment uploaded", file=video.name, bytes=uploaded_video,
                          store=str(self.store.location))
             if os.path.lexists(video) and basename not in self._cached:
-                self._cached[basename] = _size(video)
+                self._cached[basename] = _size(video) + (_size(events[0]) if events_stored else 0)
+                if events_stored:
+                    self._cached_events[basename] = events[0]
+        if events_stored and not os.path.lexists(video):
+            _remove(events[0])  # its video left the disk in an earlier run: the events file follows
         self._evict()
+
+    def _sealed_events(self, meta: SegmentMetadata) -> tuple[Path, int, str] | None:
+        """The part's sealed events file (path, size, SHA-256), or None when it has none."""
+        info = meta.events
+        if info is None or info.sha256 is None or not info.name or Path(info.name).name != info.name:
+            return None
+        path = self.directory / info.name
+        return path, info.size_bytes if info.size_bytes is not None else _size(path), info.sha256
+
+    def _put_sealed(self, path: Path, size: int, sha256: str) -> int | None:
+        """Make the store hold the sealed bytes of ``path`` (a video or an events file):
+        bytes uploaded (0: already there), None when the file was deleted meanwhile."""
+        problem = self.store.verify(path.name, size, sha256)
+        if problem is None:
+            return 0
+        try:  # not there yet (or not whole): upload it
+            local = _LOCAL.open(path)  # the sealed file itself: no link followed
+        except FileNotFoundError:
+            return None  # deleted (retention) meanwhile
+        except OSError as exc:
+            raise _Retry(f"{path.name}: cannot be read ({exc})") from None
+        with local:
+            # never put bytes in the store that are not what was sealed
+            actual = sha256_stream(local.handle)
+            if actual != sha256:
+                raise _Retry(f"{path.name}: changed since it was sealed (SHA-256 {actual} on "
+                             f"disk, {sha256} sealed); kept on disk, not uploaded")
+            self.store.put_file(path.name, local.handle, sha256)
+        problem = self.store.verify(path.name, size, sha256)
+        if problem is not None:
+            raise _Retry(f"{path.name}: upload did not verify ({problem})")
+        return size
 
     def _tell_failing(self) -> None:
         if self.on_failing is None:
@@ -263,13 +292,20 @@ class Uploader:
                 if total <= self.cache_bytes or not self._cached:
                     return
                 basename, _ = self._cached.popitem(last=False)
-            video = video_path(self.directory, basename)
-            try:
-                video.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("Uploaded video not removed from the disk", file=video.name, error=str(exc))
+                events = self._cached_events.pop(basename, None)
+            _remove(video_path(self.directory, basename))
+            if events is not None:  # verified in the store with its video: it leaves with it
+                _remove(events)
+
+
+def _remove(path: Path) -> None:
+    """Remove an uploaded file from the disk (a warning, never an error, when it cannot)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("Uploaded file not removed from the disk", file=path.name, error=str(exc))
 
 
 def _size(path: Path) -> int:

@@ -30,7 +30,7 @@ cannot be read is skipped (named in ``problems``), never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,14 +108,16 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
-def _titles(entries: list[IndexEntry], events: list[Event], problems: list[str]) -> list[tuple[datetime, str]]:
-    """The session's title observations in time order, each run of one title once."""
+def _titles(entries: list[IndexEntry], events: list[Event], problems: list[str],
+            folder: Path | None) -> list[tuple[datetime, str]]:
+    """The session's title observations in time order, each run of one title once (the
+    metadata read in ``folder`` when given, else where the index says)."""
     seen: list[tuple[datetime, str]] = []
     for entry in entries:
         if entry.metadata_path is None:
             continue
         try:
-            meta = read_metadata(entry.metadata_path)
+            meta = read_metadata(entry.metadata_path if folder is None else folder / entry.metadata_path.name)
         except (MetadataError, OSError) as exc:
             problems.append(f"{entry.metadata_path.name}: {exc}")
             continue
@@ -143,18 +145,20 @@ def _details(event: Event) -> str:
     return ", ".join(f"{k}={v}" for k, v in fields.items())
 
 
-def _session_hits(session_id: str, entries: list[IndexEntry], query: SearchQuery,
-                  problems: list[str]) -> Iterable[SearchHit]:
+def _session_hits(session_id: str, entries: list[IndexEntry], query: SearchQuery, problems: list[str],
+                  folder_of: Callable[[str], Path] | None) -> Iterable[SearchHit]:
     first = entries[0]
     needle = None if query.title is None else query.title.casefold()
     events: list[Event] = []
-    folders = {e.path.parent for e in entries}
+    runs: list[tuple[datetime, str]] = []
     if needle is not None or query.event is not None:
-        for folder in sorted(folders):
+        # the admin server's fleet sessions: their files are in its mirror, not where the gateway wrote them
+        where = None if folder_of is None else folder_of(session_id)
+        for folder in sorted({e.path.parent for e in entries} if where is None else {where}):
             found, trouble = read_session_events(folder, session_id)
             events += found
             problems += trouble
-    runs = _titles(entries, events, problems) if needle is not None or query.event is not None else []
+        runs = _titles(entries, events, problems, where)
 
     def shown(title: str | None) -> bool:
         return needle is None or (title is not None and needle in title.casefold())
@@ -175,8 +179,12 @@ def _session_hits(session_id: str, entries: list[IndexEntry], query: SearchQuery
         yield SearchHit(session_id, first.server, first.user, start, "session", "session start")
 
 
-def search_recordings(index: RecordingIndex, query: SearchQuery) -> SearchResult:
-    """The hits of ``query`` among the recordings ``index`` knows (see the module docstring)."""
+def search_recordings(index: RecordingIndex, query: SearchQuery,
+                      folder_of: Callable[[str], Path] | None = None) -> SearchResult:
+    """The hits of ``query`` among the recordings ``index`` knows (see the module docstring).
+    ``folder_of(session_id)``: where a session's events files are read, when not beside the
+    metadata the index names (the admin server's: the fleet mirror of another gateway's
+    sessions, whose files are on that gateway or in the object store)."""
     grouped: dict[str, list[IndexEntry]] = {}
     for entry in index.search(since=query.since, until=query.until, server=query.server, user=query.user):
         grouped.setdefault(entry.session_id, []).append(entry)
@@ -186,7 +194,7 @@ def search_recordings(index: RecordingIndex, query: SearchQuery) -> SearchResult
     problems: list[str] = []
     for session_id, entries in grouped.items():
         entries.sort(key=lambda e: (e.part, e.start_time))
-        for hit in _session_hits(session_id, entries, query, problems):
+        for hit in _session_hits(session_id, entries, query, problems, folder_of):
             if (since is None or hit.moment >= since) and (until is None or hit.moment <= until):
                 hits.append(hit)
     hits.sort(key=lambda h: (h.moment, h.session_id), reverse=True)

@@ -14,7 +14,9 @@ Invariants:
 - A fleet (:mod:`fastrec.storage.fleet`): a session another gateway indexed (its rows name
   a directory of that gateway) is read from the fleet mirror -- its metadata copied from
   the gateway's prefix of the object store, its videos read from there -- never from the
-  path the row names.
+  path the row names.  Every listing brings the mirror up to the store (at most once per
+  :data:`~fastrec.storage.fleet.MIN_SYNC_SECONDS`), so what retention deleted on a gateway
+  leaves this server's disk too, with no restart and no refresh.
 """
 
 from __future__ import annotations
@@ -149,6 +151,8 @@ class Catalogue:
                  server: str | None = None, user: str | None = None, ip: str | None = None,
                  connection_type: str | None = None, text: str | None = None) -> list[SessionRow]:
         """Sessions with a part matching every filter, newest first."""
+        if self.fleet is not None:
+            self.fleet.sync()  # the mirror follows the store: deletions on the gateways leave it
         grouped: dict[str, list[IndexEntry]] = {}
         for entry in self.index().search(since=since, until=until, server=server, user=user, ip=ip,
                                          connection_type=connection_type):

@@ -69,6 +69,10 @@ class ServerContext:
         fleet_urls = parse_fleet_urls(settings.s3_fleet_urls)
         fleet = FleetMirror(directory, [ObjectStore(u, settings.s3_endpoint_url) for u in fleet_urls]) \
             if fleet_urls else None
+        encryption = encryption_for(directory)
+        if fleet is not None and encryption is not None:
+            for folder in fleet.folders:  # the gateways' parts too (their session keys: the shared database's)
+                use_encryption(folder, encryption)
         catalogue = Catalogue(directory, idle_seconds=settings.idle_seconds, database_url=url, fleet=fleet)
         return cls(settings=settings, db=db,
                    accounts=Accounts(db, settings.session_hours * 3600),
@@ -85,6 +89,8 @@ class ServerContext:
         self.exports.close()
         use_store(self.catalogue.directory, None)
         if self.catalogue.fleet is not None:
+            for folder in self.catalogue.fleet.folders:
+                use_encryption(folder, None)
             self.catalogue.fleet.close()
         encryption = encryption_for(self.catalogue.directory)
         if encryption is not None:

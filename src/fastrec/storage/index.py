@@ -393,12 +393,18 @@ class RecordingIndex(SqliteOwner):
             raise IndexUnavailable(self.db_path, f"a database of another program (application_id {app_id}, "
                                                  f"user_version {version}, tables: {listed}); left as it is")
         reset = bool(tables) and version != SCHEMA_VERSION
-        with conn:
-            if reset:
-                conn.execute("DROP TABLE IF EXISTS segments")
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        # one transaction: the tables and the marks that say they are ours appear together,
+        # so a recorder opening the new file at the same moment never sees a table without
+        # them (and calls it another program's); a second one waits for the lock, then finds
+        # everything there (IF NOT EXISTS)
+        drop = "DROP TABLE IF EXISTS segments;" if reset else ""
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;{drop}{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};"
+                               f"PRAGMA application_id = {APPLICATION_ID};COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
         # WAL: the admin server reads while the recorder writes
         conn.execute("PRAGMA journal_mode=WAL")
         return reset

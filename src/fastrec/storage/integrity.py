@@ -53,7 +53,7 @@ from fastrec.storage.metadata import (
 )
 from fastrec.storage.naming import basename_of
 from fastrec.storage.signing import FROM_ENV, KEY_ENV, KEY_FILE_ENV, KeyRing, resolve_keys
-from fastrec.storage.videos import open_video
+from fastrec.storage.videos import open_stored, open_video
 
 __all__ = [
     "DeletionCheck",
@@ -543,15 +543,23 @@ def _check_events(folder: Path, meta: SegmentMetadata) -> list[tuple[str, str]]:
     name = info.name
     if not name or Path(name).name != name:
         return [("modified", f"metadata names no plain events file ({name!r})")]
-    events = folder / name
-    if events.is_symlink() or not events.is_file():
+    try:  # on disk, or in the object store once uploaded (fastrec.storage.videos)
+        events = open_stored(folder / name)
+    except FileNotFoundError:
         return [("missing", f"events file {name} is gone")]
-    size = events.stat().st_size
-    if info.size_bytes is not None and size != info.size_bytes:
-        return [("modified", f"events file {name}: size {size} bytes, metadata says {info.size_bytes}")]
-    actual = sha256_file(events)
+    except OSError as exc:
+        return [("missing", f"events file {name} cannot be read ({exc.strerror or exc})")]
+    with events:
+        where = "on disk" if events.local is not None else "in the object store"
+        if info.size_bytes is not None and events.size != info.size_bytes:
+            return [("modified", f"events file {name}: size {events.size} bytes {where}, "
+                                 f"metadata says {info.size_bytes}")]
+        try:
+            actual = sha256_stream(events.handle)
+        except OSError as exc:
+            return [("missing", f"events file {name} cannot be read ({exc.strerror or exc})")]
     if actual != info.sha256:
-        return [("modified", f"events file {name}: SHA-256 {actual[:12]}... on disk, "
+        return [("modified", f"events file {name}: SHA-256 {actual[:12]}... {where}, "
                              f"{info.sha256[:12]}... recorded")]
     return []
 

@@ -1,8 +1,9 @@
 """Recordings on S3-compatible object storage (AWS S3, MinIO, Ceph, moto): the client.
 
-``FASTREC_S3_URL=s3://bucket/prefix`` names where a recorder's segments go; an object's
-key is the prefix plus the file's own name (``prefix/session_..._part2.mp4``), so a
-segment is found in the store by the same name its metadata gives it on disk.  The client
+``FASTREC_S3_URL=s3://bucket/prefix`` names where a recorder's segments go (video, events
+file, metadata); an object's key is the prefix plus the file's own name
+(``prefix/session_..._part2.mp4``), so a segment is found in the store by the same name
+its metadata gives it on disk.  The client
 is boto3 with its standard credential chain (``AWS_ACCESS_KEY_ID`` ..., profiles, instance
 roles); ``FASTREC_S3_ENDPOINT_URL`` points it at a MinIO or another S3-compatible server.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from fastrec.storage.naming import METADATA_SUFFIX, VIDEO_SUFFIX, basename_of, is_recording_basename
+from fastrec.storage.naming import EVENTS_SUFFIX, METADATA_SUFFIX, VIDEO_SUFFIX, basename_of, is_recording_basename
 
 __all__ = ["READ_BLOCK", "S3_SCHEME", "ObjectInfo", "ObjectStore", "RangeReader", "S3Location",
            "StoreUnavailable", "parse_s3_url", "store_from_settings"]
@@ -211,8 +212,10 @@ class ObjectStore:
         self._call("delete", name, self._client.delete_object, Bucket=self.location.bucket, Key=self.key(name))
 
     def delete_segment(self, basename: str) -> None:
-        """Delete a segment's video, then its metadata (the record goes last, as on disk)."""
+        """Delete a segment's video, its events file, then its metadata (the record goes
+        last, as on disk)."""
         self.delete(f"{basename}{VIDEO_SUFFIX}")
+        self.delete(f"{basename}{EVENTS_SUFFIX}")
         self.delete(f"{basename}{METADATA_SUFFIX}")
 
     def names(self) -> list[str]:

@@ -1,7 +1,10 @@
-"""Where a segment's video bytes are: the local disk, or the object store it was moved to.
+"""Where a segment's video and events bytes are: the local disk, or the object store they
+were moved to.
 
 Every reader of a part's video (the fragment index behind replay, the HTTP file route,
-the exports, ``verify``) opens it through :func:`open_video`, which asks the
+the exports, ``verify``) opens it through :func:`open_video`, and every reader of a part's
+events file (:mod:`fastrec.events.file`: exports, heatmaps, search, insights, ``verify``)
+through :func:`open_stored` / :func:`read_stored`, which ask the
 :class:`SegmentVideos` of the part's directory: :class:`LocalVideos` (the embedded
 default: the file on disk) or :class:`StoredVideos` (the file on disk while it is there -
 not yet uploaded, or kept in the local cache - else the object in the store, read by
@@ -9,7 +12,7 @@ range requests).
 
 Invariants:
 
-- A part is named by its local path (``directory/name`` from its metadata); the store's
+- A part file is named by its local path (``directory/name`` from its metadata); the store's
   key is derived from the name (:meth:`~fastrec.storage.objectstore.ObjectStore.key`),
   never from anything a client sent.
 - Local files are opened without following links and must be regular files.
@@ -36,10 +39,11 @@ from typing import Any, BinaryIO, Protocol, Self
 
 from fastrec.crypt.container import ChunkError, is_encrypted, read_header
 from fastrec.crypt.context import encryption_for
+from fastrec.storage.files import read_private
 from fastrec.storage.objectstore import ObjectStore, store_from_settings
 
-__all__ = ["LocalVideos", "SegmentVideos", "StoredVideos", "VideoFile", "open_video", "store_for",
-           "use_settings_store", "use_store", "videos_for"]
+__all__ = ["LocalVideos", "SegmentVideos", "StoredVideos", "VideoFile", "open_stored", "open_video", "read_stored",
+           "store_for", "use_settings_store", "use_store", "videos_for"]
 
 
 @dataclass(slots=True)
@@ -173,11 +177,35 @@ def videos_for(directory: str | os.PathLike[str]) -> SegmentVideos:
     return _LOCAL if store is None else StoredVideos(store)
 
 
+def open_stored(path: str | os.PathLike[str]) -> VideoFile:
+    """Open a part's file (video or events file) as stored, wherever its bytes are: on disk
+    while it is there, else its object in the directory's store (never decrypted: what the
+    sealed SHA-256 is of).  FileNotFoundError when neither holds it."""
+    source = Path(path)
+    return videos_for(source.parent).open(source)
+
+
+def read_stored(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The whole content of a small part file (an events file) as stored, on disk or in the
+    store; OSError as :func:`~fastrec.storage.files.read_private` (a link, not a regular
+    file, larger than ``max_bytes``; FileNotFoundError when neither holds it)."""
+    source = Path(path)
+    try:
+        return read_private(source, max_bytes)
+    except FileNotFoundError:
+        if store_for(source.parent) is None:
+            raise
+    with open_stored(source) as found:  # uploaded and removed from the disk
+        if found.size > max_bytes:
+            raise OSError(f"{source}: {found.size} bytes in the object store, more than the {max_bytes} allowed")
+        return found.handle.read() or b""
+
+
 def open_video(path: str | os.PathLike[str], *, decrypt: bool = True) -> VideoFile:
     """Open the part video at ``path`` wherever its bytes are (see :class:`SegmentVideos`);
     an encrypted one decrypted unless ``decrypt`` is False (see the module)."""
     source = Path(path)
-    video = videos_for(source.parent).open(source)
+    video = open_stored(source)
     try:
         if not is_encrypted(video.handle):
             return video

@@ -40,7 +40,9 @@ Bound = Annotated[str | None, Query(max_length=64, description="seconds from the
 def _source(ctx: Ctx, session_id: str, start: str | None, end: str | None) -> tuple[SessionSource, TimeRange | None]:
     known_session(ctx, session_id)
     try:
-        source = SessionSource.load(ctx.catalogue.directory, session_id, verify=False)  # no hashing per picture
+        # its files: this server's directory, or the fleet mirror of the gateway that uploaded it;
+        # no hashing per picture
+        source = SessionSource.load(ctx.catalogue.directory_of(session_id), session_id, verify=False)
     except NoSuchSession as exc:
         raise HTTPException(404, str(exc)) from None
     try:
@@ -58,7 +60,7 @@ def session_events(session_id: str, principal: CanView, ctx: Ctx,
                    ) -> EventsOut:
     """The session's input events in time order (titles as recorded: PII-redacted)."""
     known_session(ctx, session_id)
-    events, problems = read_session_events(ctx.catalogue.directory, session_id)
+    events, problems = read_session_events(ctx.catalogue.directory_of(session_id), session_id)
     audit(ctx, principal, AuditAction.VIEW, session_id, what="events")
     return EventsOut(session_id=session_id, problems=problems,
                      events=[e.model_dump(mode="json") for e in events if kind is None or e.kind == kind])
@@ -117,7 +119,7 @@ def search(principal: CanView, ctx: Ctx,
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     try:
-        result = search_recordings(ctx.catalogue.index(), query)
+        result = search_recordings(ctx.catalogue.index(), query, folder_of=ctx.catalogue.directory_of)
     except CatalogueUnavailable as exc:
         raise unavailable(exc) from None
     return SearchOut(sessions=result.sessions, truncated=result.truncated, problems=result.problems, hits=[

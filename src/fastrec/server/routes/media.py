@@ -45,7 +45,7 @@ def _parts(ctx: Ctx, session_id: str):  # type: ignore[no-untyped-def]
 
 def _events(ctx: Ctx, session_id: str) -> list[Event]:
     """The session's input events (the timeline marks rage clicks); damaged lines are skipped."""
-    return read_session_events(ctx.catalogue.directory, session_id)[0]
+    return read_session_events(ctx.catalogue.directory_of(session_id), session_id)[0]  # a fleet's: its mirror
 
 
 def _video(ctx: Ctx, session_id: str, part: int, request: Request) -> Response:
