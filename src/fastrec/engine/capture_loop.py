@@ -50,6 +50,7 @@ from fastrec.capture.matching import WindowInfo
 from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, output_size
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
+from fastrec.engine.encoder.hints import MAX_RECTS, RECT_BYTES, tile_rects
 from fastrec.engine.launch import send
 from fastrec.engine.ocr_stage import OcrOptions, OcrStage
 from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
@@ -179,6 +180,9 @@ class CaptureLoop:
         self._masks: list[MaskRegion] = []  # the rule masks of the last frame published
         self._blocked = False  # a window rule's match is uncertain: nothing is recorded
         self._force = False  # the next frame is published even if its pixels are unchanged
+        # the last frame built was published: the next one's dirty tiles are relative to what
+        # the encoder has, so they can go with it as rectangles (fastrec.engine.encoder.hints)
+        self._chained = False
         self.set_rules(config.rules, time.monotonic())
 
     def set_rules(self, rules: ScreenRules, stamp: float) -> None:
@@ -278,7 +282,8 @@ class CaptureLoop:
             self.stats.unchanged += 1
             return
         self._force = False
-        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+        self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE,
+                      dirty=not forced)
 
     def _windows(self, rules: ScreenRules, stamp: float) -> list[WindowInfo] | None:
         """The window list for the window rules now ([] without window rules); ``None``
@@ -320,23 +325,54 @@ class CaptureLoop:
                 and self._last_target is not None):
             self._publish(self._previous, self._last_target, stamp, FrameFlags.FINAL)
 
-    def _publish(self, frame: np.ndarray | None, target: Target | None, stamp: float, flags: FrameFlags) -> None:
+    def _publish(self, frame: np.ndarray | None, target: Target | None, stamp: float, flags: FrameFlags,
+                 dirty: bool = False) -> None:
+        """Build the frame into a ring slot and publish it; with ``dirty``, the tile diff's
+        changed tiles go with it as rectangles, when they are all that changed since the
+        frame published before (see :mod:`fastrec.engine.encoder.hints`)."""
+        chained, self._chained = self._chained, False
         slot = self.ring.acquire()
         if slot is None:
             self.stats.dropped += 1
             return
         with slot:
             y, u, v = i420_planes(slot.data, self.out_w, self.out_h)
+            rects = None
             if frame is None or target is None:
                 _blank(y, u, v)
             else:
-                self._convert(frame, target, y, u, v)
+                masks = self._convert(frame, target, y, u, v)
+                if dirty and chained and self._diff is not None:
+                    rects = self._dirty_rects(target, masks)
             if flags & FrameFlags.KEYFRAME:
                 self.stats.keyframes += 1
-            slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
+            slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h), rects=rects)
+        self._chained = frame is not None and target is not None
         self.stats.published += 1
 
-    def _convert(self, frame: np.ndarray, target: Target, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    def _dirty_rects(self, target: Target, masks: list[MaskRegion]) -> np.ndarray | None:
+        """The output rectangles that may differ from the frame published before: the
+        changed tiles, and every mask whose look depends on the pixels around (blur,
+        pixelate) - a change under it may alter all of it."""
+        assert self._diff is not None
+        region = target.region
+        lay = self._layout(region.width, region.height)
+        rects = tile_rects(self._diff.tiles, self._diff.tile_w, self._diff.tile_h, region.width, region.height,
+                           scale=(lay.sx, lay.sy), offset=(lay.x, lay.y), size=(self.out_w, self.out_h))
+        spread = [m for m in masks if m.kind not in (MaskKind.BLOCK, MaskKind.REDACT)]
+        if rects is None or not spread:
+            return rects
+        whole = np.zeros((1, 1), np.uint8) + 1
+        for m in spread:  # the mask's area, as one changed "tile" of its own size
+            more = tile_rects(whole, m.width, m.height, m.width, m.height, offset=(lay.x + m.x, lay.y + m.y),
+                              size=(self.out_w, self.out_h))
+            rects = np.concatenate([rects, more]) if more is not None else rects
+        return rects if len(rects) <= MAX_RECTS else None
+
+    def _convert(self, frame: np.ndarray, target: Target, y: np.ndarray, u: np.ndarray,
+                 v: np.ndarray) -> list[MaskRegion]:
+        """Scale, convert and mask ``frame`` into the planes; returns the masks applied (in
+        the placed picture's coordinates)."""
         region = target.region
         lay = self._layout(region.width, region.height)
         if lay.letterboxed:
@@ -352,8 +388,10 @@ class CaptureLoop:
         # the privacy rules' (relative to the region already), last: a rule's mask kind shows
         # even where its window is one of those on top
         masks += self._masks
-        if masks:
-            mask_i420(ys, us, vs, [m.scaled(lay.sx, lay.sy) for m in masks])
+        placed = [m.scaled(lay.sx, lay.sy) for m in masks]
+        if placed:
+            mask_i420(ys, us, vs, placed)
+        return placed
 
 
 class _Stopped(Exception):
@@ -401,7 +439,9 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
             if pending:
                 config = replace(config, rules=pending[-1])
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
-            with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
+            # room after each frame for its dirty rectangles (fastrec.engine.encoder.hints)
+            with FrameRing(i420_size(out_w, out_h) + MAX_RECTS * RECT_BYTES, slots=config.ring_slots,
+                           policy=config.full_policy,
                            timeout=config.ring_timeout) as ring, _ocr_stage(config, ring, out_w, out_h) as ocr:
                 # with OCR the encoder reads the OCR stage's ring, never this one
                 send(control, ("ring", ocr.endpoint if ocr else ring.endpoint(0), (out_w, out_h)))
