@@ -427,8 +427,19 @@ def equal_ssim(capture: Path, i420_ref: Path, variant: str, target: float, tmp: 
         if at_db(list(points.values()), target) is not None:
             break
         crf += step
+    # narrow a wide bracket (a first guess that jumped) to neighbouring CRFs
+    for _ in range(4):
+        below = max((c for c, p in points.items() if p["db_y"] >= target), default=None)
+        above = min((c for c, p in points.items() if p["db_y"] < target), default=None)
+        if below is None or above is None or above - below <= 1:
+            break
+        at(below + 1 if points[below]["db_y"] - target < target - points[above]["db_y"] else above - 1)
     base = points[REFERENCE_CRF]
-    return {**base, "at_equal": at_db(list(points.values()), target), "points": sorted(points.items())}
+    # between the two neighbouring CRFs that bracket it
+    below = max((c for c, p in points.items() if p["db_y"] >= target), default=None)
+    above = min((c for c, p in points.items() if p["db_y"] < target), default=None)
+    near = [points[c] for c in (below, above) if c is not None]
+    return {**base, "at_equal": at_db(near, target), "points": sorted(points.items())}
 
 
 def main() -> int:
@@ -437,6 +448,10 @@ def main() -> int:
     parser.add_argument("--contents", default="text,scroll,video", help="comma-separated: text, scroll, video")
     parser.add_argument("--reference", type=Path, help="a lossless capture: the 'capture' content")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each synthetic content")
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="then encode each variant this many times more at CRF 23, interleaved: "
+                             "median encoder CPU (CPU time varies run to run on a shared machine)")
+    parser.add_argument("--skip-equal", action="store_true", help="only the --repeat CPU table")
     parser.add_argument("--keep", type=Path, help="keep the captures in this directory (reused when there)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child run
     parser.add_argument("--capture", type=Path, help=argparse.SUPPRESS)
@@ -472,6 +487,8 @@ def main() -> int:
         i420_ref = keep / f"{capture.stem}-i420.mkv"
         if not i420_ref.exists():
             write_i420(capture, i420_ref)
+        if args.skip_equal:
+            continue
         ff = ffmpeg_encode(capture, REFERENCE_CRF, tmp / "ffmpeg.mp4")
         print(f"| {content} | ffmpeg | `veryfast`, CRF {REFERENCE_CRF} | — | {250 / FPS:g} | {ff['bytes'] / 1e3:.1f} kB "
               f"| {ff['db_y']:.2f} | {ff['bytes'] / 1e3:.1f} kB | 1.000x | {ff['cpu']:.2f}  | 1.00x | — |",
@@ -488,7 +505,31 @@ def main() -> int:
             print(f"| {content} | fastrec | `{row['x264']}` | {'yes' if row['hints'] else 'no'} | {row['interval']:g} "
                   f"| {row['bytes'] / 1e3:.1f} kB | {row['db_y']:.2f} | {eq} | {row['cpu']:.2f} "
                   f"| {row['cpu'] / ff['cpu']:.2f}x | {row['memory'] / 1e6:.0f} |", flush=True)
+    if args.repeat:
+        _repeat_cpu(captures, keep, tmp, variants, args.repeat)
     return 0
+
+
+def _repeat_cpu(captures: dict[str, Path], keep: Path, tmp: Path, variants: list[str], repeat: int) -> None:
+    """Median encoder CPU of each variant at CRF 23 over ``repeat`` interleaved runs."""
+    print(f"\nEncoder CPU at CRF {REFERENCE_CRF}, median of {repeat} interleaved runs (min-max)")
+    print("| content | variant | bytes | encoded frames | hinted rectangles | encoder CPU s | vs first |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for content, capture in captures.items():
+        i420_ref = keep / f"{capture.stem}-i420.mkv"
+        runs: dict[str, list[dict]] = {v: [] for v in variants}
+        for _ in range(repeat):
+            for variant in variants:
+                out = tmp / "fastrec.mp4"
+                out.unlink(missing_ok=True)
+                runs[variant].append(_child(capture, i420_ref, variant, REFERENCE_CRF, out))
+        first = float(np.median([r["cpu"] for r in runs[variants[0]]]))
+        for variant, rows in runs.items():
+            cpus = sorted(r["cpu"] for r in rows)
+            median = float(np.median(cpus))
+            print(f"| {content} | `{variant}` | {rows[0]['bytes'] / 1e3:.1f} kB | {rows[0]['encoded']} "
+                  f"| {rows[0]['rects']} | {median:.2f} ({cpus[0]:.2f}-{cpus[-1]:.2f}) | {median / first:.2f}x |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def test_frames_differ_from_the_previous_one_only_inside_their_rects(size, scale
     rng = np.random.default_rng(14)
     source = ScriptedSource()
     source.frame = rng.integers(0, 256, (h, w, 4), np.uint8)
-    config = CaptureConfig("hints", fps=10, scale=scale, tile_size=32, masks=masks, settle_seconds=0.0)
+    config = CaptureConfig("hints", fps=10, scale=scale, tile_size=16, masks=masks, settle_seconds=0.0)
     out_w, out_h = int(w * scale / 2 + 0.5) * 2, int(h * scale / 2 + 0.5) * 2
     with FrameRing(i420_size(out_w, out_h) + MAX_RECTS * RECT_BYTES, slots=4) as ring, \
             RingReader(ring.endpoint()) as reader:
@@ -123,7 +123,7 @@ def test_a_frame_after_one_the_ring_dropped_carries_no_rects() -> None:
     rng = np.random.default_rng(3)
     source = ScriptedSource()
     source.frame = rng.integers(0, 256, (128, 192, 4), np.uint8)
-    config = CaptureConfig("drop", fps=10, settle_seconds=0.0)
+    config = CaptureConfig("drop", fps=10, tile_size=16, settle_seconds=0.0)
     with FrameRing(i420_size(192, 128) + MAX_RECTS * RECT_BYTES, slots=2, timeout=0) as ring, \
             RingReader(ring.endpoint()) as reader:
         loop = CaptureLoop(config, source, ring, 192, 128)
@@ -147,10 +147,12 @@ def test_tile_rects_merge_runs_and_give_up_past_the_limit() -> None:
     tiles = np.zeros((3, 5), np.uint8)
     tiles[0, 1:4] = 1
     tiles[2, 0] = tiles[2, 4] = 1
-    rects = tile_rects(tiles, 20, 20, 100, 50)  # the last row and column are partial tiles
+    rects = tile_rects(tiles, 20, 20, 100, 50, max_fraction=1.0)  # the last row and column: partial tiles
     assert rects.tolist() == [[16, 0, 64, 32], [0, 32, 32, 18], [80, 32, 20, 18]]
     assert tile_rects(np.zeros((3, 5), np.uint8), 20, 20, 100, 50).shape == (0, 4)
+    assert tile_rects(tiles, 20, 20, 100, 50, max_fraction=0.34) is not None
     assert tile_rects(tiles, 20, 20, 100, 50, max_rects=2) is None
+    assert tile_rects(tiles, 20, 20, 100, 50, max_fraction=0.3) is None  # 5 of 15 tiles changed
 
 
 W, H = 256, 160

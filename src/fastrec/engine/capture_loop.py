@@ -331,6 +331,7 @@ class CaptureLoop:
         changed tiles go with it as rectangles, when they are all that changed since the
         frame published before (see :mod:`fastrec.engine.encoder.hints`)."""
         chained, self._chained = self._chained, False
+        size = i420_size(self.out_w, self.out_h)
         slot = self.ring.acquire()
         if slot is None:
             self.stats.dropped += 1
@@ -344,9 +345,11 @@ class CaptureLoop:
                 masks = self._convert(frame, target, y, u, v)
                 if dirty and chained and self._diff is not None:
                     rects = self._dirty_rects(target, masks)
+                    if rects is not None and slot.data.size < size + rects.nbytes:
+                        rects = None  # a ring without room for them (sized for the pixels alone)
             if flags & FrameFlags.KEYFRAME:
                 self.stats.keyframes += 1
-            slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h), rects=rects)
+            slot.publish(stamp, self.out_w, self.out_h, int(flags), size, rects=rects)
         self._chained = frame is not None and target is not None
         self.stats.published += 1
 
@@ -365,7 +368,7 @@ class CaptureLoop:
         whole = np.zeros((1, 1), np.uint8) + 1
         for m in spread:  # the mask's area, as one changed "tile" of its own size
             more = tile_rects(whole, m.width, m.height, m.width, m.height, offset=(lay.x + m.x, lay.y + m.y),
-                              size=(self.out_w, self.out_h))
+                              size=(self.out_w, self.out_h), max_fraction=1.0)
             rects = np.concatenate([rects, more]) if more is not None else rects
         return rects if len(rects) <= MAX_RECTS else None
 

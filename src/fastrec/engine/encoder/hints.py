@@ -36,6 +36,11 @@ import numpy as np
 MB = 16  # H.264 macroblock size in luma pixels
 RECT_BYTES = 8  # one rectangle in a ring slot: x, y, width, height as uint16
 MAX_RECTS = 512  # more than this many pieces: no hint (the change is everywhere anyway)
+# More than this share of the tiles changed: no hint.  libx264 codes a hinted macroblock
+# with a zero motion vector where its neighbours' predicted one is not zero (a scroll), and
+# that costs more than the analysis it saves: +8% bytes and +15% CPU on a full-screen scroll,
+# while typing (a few tiles) saves a fifth of the encoder's CPU (benchmarks/README.md).
+MAX_DIRTY_FRACTION = 0.25
 _AV_VIDEO_HINT_TYPE_CHANGED = 1  # libavutil/video_hint.h: the rects changed, the rest is constant
 _FRAME_PTR_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p)  # PyAV Frame: PyObject head, vtable, AVFrame *ptr
 _AVFRAME_WIDTH_OFFSET = 8 * ctypes.sizeof(ctypes.c_void_p) + 8 * 4 + ctypes.sizeof(ctypes.c_void_p)
@@ -43,20 +48,24 @@ _AVFRAME_WIDTH_OFFSET = 8 * ctypes.sizeof(ctypes.c_void_p) + 8 * 4 + ctypes.size
 
 def tile_rects(tiles: np.ndarray, tile_w: int, tile_h: int, width: int, height: int, *,
                scale: tuple[float, float] = (1.0, 1.0), offset: tuple[int, int] = (0, 0),
-               size: tuple[int, int] | None = None, max_rects: int = MAX_RECTS) -> np.ndarray | None:
+               size: tuple[int, int] | None = None, max_rects: int = MAX_RECTS,
+               max_fraction: float = MAX_DIRTY_FRACTION) -> np.ndarray | None:
     """The output rectangles (n x 4 uint16: x, y, width, height) that cover the changed tiles.
 
     ``tiles`` is a TileDiff map (rows x cols, nonzero = changed) of a ``width`` x ``height``
     source, drawn into the output at ``offset`` scaled by ``scale``; ``size`` is the output
     frame's (default: the source's).  Runs of changed tiles in a row become one rectangle;
     each is widened by the scaler's reach (2 output pixels when scaling) and to whole
-    macroblocks.  None when there would be more than ``max_rects``.
+    macroblocks.  None (no hint) when there would be more than ``max_rects``, or more than
+    ``max_fraction`` of the tiles changed.
     """
     out_w, out_h = size if size is not None else (width, height)
     sx, sy = scale
     ox, oy = offset
     reach = 0 if (sx, sy) == (1.0, 1.0) else 2
     rows, cols = np.nonzero(tiles)
+    if len(rows) > max_fraction * tiles.size:
+        return None
     if len(rows) == 0:
         return np.empty((0, 4), np.uint16)
     # runs of consecutive changed tiles within a row: a run starts where the previous tile
