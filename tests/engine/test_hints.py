@@ -227,3 +227,64 @@ def test_rects_after_a_frame_the_writer_refused_are_not_trusted(tmp_path: Path) 
     ])
     assert len(decoded) == 2
     assert _psnr(decoded[-1][64:80, 64:80], third[64:80, 64:80]) > 30
+
+
+class _Slot:
+    """A frame as RingReader.read() hands it over."""
+
+    def __init__(self, seq: int, pixels: np.ndarray, timestamp: float, rects: np.ndarray | None) -> None:
+        from fastrec.engine.ring import FrameHeader
+
+        self.header = FrameHeader(seq, timestamp, W, H, 0, pixels.size, None if rects is None else len(rects))
+        self.data, self.rects = pixels.reshape(-1), rects
+
+    def __enter__(self) -> _Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _Reader:
+    """Reads the given slots, then the ring is closed."""
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._slots = slots
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def read(self, timeout: float | None = None) -> _Slot:
+        from fastrec.engine.ring import RingClosed
+
+        if not self._slots:
+            raise RingClosed("closed")
+        return self._slots.pop(0)
+
+
+@pytestmark_hints
+def test_the_encoder_does_not_trust_rects_across_a_frame_the_ring_dropped(tmp_path: Path, monkeypatch) -> None:
+    # seq 1 was dropped by the ring (drop_oldest): seq 2's rects are relative to it, so the
+    # change seq 1 brought must reach the file all the same
+    from fastrec.engine.encoder import pool
+    from fastrec.engine.protocol import SegmentNaming
+
+    first = _picture(2)
+    second = first.copy()
+    second[64:80, 64:80] = 255 - second[64:80, 64:80]
+    third = second.copy()
+    third[96:112, 160:176] = 255 - third[96:112, 160:176]
+    slots = [_Slot(0, first, T0, None), _Slot(2, third, T0 + 0.2, np.array([[160, 96, 16, 16]], np.uint16))]
+    monkeypatch.setattr(pool, "RingReader", lambda endpoint: _Reader(slots))
+    settings = EncoderSettings(W, H, x264_params=FIXED_QP)
+    job = pool.EncodeJob("gap", None, settings, SegmentPolicy(), SegmentNaming(tmp_path, "gap"))  # type: ignore[arg-type]
+    events: list[object] = []
+    pool._encode_session(job, events.append)
+    assert not [e for e in events if type(e).__name__ == "EncoderFailed"], events
+    with av.open(str(SegmentNaming(tmp_path, "gap").path(1))) as container:
+        decoded = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(decoded) == 2
+    assert _psnr(decoded[-1][64:80, 64:80], third[64:80, 64:80]) > 30
