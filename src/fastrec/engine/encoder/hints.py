@@ -25,13 +25,12 @@ Invariants:
 from __future__ import annotations
 
 import ctypes
-import glob
-import os
-import sys
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+from fastrec.engine.encoder import libav
 
 MB = 16  # H.264 macroblock size in luma pixels
 RECT_BYTES = 8  # one rectangle in a ring slot: x, y, width, height as uint16
@@ -42,7 +41,7 @@ MAX_RECTS = 512  # more than this many pieces: no hint (the change is everywhere
 # while typing (a few tiles) saves a fifth of the encoder's CPU (benchmarks/README.md).
 MAX_DIRTY_FRACTION = 0.25
 _AV_VIDEO_HINT_TYPE_CHANGED = 1  # libavutil/video_hint.h: the rects changed, the rest is constant
-_FRAME_PTR_OFFSET = 3 * ctypes.sizeof(ctypes.c_void_p)  # PyAV Frame: PyObject head, vtable, AVFrame *ptr
+# AVFrame: data[8], linesize[8] (int), extended_data, then width and height (int)
 _AVFRAME_WIDTH_OFFSET = 8 * ctypes.sizeof(ctypes.c_void_p) + 8 * 4 + ctypes.sizeof(ctypes.c_void_p)
 
 
@@ -96,30 +95,20 @@ class _AVVideoHint(ctypes.Structure):
 
 @cache
 def _create_side_data() -> Any:
-    """libavutil's ``av_video_hint_create_side_data`` from the copy PyAV loaded, or None."""
-    import av
-
-    here = os.path.dirname(av.__file__)
-    names = ("*avutil*.so*", "*avutil*.dylib", "avutil*.dll")
-    for folder in (os.path.join(here, os.pardir, "av.libs"), os.path.join(here, ".dylibs"), here):
-        for name in names:
-            for path in sorted(glob.glob(os.path.join(folder, name))):
-                try:
-                    fn = ctypes.CDLL(path).av_video_hint_create_side_data
-                except (OSError, AttributeError):
-                    continue
-                fn.restype = ctypes.POINTER(_AVVideoHint)
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-                return fn
-    return None
+    """libavutil's ``av_video_hint_create_side_data`` (FFmpeg 7+), or None."""
+    lib = libav.library("avutil")
+    fn = getattr(lib, "av_video_hint_create_side_data", None) if lib is not None else None
+    if fn is not None:
+        fn.restype = ctypes.POINTER(_AVVideoHint)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return fn
 
 
 def _avframe(frame: Any) -> int | None:
-    """The AVFrame pointer of a PyAV VideoFrame, checked against what PyAV reports of it."""
-    if sys.implementation.name != "cpython" or type(frame).__basicsize__ < _FRAME_PTR_OFFSET + 8:
-        return None
-    ptr = ctypes.c_void_p.from_address(id(frame) + _FRAME_PTR_OFFSET).value
-    if not ptr or ctypes.c_void_p.from_address(ptr).value != frame.planes[0].buffer_ptr:
+    """The AVFrame pointer of a PyAV VideoFrame, checked against what PyAV reports of it:
+    its first data pointer and its size."""
+    ptr = libav.first_field(frame)
+    if ptr is None or ctypes.c_void_p.from_address(ptr).value != frame.planes[0].buffer_ptr:
         return None
     w = ctypes.c_int.from_address(ptr + _AVFRAME_WIDTH_OFFSET).value
     h = ctypes.c_int.from_address(ptr + _AVFRAME_WIDTH_OFFSET + 4).value
