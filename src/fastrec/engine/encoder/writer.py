@@ -104,11 +104,17 @@ class EncoderSettings:
     # 10-frame lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames
     # for each) this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2
     # (keyframes are forced every few seconds for seeking, not at scene changes) then gave
-    # -3.6% size at +1.3 dB against the defaults with lookahead.
+    # -3.6% size at +1.3 dB against the defaults with lookahead.  Against ffmpeg's veryfast
+    # at equal SSIM (issue 14, benchmarks/README.md "x264 at equal SSIM") a 3-frame lookahead
+    # with mbtree is the one setting that pays on text, scroll and video alike (-2..-10%),
+    # but it holds every frame until three more come - and frames come only when the screen
+    # changes, so a session's first picture would wait - and adds ~28 MB; subme=4 pays on
+    # scrolls only, at +40% CPU; tune=ssim (aq-mode=2) costs bytes; psy is inert at subme 2.
     x264_params: str = "scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
     threads: int = 1  # frame threads: each holds another frame (~12 MB at 1080p), no CPU saved here
     # Hand libx264 the frame's dirty rectangles (FFmpeg's mb_info option): macroblocks outside
-    # them are coded as unchanged without analysis (fastrec.engine.encoder.hints).
+    # them are coded as unchanged without analysis (fastrec.engine.encoder.hints); -6% encoder
+    # CPU when typing, the same bytes at equal SSIM.
     mb_info: bool = True
 
     def __post_init__(self) -> None:
