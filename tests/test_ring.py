@@ -521,3 +521,32 @@ def test_invalid_publish_and_endpoint_arguments() -> None:
             reader.read(timeout=-1)
         with pytest.raises(RingClosed):
             reader.read()
+
+
+def test_dirty_rects_travel_after_the_frame_and_never_outlive_it() -> None:
+    # slot: a 40-byte frame and room for 3 rectangles (8 bytes each)
+    with FrameRing(slot_size=64, slots=2) as ring, RingReader(ring.endpoint()) as reader:
+        rects = np.array([[0, 16, 32, 16], [65504, 0, 16, 65535]], np.uint16)
+        for with_rects in (rects, None, np.empty((0, 4), np.uint16), None):
+            slot = ring.acquire()
+            slot.data[:] = 7
+            slot.publish(0.0, 8, 5, size=40, rects=with_rects)
+            with reader.read(timeout=1) as frame:
+                assert frame.data.shape == (40,) and (frame.data == 7).all()
+                if with_rects is None:  # a slot reused without rects: no stale promise from before
+                    assert frame.header.rects is None and frame.rects is None
+                else:
+                    assert frame.header.rects == len(with_rects)
+                    assert frame.rects is not None and np.array_equal(frame.rects, with_rects)
+
+
+def test_invalid_dirty_rects() -> None:
+    with FrameRing(slot_size=64, slots=2) as ring:
+        slot = ring.acquire()
+        with pytest.raises(ValueError, match=r"rects: 4 rectangles \(32 bytes\) do not fit after the frame's 40"):
+            slot.publish(0.0, 8, 5, size=40, rects=np.zeros((4, 4), np.uint16))
+        with pytest.raises(ValueError, match=r"rects must be n x 4 integers .* from 0 to 65535, got \(1, 4\)"):
+            slot.publish(0.0, 8, 5, size=40, rects=np.array([[0, 0, 70000, 16]]))
+        with pytest.raises(ValueError, match=r"rects must be n x 4 integers .*, got \(4,\)"):
+            slot.publish(0.0, 8, 5, size=40, rects=np.array([0, 0, 16, 16]))
+        assert slot.publish(0.0, 8, 5, size=40) == 0  # a rejected publish leaves the slot usable

@@ -64,6 +64,7 @@ from fastrec.capture.matching import WindowInfo
 from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, output_size
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
+from fastrec.engine.encoder.hints import MAX_RECTS, RECT_BYTES, tile_rects
 from fastrec.engine.launch import send
 from fastrec.engine.ocr_stage import OcrOptions, OcrStage
 from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
@@ -258,6 +259,9 @@ class CaptureLoop:
         self._masks: list[MaskRegion] = []  # the rule masks of the last frame published
         self._blocked = False  # a window rule's match is uncertain: nothing is recorded
         self._force = False  # the next frame is published even if its pixels are unchanged
+        # the last frame built was published: the next one's dirty tiles are relative to what
+        # the encoder has, so they can go with it as rectangles (fastrec.engine.encoder.hints)
+        self._chained = False
         self.set_rules(config.rules, time.monotonic())
 
     def set_rules(self, rules: ScreenRules, stamp: float) -> None:
@@ -363,7 +367,7 @@ class CaptureLoop:
             self.stats.unchanged += 1
             return
         self._force = False
-        self._publish(target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+        self._publish(target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE, dirty=not forced)
 
     def _grab(self, target: Target, damage: list[Region] | None) -> int:
         """Bring ``_previous`` and ``_yuv`` up to date with the screen; returns how many
@@ -470,14 +474,18 @@ class CaptureLoop:
             rows[max(0, top) // 2 : (min(self.out_h, bottom) + 1) // 2] = True
         return rows
 
-    def _publish(self, target: Target | None, stamp: float, flags: FrameFlags) -> None:
+    def _publish(self, target: Target | None, stamp: float, flags: FrameFlags, dirty: bool = False) -> None:
         """One frame into the ring: ``_yuv`` (the last grab, converted) with the masks
         composited into the slot's copy - never into ``_yuv``, which must stay the
         unmasked conversion its unchanged tiles are reused from - or blank (``None``).
 
         A slot that held an earlier frame of this ``_yuv`` gets only the row pairs that
         changed since, or that were masked there; the rest of its payload already equals
-        ``_yuv``."""
+        ``_yuv``.  With ``dirty``, the tile diff's changed tiles go with it as rectangles,
+        when they are all that changed since the frame published before (see
+        :mod:`fastrec.engine.encoder.hints`)."""
+        chained, self._chained = self._chained, False
+        size = i420_size(self.out_w, self.out_h)
         slot = self.ring.acquire()
         if slot is None:
             self.stats.dropped += 1
@@ -487,6 +495,7 @@ class CaptureLoop:
         with slot:
             y, u, v = i420_planes(slot.data, self.out_w, self.out_h)
             kept: np.ndarray | None = None
+            rects = None
             if target is None or self._yuv is None:
                 _blank(y, u, v)
             else:
@@ -496,12 +505,36 @@ class CaptureLoop:
                     _copy_rows(self._yuv, slot.data, self.out_w, self.out_h, stale)
                 placed = self._mask(target, y, u, v)
                 kept = self._masked_rows(target, placed)
+                if dirty and chained and self._diff is not None:
+                    rects = self._dirty_rects(target, placed)
+                    if rects is not None and slot.data.size < size + rects.nbytes:
+                        rects = None  # a ring without room for them (sized for the pixels alone)
             if flags & FrameFlags.KEYFRAME:
                 self.stats.keyframes += 1
-            slot.publish(stamp, self.out_w, self.out_h, int(flags), i420_size(self.out_w, self.out_h))
+            slot.publish(stamp, self.out_w, self.out_h, int(flags), size, rects=rects)
         if kept is not None:
             self._slot_rows[slot.index] = kept
+        self._chained = kept is not None
         self.stats.published += 1
+
+    def _dirty_rects(self, target: Target, masks: list[MaskRegion]) -> np.ndarray | None:
+        """The output rectangles that may differ from the frame published before: the
+        changed tiles, and every mask whose look depends on the pixels around (blur,
+        pixelate) - a change under it may alter all of it."""
+        assert self._diff is not None
+        region = target.region
+        lay = self._layout(region.width, region.height)
+        rects = tile_rects(self._diff.tiles, self._diff.tile_w, self._diff.tile_h, region.width, region.height,
+                           scale=(lay.sx, lay.sy), offset=(lay.x, lay.y), size=(self.out_w, self.out_h))
+        spread = [m for m in masks if m.kind not in (MaskKind.BLOCK, MaskKind.REDACT)]
+        if rects is None or not spread:
+            return rects
+        whole = np.zeros((1, 1), np.uint8) + 1
+        for m in spread:  # the mask's area, as one changed "tile" of its own size
+            more = tile_rects(whole, m.width, m.height, m.width, m.height, offset=(lay.x + m.x, lay.y + m.y),
+                              size=(self.out_w, self.out_h), max_fraction=1.0)
+            rects = np.concatenate([rects, more]) if more is not None else rects
+        return rects if len(rects) <= MAX_RECTS else None
 
     def _masked_rows(self, target: Target, placed: list[MaskRegion]) -> np.ndarray:
         """The output row pairs the masks were composited into (to restore next time)."""
@@ -576,7 +609,9 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
             if pending:
                 config = replace(config, rules=pending[-1])
             out_w, out_h = output_size(first.region.width, first.region.height, config.scale)
-            with FrameRing(i420_size(out_w, out_h), slots=config.ring_slots, policy=config.full_policy,
+            # room after each frame for its dirty rectangles (fastrec.engine.encoder.hints)
+            with FrameRing(i420_size(out_w, out_h) + MAX_RECTS * RECT_BYTES, slots=config.ring_slots,
+                           policy=config.full_policy,
                            timeout=config.ring_timeout) as ring, _ocr_stage(config, ring, out_w, out_h) as ocr:
                 # with OCR the encoder reads the OCR stage's ring, never this one
                 send(control, ("ring", ocr.endpoint if ocr else ring.endpoint(0), (out_w, out_h)))

@@ -18,7 +18,13 @@ payload, 64-byte aligned::
     control: magic u32, version u32, slots u32, consumers u32, slot_size u64,
              producer pid u32, closed u32, attached u32, pad u32, published u64, dropped u64
     slot:    state u32 (state, then a 24-bit generation), reader pid u32, seq u64,
-             timestamp f64, width u32, height u32, size u64, flags u32, pad | payload
+             timestamp f64, width u32, height u32, size u64, flags u32, rects u32, pad | payload
+
+A frame may carry its dirty rectangles (:mod:`fastrec.engine.encoder.hints`): ``rects``
+of them, 4 x u16 each (x, y, width, height), right after its ``size`` bytes in the payload;
+0xFFFFFFFF says it carries none (every part of the frame may have changed).  Only the
+producer that passes ``rects`` to ``publish`` sets them, so a stage that forwards frames
+(flags and pixels) into another ring never forwards a stale promise.
 
 Slots move FREE -> WRITING -> READY -> READING -> FREE by compare-and-swap on one 64-bit word
 (state, a generation bumped on every publish, and the reader's pid), so there are no locks
@@ -63,7 +69,7 @@ __all__ = [
 ]
 
 _MAGIC = 0x474E5246  # "FRNG"
-_VERSION = 1
+_VERSION = 2  # 2: the rects field
 _ALIGN = 64
 _CONTROL_SIZE = 64
 _SLOT_HEADER_SIZE = 64
@@ -74,7 +80,9 @@ _C_PRODUCER, _C_CLOSED, _C_ATTACHED, _C_PUBLISHED, _C_DROPPED = 24, 28, 32, 40, 
 # slot header offsets: the state word, seq, then the fields read only by the slot's holder
 _S_SEQ = 8
 _S_FIELDS = 16
-_FIELDS = struct.Struct("=dIIQI")  # timestamp, width, height, size, flags
+_FIELDS = struct.Struct("=dIIQII")  # timestamp, width, height, size, flags, rects
+_NO_RECTS = 0xFFFF_FFFF
+_RECT = np.dtype((np.uint16, 4))  # x, y, width, height
 
 FREE, WRITING, READY, READING = 0, 1, 2, 3
 _U32 = 0xFFFF_FFFF
@@ -101,6 +109,7 @@ class FrameHeader:
     height: int
     flags: int
     size: int
+    rects: int | None = None  # dirty rectangles after the frame's bytes; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,15 +241,16 @@ class _Region:
         return best
 
     def write_header(self, index: int, seq: int, timestamp: float, width: int, height: int,
-                     size: int, flags: int) -> None:
+                     size: int, flags: int, rects: int = _NO_RECTS) -> None:
         base = self.bases[index]
         self.words.store64(base + _S_SEQ, seq)
-        _FIELDS.pack_into(self.bytes, base + _S_FIELDS, timestamp, width, height, size, flags)
+        _FIELDS.pack_into(self.bytes, base + _S_FIELDS, timestamp, width, height, size, flags, rects)
 
     def read_header(self, index: int) -> FrameHeader:
         base = self.bases[index]
-        timestamp, width, height, size, flags = _FIELDS.unpack_from(self.bytes, base + _S_FIELDS)
-        return FrameHeader(self.words.load64(base + _S_SEQ), timestamp, width, height, flags, size)
+        timestamp, width, height, size, flags, rects = _FIELDS.unpack_from(self.bytes, base + _S_FIELDS)
+        return FrameHeader(self.words.load64(base + _S_SEQ), timestamp, width, height, flags, size,
+                           None if rects == _NO_RECTS else rects)
 
     def payload(self, index: int, size: int) -> np.ndarray:
         start = self.bases[index] + _SLOT_HEADER_SIZE
@@ -588,7 +598,7 @@ class FrameRing:
         return None
 
     def _publish(self, index: int, timestamp: float, width: int, height: int, flags: int,
-                 size: int | None) -> int:
+                 size: int | None, rects: np.ndarray | None = None) -> int:
         self._check_open()
         if size is None:
             size = self._slot_size
@@ -603,8 +613,19 @@ class FrameRing:
         if not isinstance(timestamp, int | float) or not math.isfinite(timestamp):
             raise ValueError(f"timestamp must be a finite number, got {timestamp!r}")
         r = self._region
+        count = _NO_RECTS
+        if rects is not None:
+            packed = np.ascontiguousarray(rects, np.uint16)
+            if packed.ndim != 2 or packed.shape[1] != 4 or not np.array_equal(packed, rects):
+                raise ValueError("rects must be n x 4 integers (x, y, width, height) from 0 to 65535, "
+                                 f"got {np.shape(rects)} {getattr(rects, 'dtype', type(rects).__name__)}")
+            if size + packed.nbytes > self._slot_size:
+                raise ValueError(f"rects: {len(packed)} rectangles ({packed.nbytes} bytes) do not fit after "
+                                 f"the frame's {size} bytes in a slot of {self._slot_size}")
+            r.payload(index, size + packed.nbytes)[size:] = packed.view(np.uint8).reshape(-1)
+            count = len(packed)
         seq = self._published
-        r.write_header(index, seq, float(timestamp), width, height, size, flags)
+        r.write_header(index, seq, float(timestamp), width, height, size, flags, count)
         self._published += 1
         r.words.store64(_C_PUBLISHED, self._published)
         # The release store makes header and pixels visible to whoever sees READY.
@@ -658,14 +679,17 @@ class WriteSlot:
         return self._data
 
     def publish(self, timestamp: float, width: int, height: int, flags: int = 0,
-                size: int | None = None) -> int:
+                size: int | None = None, rects: np.ndarray | None = None) -> int:
         """Hand the frame to the consumers; returns its seq (0, 1, 2... in publish order).
 
         ``size`` is the number of payload bytes that hold the frame, the whole slot if None.
+        ``rects`` (n x 4: x, y, width, height), if given, promise that the frame differs from
+        the one published before it only inside them; they are stored after the frame's
+        ``size`` bytes, which must leave room for them (8 bytes each).
         """
         if self._ring is None:
             raise ValueError("the slot was already published or discarded")
-        seq = self._ring._publish(self._index, timestamp, width, height, flags, size)
+        seq = self._ring._publish(self._index, timestamp, width, height, flags, size, rects)
         self._ring = self._data = None
         return seq
 
@@ -790,7 +814,7 @@ class ReadSlot:
     ``data`` is a read-only view of the frame in shared memory, valid until release.
     """
 
-    __slots__ = ("_index", "_reader", "data", "header")
+    __slots__ = ("_index", "_reader", "data", "header", "rects")
 
     def __init__(self, reader: RingReader, index: int, header: FrameHeader) -> None:
         self._reader: RingReader | None = reader
@@ -798,6 +822,12 @@ class ReadSlot:
         self.header = header
         self.data = reader._region.payload(index, header.size)
         self.data.flags.writeable = False
+        # the dirty rectangles the producer published with the frame (n x 4 uint16), or None
+        self.rects: np.ndarray | None = None
+        if header.rects is not None:
+            end = header.size + header.rects * _RECT.itemsize
+            if end <= reader._region.slot_size:
+                self.rects = reader._region.payload(index, end)[header.size:].copy().view(np.uint16).reshape(-1, 4)
 
     def release(self) -> None:
         """Give the slot back to the producer; idempotent."""

@@ -63,6 +63,7 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
             on_taken=lambda part, path: emit(SegmentSkipped(job.session_id, part, path)),
             encryption=job.encryption,
         ) as writer:
+            previous = -1  # seq of the last frame read: rects hold against that frame only
             while True:
                 try:
                     slot = reader.read(timeout=1.0)
@@ -72,8 +73,11 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
                     continue
                 with slot:
                     pixels = np.asarray(slot.data[:size]).reshape(shape)
+                    # a frame the ring dropped in between (drop_oldest) changed more than they say
+                    rects = slot.rects if slot.header.seq == previous + 1 else None
+                    previous = slot.header.seq
                     writer.write(pixels, slot.header.timestamp,
-                                 keyframe=bool(slot.header.flags & FrameFlags.KEYFRAME))
+                                 keyframe=bool(slot.header.flags & FrameFlags.KEYFRAME), rects=rects)
                 frames += 1
         emit(SessionEncoded(job.session_id, frames, cpu_seconds()))
     except Exception as exc:  # the supervisor owns the user-facing error

@@ -65,6 +65,7 @@ from fastrec.checks import check_number
 from fastrec.core.convert import tag_colours
 from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
+from fastrec.engine.encoder.hints import attach as attach_hint
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
 from fastrec.storage.files import create_private, fsync_dir
 
@@ -103,9 +104,21 @@ class EncoderSettings:
     # 10-frame lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames
     # for each) this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2
     # (keyframes are forced every few seconds for seeking, not at scene changes) then gave
-    # -3.6% size at +1.3 dB against the defaults with lookahead.
-    x264_params: str = "scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
+    # -3.6% size at +1.3 dB against the defaults with lookahead.  Against ffmpeg's veryfast
+    # at equal SSIM (issue 14, benchmarks/README.md "x264 at equal SSIM") a 3-frame lookahead
+    # with mbtree is the one setting that pays on text, scroll and video alike (-2..-10%),
+    # but it holds every frame until three more come - and frames come only when the screen
+    # changes, so a session's first picture would wait - and adds ~28 MB; subme=4 pays on
+    # scrolls only, at +40% CPU; tune=ssim (aq-mode=2) costs bytes; psy is inert at subme 2.
+    # qcomp 0.6 -> 0.7 (less of the bit budget follows complexity) is smaller at equal SSIM on
+    # all three (-3.4% text, -1.8% scroll, -0.3% video) at the same CPU and memory.
+    x264_params: str = ("scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
+                        ":qcomp=0.7")
     threads: int = 1  # frame threads: each holds another frame (~12 MB at 1080p), no CPU saved here
+    # Hand libx264 the frame's dirty rectangles (FFmpeg's mb_info option): macroblocks outside
+    # them are coded as unchanged without analysis (fastrec.engine.encoder.hints); -6% encoder
+    # CPU when typing, the same bytes at equal SSIM.
+    mb_info: bool = True
 
     def __post_init__(self) -> None:
         check_number("keyframe_interval", self.keyframe_interval, 0.1, 3600.0)
@@ -170,6 +183,7 @@ class SegmentWriter:
         self._first = self._last = 0.0
         self._last_key = -math.inf  # capture time of the last keyframe (across segments)
         self._last_pts = -1
+        self._hintable = True  # the previous frame handed in was encoded: rects apply
         self._frames = self._keyframes = self._bytes = self._good_size = 0
         self.segments: list[SegmentInfo] = []  # complete once close() has returned
         self._finisher: ThreadPoolExecutor | None = None
@@ -185,13 +199,20 @@ class SegmentWriter:
         """The file being written, if any."""
         return self._path
 
-    def write(self, pixels: np.ndarray, timestamp: float, keyframe: bool = False) -> None:
+    def write(self, pixels: np.ndarray, timestamp: float, keyframe: bool = False,
+              rects: np.ndarray | None = None) -> None:
         """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``
         (seconds, any origin; the capture clock).  It is a keyframe when ``keyframe`` asks
         for one (a new picture), when it opens a segment, or when it comes at least
-        ``settings.keyframe_interval`` seconds after the last keyframe."""
+        ``settings.keyframe_interval`` seconds after the last keyframe.
+
+        ``rects`` (n x 4: x, y, width, height), if given, promise that the frame differs from
+        the previous one handed to ``write`` only inside them: libx264 then skips analysing
+        the rest (``settings.mb_info``)."""
         if self._out is not None and timestamp < self._last:
+            self._hintable = False  # the next frame differs from the last encoded one by more
             return  # a clock that steps back would make the file unplayable
+        hintable, self._hintable = self._hintable, True
         if self._out is None or self._rotation_due(timestamp):
             self._close_segment(finalize=True, until=timestamp)
             self._open_segment(timestamp)
@@ -209,6 +230,8 @@ class SegmentWriter:
             frame.pict_type = av.video.frame.PictureType.I  # an IDR frame (forced-idr below)
             self._keyframes += 1
             self._last_key = timestamp
+        elif rects is not None and hintable and self.settings.mb_info:
+            attach_hint(frame, rects)  # without it (an FFmpeg that lacks the API) all is analysed
         self._mux(self._out, self._stream.encode(frame))
         self._frames += 1
         self._last = timestamp
@@ -288,7 +311,7 @@ class SegmentWriter:
             # forced-idr: a forced I frame is an IDR, so no frame after it refers to one before
             # it - a player that starts there (a seek, a live viewer joining) decodes it all
             stream.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": s.x264_params,
-                              "forced-idr": "1"}
+                              "forced-idr": "1", **({"mb_info": "1"} if s.mb_info else {})}
             stream.codec_context.thread_count = s.threads
             # The header now, not with the first packet (x264 holds the first frame back
             # until the second): with flush_packets it is on disk at once.
