@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from fastrec.capture.base import Region, Target
+from fastrec.capture.base import CaptureSource, Region, Target
 from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import MaskKind, MaskRegion
 from fastrec.engine.capture_loop import CaptureConfig, CaptureLoop
@@ -26,13 +26,20 @@ from fastrec.engine.protocol import SegmentPolicy
 from fastrec.engine.ring import FrameRing, RingReader
 
 
-class ScriptedSource:
-    """A capture source that shows the frames it is given, one per grab."""
+class ScriptedSource(CaptureSource):
+    """A capture source that shows the frames it is given, one per grab (damage unknown:
+    every tick grabs the whole frame)."""
 
     pause_reason = ""
 
     def __init__(self) -> None:
         self.frame = np.zeros((8, 8, 4), np.uint8)
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
 
     def locate(self) -> Target:
         h, w = self.frame.shape[:2]
