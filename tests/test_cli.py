@@ -266,6 +266,41 @@ def test_watch_stops_on_ctrl_c_at_0_2_s(tmp_path: Path):
     assert "KeyboardInterrupt" not in stderr
 
 
+# `python -m fastrec` with the import of the CLI held until the test says so: a Ctrl-C
+# that arrives while the CLI and its commands' modules are being imported (a tenth of a
+# second idle, seconds on a loaded machine)
+_HELD_IMPORT = """
+import importlib.abc, runpy, sys
+
+class Hold(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "fastrec.cli":
+            sys.meta_path.remove(self)
+            print("importing fastrec.cli", flush=True)
+            sys.stdin.readline()
+        return None
+
+sys.meta_path.insert(0, Hold())
+sys.argv = ["fastrec", *sys.argv[1:]]
+runpy.run_module("fastrec", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_while_the_cli_is_imported_stops_watch_cleanly(tmp_path: Path):
+    job = subprocess.Popen([sys.executable, "-c", _HELD_IMPORT, "watch", "--display", ":99", "--output-dir",
+                            str(tmp_path / "rec")], cwd=tmp_path, env=cli_environment(), stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert job.stdout is not None
+    try:
+        assert job.stdout.readline() == "importing fastrec.cli\n"
+        os.killpg(job.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the foreground group
+        _, stderr = job.communicate("go on\n", timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode == 0, stderr
+    assert "KeyboardInterrupt" not in stderr
+
+
 def test_watch_ctrl_c_while_recording_seals_it_and_prints_names_escaped(tmp_path: Path):
     out = tmp_path / "rec"
     fake, script = _fake_rdp_client(tmp_path, title="FreeRDP: \x1b[2Jowned")

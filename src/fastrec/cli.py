@@ -18,14 +18,13 @@ interrupted (Ctrl-C in a command other than ``record``, ``watch``, ``demo`` and 
 which stop cleanly instead, exit 0).  Settings come from the environment and ``.env``
 (``--env-file``), options win over both.
 
-Ctrl-C: :func:`main` installs the SIGINT/SIGTERM handler of the stoppable commands first,
-before anything is imported or started, and the handler only sets an event; the engine's
-processes run in sessions of their own (:mod:`fastrec.engine.launch`), so a terminal's
+Ctrl-C: ``python -m fastrec`` installs the SIGINT/SIGTERM handler of the stoppable commands
+(:mod:`fastrec.stop_signal`) before it imports this module (the ``fastrec`` entry point:
+:func:`main`, first of all), and the handler only sets an event; the engine's processes run in sessions of their own (:mod:`fastrec.engine.launch`), so a terminal's
 Ctrl-C reaches this process alone, at any moment, and the command stops the recording and
 seals its files.  ``serve`` hands the signals to uvicorn while it runs; the handler covers
 the moments before and after (uvicorn raises the signal again once it has shut down, which
-then only sets the event).  This module imports nothing heavy at import time so that the
-handler is in place within milliseconds of the start.
+then only sets the event).
 
 Every untrusted string (names, users, titles, file names, values in messages) is printed
 through :func:`fastrec.printable.printable`: a name cannot drive the terminal.
@@ -35,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
@@ -51,6 +49,7 @@ from fastrec.export.heatmap_command import add_heatmap_command, heatmap
 from fastrec.search.commands import add_search_command, search
 from fastrec.policy.commands import add_policy_commands, policy
 from fastrec.printable import printable
+from fastrec.stop_signal import StopSignal
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
 from fastrec.storage.commands import add_db_command, db
 from fastrec.storage.key_commands import add_keys_command, keys
@@ -279,44 +278,6 @@ def _print_json(data: Any) -> None:
 
 def _mb(size: int | None) -> str:
     return "-" if size is None else f"{size / (1024 * 1024):.2f}"
-
-
-# SIGBREAK: Ctrl-Break in a Windows console
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
-
-
-class _StopSignal:
-    """SIGINT/SIGTERM (and Windows' SIGBREAK) set :attr:`event` instead of raising
-    (``record`` and ``watch``); so does a Windows console closing, or the user logging off
-    (:class:`fastrec.winconsole.ConsoleCloseGuard`, which holds the process until
-    :attr:`done`).
-
-    Installed once by :func:`main` before anything starts and kept until the command
-    returns, so a signal at any moment is seen.  Only this process receives a terminal's
-    Ctrl-C (the engine's processes are in sessions, on Windows consoles, of their own), and
-    the command then stops its recordings and waits for their files to be sealed.
-    """
-
-    def __init__(self) -> None:
-        from fastrec.winconsole import ConsoleCloseGuard
-
-        self.event = threading.Event()
-        self.done = threading.Event()  # the command has returned: its files are sealed
-        self._saved: dict[int, Any] = {}
-        self._console = ConsoleCloseGuard(self.event, self.done)
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.event.set()
-
-    def install(self) -> None:
-        self._saved = {s: signal.signal(s, self._handler) for s in _STOP_SIGNALS}
-        self._console.install()
-
-    def restore(self) -> None:
-        for signum, handler in self._saved.items():
-            signal.signal(signum, handler)
-        self._saved = {}
-        self._console.uninstall()
 
 
 FIRST_FRAME_GRACE = 5.0  # seconds a Ctrl-C during start-up waits for the first frame
@@ -683,13 +644,16 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-# commands that record or serve: Ctrl-C and SIGTERM stop them cleanly (see _StopSignal);
+# commands that record or serve: Ctrl-C and SIGTERM stop them cleanly (see fastrec.stop_signal);
 # the others are simply interrupted (KeyboardInterrupt, exit 130)
 _STOPPABLE = ("record", "watch", "demo", "serve")
 
 
-def main(argv: list[str] | None = None) -> int:
-    stop = _StopSignal()
+def main(argv: list[str] | None = None, stop: StopSignal | None = None) -> int:
+    """Run one command; returns its exit status.  ``stop``: a handler installed earlier
+    (``python -m fastrec`` installs one before importing this module)."""
+    if stop is None:
+        stop = StopSignal()
     stop.install()  # first of all: from here on no Ctrl-C is lost (see the module docstring)
     try:
         return _run(argv, stop)
@@ -698,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.restore()
 
 
-def _run(argv: list[str] | None, stop: _StopSignal) -> int:
+def _run(argv: list[str] | None, stop: StopSignal) -> int:
     args = build_parser().parse_args(argv)
     from fastrec.settings import SettingsError
 
