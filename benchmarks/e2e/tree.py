@@ -164,10 +164,22 @@ def run_record(display: VirtualDisplay, out_dir: Path, seconds: float, preset: s
     result.cpu = result.cpu_total = usage.ru_utime + usage.ru_stime
     result.peak_rss, result.peak_pss = sampler.peak_rss, sampler.peak_pss
     result.cpu_note = (f"os.wait4 rusage of the tree {result.cpu_total:.2f} s (psutil sampled "
-                       f"{sampler.total_cpu():.2f} s); {len(sampler.cpu)} processes")
+                       f"{sampler.total_cpu():.2f} s: " + ", ".join(
+                           f"{_role(sampler.names.get(pid, ''), pid == proc.pid)} {cpu:.2f}"
+                           for pid, cpu in sampler.cpu.items()) + ")")
     result.files = sorted(out_dir.rglob("*.mp4"))
     probe(result)
     return result
+
+
+def _role(cmdline: str, root: bool) -> str:
+    """What a process of the tree is, from its command line (launch's name argument)."""
+    if root:
+        return "command"
+    for role in ("fastrec-capture", "fastrec-encoder", "fastrec-ocr"):
+        if role in cmdline:
+            return role.removeprefix("fastrec-")
+    return "other"
 
 
 def _running(pid: int) -> bool:

@@ -57,8 +57,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from fastrec.checks import check_number
@@ -67,7 +67,13 @@ from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
 from fastrec.engine.encoder.fragment_flush import flush_fragment
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
+from fastrec.lazy import lazy_module
 from fastrec.storage.files import create_private, fsync_dir
+
+if TYPE_CHECKING:
+    import av
+else:  # the supervisor imports this module for EncoderSettings alone: PyAV only where it encodes
+    av = lazy_module("av")
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
