@@ -166,7 +166,9 @@ def run_record(display: VirtualDisplay, out_dir: Path, seconds: float, preset: s
     result.cpu_note = (f"os.wait4 rusage of the tree {result.cpu_total:.2f} s (psutil sampled "
                        f"{sampler.total_cpu():.2f} s: " + ", ".join(
                            f"{_role(sampler.names.get(pid, ''), pid == proc.pid)} {cpu:.2f}"
-                           for pid, cpu in sampler.cpu.items()) + ")")
+                           for pid, cpu in sampler.cpu.items()) + "; peak PSS MB: " + ", ".join(
+                           f"{_role(sampler.names.get(pid, ''), pid == proc.pid)} {pss / 1e6:.0f}"
+                           for pid, pss in sampler.peak_pss_by_pid.items()) + ")")
     result.files = sorted(out_dir.rglob("*.mp4"))
     probe(result)
     return result
