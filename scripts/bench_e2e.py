@@ -153,6 +153,12 @@ def run_tree(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: missing tools: {', '.join(missing)} (run scripts/setup.sh)", file=sys.stderr)
         return 2
+    # byte-compiled first, as `pip install` leaves a package: otherwise every interpreter of
+    # every run compiles fastrec's sources (under PYTHONDONTWRITEBYTECODE: ~1 CPU-s a run)
+    import fastrec
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(fastrec.__file__).parent)],
+                   stdout=subprocess.DEVNULL, check=False)
     tmp = tempfile.TemporaryDirectory(prefix="fastrec-tree-")
     out_dir = args.keep or Path(tmp.name)
     errors: list[str] = []
@@ -196,7 +202,8 @@ def run_tree(args: argparse.Namespace) -> int:
              f"Command: `python scripts/bench_e2e.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
              f"1920x1080 Xvfb, 10 fps, CRF 23, preset {preset}, {seconds:.0f} s per recording; "
              f"fastrec: `{' '.join(tree.record_command(':N', Path('DIR'), seconds, preset)[1:])}`, whole "
-             "process tree (os.wait4 rusage); ffmpeg: `-f x11grab ... -t S -c:v libx264`.", "",
+             "process tree (os.wait4 rusage); ffmpeg: `-f x11grab ... -t S -c:v libx264`. "
+             f"fastrec from {Path(fastrec.__file__).parent} (byte-compiled).", "",
              "| workload | fastrec CPU s | ffmpeg CPU s | CPU ratio | fastrec peak PSS MB | ffmpeg peak PSS MB "
              "| fastrec MB | ffmpeg MB | size ratio | fastrec frames | ffmpeg frames |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
