@@ -134,6 +134,33 @@ def targets(work: dict[str, Result], idle: dict[str, Result], multi: Result | No
     return lines
 
 
+def _attempt(label: str, fn, errors: list[str]):
+    """Run one measurement; what fails is an error of the run (noted, traceback printed)."""
+    print(f"-- {label} ...", file=sys.stderr, flush=True)
+    t = time.monotonic()
+    try:
+        r = fn()
+    except Exception as exc:  # a failed recorder is an error of the run
+        errors.append(f"{label}: {exc!r}")
+        traceback.print_exc()
+        return None
+    res = r[0] if isinstance(r, tuple) else r
+    if isinstance(res, Result):
+        errors.extend(f"{label}: {e}" for e in res.errors)
+        print(f"   done in {time.monotonic() - t:.0f} s: cpu {res.cpu:.2f} s, peak PSS {res.peak_pss / MB:.0f} MB, "
+              f"{res.mb:.2f} MB; {res.cpu_note}", file=sys.stderr, flush=True)
+    return r
+
+
+def _report(lines: list[str], errors: list[str], tmp: tempfile.TemporaryDirectory[str]) -> int:
+    """Print the tables (and the run's errors); 1 when there were errors."""
+    if errors:
+        lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
+    print("\n".join(lines))
+    tmp.cleanup()
+    return 1 if errors else 0
+
+
 def _median(values: list[float]) -> float | None:
     values = sorted(v for v in values if v is not None)
     return values[len(values) // 2] if values else None
@@ -166,19 +193,7 @@ def run_tree(args: argparse.Namespace) -> int:
     pairs: dict[str, tuple[Result | None, Result | None]] = {}
 
     def attempt(label: str, fn):
-        print(f"-- {label} ...", file=sys.stderr, flush=True)
-        t = time.monotonic()
-        try:
-            res = fn()
-        except Exception as exc:  # a failed recorder is an error of the run
-            errors.append(f"{label}: {exc!r}")
-            traceback.print_exc()
-            return None
-        if isinstance(res, Result):
-            errors.extend(f"{label}: {e}" for e in res.errors)
-            print(f"   done in {time.monotonic() - t:.0f} s: cpu {res.cpu:.2f} s, peak PSS "
-                  f"{res.peak_pss / MB:.0f} MB, {res.mb:.2f} MB", file=sys.stderr, flush=True)
-        return res
+        return _attempt(label, fn, errors)
 
     for w in workloads:
         ours = attempt(f"{w}: fastrec record", lambda w=w: _on(w, seconds, lambda d: tree.run_record(
@@ -252,11 +267,7 @@ def run_tree(args: argparse.Namespace) -> int:
         for r in (a, b):
             if r is not None:
                 lines.append(f"- {w}, {r.recorder}: {r.cpu_note}")
-    if errors:
-        lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
-    print("\n".join(lines))
-    tmp.cleanup()
-    return 1 if errors else 0
+    return _report(lines, errors, tmp)
 
 
 def _on(workload: str, seconds: float, fn):
@@ -300,19 +311,7 @@ def main() -> int:
     began = time.time()
 
     def attempt(label: str, fn):
-        print(f"-- {label} ...", file=sys.stderr, flush=True)
-        t = time.monotonic()
-        try:
-            r = fn()
-        except Exception as exc:  # a failed recorder is an error of the run
-            errors.append(f"{label}: {exc!r}")
-            traceback.print_exc()
-            return None
-        res = r[0] if isinstance(r, tuple) else r
-        errors.extend(f"{label}: {e}" for e in res.errors)
-        print(f"   done in {time.monotonic() - t:.0f} s: cpu {res.cpu:.2f} s, {res.cpu_note}",
-              file=sys.stderr, flush=True)
-        return r
+        return _attempt(label, fn, errors)
 
     def on_desktop(fn, idle_case=False, secs=seconds):
         def go():
@@ -401,11 +400,7 @@ def main() -> int:
     for case, group in (("workload", work), ("idle", idle)):
         for r in group.values():
             lines.append(f"- {case}, {r.recorder}: {r.cpu_note}")
-    if errors:
-        lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
-    print("\n".join(lines))
-    tmp.cleanup()
-    return 1 if errors else 0
+    return _report(lines, errors, tmp)
 
 
 if __name__ == "__main__":

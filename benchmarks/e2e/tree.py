@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import psutil
 
 from fastrec.demo.display import VirtualDisplay
 
+from . import runners
 from .procmon import TreeSampler
 from .runners import CRF, FPS, HEIGHT, WIDTH, Result, _reap, probe
 
@@ -43,25 +43,8 @@ WORKLOADS = ("editor", "typing", "scroll", "idle")
 def desktop(workload: str, seconds: float) -> Iterator[VirtualDisplay]:
     """A fresh 1920x1080 Xvfb running ``workload`` (``idle``: the editor, frozen once drawn)."""
     scenario = "editor" if workload == "idle" else workload
-    with VirtualDisplay(WIDTH, HEIGHT) as display:
-        proc = subprocess.Popen([sys.executable, "-m", "fastrec.demo.workload", "--seconds", str(seconds + 60),
-                                 "--scenario", scenario], env=display.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(2.5 if workload == "idle" else 1.5)  # windows mapped (idle: and drawn)
-            if workload == "idle":
-                os.kill(proc.pid, signal.SIGSTOP)
-                time.sleep(0.3)
-            yield display
-        finally:
-            if workload == "idle" and proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with runners.desktop(seconds, idle=workload == "idle", scenario=scenario) as (display, _):
+        yield display
 
 
 def _tree(pid: int) -> list[int]:
