@@ -209,8 +209,11 @@ def api_first_frame(display: VirtualDisplay, out_dir: Path, sessions: int = 2) -
     """Seconds from ``start_session_recording`` to the first frame on disk, for ``sessions``
     sessions one after another on one initialized RecordingManager (the embedding app's
     case: the manager is created at the app's start, a session at each connection)."""
+    from fastrec.logs import configure_logging
     from fastrec.manager import RecordingManager
     from fastrec.settings import load_settings
+
+    configure_logging("console", "warning")  # the tables, not the manager's progress
 
     settings = load_settings(output_dir=out_dir, enabled=True, mode="full_screen", fps=FPS, quality=CRF,
                              live_announce=False)

@@ -67,13 +67,10 @@ from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
 from fastrec.engine.encoder.fragment_flush import flush_fragment
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
-from fastrec.lazy import lazy_module
 from fastrec.storage.files import create_private, fsync_dir
 
-if TYPE_CHECKING:
-    import av
-else:  # the supervisor imports this module for EncoderSettings alone: PyAV only where it encodes
-    av = lazy_module("av")
+if TYPE_CHECKING:  # imported where frames are encoded: the supervisor imports this module for
+    import av      # EncoderSettings alone, and PyAV costs ~0.1 CPU-s and ~20 MB in a process
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
@@ -203,6 +200,8 @@ class SegmentWriter:
         (seconds, any origin; the capture clock).  It is a keyframe when ``keyframe`` asks
         for one (a new picture), when it opens a segment, or when it comes at least
         ``settings.keyframe_interval`` seconds after the last keyframe."""
+        import av  # in sys.modules after the first frame (see the imports)
+
         if self._out is not None and timestamp < self._last:
             return  # a clock that steps back would make the file unplayable
         if self._out is None or self._rotation_due(timestamp):
@@ -288,6 +287,8 @@ class SegmentWriter:
         if self._on_open is not None:
             self._later(self._on_open, self._part, path, timestamp)
         s = self.settings
+        import av  # see the imports
+
         try:
             out = av.open(self._file, "w", format="mp4", options=FRAGMENTED_MP4)
         except BaseException as exc:
