@@ -205,21 +205,23 @@ def run_ffmpeg(display: VirtualDisplay, out_dir: Path, seconds: float, preset: s
     return result
 
 
-def api_first_frame(display: VirtualDisplay, out_dir: Path, sessions: int = 2) -> list[float | None]:
+def api_first_frame(display: VirtualDisplay, out_dir: Path, sessions: int = 2,
+                    ready: float = 0.0) -> list[float | None]:
     """Seconds from ``start_session_recording`` to the first frame on disk, for ``sessions``
-    sessions one after another on one initialized RecordingManager (the embedding app's
-    case: the manager is created at the app's start, a session at each connection)."""
+    sessions one after another on one RecordingManager, each started ``ready`` seconds after
+    the manager was initialized or the session before it finished (0: at once; an embedding
+    app creates its manager at its own start, long before the first connection)."""
     from fastrec.logs import configure_logging
     from fastrec.manager import RecordingManager
     from fastrec.settings import load_settings
 
     configure_logging("console", "warning")  # the tables, not the manager's progress
-
     settings = load_settings(output_dir=out_dir, enabled=True, mode="full_screen", fps=FPS, quality=CRF,
                              live_announce=False)
     times: list[float | None] = []
     with RecordingManager(settings, display=display.display, cleanup_schedule=False) as manager:
         for i in range(sessions):
+            time.sleep(ready)
             sid = f"ttff-{i}"
             before = frozenset(out_dir.rglob("*.mp4"))
             start = time.monotonic()

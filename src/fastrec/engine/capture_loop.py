@@ -279,6 +279,10 @@ class CaptureLoop:
             return
         self._force = False
         self._publish(self._previous, target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE)
+        # x264 returns a frame only once the next one comes (variable frame rate: it learns a
+        # frame's duration from the next): the tick after the session's first frame sends
+        # one, changed or not, so the first picture (a login screen left idle) is on disk at once
+        self._force = self._force or self.stats.published == 1
 
     def _windows(self, rules: ScreenRules, stamp: float) -> list[WindowInfo] | None:
         """The window list for the window rules now ([] without window rules); ``None``

@@ -107,12 +107,11 @@ class EncoderSettings:
     # 10-frame lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames
     # for each) this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2
     # (keyframes are forced every few seconds for seeking, not at scene changes) then gave
-    # -3.6% size at +1.3 dB against the defaults with lookahead.  force-cfr: with variable
-    # frame rate input x264 holds every frame back until the next one comes (to learn its
-    # duration), so a session's first frame - a login screen left idle - would not reach
-    # the disk until something changed; constant-rate rate control returns it at once.
-    x264_params: str = ("scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
-                        ":force-cfr=1")
+    # -3.6% size at +1.3 dB against the defaults with lookahead.  (force-cfr=1 would return
+    # each frame at once instead of with the next - x264 holds one back to learn its
+    # duration - but cost 0.9 dB Y-PSNR for 3.4% less size on that workload: the capture loop
+    # sends a session's second frame at once instead, see capture_loop.)
+    x264_params: str = "scenecut=0:keyint=infinite:bframes=0:rc-lookahead=0:mbtree=0:ipratio=1.2:weightp=0"
     threads: int = 1  # frame threads: each holds another frame (~12 MB at 1080p), no CPU saved here
 
     def __post_init__(self) -> None:
@@ -179,8 +178,6 @@ class SegmentWriter:
         self._last_key = -math.inf  # capture time of the last keyframe (across segments)
         self._last_pts = -1
         self._frames = self._keyframes = self._bytes = self._good_size = 0
-        # the segment's newest packet, muxed once the next one tells how long it lasts
-        self._held: av.Packet | None = None
         self.segments: list[SegmentInfo] = []  # complete once close() has returned
         self._finisher: ThreadPoolExecutor | None = None
         self._finishing: list[Future[None]] = []
@@ -221,7 +218,13 @@ class SegmentWriter:
             frame.pict_type = av.video.frame.PictureType.I  # an IDR frame (forced-idr below)
             self._keyframes += 1
             self._last_key = timestamp
-        self._queue(self._out, self._stream.encode(frame))
+        packets = self._stream.encode(frame)  # the frame before this one (x264 holds one back)
+        first = self._bytes == 0 and bool(packets)
+        if first:  # the segment's first frame lasts until this one
+            packets[0].duration = max(1, pts - (packets[0].pts or 0))
+        # ... and goes to disk at once: the muxer would hold its fragment until the next
+        # packet (on an idle screen, until something changes)
+        self._mux(self._out, packets, flush=first)
         self._frames += 1
         self._last = timestamp
 
@@ -282,7 +285,6 @@ class SegmentWriter:
         self._first = self._last = timestamp
         self._last_pts = -1
         self._frames = self._keyframes = self._bytes = self._good_size = 0
-        self._held = None
         # reported at once: every file the writer creates is reported opened, then closed
         if self._on_open is not None:
             self._later(self._on_open, self._part, path, timestamp)
@@ -314,22 +316,6 @@ class SegmentWriter:
             raise
         self._out, self._stream = out, stream
         self._good_size = os.fstat(fd).st_size
-
-    def _queue(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
-        """Mux what x264 returned.  A segment's first frame goes to disk at once (the muxer
-        would hold its fragment until the next packet: on an idle screen, until something
-        changes), lasting one frame interval; every later packet is held until the next one
-        (or the segment's end) says how long it lasts, so the timeline has no holes between
-        frames and the last frame lasts until the next part (as x264 did, holding a frame)."""
-        for packet in packets:
-            if self._held is None and self._bytes == 0:  # the segment's first packet
-                packet.duration = max(1, round(1 / (self.settings.fps_hint * TIME_BASE)))
-                self._mux(out, [packet], flush=True)
-                continue
-            if self._held is not None and packet.pts is not None and self._held.pts is not None:
-                self._held.duration = max(1, packet.pts - self._held.pts)
-                self._mux(out, [self._held])
-            self._held = packet
 
     def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet], flush: bool = False) -> None:
         try:
@@ -377,13 +363,12 @@ class SegmentWriter:
         out, stream = self._out, self._stream
         assert stream is not None
         try:
-            self._queue(out, stream.encode(None))  # what x264 still holds, if anything
-            last, self._held = self._held, None
-            if last is not None:
-                if until is not None and last.pts is not None:
-                    end = round((until - self._first) / last.time_base)
-                    last.duration = max(1, end - last.pts)
-                self._mux(out, [last])
+            packets = stream.encode(None)  # the frames x264 still holds (it holds one back)
+            if until is not None and packets and packets[-1].pts is not None:
+                last = packets[-1]
+                end = round((until - self._first) / last.time_base)
+                last.duration = max(1, end - last.pts)
+            self._mux(out, packets)
             out.close()  # the trailer
             assert self._file is not None
             self._file.seal(final=True)  # encrypted: the chunk that says the file is whole
