@@ -224,10 +224,11 @@ def run_tree(args: argparse.Namespace) -> int:
              f"1920x1080 Xvfb, 10 fps, CRF 23, preset {preset}, {seconds:.0f} s per recording; "
              f"fastrec: `{' '.join(tree.record_command(':N', Path('DIR'), seconds, preset)[1:])}`, whole "
              "process tree (os.wait4 rusage); ffmpeg: `-f x11grab ... -t S -c:v libx264`. "
-             f"fastrec from {Path(fastrec.__file__).parent} (byte-compiled).", "",
-             "| workload | fastrec CPU s | ffmpeg CPU s | CPU ratio | fastrec peak PSS MB | ffmpeg peak PSS MB "
-             "| fastrec MB | ffmpeg MB | size ratio | fastrec frames | ffmpeg frames |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"fastrec from {Path(fastrec.__file__).parent} (byte-compiled).", ""]
+    if pairs:
+        lines += ["| workload | fastrec CPU s | ffmpeg CPU s | CPU ratio | fastrec peak PSS MB | ffmpeg peak PSS MB "
+                  "| fastrec MB | ffmpeg MB | size ratio | fastrec frames | ffmpeg frames |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w, (a, b) in pairs.items():
         if a is None or b is None:
             lines.append(f"| {w} | {'failed' if a is None else f'{a.cpu:.2f}'} | "
