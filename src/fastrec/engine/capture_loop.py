@@ -442,6 +442,12 @@ def _ocr_stage(config: CaptureConfig, ring: FrameRing, out_w: int, out_h: int) -
         stage.close()
 
 
+def _region(loop: CaptureLoop) -> tuple[int, int, int, int] | None:
+    """The screen region [x, y, w, h] of what the loop records now (None: nothing yet)."""
+    target = loop._last_target
+    return None if target is None else (target.region.x, target.region.y, target.region.width, target.region.height)
+
+
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     period = 1.0 / fps
     t0 = time.monotonic()
@@ -473,8 +479,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
             next_stats += STATS_EVERY
             loop.stats.elapsed = stamp - t0
             loop.stats.cpu_seconds = cpu_seconds()
-            loop.stats.region = None if loop._last_target is None else tuple(
-                getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
+            loop.stats.region = _region(loop)
             if loop.ocr is not None:
                 loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
                 loop.stats.ocr = loop.ocr.stats
@@ -483,3 +488,6 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0
     loop.stats.cpu_seconds = cpu_seconds()
+    # a session stopped within its first second (its first frame is on disk at once now)
+    # has had no stats tick: its last word carries the region too
+    loop.stats.region = _region(loop) or loop.stats.region
