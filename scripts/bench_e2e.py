@@ -1,10 +1,20 @@
-"""End-to-end recorder benchmark (issue 3): fastrec against `ffmpeg -f x11grab` + libx264
-(same CRF and preset) and the naive mss + cv2.VideoWriter("mp4v") loop, on the same
-scripted desktop workload on a private 1920x1080 Xvfb, one recorder at a time.
+"""End-to-end recorder benchmark, two suites.
 
-    .venv/bin/python scripts/bench_e2e.py                 # 60 s per recorder (~10 min)
-    .venv/bin/python scripts/bench_e2e.py --quick         # 15 s, CI
-    .venv/bin/python scripts/bench_e2e.py --presets veryfast,ultrafast
+``tree`` (the default; issue 14): the whole process tree of ``python -m fastrec record``
+(full_screen 1080p, 10 fps, CRF 23; the command's own interpreter, start-up and shutdown
+included) against ``ffmpeg -f x11grab`` + libx264 at the same CRF and preset, each on a
+fresh Xvfb, on four workloads (the scripted editor, continuous typing in a full-screen
+terminal-like window, a full-screen scroll, an idle screen); then the fixed start-up +
+shutdown cost (the tree CPU of a 0.1 s recording), the time from the command's start and
+from ``start_session_recording`` to the first frame on disk.  benchmarks/e2e/tree.py.
+
+``engine`` (issue 3): the engine in this process (Recorder) against ffmpeg and the naive
+mss + cv2.VideoWriter("mp4v") loop on the editor workload, PSNR against a lossless capture,
+an idle screen and four concurrent sessions.
+
+    .venv/bin/python scripts/bench_e2e.py                 # tree, 60 s per recording (~12 min)
+    .venv/bin/python scripts/bench_e2e.py --quick         # tree, 10 s, typing and idle only
+    .venv/bin/python scripts/bench_e2e.py --suite engine --presets veryfast,ultrafast
 
 Prints markdown tables and a targets block.  Exits non-zero only on errors (a recorder
 that failed, a missing tool), never because a target was not met.  How CPU, memory and
@@ -26,10 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from e2e import quality, runners  # noqa: E402
+from e2e import quality, runners, tree  # noqa: E402
 from e2e.runners import Result  # noqa: E402
 
 MB = 1e6
+READY = 4.0  # seconds a manager is up (or idle after a session) before the "ready" sessions start
 
 
 def _machine() -> str:
@@ -124,15 +135,175 @@ def targets(work: dict[str, Result], idle: dict[str, Result], multi: Result | No
     return lines
 
 
+def _attempt(label: str, fn, errors: list[str]):
+    """Run one measurement; what fails is an error of the run (noted, traceback printed)."""
+    print(f"-- {label} ...", file=sys.stderr, flush=True)
+    t = time.monotonic()
+    try:
+        r = fn()
+    except Exception as exc:  # a failed recorder is an error of the run
+        errors.append(f"{label}: {exc!r}")
+        traceback.print_exc()
+        return None
+    res = r[0] if isinstance(r, tuple) else r
+    if isinstance(res, Result):
+        errors.extend(f"{label}: {e}" for e in res.errors)
+        print(f"   done in {time.monotonic() - t:.0f} s: cpu {res.cpu:.2f} s, peak PSS {res.peak_pss / MB:.0f} MB, "
+              f"{res.mb:.2f} MB; {res.cpu_note}", file=sys.stderr, flush=True)
+    return r
+
+
+def _report(lines: list[str], errors: list[str], tmp: tempfile.TemporaryDirectory[str]) -> int:
+    """Print the tables (and the run's errors); 1 when there were errors."""
+    if errors:
+        lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
+    print("\n".join(lines))
+    tmp.cleanup()
+    return 1 if errors else 0
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def _s(value: float | None, fmt: str = ".2f") -> str:
+    return "?" if value is None else f"{value:{fmt}}"
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    """The issue-14 suite: whole-tree CPU, peak PSS, sizes, fixed cost, time to first frame."""
+    seconds = 10.0 if args.quick else args.seconds
+    workloads = ["typing", "idle"] if args.quick else [w.strip() for w in args.workloads.split(",") if w.strip()]
+    preset = args.presets.split(",")[0].strip()
+    repeats = 1 if args.quick else 3
+    missing = runners.have_tools()
+    if missing:
+        print(f"error: missing tools: {', '.join(missing)} (run scripts/setup.sh)", file=sys.stderr)
+        return 2
+    # byte-compiled first, as `pip install` leaves a package: otherwise every interpreter of
+    # every run compiles fastrec's sources (under PYTHONDONTWRITEBYTECODE: ~1 CPU-s a run)
+    import fastrec
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(fastrec.__file__).parent)],
+                   stdout=subprocess.DEVNULL, check=False)
+    tmp = tempfile.TemporaryDirectory(prefix="fastrec-tree-")
+    out_dir = args.keep or Path(tmp.name)
+    errors: list[str] = []
+    began = time.time()
+    pairs: dict[str, tuple[Result | None, Result | None]] = {}
+    if args.startup_only:
+        workloads = []
+
+    def attempt(label: str, fn):
+        return _attempt(label, fn, errors)
+
+    for w in workloads:
+        ours = attempt(f"{w}: fastrec record", lambda w=w: _on(w, seconds, lambda d: tree.run_record(
+            d, out_dir / f"fastrec_{w}", seconds, preset, w)))
+        ff = attempt(f"{w}: ffmpeg", lambda w=w: _on(w, seconds, lambda d: tree.run_ffmpeg(
+            d, out_dir, seconds, preset, w)))
+        pairs[w] = (ours, ff)
+
+    # the fixed cost: a 0.1 s recording of an idle screen, whole tree, and its first frame
+    fixed: list[Result] = []
+    for i in range(repeats):
+        r = attempt(f"fixed cost: record --duration 0.1 ({i + 1}/{repeats})", lambda i=i: _on(
+            "idle", 0.1, lambda d: tree.run_record(d, out_dir / f"fixed_{i}", 0.1, preset, "fixed",
+                                                   watch_first_frame=True)))
+        if r is not None:
+            fixed.append(r)
+    api = attempt("time to first frame: start_session_recording x2 on a new manager, at once",
+                  lambda: _on("editor", 10, lambda d: tree.api_first_frame(d, out_dir / "api", sessions=2)))
+    api_ready = attempt(f"time to first frame: start_session_recording x{repeats}, {READY:.0f} s apart",
+                        lambda: _on("editor", 10 + 4 * repeats, lambda d: tree.api_first_frame(
+                            d, out_dir / "api_ready", sessions=repeats, ready=READY)))
+
+    lines = [f"Machine: {_machine()}; {dt.datetime.fromtimestamp(began):%Y-%m-%dT%H:%M:%S}",
+             f"Command: `python scripts/bench_e2e.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
+             f"1920x1080 Xvfb, 10 fps, CRF 23, preset {preset}, {seconds:.0f} s per recording; "
+             f"fastrec: `{' '.join(tree.record_command(':N', Path('DIR'), seconds, preset)[1:])}`, whole "
+             "process tree (os.wait4 rusage); ffmpeg: `-f x11grab ... -t S -c:v libx264`. "
+             f"fastrec from {Path(fastrec.__file__).parent} (byte-compiled).", ""]
+    if pairs:
+        lines += ["| workload | fastrec CPU s | ffmpeg CPU s | CPU ratio | fastrec peak PSS MB | ffmpeg peak PSS MB "
+                  "| fastrec MB | ffmpeg MB | size ratio | fastrec frames | ffmpeg frames |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for w, (a, b) in pairs.items():
+        if a is None or b is None:
+            lines.append(f"| {w} | {'failed' if a is None else f'{a.cpu:.2f}'} | "
+                         f"{'failed' if b is None else f'{b.cpu:.2f}'} | | | | | | | | |")
+            continue
+        lines.append(f"| {w} | {a.cpu:.2f} | {b.cpu:.2f} | {a.cpu / b.cpu:.3f}x | {a.peak_pss / MB:.0f} | "
+                     f"{b.peak_pss / MB:.0f} | {a.mb:.2f} | {b.mb:.2f} | {a.bytes / max(b.bytes, 1):.2f}x | "
+                     f"{a.packets} | {b.packets} |")
+    fixed_cpu = _median([r.cpu for r in fixed])
+    ttff_cmd = _median([r.extra.get("first_frame_s") for r in fixed])
+    fixed_pss = _median([r.peak_pss / MB for r in fixed])
+    lines += ["", "| start-up | value |", "|---|---:|",
+              f"| fixed start-up + shutdown: tree CPU of `record --duration 0.1` (median of {len(fixed)}) "
+              f"| {_s(fixed_cpu)} CPU-s ({', '.join(f'{r.cpu:.2f}' for r in fixed)}) |",
+              f"| its peak PSS | {_s(fixed_pss, '.0f')} MB |",
+              f"| command start -> first frame on disk (median) | {_s(ttff_cmd)} s "
+              f"({', '.join(_s(r.extra.get('first_frame_s')) for r in fixed)}) |"]
+    if api is not None:
+        lines += [f"| start_session_recording -> first frame on disk, the 1st session, at once after initialize() "
+                  f"| {_s(api[0])} s |",
+                  f"| the same, a 2nd session at once after the 1st | {_s(api[1] if len(api) > 1 else None)} s |"]
+    if api_ready is not None:
+        lines += [f"| start_session_recording -> first frame on disk, sessions started {READY:.0f} s after "
+                  f"initialize() or the previous session (median) | {_s(_median(api_ready))} s "
+                  f"({', '.join(_s(t) for t in api_ready)}) |"]
+    rows: list[tuple[str, bool, str]] = []
+    for w, target in (("typing", 0.3), ("editor", 0.3), ("scroll", None), ("idle", 0.05)):
+        a, b = pairs.get(w, (None, None))
+        if a is not None and b is not None and target is not None:
+            rows.append((f"{w}: CPU <= {target}x ffmpeg", a.cpu <= target * b.cpu, f"{a.cpu / b.cpu:.3f}x"))
+    peak = max((a.peak_pss for a, _ in pairs.values() if a is not None), default=None)
+    if peak is not None:
+        rows.append(("peak PSS of the whole tree <= 120 MB", peak <= 120 * MB, f"{peak / MB:.0f} MB (max over workloads)"))
+    if fixed_cpu is not None:
+        rows.append(("fixed start-up + shutdown <= 0.5 CPU-s", fixed_cpu <= 0.5, f"{fixed_cpu:.2f} CPU-s"))
+    if api_ready:
+        ttff = _median(api_ready)
+        rows.append(("start_session_recording -> first frame on disk <= 0.5 s (a manager up for a while)",
+                     ttff is not None and ttff <= 0.5, f"median {_s(ttff)} s"))
+    for w, (a, b) in pairs.items():
+        if a is not None and b is not None:
+            rows.append((f"{w}: file no larger than ffmpeg's (same CRF; equal-SSIM sizes: scripts/ab_x264.py)",
+                         a.bytes <= b.bytes, f"{a.bytes / max(b.bytes, 1):.2f}x"))
+    lines += ["", "| target | result | measured |", "|---|---|---|"]
+    lines += [f"| {name} | {'met' if ok else 'NOT met'} | {value} |" for name, ok, value in rows]
+    lines += ["", "CPU accounting:", ""]
+    for w, (a, b) in pairs.items():
+        for r in (a, b):
+            if r is not None:
+                lines.append(f"- {w}, {r.recorder}: {r.cpu_note}")
+    return _report(lines, errors, tmp)
+
+
+def _on(workload: str, seconds: float, fn):
+    with tree.desktop(workload, seconds) as display:
+        return fn(display)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=("tree", "engine"), default="tree", help="what to measure (see above)")
+    parser.add_argument("--workloads", default=",".join(tree.WORKLOADS),
+                        help=f"tree suite: comma-separated workloads out of {', '.join(tree.WORKLOADS)}")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="tree suite: only the fixed cost and the times to the first frame")
     parser.add_argument("--seconds", type=float, default=60.0, help="recording length per recorder")
     parser.add_argument("--idle-seconds", type=float, default=None, help="idle case length (default: --seconds, quick 10)")
-    parser.add_argument("--quick", action="store_true", help="15 s runs, veryfast only (CI)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short runs (tree: 10 s, typing and idle; engine: 15 s, veryfast only)")
     parser.add_argument("--presets", default="veryfast", help="comma-separated x264 presets for fastrec and ffmpeg")
     parser.add_argument("--no-quality", action="store_true", help="skip the lossless reference and PSNR")
     parser.add_argument("--keep", type=Path, default=None, help="keep the recordings in this directory")
     args = parser.parse_args()
+    if args.suite == "tree":
+        return run_tree(args)
     seconds = 15.0 if args.quick else args.seconds
     # as long as the workload run: a session's fixed costs (x264 set-up, the first keyframe,
     # the remux at stop) are spread over the same time in both cases
@@ -154,19 +325,7 @@ def main() -> int:
     began = time.time()
 
     def attempt(label: str, fn):
-        print(f"-- {label} ...", file=sys.stderr, flush=True)
-        t = time.monotonic()
-        try:
-            r = fn()
-        except Exception as exc:  # a failed recorder is an error of the run
-            errors.append(f"{label}: {exc!r}")
-            traceback.print_exc()
-            return None
-        res = r[0] if isinstance(r, tuple) else r
-        errors.extend(f"{label}: {e}" for e in res.errors)
-        print(f"   done in {time.monotonic() - t:.0f} s: cpu {res.cpu:.2f} s, {res.cpu_note}",
-              file=sys.stderr, flush=True)
-        return r
+        return _attempt(label, fn, errors)
 
     def on_desktop(fn, idle_case=False, secs=seconds):
         def go():
@@ -255,11 +414,7 @@ def main() -> int:
     for case, group in (("workload", work), ("idle", idle)):
         for r in group.values():
             lines.append(f"- {case}, {r.recorder}: {r.cpu_note}")
-    if errors:
-        lines += ["", "Errors:", ""] + [f"- {e}" for e in errors]
-    print("\n".join(lines))
-    tmp.cleanup()
-    return 1 if errors else 0
+    return _report(lines, errors, tmp)
 
 
 if __name__ == "__main__":

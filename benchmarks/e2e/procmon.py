@@ -28,7 +28,8 @@ class TreeSampler:
         self.peak_rss = 0
         self.peak_pss = 0
         self.samples = 0
-        self.peak_by_pid: dict[int, int] = {}
+        self.peak_by_pid: dict[int, int] = {}  # RSS
+        self.peak_pss_by_pid: dict[int, int] = {}
         self._lock = threading.Lock()
         self._procs: dict[int, psutil.Process] = {}
         self._stop = threading.Event()
@@ -79,6 +80,7 @@ class TreeSampler:
             rss += mem.rss
             self.peak_by_pid[pid] = max(self.peak_by_pid.get(pid, 0), mem.rss)
             pss += getattr(mem, "pss", mem.rss)
+            self.peak_pss_by_pid[pid] = max(self.peak_pss_by_pid.get(pid, 0), getattr(mem, "pss", mem.rss))
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
         self.samples += 1

@@ -49,6 +49,8 @@ from .procmon import TreeSampler, thread_cpu_seconds
 
 WIDTH, HEIGHT, FPS, CRF = 1920, 1080, 10, 23
 NAIVE = Path(__file__).with_name("naive_recorder.py")
+# run as a file: the same workload whichever fastrec is measured (PYTHONPATH=another tree)
+WORKLOAD = Path(__file__).resolve().parents[2] / "src" / "fastrec" / "demo" / "workload.py"
 
 
 @dataclass
@@ -85,11 +87,12 @@ class Result:
 
 
 @contextmanager
-def desktop(seconds: float, idle: bool = False) -> Iterator[tuple[VirtualDisplay, float]]:
-    """A fresh Xvfb with the workload running; yields (display, workload launch time)."""
+def desktop(seconds: float, idle: bool = False, scenario: str = "editor") -> Iterator[tuple[VirtualDisplay, float]]:
+    """A fresh Xvfb with the workload (``scenario``: fastrec.demo.workload's) running;
+    yields (display, workload launch time).  ``idle``: frozen once drawn."""
     with VirtualDisplay(WIDTH, HEIGHT) as display:
-        workload = subprocess.Popen([sys.executable, "-m", "fastrec.demo.workload",
-                                     "--seconds", str(seconds + 30)], env=display.env,
+        workload = subprocess.Popen([sys.executable, str(WORKLOAD), "--seconds", str(seconds + 30),
+                                     "--scenario", scenario], env=display.env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         launched = time.monotonic()
         try:

@@ -77,3 +77,15 @@ def test_stop_is_honoured_when_every_tick_is_late():
     assert source.ticks_after_stop <= 1, source.ticks_after_stop
     # it really was overloaded: after the two slots every frame waited out the ring
     assert loop.stats.published == 2 and loop.stats.dropped >= loop.stats.ticks - 2 > 0, loop.stats
+
+
+def test_the_tick_after_the_first_frame_sends_a_second_one_even_on_a_static_screen():
+    # Issue 14: x264 returns a frame only when the next one comes, so a login screen left
+    # idle reached the disk only at the next change; the second tick now always publishes
+    config = CaptureConfig("static", mode="synthetic", fps=FPS, settle_seconds=0.0)
+    with SyntheticSource(160, 120, fps=FPS, scenario="static") as source, \
+            FrameRing(i420_size(160, 120), slots=8, policy="drop_oldest") as ring:
+        loop = CaptureLoop(config, source, ring, 160, 120)
+        for tick in range(6):
+            loop.tick(tick / FPS)
+    assert loop.stats.published == 2 and loop.stats.unchanged + loop.stats.damage_skips == 4, loop.stats

@@ -265,6 +265,36 @@ def test_engine_processes_do_not_run_the_host_script_or_a_resource_tracker(tmp_p
     children = out.stdout.split("CHILDREN\n", 1)[1].split("STATE", 1)[0].split("\n")
     assert children[0] == "2", out.stdout  # one capture process and one encoder worker
     assert not any("resource_tracker" in c for c in children)
-    assert any("fastrec-capture-host" in c for c in children) and any("fastrec-encoder" in c for c in children)
+    # the capture process was started ahead, before its session was known (Recorder spare_capture)
+    assert any("fastrec-capture" in c for c in children) and any("fastrec-encoder" in c for c in children)
     (video,) = tmp_path.glob("host*.mp4")
     assert _decoded_frames(video) > 0
+
+
+def _capture_children() -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "fastrec-capture" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue  # gone meanwhile
+    return found
+
+
+def test_a_capture_interpreter_waits_ready_for_the_next_session_and_none_is_left(tmp_path: Path):
+    # Issue 14: a session's capture process is one started ahead, its imports done, so the
+    # first frame waits for no interpreter; another is started only once no session records
+    with Recorder(workers=1) as recorder:
+        (spare,) = wait_for(lambda: _capture_children() or None, 30, "the capture interpreter started ahead")
+        status = _record(recorder, _synthetic("first", "typing"), tmp_path,
+                         lambda s: s["encoded_frames"] > 0 or s["capture"].get("published", 0) > 0,
+                         "the first frame")
+        assert status["state"] == "stopped" and status["capture_pid"] == spare.pid
+        (again,) = wait_for(lambda: [c for c in _capture_children() if c.pid != spare.pid] or None,
+                            30, "a new capture interpreter once no session records")
+        status = _record(recorder, _synthetic("second", "typing"), tmp_path,
+                         lambda s: s["capture"].get("published", 0) > 0, "the first frame")
+        assert status["state"] == "stopped" and status["capture_pid"] == again.pid
+        assert _decoded_frames(Path(status["segments"][0])) == status["encoded_frames"] > 0
+    assert not _capture_children()  # close() ends the one waiting

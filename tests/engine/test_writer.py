@@ -65,18 +65,27 @@ def test_a_frame_within_a_millisecond_of_the_previous_one_is_kept(tmp_path: Path
     assert round(pts[-1] - pts[0], 3) == 0.101
 
 
-def test_the_header_is_on_disk_as_soon_as_a_segment_opens(tmp_path: Path):
-    # x264 holds the first frame back until the second comes: an encoder killed before
-    # then used to leave a 0-byte part that no player opens ("moov atom not found")
-    with _writer(tmp_path) as writer:
-        writer.write(_frame(0), T0, keyframe=True)
-        assert writer.path is not None
-        with av.open(str(writer.path)) as container:  # what a kill at this moment leaves
-            stream = container.streams.video[0]
-            assert (stream.codec_context.width, stream.codec_context.height) == (W, H)
-            assert sum(1 for _ in container.decode(stream)) == 0
-    assert _decoded_frames(writer.segments[0].path) == 1
+def _playable(path: Path) -> int:
+    with av.open(str(path)) as container:  # what a kill at this moment leaves
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (W, H)
+        return sum(1 for _ in container.decode(stream))
 
+
+def test_a_segments_first_frame_is_on_disk_once_the_second_comes(tmp_path: Path):
+    # x264 holds a frame back until the next comes; an encoder killed before then used to
+    # leave a 0-byte part that no player opens ("moov atom not found"): the header is there.
+    # Issue 14: the fragmented-MP4 muxer then held the first frame's fragment until the next
+    # packet too - until a third frame, which an idle login screen never sends (the capture
+    # loop sends the second at its next tick).
+    with _writer(tmp_path, SegmentPolicy(max_seconds=1.0)) as writer:
+        for part, stamp in ((1, T0), (2, T0 + 1.5)):  # the second part opens by rotation
+            writer.write(_frame(part * 10), stamp, keyframe=part == 1)
+            assert writer.part == part and writer.path is not None
+            assert _playable(writer.path) == 0
+            writer.write(_frame(part * 10 + 1), stamp + 0.1)
+            assert _playable(writer.path) == 1
+    assert [_decoded_frames(s.path) for s in writer.segments] == [2, 2]
 
 def test_an_existing_file_at_the_part_name_is_left_alone(tmp_path: Path):
     # what a replacement worker finds: the dead worker was still writing part 2, which the

@@ -275,14 +275,17 @@ def test_a_killed_recorders_parts_are_sealed_when_the_next_one_starts(tmp_path: 
     out = tmp_path / "rec"
     proc = subprocess.Popen([sys.executable, "-c", RECORD_AND_WAIT, str(out)], stdout=subprocess.PIPE,
                             text=True, start_new_session=True)
+    engine: list[int] = []
     try:
         assert proc.stdout is not None
         assert "RECORDING" in (line.strip() for line in proc.stdout)  # log lines come first
+        engine = _engine_processes(proc.pid)
+        assert engine
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the host; its engine processes are in groups of their own
         proc.wait()
     # the engine's processes outlive the host only to finish what they hold; then it is all on disk
-    assert wait_until(lambda: not _engine_processes(), FINISH)
+    assert wait_until(lambda: not any(_alive(pid) for pid in engine), FINISH)
     (before,) = _metadata(out)
     assert before["status"] == "recording"
     manager = _manager(out)
@@ -298,13 +301,25 @@ def test_a_killed_recorders_parts_are_sealed_when_the_next_one_starts(tmp_path: 
     assert report.ok, report.summary
 
 
-def _engine_processes() -> list[int]:
-    """The killed host's capture process and any encoder worker (no other recorder runs now)."""
+def _engine_processes(host: int) -> list[int]:
+    """The host's capture processes and encoder workers (by pid: other recorders may run)."""
     import psutil
 
     pids = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "fastrec-capture-killed" in cmd or "fastrec-encoder" in cmd:
+    for p in psutil.Process(host).children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if "fastrec-capture" in cmd or "fastrec-encoder" in cmd:
             pids.append(p.pid)
     return pids
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,7 +1,14 @@
-"""A scripted desktop workload for the demo and benchmarks: an editor window that types
-at human speed, scrolls, switches between two windows and idles.
+"""Scripted desktop workloads for the demo and benchmarks.
 
-Run it on a private display: ``DISPLAY=:N python -m fastrec.demo.workload --seconds 20``.
+- ``editor`` (the default): an editor window that types at human speed, scrolls, switches
+  between two windows and idles;
+- ``typing``: a full-screen terminal-like text widget typed into at a steady rate, with no
+  pause (a few glyphs change per frame: the recorder's per-frame floor);
+- ``scroll``: a full-screen text widget scrolling by one line at every tick (nearly every
+  pixel changes every frame: the encoder's ceiling).
+
+Run it on a private display: ``DISPLAY=:N python -m fastrec.demo.workload --seconds 20
+[--scenario typing]``.  No window manager: the windows sit where they are placed.
 """
 
 from __future__ import annotations
@@ -80,12 +87,55 @@ class Workload:
             self.root.after(int(tick * 1000), self._step, index, started + tick)
 
 
+class FullScreenText:
+    """A terminal-like text widget over the whole screen, typed into (``typing``) or
+    scrolled (``scroll``) at ``rate`` steps per second, from the start to the end."""
+
+    def __init__(self, root: tk.Tk, seconds: float, scenario: str, rate: float) -> None:
+        self.root = root
+        self.seconds = seconds
+        self.scenario = scenario
+        self.tick_ms = max(1, int(1000 / rate))
+        root.title(f"fastrec demo - {scenario}")
+        root.geometry(f"{root.winfo_screenwidth()}x{root.winfo_screenheight()}+0+0")
+        self.text = tk.Text(root, font=("DejaVu Sans Mono", 13), wrap="none", bg="black",
+                            fg="lightgray", insertbackground="lightgray", borderwidth=0)
+        self.text.pack(fill="both", expand=True)
+        lines = 4000 if scenario == "scroll" else 20
+        for i in range(lines):
+            self.text.insert("end", f"{i:5d}  {TEXT.splitlines()[i % 4]}\n")
+        self.text.mark_set("insert", "end")
+        self.chars = itertools.cycle(TEXT)
+
+    def start(self) -> None:
+        self.root.after(200, self._step)
+        self.root.after(int(self.seconds * 1000), self.root.destroy)
+
+    def _step(self) -> None:
+        if self.scenario == "typing":
+            self.text.insert("insert", next(self.chars))
+            self.text.see("insert")
+        else:
+            self.text.yview_scroll(1, "units")
+        self.root.after(self.tick_ms, self._step)
+
+
+SCENARIOS = ("editor", "typing", "scroll")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--scenario", choices=SCENARIOS, default="editor")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="typing: characters per second (default 12); scroll: lines per second (default 10)")
     args = parser.parse_args(argv)
     root = tk.Tk()
-    Workload(root, args.seconds).start()
+    if args.scenario == "editor":
+        Workload(root, args.seconds).start()
+    else:
+        rate = args.rate or (12.0 if args.scenario == "typing" else 10.0)
+        FullScreenText(root, args.seconds, args.scenario, rate).start()
     root.mainloop()
 
 

@@ -368,6 +368,10 @@ class CaptureLoop:
             return
         self._force = False
         self._publish(target, stamp, FrameFlags.KEYFRAME if resized else FrameFlags.NONE, dirty=not forced)
+        # x264 returns a frame only once the next one comes (variable frame rate: it learns a
+        # frame's duration from the next): the tick after the session's first frame sends
+        # one, changed or not, so the first picture (a login screen left idle) is on disk at once
+        self._force = self._force or self.stats.published == 1
 
     def _grab(self, target: Target, damage: list[Region] | None) -> int:
         """Bring ``_previous`` and ``_yuv`` up to date with the screen; returns how many
@@ -648,6 +652,12 @@ def _ocr_stage(config: CaptureConfig, ring: FrameRing, out_w: int, out_h: int) -
         stage.close()
 
 
+def _region(loop: CaptureLoop) -> tuple[int, int, int, int] | None:
+    """The screen region [x, y, w, h] of what the loop records now (None: nothing yet)."""
+    target = loop._last_target
+    return None if target is None else (target.region.x, target.region.y, target.region.width, target.region.height)
+
+
 def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     period = 1.0 / fps
     t0 = time.monotonic()
@@ -679,8 +689,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
             next_stats += STATS_EVERY
             loop.stats.elapsed = stamp - t0
             loop.stats.cpu_seconds = cpu_seconds()
-            loop.stats.region = None if loop._last_target is None else tuple(
-                getattr(loop._last_target.region, f) for f in ("x", "y", "width", "height"))
+            loop.stats.region = _region(loop)
             if loop.ocr is not None:
                 loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
                 loop.stats.ocr = loop.ocr.stats
@@ -689,3 +698,6 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0
     loop.stats.cpu_seconds = cpu_seconds()
+    # a session stopped within its first second (its first frame is on disk at once now)
+    # has had no stats tick: its last word carries the region too
+    loop.stats.region = _region(loop) or loop.stats.region

@@ -8,6 +8,14 @@ interpreter that imports only fastrec and runs one function with one duplex
 end is inherited (POSIX), a named pipe's end on Windows.  Objects sent over it are pickled as by multiprocessing, file
 descriptors included (ring endpoints), so the child shares the parent's authkey.
 
+Start-up (issue 14): a child can be started ahead of need (:func:`prestart`): it imports
+the module its target will come from while the parent gets on with other things, then waits
+for :func:`run` to name the target; one that is never used sees EOF and exits.  Children run
+with OpenBLAS limited to one thread (the engine does no linear algebra, and numpy's import
+otherwise starts a BLAS thread per core: CPU at every start) and at most two malloc arenas
+(the per-thread arenas of glibc hold memory no frame needs), unless the environment already
+sets those variables.
+
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
 
@@ -41,7 +49,8 @@ from typing import Any
 
 
 
-# argv: [python, -c, _BOOT, package root, fd, name]; the name makes `ps` readable
+# argv: [python, -c, _BOOT, package root, fd, name, module to import ahead ("" none)];
+# the name makes `ps` readable
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from fastrec.engine.launch import _child_main; _child_main()"
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the fastrec package
 # Windows' equivalent of a session of its own: a console of its own, without a window, so
@@ -86,25 +95,41 @@ class Child:
         return f"<Child {self.name} pid={self.pid} exitcode={self.exitcode}>"
 
 
+# what the children run with unless the environment says otherwise (see the module docstring)
+CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+
+
 def start(target: Callable[..., None], *args: Any, name: str) -> Child:
     """Run ``target(conn, *args)`` in a new interpreter; ``target`` must be a module-level
     function of fastrec and ``args`` picklable (sockets and ring endpoints included)."""
+    return run(prestart(target.__module__, name=name), target, *args)
+
+
+def prestart(module: str, *, name: str) -> Child:
+    """Start an interpreter that imports ``module`` and then waits for :func:`run`."""
     if getattr(sys, "frozen", False):  # sys.executable is the application, not a Python
         raise NotImplementedError("fastrec's engine processes cannot start from a frozen "
                                   "application (PyInstaller, cx_Freeze) yet: run it on a Python interpreter")
-    popen, conn = _start_windows(name) if os.name == "nt" else _start_posix(name)
+    argv = [sys.executable, "-c", _BOOT, _ROOT, "", name, module]
+    env = {**CHILD_ENV, **os.environ}
+    popen, conn = _start_windows(argv, env) if os.name == "nt" else _start_posix(argv, env)
     # the authkey first: unpickling the arguments may already fetch file descriptors
     conn.send(bytes(mp.current_process().authkey))
-    conn.send((target.__module__, target.__qualname__, args))
     return Child(popen, conn, name)
 
 
-def _start_posix(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
+def run(child: Child, target: Callable[..., None], *args: Any) -> Child:
+    """Have a :func:`prestart` child run ``target(conn, *args)``; returns it."""
+    child.conn.send((target.__module__, target.__qualname__, args))
+    return child
+
+
+def _start_posix(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Connection]:
     mine, theirs = socket.socketpair()
+    argv[4] = str(theirs.fileno())
     try:
         popen = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, _ROOT, str(theirs.fileno()), name],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
             start_new_session=True)  # out of reach of the terminal's Ctrl-C: see above
     except BaseException:
         mine.close()
@@ -114,7 +139,7 @@ def _start_posix(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
     return popen, Connection(mine.detach())
 
 
-def _start_windows(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
+def _start_windows(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Connection]:
     # A duplex named pipe (multiprocessing's own PipeConnection); the child's end is the
     # one handle it inherits (handle_list), so no other handle of the host leaks into it.
     mine, theirs = mp.Pipe(duplex=True)
@@ -122,9 +147,9 @@ def _start_windows(name: str) -> tuple[subprocess.Popen[bytes], Connection]:
         handle = theirs.fileno()
         os.set_handle_inheritable(handle, True)
         info = subprocess.STARTUPINFO(lpAttributeList={"handle_list": [handle]})
+        argv[4] = str(handle)
         popen = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, _ROOT, str(handle), name],
-            startupinfo=info, close_fds=True, stdin=subprocess.DEVNULL,
+            argv, startupinfo=info, close_fds=True, stdin=subprocess.DEVNULL, env=env,
             creationflags=_WINDOWS_FLAGS)
     except BaseException:
         mine.close()
@@ -154,7 +179,12 @@ def _child_main() -> None:
         conn = Connection(int(sys.argv[2]))
     mp.current_process().authkey = conn.recv()
     mp.current_process().name = sys.argv[3]
-    module, qualname, args = conn.recv()
+    if sys.argv[4]:
+        import_module(sys.argv[4])  # while the parent has not named the target yet
+    try:
+        module, qualname, args = conn.recv()
+    except EOFError:
+        return  # a child started ahead that was not needed
     target: Any = import_module(module)
     for part in qualname.split("."):
         target = getattr(target, part)

@@ -14,6 +14,15 @@ Invariants:
 - Nothing that goes wrong while handling one message stops the supervisor: the session
   concerned ends in ``error`` with the traceback logged; other sessions go on.
 - Observer failures are logged with their traceback and otherwise ignored.
+
+Start-up (issue 14): the encoder workers start with the Recorder, and one capture
+interpreter is started ahead (``spare_capture``), importing the capture loop while nothing
+records, so a new session's first frame waits for neither interpreter.  The spare is taken
+by the next session; a new one is started only once no session has been recording for
+``SPARE_DELAY`` seconds, so a recording holds no idle interpreter's memory and a command
+that records once and exits starts none it does not use.  A spare is named
+``fastrec-capture`` (it does not know its session yet); one started for a session at once
+is ``fastrec-capture-{session id}``.
 """
 
 from __future__ import annotations
@@ -60,6 +69,9 @@ from fastrec.privacy.screen_rules import ScreenRules
 log = structlog.get_logger("fastrec.engine")
 
 OnEvent = Callable[[EngineEvent], None]
+
+# seconds without a recording session before a spare capture interpreter is started again
+SPARE_DELAY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +132,13 @@ class Recorder:
     another thread for slow work such as writing files).
     """
 
-    def __init__(self, workers: int | None = None, on_event: OnEvent | None = None) -> None:
+    def __init__(self, workers: int | None = None, on_event: OnEvent | None = None,
+                 spare_capture: bool = True) -> None:
+        self._spare_capture = spare_capture
+        self._spare: launch.Child | None = None
+        self._idle_since = time.monotonic()
+        if spare_capture:
+            self._start_spare()  # first: its imports overlap the encoder workers' start
         self._pool = EncoderPool(workers)
         self._on_event = on_event
         self._sessions: dict[str, Session] = {}
@@ -223,6 +241,7 @@ class Recorder:
             self._closing = True
         self._wake()
         self._thread.join(timeout)
+        self._drop_spare()
         self._pool.close()
         for session in sessions:
             if session.process is not None:
@@ -288,9 +307,11 @@ class Recorder:
     def _supervise_once(self) -> None:
         with self._lock:
             waiting = [s for s in self._sessions.values() if s.process is None and not s.done.is_set()]
+            busy = any(not s.done.is_set() for s in self._sessions.values())
         for session in waiting:
             with self._guard(session, "capture process could not be started"):
                 self._launch(session)
+        self._keep_spare(busy)
         with self._lock:
             for session in self._sessions.values():
                 if session.pending_rules is not None and session.process is not None:
@@ -316,13 +337,43 @@ class Recorder:
             self._maybe_done(session)
             return
         launched = session.config
-        process = launch.start(capture_main, launched, name=f"fastrec-capture-{session.session_id}")
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.is_alive():
+            process = launch.run(spare, capture_main, launched)
+        else:
+            if spare is not None:
+                spare.kill()
+            process = launch.start(capture_main, launched, name=f"fastrec-capture-{session.session_id}")
         with self._lock:
             session.process = process
             if session.config is not launched:  # rules changed while it was being launched
                 session.pending_rules = session.config.rules
             if session.stop_requested:  # asked while it was being launched
                 launch.send(process.conn, "stop")
+
+    def _start_spare(self) -> None:
+        try:
+            self._spare = launch.prestart(capture_main.__module__, name="fastrec-capture")
+        except Exception as exc:  # noqa: BLE001 - only start-up time is lost: sessions start cold
+            self._spare_capture = False
+            log.warning("No capture process could be started ahead; sessions start without one",
+                        error=f"{type(exc).__name__}: {exc}")
+
+    def _keep_spare(self, busy: bool) -> None:
+        """Start a spare capture interpreter once no session has been recording for a while."""
+        now = time.monotonic()
+        if busy:
+            self._idle_since = now
+        elif (self._spare_capture and self._spare is None and not self._closing
+              and now - self._idle_since >= SPARE_DELAY):
+            self._start_spare()
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.conn.close()  # EOF: it exits
+            spare.join(5)
+            spare.kill()
 
     def _pool_events(self) -> None:
         try:

@@ -86,6 +86,8 @@ def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
 
 def _worker_main(conn: Connection) -> None:
     """Body of an encoder worker: jobs come in on ``conn``, events go out on it."""
+    import av  # noqa: F401 - now, while no session waits: the writer imports it where it encodes
+
     lock = threading.Lock()
 
     def emit(event: Event) -> None:

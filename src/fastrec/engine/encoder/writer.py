@@ -57,8 +57,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from fastrec.checks import check_number
@@ -66,8 +66,12 @@ from fastrec.core.convert import tag_colours
 from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
 from fastrec.engine.encoder.hints import attach as attach_hint
+from fastrec.engine.encoder.fragment_flush import flush_fragment
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
 from fastrec.storage.files import create_private, fsync_dir
+
+if TYPE_CHECKING:  # imported where frames are encoded: the supervisor imports this module for
+    import av      # EncoderSettings alone, and PyAV costs ~0.1 CPU-s and ~20 MB in a process
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
@@ -104,7 +108,10 @@ class EncoderSettings:
     # 10-frame lookahead held ~65 MB.  On the e2e workload (scripts/ab_x264.py, same frames
     # for each) this alone gave +2% size at +1.9 dB Y-PSNR; the I-frame QP ratio 1.4 -> 1.2
     # (keyframes are forced every few seconds for seeking, not at scene changes) then gave
-    # -3.6% size at +1.3 dB against the defaults with lookahead.  Against ffmpeg's veryfast
+    # -3.6% size at +1.3 dB against the defaults with lookahead.  (force-cfr=1 would return
+    # each frame at once instead of with the next - x264 holds one back to learn its
+    # duration - but cost 0.9 dB Y-PSNR for 3.4% less size on that workload: the capture loop
+    # sends a session's second frame at once instead, see capture_loop.)  Against ffmpeg's veryfast
     # at equal SSIM (issue 14, benchmarks/README.md "x264 at equal SSIM") a 3-frame lookahead
     # with mbtree is the one setting that pays on text, scroll and video alike (-2..-10%),
     # but it holds every frame until three more come - and frames come only when the screen
@@ -209,6 +216,8 @@ class SegmentWriter:
         ``rects`` (n x 4: x, y, width, height), if given, promise that the frame differs from
         the previous one handed to ``write`` only inside them: libx264 then skips analysing
         the rest (``settings.mb_info``)."""
+        import av  # in sys.modules after the first frame (see the imports)
+
         if self._out is not None and timestamp < self._last:
             self._hintable = False  # the next frame differs from the last encoded one by more
             return  # a clock that steps back would make the file unplayable
@@ -232,7 +241,13 @@ class SegmentWriter:
             self._last_key = timestamp
         elif rects is not None and hintable and self.settings.mb_info:
             attach_hint(frame, rects)  # without it (an FFmpeg that lacks the API) all is analysed
-        self._mux(self._out, self._stream.encode(frame))
+        packets = self._stream.encode(frame)  # the frame before this one (x264 holds one back)
+        first = self._bytes == 0 and bool(packets)
+        if first:  # the segment's first frame lasts until this one
+            packets[0].duration = max(1, pts - (packets[0].pts or 0))
+        # ... and goes to disk at once: the muxer would hold its fragment until the next
+        # packet (on an idle screen, until something changes)
+        self._mux(self._out, packets, flush=first)
         self._frames += 1
         self._last = timestamp
 
@@ -297,6 +312,8 @@ class SegmentWriter:
         if self._on_open is not None:
             self._later(self._on_open, self._part, path, timestamp)
         s = self.settings
+        import av  # see the imports
+
         try:
             out = av.open(self._file, "w", format="mp4", options=FRAGMENTED_MP4)
         except BaseException as exc:
@@ -323,9 +340,11 @@ class SegmentWriter:
         self._out, self._stream = out, stream
         self._good_size = os.fstat(fd).st_size
 
-    def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
+    def _mux(self, out: av.container.OutputContainer, packets: list[av.Packet], flush: bool = False) -> None:
         try:
             out.mux(packets)
+            if flush and packets:
+                flush_fragment(out)
         except Exception as exc:
             self._abandon(out, exc)
             raise
