@@ -259,6 +259,9 @@ class CaptureLoop:
         self._masks: list[MaskRegion] = []  # the rule masks of the last frame published
         self._blocked = False  # a window rule's match is uncertain: nothing is recorded
         self._force = False  # the next frame is published even if its pixels are unchanged
+        # the next frame is published even if unchanged, and is still relative to the last
+        # one (its dirty tiles hold): the session's second, see tick()
+        self._repeat = False
         # the last frame built was published: the next one's dirty tiles are relative to what
         # the encoder has, so they can go with it as rectangles (fastrec.engine.encoder.hints)
         self._chained = False
@@ -341,12 +344,12 @@ class CaptureLoop:
             # asked on forced frames too: what was damaged before their whole grab is not
             # the next frame's to grab, and the first answer (unknown) is spent
             damage = self.source.damage()
-            if damage == [] and not forced:
+            if damage == [] and not (forced or self._repeat):
                 self.stats.damage_skips += 1
                 return
             if forced:
                 damage = None
-        elif not forced and self.source.damaged() is False:
+        elif not (forced or self._repeat) and self.source.damaged() is False:
             self.stats.damage_skips += 1
             return
         if resized:
@@ -363,7 +366,7 @@ class CaptureLoop:
                 return
         self._unblock()
         self._masks = masks
-        if not (changed or forced):
+        if not (changed or forced or self._repeat):
             self.stats.unchanged += 1
             return
         self._force = False
@@ -371,7 +374,7 @@ class CaptureLoop:
         # x264 returns a frame only once the next one comes (variable frame rate: it learns a
         # frame's duration from the next): the tick after the session's first frame sends
         # one, changed or not, so the first picture (a login screen left idle) is on disk at once
-        self._force = self._force or self.stats.published == 1
+        self._repeat = self.stats.published == 1
 
     def _grab(self, target: Target, damage: list[Region] | None) -> int:
         """Bring ``_previous`` and ``_yuv`` up to date with the screen; returns how many
