@@ -200,6 +200,17 @@ def _entry(row: Any) -> IndexEntry:  # a sqlite3.Row or a database.Row
     )
 
 
+_LOCKED_ATTEMPTS = 8
+
+
+class _Locked(Exception):
+    """SQLite refused at once ("database is locked"); ``created``: the file was ours."""
+
+    def __init__(self, created: bool) -> None:
+        super().__init__(created)
+        self.created = created
+
+
 class RecordingIndex(SqliteOwner):
     """Index over the recordings of one directory; thread-safe; a context manager.
 
@@ -221,8 +232,23 @@ class RecordingIndex(SqliteOwner):
         if is_postgres(database_url):
             self._open_postgres(database_url)
             return
+        # SQLite answers "locked" at once, without waiting, where waiting could deadlock (two
+        # recorders creating one new file together); the loser closes and opens again
+        created = False
+        for attempt in range(_LOCKED_ATTEMPTS):
+            try:
+                self._open_sqlite(created)
+                return
+            except _Locked as exc:
+                created = exc.created
+                time.sleep(0.05 * (attempt + 1))
+        raise IndexUnavailable(self.db_path, "SQLite cannot use it (database is locked)")
+
+    def _open_sqlite(self, created: bool) -> bool:
+        """Open (create) the SQLite index; returns whether this object created the file.
+        Raises _Locked when SQLite refused at once because of another connection."""
         try:
-            created = self._claim_file()
+            created = self._claim_file() or created
             try:
                 self._conn = self._connect()
                 rebuild = self._ensure_schema(created) or created
@@ -236,8 +262,11 @@ class RecordingIndex(SqliteOwner):
                 rebuild = True
             if rebuild:
                 self.rebuild(self.recordings_dir)
+            return created
         except sqlite3.Error as exc:
             self.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise _Locked(created) from exc
             raise IndexUnavailable(self.db_path, f"SQLite cannot use it ({exc})") from exc
         except OSError as exc:
             self.close()
