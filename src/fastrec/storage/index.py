@@ -27,6 +27,7 @@ Invariants: the database file is created by us, new, private, never through a li
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -412,9 +413,13 @@ class RecordingIndex(SqliteOwner):
         """
         conn = self._conn
         assert isinstance(conn, sqlite3.Connection)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # one statement, so one snapshot: read one by one, the marks could come from before
+        # another recorder's creating transaction and the tables from after it
+        app_id, version, names = conn.execute(
+            "SELECT (SELECT application_id FROM pragma_application_id),"
+            " (SELECT user_version FROM pragma_user_version),"
+            " (SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table')").fetchone()
+        tables = set(json.loads(names))
         ours = created or app_id == APPLICATION_ID or (app_id == 0 and (
             not tables or (version == 1 and tables == {"segments"})))
         if not ours:
