@@ -192,6 +192,20 @@ def test_keyframes_come_by_capture_time_and_idle_stretches_cost_none(tmp_path: P
     assert starts == expected
 
 
+def test_each_part_has_a_whole_keyframe_group_a_second_after_it_opens(tmp_path: Path):
+    # a live viewer's playlist lists whole keyframe groups only: with keyframes every 10 s,
+    # the second keyframe of each part still comes 1 s after its first, then every 10 s
+    stamps = [T0 + i * 0.1 for i in range(250)]
+    writer = _writer(tmp_path, SegmentPolicy(max_seconds=12.0))
+    with writer:
+        for i, stamp in enumerate(stamps):
+            writer.write(_frame(i), stamp)
+    assert len(writer.segments) == 3  # 12 s, 12 s and the last second
+    for segment in writer.segments:
+        keyframes = [round(t, 3) for t, key, _ in _frame_types(segment.path) if key]
+        assert keyframes == ([0.0, 1.0, 11.0] if segment.duration > 11 else [0.0])
+
+
 def test_a_closed_part_keeps_every_byte_written_and_ffmpeg_seeks_in_it(tmp_path: Path):
     path = tmp_path / "session.mp4"
     writer = SegmentWriter("s", EncoderSettings(W, H, keyframe_interval=1.0), SegmentPolicy(),

@@ -17,7 +17,8 @@ from media_recording import RESTART_PAUSE, SESSION, Recorded, ffprobe_packets, r
 
 from fastrec.server.media.fmp4 import Fragment, FragmentIndex, index_fragments
 from fastrec.server.media.playlist import (
-    LIVE_TARGET_DURATION,
+    GROUP_TARGET_DURATION,
+    PART_WINDOW_TARGETS,
     PartMedia,
     build_timeline,
     media_playlist,
@@ -42,6 +43,7 @@ class Parsed:
     header: list[str]
     maps: list[tuple[str, str]] = field(default_factory=list)  # (uri, byterange)
     parts: list[list[Listed]] = field(default_factory=list)  # segments per EXT-X-MAP
+    partials: list[list[tuple[int, int, bool]]] = field(default_factory=list)  # EXT-X-PART (offset, size, independent)
     discontinuities_before: list[int] = field(default_factory=list)  # index of the part each precedes
     ended: bool = False
 
@@ -59,6 +61,10 @@ def _parse(text: str) -> Parsed:
             uri = line.split('URI="')[1].split('"')[0]
             parsed.maps.append((uri, line.split('BYTERANGE="')[1].rstrip('"')))
             parsed.parts.append([])
+            parsed.partials.append([])
+        elif line.startswith("#EXT-X-PART:"):
+            size, offset = line.split('BYTERANGE="')[1].split('"')[0].split("@")
+            parsed.partials[-1].append((int(offset), int(size), line.endswith(",INDEPENDENT=YES")))
         elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
             pdt = datetime.fromisoformat(line.split(":", 1)[1])
         elif line.startswith("#EXTINF:"):
@@ -122,12 +128,12 @@ def _decoded(playlist: Path) -> int:
     return int(out.strip().splitlines()[0])
 
 
-@pytest.mark.parametrize("low_latency", [False, True], ids=["keyframe-groups", "low-latency"])
-def test_ffmpeg_reads_every_frame_of_every_part_through_the_playlist(recorded: Recorded, tmp_path: Path,
-                                                                    low_latency: bool):
+def test_ffmpeg_reads_every_frame_of_every_part_through_the_playlist(recorded: Recorded, tmp_path: Path):
     parts = _media(recorded)
     playlist = tmp_path / "session.m3u8"
-    playlist.write_text(media_playlist(parts, low_latency=low_latency))
+    playlist.write_text(media_playlist(parts))
+    # a finished session has one playlist, however it was followed live
+    assert media_playlist(parts, low_latency=True) == media_playlist(parts)
     # every frame of every part, in order, through the byte ranges and across the discontinuities
     expected = [size for m in recorded.parts for _, size, _ in ffprobe_packets(recorded.video(m))]
     count, sizes = _count_packets(playlist)
@@ -138,7 +144,7 @@ def test_ffmpeg_reads_every_frame_of_every_part_through_the_playlist(recorded: R
     # reset; hls.js starts each discontinuity afresh)
     for part in parts:
         single = tmp_path / f"part{part.part}.m3u8"
-        single.write_text(media_playlist([part], low_latency=low_latency))
+        single.write_text(media_playlist([part]))
         assert _decoded(single) == part.index.frames
 
 
@@ -164,21 +170,51 @@ def test_a_live_playlist_only_grows_until_it_is_the_finished_one(recorded: Recor
         text = media_playlist([*sealed[:-1], live], low_latency=low_latency)
         lines = text.splitlines()
         assert "#EXT-X-PLAYLIST-TYPE:EVENT" in lines and "#EXT-X-ENDLIST" not in lines
+        assert f"#EXT-X-TARGETDURATION:{GROUP_TARGET_DURATION}" in lines and "#EXT-X-INDEPENDENT-SEGMENTS" in lines
         if low_latency:
-            assert f"#EXT-X-TARGETDURATION:{LIVE_TARGET_DURATION}" in lines
-            assert "#EXT-X-INDEPENDENT-SEGMENTS" not in lines and "#EXT-X-SERVER-CONTROL:HOLD-BACK=3.000" in lines
+            assert "#EXT-X-PART-INF:PART-TARGET=1.000" in lines and "#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=3.000" in lines
+        parsed = _parse(text)
         whole = [f for f in last.index.fragments if f.offset + f.size <= cut]
-        listed = _parse(text).parts[-1] if len(_parse(text).maps) == len(sealed) else []
-        if low_latency:  # every whole fragment at once: the live edge is the last one on disk
-            assert [s.offset for s in listed] == [f.offset for f in whole]
-        else:  # the group still growing is left out until the next keyframe closes it
-            closed = [f for i, f in enumerate(whole) if f.keyframe and any(g.keyframe for g in whole[i + 1:])]
-            assert [s.offset for s in listed] == [f.offset for f in closed]
+        listed = parsed.parts[-1] if len(parsed.maps) == len(sealed) else []
+        # segments: keyframe groups; the group still growing is left out until the next keyframe closes it
+        closed = [f for i, f in enumerate(whole) if f.keyframe and any(g.keyframe for g in whole[i + 1:])]
+        assert [s.offset for s in listed] == [f.offset for f in closed]
+        partials = parsed.partials[-1] if len(parsed.maps) == len(sealed) else []
+        if low_latency:  # every whole fragment at once, as a part: the live edge is the last one on disk
+            assert partials == [(f.offset, f.size, f.keyframe) for f in whole]
+        else:
+            assert not any(line.startswith(("#EXT-X-PART", "#EXT-X-SERVER-CONTROL")) for line in lines)
+        # nothing listed ever changes but the parts, which LL-HLS lets a playlist drop
+        kept = [line for line in lines if not line.startswith("#EXT-X-PART:")]
         if previous is not None:
-            assert lines[: len(previous)] == previous  # nothing listed ever changes
-        previous = lines
+            assert kept[: len(previous)] == previous
+        previous = kept
     finished = media_playlist(sealed, low_latency=low_latency)
     assert _segment_lines(finished)[: len(_segment_lines("\n".join(previous)))] == _segment_lines("\n".join(previous))
+
+
+def test_a_low_latency_playlist_lists_parts_only_near_the_live_edge(recorded: Recorded):
+    sealed = _media(recorded)
+    live = [*sealed[:-1], PartMedia(sealed[-1].part, sealed[-1].start_time, sealed[-1].index, sealed[-1].uri,
+                                    recording=True)]
+    parsed = _parse(media_playlist(live, low_latency=True, target_duration=1))
+    window = PART_WINDOW_TARGETS * 1
+    ends: list[tuple[float, list[tuple[int, int, bool]], PartMedia, list[Listed]]] = []
+    position = 0.0
+    for part, listed, partials in zip(live, parsed.parts, parsed.partials, strict=True):
+        position += sum(s.duration for s in listed)
+        ends.append((position, partials, part, listed))
+    growing = [f for f in live[-1].index.fragments if f.offset >= max(
+        (f.offset for f in live[-1].index.fragments if f.keyframe), default=0)]
+    end = position + sum(f.duration for f in growing)
+    # whole segments more than the window before the live edge list no parts; the growing
+    # group and the segments near the edge list every fragment
+    assert not ends[0][1] and end - ends[0][0] > window
+    assert [p[0] for p in ends[-1][1][-len(growing):]] == [f.offset for f in growing]
+    for _, partials, part, listed in ends:
+        for offset, size, independent in partials:
+            fragment = next(f for f in part.index.fragments if f.offset == offset)
+            assert (fragment.size, fragment.keyframe) == (size, independent)
 
 
 def test_a_part_without_a_whole_fragment_yet_is_left_out(recorded: Recorded, tmp_path: Path):

@@ -2,11 +2,12 @@
 :class:`Timeline` the player draws (wall clock, idle stretches, markers), built by the
 media layer (:mod:`fastrec.server.media`) from the parts the catalogue found.
 
-A session still being recorded gets a low-latency playlist (one segment per fragment, as
-soon as it is whole) so "Watch" shows it a few seconds behind real time; a sealed session
-one segment per keyframe group.  A part whose file cannot be indexed (missing, a plain MP4
-of an older version, damaged) is left out of both and named in an ``error`` marker at the
-end of the timeline: the rest of the session still plays.
+A session still being recorded gets a low-latency playlist (each fragment also listed as an
+LL-HLS part as soon as it is whole) so "Watch" shows it a few seconds behind real time and a
+rewind still starts at a keyframe; a sealed session one segment per keyframe group.  A
+part whose file cannot be indexed (missing, a plain MP4 of an older version, damaged) is
+left out of both and named in an ``error`` marker at the end of the timeline: the rest of
+the session still plays.
 
 Input events that deserve a marker (rage clicks, from the parts' events files) are placed
 by their wall-clock time like bookmarks; titles and pauses already come from the parts'

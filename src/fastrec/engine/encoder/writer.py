@@ -12,7 +12,10 @@ whole, and on a clean close the muxer's ``mfra`` index of the keyframes.  So:
   ranges (HLS, :mod:`fastrec.server.media`): a fragment starts at every keyframe
   (``frag_keyframe``) and at least every second (``frag_duration``), and a keyframe (an
   IDR frame) comes at least every ``keyframe_interval`` seconds of capture time in which
-  frames come, so a player can start decoding at any fragment that opens with one;
+  frames come, so a player can start decoding at any fragment that opens with one.  The
+  second keyframe of a part comes :data:`FIRST_GROUP_SECONDS` after the first: a live
+  viewer's playlist lists whole keyframe groups only, so it has one to start from a second
+  after the part opens, not a keyframe interval later;
 - the bytes a live viewer fetched while the part grew are the bytes there once it is
   closed: closing appends, it does not remux (which moved every fragment; an earlier
   version remuxed to a plain MP4 with its index first).  ffprobe reads the duration and
@@ -80,6 +83,8 @@ FRAGMENTED_MP4 = {
     "frag_duration": "1000000",
     "flush_packets": "1",  # hand each fragment to the OS at once, not when a 256 kB buffer fills
 }
+# The first keyframe group of a part lasts this long at most (see the module's docstring).
+FIRST_GROUP_SECONDS = 1.0
 # Part names taken in a row (by a dead worker's parts or planted files) before giving up.
 MAX_TAKEN_PARTS = 1000
 
@@ -235,7 +240,10 @@ class SegmentWriter:
         pts = max(round((timestamp - self._first) / TIME_BASE), self._last_pts + 1)
         frame.pts = self._last_pts = pts
         frame.time_base = TIME_BASE
-        if keyframe or timestamp - self._last_key >= self.settings.keyframe_interval:
+        interval = self.settings.keyframe_interval
+        if self._keyframes == 1:
+            interval = min(interval, FIRST_GROUP_SECONDS)
+        if keyframe or timestamp - self._last_key >= interval:
             frame.pict_type = av.video.frame.PictureType.I  # an IDR frame (forced-idr below)
             self._keyframes += 1
             self._last_key = timestamp

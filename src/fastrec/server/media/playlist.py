@@ -9,32 +9,26 @@ segment (the wall-clock time of its first frame).  :class:`Timeline` describes t
 timeline for the player's UI: where each part sits, idle stretches, markers, and the
 mapping between timeline seconds and wall-clock time.
 
-Segments (what hls.js fetches and appends):
+Segments (what hls.js fetches and appends) are keyframe groups: a keyframe-started run of
+fragments, up to the next keyframe.  Every segment starts with an IDR frame (so the playlist
+says ``EXT-X-INDEPENDENT-SEGMENTS``) and a seek fetches exactly one segment before it shows a
+frame.  A segment never changes once listed, so the playlist of a session still recorded
+only grows, as an EVENT playlist must; the group still growing is not a segment yet:
 
-- **keyframe groups** (the default): a segment is a keyframe-started run of fragments, up
-  to the next keyframe.  Every segment starts with an IDR frame (so the playlist says
-  ``EXT-X-INDEPENDENT-SEGMENTS``) and a seek fetches exactly one segment before it shows
-  a frame.  While a part is still recorded, its last group is left out until the next
-  keyframe closes it (or the part closes): a group never changes once listed, so the
-  playlist only grows, as an EVENT playlist must.  A live viewer is thus up to a
-  keyframe interval (plus about a fragment) behind.
-- **low latency** (``low_latency=True``): every whole fragment (about a second) is a
-  segment, listed as soon as it is on disk, so a live viewer is a few seconds behind.
-  Segments that do not start with a keyframe are not independent; hls.js handles them by
-  loading the segment before ("backtracking") until it has one that starts with a
-  keyframe - up to a keyframe interval of fragments for a seek or a live start - so this
-  mode is for following a session live; a finished session plays best as keyframe groups.
-  Every part starts with a keyframe, so the first segment after a discontinuity always
-  decodes.  The segmentation does not depend on whether a part is still recorded: a
-  viewer's playlist stays valid across a rotation and the end of the session (the part
-  files are never rewritten: :mod:`fastrec.engine.encoder.writer`).
-
-Target duration: a VOD playlist's is its longest segment, rounded (the HLS rule).  An EVENT
-playlist's must not change while it grows, and hls.js reloads it every target duration
-(half of it when nothing changed) and starts three target durations behind the live
-edge, so it is fixed: :data:`LIVE_TARGET_DURATION` (low latency, with ``HOLD-BACK`` set
-to three of them) or :data:`GROUP_TARGET_DURATION`.  A segment that spans an idle stretch
-is longer than that - no frame came to cut it - which hls.js and FFmpeg accept.
+- **keyframe groups** (the default): the growing group is left out until the next keyframe
+  closes it (or the part closes).  A live viewer is thus up to a keyframe interval (plus
+  about a fragment) behind.
+- **low latency** (``low_latency=True``, Low-Latency HLS): every whole fragment (about a
+  second) is also listed as a partial segment (``EXT-X-PART``, byte range, ``INDEPENDENT=YES``
+  when it starts with a keyframe) as soon as it is on disk: the growing group as parts after
+  the last segment, and the parts of the segments of the last :data:`PART_WINDOW_TARGETS`
+  target durations before their ``EXTINF`` (parts older than that are dropped from the
+  playlist, as the LL-HLS rules allow).  hls.js plays the parts near the live edge, so a
+  live viewer is a few seconds behind (``PART-HOLD-BACK``), and whole segments everywhere
+  else, so a seek back into the session always starts at a keyframe.  (Fragments listed
+  as segments of their own would not: hls.js appends a fragment that starts mid-group
+  without the frames it depends on, the browser drops it and the seek never shows a frame.)
+  Once no part is recorded, the playlist is the same as in the default mode.
 
 Timeline: the parts are laid end to end, in part order, each as long as its listed
 segments; the time between two parts' frames (a session stopped and started again, or an
@@ -66,7 +60,8 @@ from fastrec.storage.metadata import SegmentMetadata, TimedNote
 __all__ = [
     "DEFAULT_IDLE_THRESHOLD",
     "GROUP_TARGET_DURATION",
-    "LIVE_TARGET_DURATION",
+    "PART_TARGET_DURATION",
+    "PART_WINDOW_TARGETS",
     "IdleStretch",
     "Marker",
     "MediaSegment",
@@ -80,8 +75,9 @@ __all__ = [
 ]
 
 DEFAULT_IDLE_THRESHOLD = 3.0  # seconds without a new frame that make an idle stretch
-LIVE_TARGET_DURATION = 1  # seconds: fragments are cut every second (writer's frag_duration)
+PART_TARGET_DURATION = 1.0  # seconds: fragments are cut every second (writer's frag_duration)
 GROUP_TARGET_DURATION = 10  # seconds: the writer's default keyframe interval
+PART_WINDOW_TARGETS = 3  # segments ending within this many target durations of the live edge list their parts
 _DURATION_DIGITS = 6  # EXTINF and timeline arithmetic in microseconds, the same numbers in both
 
 
@@ -122,7 +118,10 @@ def part_media(meta: SegmentMetadata, index: FragmentIndex, uri: str) -> PartMed
 
 @dataclass(frozen=True, slots=True)
 class MediaSegment:
-    """One media segment: bytes ``offset`` .. ``offset + length`` of a part's file."""
+    """One media segment: bytes ``offset`` .. ``offset + length`` of a part's file.
+
+    ``complete`` is False for the keyframe group still growing at the live edge, which a
+    low-latency playlist lists as parts only (it is not a segment yet)."""
 
     part: int
     offset: int
@@ -131,24 +130,28 @@ class MediaSegment:
     duration: float  # seconds, rounded to microseconds (EXTINF)
     independent: bool  # starts with a keyframe
     fragments: tuple[Fragment, ...]
+    complete: bool = True
 
 
 def media_segments(part: PartMedia, *, low_latency: bool = False) -> list[MediaSegment]:
-    """The segments the playlist lists for ``part`` (see the module's docstring)."""
+    """The segments of ``part`` (see the module's docstring): its keyframe groups; while the
+    part is recorded, the last group is left out, or in low latency kept as incomplete."""
     groups: list[list[Fragment]] = []
     for fragment in part.index.fragments:
-        if not groups or low_latency or fragment.keyframe:
+        if not groups or fragment.keyframe:
             groups.append([fragment])
         else:
             groups[-1].append(fragment)
-    if part.recording and not low_latency and groups:
+    growing = part.recording and bool(groups)
+    if growing and not low_latency:
         groups.pop()  # more fragments may still join it
     out = []
-    for group in groups:
+    for i, group in enumerate(groups):
         first, last = group[0], group[-1]
         duration = round(sum(f.duration for f in group), _DURATION_DIGITS)
         out.append(MediaSegment(part.part, first.offset, last.offset + last.size - first.offset,
-                                first.start, duration, first.keyframe, tuple(group)))
+                                first.start, duration, first.keyframe, tuple(group),
+                                complete=not (growing and i == len(groups) - 1)))
     return out
 
 
@@ -161,27 +164,30 @@ def _layout(parts: Sequence[PartMedia], low_latency: bool) -> list[tuple[PartMed
 
 
 def media_playlist(parts: Sequence[PartMedia], *, low_latency: bool = False,
-                   target_duration: int | None = None, hold_back: float | None = None) -> str:
+                   target_duration: int | None = None, part_hold_back: float | None = None) -> str:
     """The HLS media playlist (text) of a session's ``parts`` (in part order).
 
     VOD when no part is recording (with ``EXT-X-ENDLIST``), else EVENT.  ``target_duration``
-    and ``hold_back`` override the EVENT defaults (see the module's docstring).
+    and ``part_hold_back`` override the EVENT defaults (see the module's docstring).
     """
     laid = _layout(parts, low_latency)
     live = any(p.recording for p in parts)
+    with_parts = live and low_latency
     segments = [s for _, part_segments in laid for s in part_segments]
     if live:
-        target = target_duration or (LIVE_TARGET_DURATION if low_latency else GROUP_TARGET_DURATION)
+        target = target_duration or GROUP_TARGET_DURATION
     else:
         target = target_duration or max((math.floor(s.duration + 0.5) for s in segments), default=1)
     target = max(1, target)
-    independent = all(s.independent for s in segments)
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
              f"#EXT-X-PLAYLIST-TYPE:{'EVENT' if live else 'VOD'}"]
-    if independent:
+    if all(s.independent for s in segments):
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
-    if live and low_latency:
-        lines.append(f"#EXT-X-SERVER-CONTROL:HOLD-BACK={hold_back or 3.0 * target:.3f}")
+    if with_parts:
+        lines += [f"#EXT-X-PART-INF:PART-TARGET={PART_TARGET_DURATION:.3f}",
+                  f"#EXT-X-SERVER-CONTROL:PART-HOLD-BACK={part_hold_back or 3.0 * PART_TARGET_DURATION:.3f}"]
+    window_start = _part_window_start(laid, target) if with_parts else math.inf
+    position = 0.0  # where each segment starts on the playlist's timeline
     for i, (part, part_segments) in enumerate(laid):
         if i:
             lines.append("#EXT-X-DISCONTINUITY")
@@ -189,13 +195,26 @@ def media_playlist(parts: Sequence[PartMedia], *, low_latency: bool = False,
         for s in part_segments:
             # to the nearest millisecond (isoformat truncates)
             when = part.start_time + timedelta(seconds=s.start, microseconds=500)
-            lines += [f"#EXT-X-PROGRAM-DATE-TIME:{when.isoformat(timespec='milliseconds')}",
-                      f"#EXTINF:{s.duration:.{_DURATION_DIGITS}f},",
-                      f"#EXT-X-BYTERANGE:{s.length}@{s.offset}",
-                      part.uri]
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{when.isoformat(timespec='milliseconds')}")
+            if position + s.duration >= window_start or not s.complete:
+                lines += [f'#EXT-X-PART:DURATION={f.duration:.{_DURATION_DIGITS}f},URI="{part.uri}",'
+                          f'BYTERANGE="{f.size}@{f.offset}"' + (",INDEPENDENT=YES" if f.keyframe else "")
+                          for f in s.fragments]
+            if s.complete:
+                lines += [f"#EXTINF:{s.duration:.{_DURATION_DIGITS}f},",
+                          f"#EXT-X-BYTERANGE:{s.length}@{s.offset}",
+                          part.uri]
+            position += s.duration
     if not live:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+def _part_window_start(laid: Sequence[tuple[PartMedia, list[MediaSegment]]], target: int) -> float:
+    """The playlist time from which segments list their parts: the last
+    PART_WINDOW_TARGETS target durations before the live edge."""
+    end = sum(s.duration for _, segments in laid for s in segments)
+    return end - PART_WINDOW_TARGETS * target
 
 
 # --- the timeline -------------------------------------------------------------------------
