@@ -22,7 +22,7 @@ def test_a_recording_started_elsewhere_appears_updates_and_ends(ui_server, ui_re
     sign_in(page, ui_server.url, "viewer", "/live")
     expect(page.locator("#conn-state")).to_have_attribute("data-state", "open")
     session_id = f"live_{uuid.uuid4().hex[:8]}"
-    recorder = subprocess.Popen(recorder_command(ui_recordings, session_id, seconds=6), env=child_env(),
+    recorder = subprocess.Popen(recorder_command(ui_recordings, session_id, seconds=12), env=child_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         row = page.locator(f"#live-sessions tr[data-session-id='{session_id}']")
@@ -38,7 +38,9 @@ def test_a_recording_started_elsewhere_appears_updates_and_ends(ui_server, ui_re
         before = frames.inner_text()
         expect(frames).not_to_have_text(before, timeout=10_000)  # an update arrived
 
-        # "Watch" plays the running session (in another tab: this one keeps listening)
+        # "Watch" plays the running session (in another tab: this one keeps listening); the
+        # session lasts 12 s: its first keyframe group is whole (a live viewer's first
+        # segment) about 2 s after it starts, and a loaded machine starts the recorder slowly
         with page.context.expect_page() as opened:
             row.locator("a", has_text="Watch").click(modifiers=["Control"])
         watcher = opened.value
