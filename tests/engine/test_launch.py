@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from fastrec.engine import launch
-from fastrec.engine.encoder.pool import _worker_main
+from fastrec.engine.encoder.worker import worker_main as _worker_main
 
 
 def test_a_child_is_a_named_interpreter_that_exits_when_told():
@@ -53,7 +53,7 @@ def test_a_child_is_out_of_reach_of_the_terminals_ctrl_c():
 _PARENT = """
 import sys
 from fastrec.engine import launch
-from fastrec.engine.encoder.pool import _worker_main
+from fastrec.engine.encoder.worker import worker_main as _worker_main
 child = launch.start(_worker_main, name="fastrec-encoder-orphan-test")
 print(child.pid, flush=True)
 sys.stdin.read()
