@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field, replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,12 +67,14 @@ from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
 from fastrec.engine.encoder.hints import MAX_RECTS, RECT_BYTES, tile_rects
 from fastrec.engine.launch import send
 from fastrec.engine.capture_config import CaptureConfig
-from fastrec.engine.ocr_stage import OcrStage
 from fastrec.engine.protocol import FrameFlags
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
 from fastrec.privacy.pii import redact_pii
 from fastrec.privacy.screen_rules import ScreenRules, ocr_rules
+
+if TYPE_CHECKING:
+    from fastrec.engine.ocr_stage import OcrStage
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
@@ -618,6 +620,8 @@ def _ocr_stage(config: CaptureConfig, ring: FrameRing, out_w: int, out_h: int) -
     if config.ocr is None:
         yield None
         return
+    from fastrec.engine.ocr_stage import OcrStage  # its OCR modules: only when it is on
+
     stage = OcrStage(ring, out_w, out_h, config.fps, config.ocr, ocr_rules(config.rules), config.ring_slots,
                      config.ring_timeout, config.session_id)
     try:
