@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target
@@ -30,6 +29,7 @@ from fastrec.capture.matching import (
     pick_rdp_window,
 )
 from fastrec.engine.protocol import CaptureMode
+from fastrec.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from fastrec.capture.screen import FullScreenSource
@@ -65,13 +65,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastrec.capture' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fastrec.capture", _LAZY, globals())
 
 
 def window_backend_module(platform: str | None = None) -> Any:
