@@ -82,3 +82,14 @@ def test_a_frozen_application_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     with pytest.raises(NotImplementedError, match="frozen application"):
         launch.start(_worker_main, name="fastrec-encoder-test")
+
+
+def test_the_children_launched_by_name_name_real_functions():
+    # the supervisor names the children's bodies (launch.Target) so as not to import them
+    from importlib import import_module
+
+    from fastrec.engine.encoder.pool import WORKER_MAIN
+    from fastrec.engine.recorder import CAPTURE_MAIN
+
+    for target in (CAPTURE_MAIN, WORKER_MAIN):
+        assert callable(getattr(import_module(target.module), target.qualname)), target

@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from fastrec.core_present import require_compiled_core
 from fastrec.crypt.context import SegmentEncryption
 from fastrec.engine import launch
 from fastrec.engine.capture_config import CaptureConfig
@@ -67,6 +68,9 @@ from fastrec.engine.protocol import (
 from fastrec.privacy.screen_rules import ScreenRules
 
 log = structlog.get_logger("fastrec.engine")
+
+# no recording without the compiled core: refused here, at once, though only the children load it
+require_compiled_core()
 
 OnEvent = Callable[[EngineEvent], None]
 

@@ -26,7 +26,7 @@ _FILE_MAP_ALL_ACCESS = 0x000F001F
 @dataclass(frozen=True, slots=True)
 class _WindowsMapping:
     """A named file mapping (Windows) and a handle that keeps it alive while the endpoint
-    travels: Windows frees a mapping with its last handle (see the module docstring)."""
+    travels: Windows frees a mapping with its last handle (see :mod:`fastrec.engine.ring`)."""
 
     name: str
     handle: int
