@@ -12,8 +12,9 @@ name (``fastrec.Scaler``) raises the core's clear "compiled core is missing" Imp
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from fastrec.lazy_exports import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -49,13 +50,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from fastrec.settings import RecordingSettings, SettingsError, load_settings
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastrec' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fastrec", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

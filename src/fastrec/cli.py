@@ -48,6 +48,7 @@ from fastrec.export.commands import add_export_command, export
 from fastrec.export.heatmap_command import add_heatmap_command, heatmap
 from fastrec.search.commands import add_search_command, search
 from fastrec.policy.commands import add_policy_commands, policy
+from fastrec.plain_structlog import import_structlog_without_rich
 from fastrec.printable import printable
 from fastrec.stop_signal import StopSignal
 from fastrec.server.commands import add_server_commands, add_server_options, serve, users
@@ -655,6 +656,7 @@ def main(argv: list[str] | None = None, stop: StopSignal | None = None) -> int:
     if stop is None:
         stop = StopSignal()
     stop.install()  # first of all: from here on no Ctrl-C is lost (see the module docstring)
+    import_structlog_without_rich()  # before the settings import it (fastrec.plain_structlog)
     try:
         return _run(argv, stop)
     finally:

@@ -276,7 +276,7 @@ class _Reader:
 def test_the_encoder_does_not_trust_rects_across_a_frame_the_ring_dropped(tmp_path: Path, monkeypatch) -> None:
     # seq 1 was dropped by the ring (drop_oldest): seq 2's rects are relative to it, so the
     # change seq 1 brought must reach the file all the same
-    from fastrec.engine.encoder import pool
+    from fastrec.engine.encoder import pool, worker
     from fastrec.engine.protocol import SegmentNaming
 
     first = _picture(2)
@@ -285,11 +285,11 @@ def test_the_encoder_does_not_trust_rects_across_a_frame_the_ring_dropped(tmp_pa
     third = second.copy()
     third[96:112, 160:176] = 255 - third[96:112, 160:176]
     slots = [_Slot(0, first, T0, None), _Slot(2, third, T0 + 0.2, np.array([[160, 96, 16, 16]], np.uint16))]
-    monkeypatch.setattr(pool, "RingReader", lambda endpoint: _Reader(slots))
+    monkeypatch.setattr(worker, "RingReader", lambda endpoint: _Reader(slots))
     settings = EncoderSettings(W, H, x264_params=FIXED_QP)
     job = pool.EncodeJob("gap", None, settings, SegmentPolicy(), SegmentNaming(tmp_path, "gap"))  # type: ignore[arg-type]
     events: list[object] = []
-    pool._encode_session(job, events.append)
+    worker._encode_session(job, events.append)
     assert not [e for e in events if type(e).__name__ == "EncoderFailed"], events
     with av.open(str(SegmentNaming(tmp_path, "gap").path(1))) as container:
         decoded = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]

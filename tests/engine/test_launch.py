@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from fastrec.engine import launch
-from fastrec.engine.encoder.pool import _worker_main
+from fastrec.engine.encoder.worker import worker_main as _worker_main
 
 
 def test_a_child_is_a_named_interpreter_that_exits_when_told():
@@ -53,7 +53,7 @@ def test_a_child_is_out_of_reach_of_the_terminals_ctrl_c():
 _PARENT = """
 import sys
 from fastrec.engine import launch
-from fastrec.engine.encoder.pool import _worker_main
+from fastrec.engine.encoder.worker import worker_main as _worker_main
 child = launch.start(_worker_main, name="fastrec-encoder-orphan-test")
 print(child.pid, flush=True)
 sys.stdin.read()
@@ -82,3 +82,14 @@ def test_a_frozen_application_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     with pytest.raises(NotImplementedError, match="frozen application"):
         launch.start(_worker_main, name="fastrec-encoder-test")
+
+
+def test_the_children_launched_by_name_name_real_functions():
+    # the supervisor names the children's bodies (launch.Target) so as not to import them
+    from importlib import import_module
+
+    from fastrec.engine.encoder.pool import WORKER_MAIN
+    from fastrec.engine.recorder import CAPTURE_MAIN
+
+    for target in (CAPTURE_MAIN, WORKER_MAIN):
+        assert callable(getattr(import_module(target.module), target.qualname)), target

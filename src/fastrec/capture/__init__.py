@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastrec.capture.base import CaptureError, CaptureSource, Region, Target
 from fastrec.capture.matching import (
@@ -28,9 +28,20 @@ from fastrec.capture.matching import (
     pick_active_window,
     pick_rdp_window,
 )
-from fastrec.capture.screen import FullScreenSource
-from fastrec.capture.synthetic import SCENARIOS, SyntheticSource, VideoFileSource
 from fastrec.engine.protocol import CaptureMode
+from fastrec.lazy_exports import lazy_getattr
+
+if TYPE_CHECKING:
+    from fastrec.capture.screen import FullScreenSource
+    from fastrec.capture.synthetic import SCENARIOS, SyntheticSource, VideoFileSource
+
+# name -> the module that defines it, imported on first use (see the module docstring)
+_LAZY = {
+    "FullScreenSource": "fastrec.capture.screen",
+    "SCENARIOS": "fastrec.capture.synthetic",
+    "SyntheticSource": "fastrec.capture.synthetic",
+    "VideoFileSource": "fastrec.capture.synthetic",
+}
 
 MODES = tuple(CaptureMode)
 
@@ -52,6 +63,9 @@ __all__ = [
     "pick_rdp_window",
     "window_backend_module",
 ]
+
+
+__getattr__ = lazy_getattr("fastrec.capture", _LAZY, globals())
 
 
 def window_backend_module(platform: str | None = None) -> Any:
@@ -79,14 +93,14 @@ def open_source(mode: str, display: str | None = None, **options: Any) -> Captur
     constructor; an unknown option is a ``ValueError`` that lists the allowed ones.
     """
     if mode == CaptureMode.FULL_SCREEN:
-        factory: Any = FullScreenSource
+        factory: Any = __getattr__("FullScreenSource")
     elif mode in (CaptureMode.RDP_WINDOW, CaptureMode.ACTIVE_WINDOW):
         module = window_backend_module()
         factory = module.RdpWindowSource if mode == CaptureMode.RDP_WINDOW else module.ActiveWindowSource
     elif mode == CaptureMode.SYNTHETIC:
-        factory = SyntheticSource
+        factory = __getattr__("SyntheticSource")
     elif mode == CaptureMode.VIDEO_FILE:
-        factory = VideoFileSource
+        factory = __getattr__("VideoFileSource")
     else:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     params = inspect.signature(factory).parameters

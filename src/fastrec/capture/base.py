@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-import numpy as np
-
 from fastrec.checks import check_int
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from fastrec.capture.matching import WindowInfo
 
 

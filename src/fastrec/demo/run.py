@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastrec.core.masks import MaskKind, MaskRegion
+from fastrec.core.mask_kinds import MaskKind
+from fastrec.core.mask_region import MaskRegion
 from fastrec.demo.display import VirtualDisplay
 from fastrec.demo.workload import secret_bar_region
 from fastrec.engine.protocol import CaptureMode, SegmentPolicy

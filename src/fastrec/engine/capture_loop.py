@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field, replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,48 +66,21 @@ from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
 from fastrec.engine.encoder.hints import MAX_RECTS, RECT_BYTES, tile_rects
 from fastrec.engine.launch import send
-from fastrec.engine.ocr_stage import OcrOptions, OcrStage
-from fastrec.engine.protocol import CaptureMode, FrameFlags, FullPolicy
+from fastrec.engine.capture_config import CaptureConfig
+from fastrec.engine.protocol import FrameFlags
 from fastrec.engine.ring import FrameRing
 from fastrec.engine.usage import cpu_seconds
-from fastrec.privacy.pii import CustomPattern, redact_pii
+from fastrec.privacy.pii import redact_pii
 from fastrec.privacy.screen_rules import ScreenRules, ocr_rules
+
+if TYPE_CHECKING:
+    from fastrec.engine.ocr_stage import OcrStage
 
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
 OCR_FINISH_SECONDS = 30.0  # beyond the delay, for the OCR stage's last frames to leave at stop
 LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
 REDACTED_KEEP = 64  # titles and reasons whose redacted form is remembered (a title repeats every tick)
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureConfig:
-    """One session's capture settings."""
-
-    session_id: str
-    mode: str = CaptureMode.RDP_WINDOW
-    display: str | None = None
-    source_options: dict[str, Any] = field(default_factory=dict)
-    fps: int = 10
-    scale: float = 1.0
-    tile_size: int = 64
-    ring_slots: int = 3  # see RecordingSettings.ring_slots
-    full_policy: str = FullPolicy.BLOCK
-    ring_timeout: float = 0.5
-    masks: tuple[MaskRegion, ...] = ()  # in screen coordinates
-    # A window that has just appeared (first seen, restored, newly focused) shows whatever
-    # was beneath it until its owner paints: other windows' pixels.  Wait this long first.
-    settle_seconds: float = 0.3
-    # the operator's kinds of personal data (RECORDING_PII_PATTERNS), replaced in window
-    # titles and pause reasons with the built-in ones
-    pii_patterns: tuple[CustomPattern, ...] = ()
-    # the recording policy's privacy rules at session start (later ones come as messages)
-    rules: ScreenRules = field(default_factory=ScreenRules)
-    # RECORDING_OCR_PII: frames pass through an OCR stage before the encoder (None: off)
-    ocr: OcrOptions | None = None
-    # RECORDING_PARTIAL_GRABS: grab, diff and convert only the damaged tiles (off: the whole
-    # region every changed frame - the reference the benchmark compares against)
-    partial_grabs: bool = True
 
 
 @dataclass(slots=True)
@@ -647,6 +620,8 @@ def _ocr_stage(config: CaptureConfig, ring: FrameRing, out_w: int, out_h: int) -
     if config.ocr is None:
         yield None
         return
+    from fastrec.engine.ocr_stage import OcrStage  # its OCR modules: only when it is on
+
     stage = OcrStage(ring, out_w, out_h, config.fps, config.ocr, ocr_rules(config.rules), config.ring_slots,
                      config.ring_timeout, config.session_id)
     try:

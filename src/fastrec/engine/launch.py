@@ -45,8 +45,7 @@ from importlib import import_module
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
-
+from typing import Any, NamedTuple
 
 
 # argv: [python, -c, _BOOT, package root, fd, name, module to import ahead ("" none)];
@@ -57,6 +56,21 @@ _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the fastr
 # the host's console events (Ctrl-C, Ctrl-Break, its window closed) reach the host alone
 # (see above); and a process group of its own, so no Ctrl-C is ever sent to it by group
 _WINDOWS_FLAGS = getattr(subprocess, "CREATE_NO_WINDOW", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+
+
+class Target(NamedTuple):
+    """A child's function by name: what a parent launches without importing the module
+    that defines it (the supervisor does not import the capture loop's or the encoder
+    worker's numpy, PyAV or compiled core: issue 14)."""
+
+    module: str
+    qualname: str
+
+
+def _named(target: Callable[..., None] | Target) -> Target:
+    if isinstance(target, Target):
+        return target
+    return Target(target.__module__, target.__qualname__)
 
 
 class Child:
@@ -99,10 +113,11 @@ class Child:
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 
 
-def start(target: Callable[..., None], *args: Any, name: str) -> Child:
+def start(target: Callable[..., None] | Target, *args: Any, name: str) -> Child:
     """Run ``target(conn, *args)`` in a new interpreter; ``target`` must be a module-level
-    function of fastrec and ``args`` picklable (sockets and ring endpoints included)."""
-    return run(prestart(target.__module__, name=name), target, *args)
+    function of fastrec (or its :class:`Target`) and ``args`` picklable (sockets and ring
+    endpoints included)."""
+    return run(prestart(_named(target).module, name=name), target, *args)
 
 
 def prestart(module: str, *, name: str) -> Child:
@@ -118,9 +133,10 @@ def prestart(module: str, *, name: str) -> Child:
     return Child(popen, conn, name)
 
 
-def run(child: Child, target: Callable[..., None], *args: Any) -> Child:
+def run(child: Child, target: Callable[..., None] | Target, *args: Any) -> Child:
     """Have a :func:`prestart` child run ``target(conn, *args)``; returns it."""
-    child.conn.send((target.__module__, target.__qualname__, args))
+    module, qualname = _named(target)
+    child.conn.send((module, qualname, args))
     return child
 
 

@@ -50,7 +50,8 @@ from typing import Final
 import numpy as np
 
 from fastrec.core.convert import i420_planes
-from fastrec.core.masks import MaskKind, MaskRegion
+from fastrec.core.mask_kinds import MaskKind
+from fastrec.core.mask_region import MaskRegion
 from fastrec.privacy.ocr import OcrLine, pii_boxes
 from fastrec.privacy.ocr_layout import column_gap
 from fastrec.privacy.screen_rules import PiiRule

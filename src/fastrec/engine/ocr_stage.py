@@ -39,6 +39,7 @@ from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import mask_i420
 from fastrec.engine import launch
 from fastrec.engine.ocr_gate import TILE, GateStats, OcrGate, Strip
+from fastrec.engine.capture_config import OcrOptions
 from fastrec.engine.protocol import FullPolicy
 from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
 from fastrec.engine.usage import cpu_seconds
@@ -52,18 +53,6 @@ START_TIMEOUT = 60.0  # loading the model takes ~0.1 s; a loaded machine, much l
 _IDLE = 0.2  # the main thread looks for messages at least this often
 NICENESS = 10  # POSIX nice increment of the stage process
 MAX_WAITING = 12  # frames copied out of the capture ring at most (3 MB each at 1080p)
-
-
-@dataclass(frozen=True, slots=True)
-class OcrOptions:
-    """The OCR stage's settings (RECORDING_OCR_*)."""
-
-    max_delay: float = 2.0  # seconds a frame may wait for its verdict
-    language: str = "eng"
-    threads: int = 2  # Tesseracts reading new text at once (at most the machine's cores)
-    # False: the reading before cells and blocks - full-width strips read as sparse text,
-    # nothing remembered (scripts/bench_ocr.py measures against it)
-    blocks: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,9 +39,10 @@ from typing import Any
 
 import structlog
 
+from fastrec.core_present import require_compiled_core
 from fastrec.crypt.context import SegmentEncryption
 from fastrec.engine import launch
-from fastrec.engine.capture_loop import CaptureConfig, capture_main
+from fastrec.engine.capture_config import CaptureConfig
 from fastrec.engine.encoder.pool import EncodeJob, EncoderPool
 from fastrec.engine.encoder.writer import EncoderSettings
 from fastrec.engine.events import (
@@ -68,7 +69,13 @@ from fastrec.privacy.screen_rules import ScreenRules
 
 log = structlog.get_logger("fastrec.engine")
 
+# no recording without the compiled core: refused here, at once, though only the children load it
+require_compiled_core()
+
 OnEvent = Callable[[EngineEvent], None]
+
+# the capture process's body, by name: the supervisor does not import the capture loop
+CAPTURE_MAIN = launch.Target("fastrec.engine.capture_loop", "capture_main")
 
 # seconds without a recording session before a spare capture interpreter is started again
 SPARE_DELAY = 1.0
@@ -339,11 +346,11 @@ class Recorder:
         launched = session.config
         spare, self._spare = self._spare, None
         if spare is not None and spare.is_alive():
-            process = launch.run(spare, capture_main, launched)
+            process = launch.run(spare, CAPTURE_MAIN, launched)
         else:
             if spare is not None:
                 spare.kill()
-            process = launch.start(capture_main, launched, name=f"fastrec-capture-{session.session_id}")
+            process = launch.start(CAPTURE_MAIN, launched, name=f"fastrec-capture-{session.session_id}")
         with self._lock:
             session.process = process
             if session.config is not launched:  # rules changed while it was being launched
@@ -353,7 +360,7 @@ class Recorder:
 
     def _start_spare(self) -> None:
         try:
-            self._spare = launch.prestart(capture_main.__module__, name="fastrec-capture")
+            self._spare = launch.prestart(CAPTURE_MAIN.module, name="fastrec-capture")
         except Exception as exc:  # noqa: BLE001 - only start-up time is lost: sessions start cold
             self._spare_capture = False
             log.warning("No capture process could be started ahead; sessions start without one",

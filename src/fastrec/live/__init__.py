@@ -19,8 +19,7 @@ the server's side, and nothing here loads redis-py unless FASTREC_REDIS_URL is s
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from fastrec.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "AlertKind": "model",
@@ -55,13 +54,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastrec.live' has no attribute {name!r}")
-    value = getattr(import_module(f"fastrec.live.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fastrec.live", {name: "." + module for name, module in _EXPORTS.items()}, globals())
 
 
 def __dir__() -> list[str]:

@@ -40,10 +40,10 @@ from typing import Any, Self
 
 import structlog
 
-from fastrec.core.masks import MaskRegion
+from fastrec.core.mask_region import MaskRegion
 from fastrec.crypt.context import Encryption, encryption_from_settings, use_encryption
-from fastrec.engine.capture_loop import CaptureConfig
-from fastrec.engine.ocr_stage import OcrOptions
+from fastrec.engine.capture_config import CaptureConfig
+from fastrec.engine.capture_config import OcrOptions
 from fastrec.engine.events import (
     EngineEvent,
     SegmentFinished,
@@ -70,7 +70,6 @@ from fastrec.manager.session import ManagedSession
 from fastrec.policy.active import ActivePolicyReader
 from fastrec.policy.decision import Decision
 from fastrec.privacy.connection import ConnectionDetails, clean_connection_info
-from fastrec.privacy.ocr import OcrUnavailable, check_ocr
 from fastrec.privacy.screen_rules import ScreenRules
 from fastrec.settings import RecordingSettings, load_settings
 from fastrec.storage import (
@@ -213,6 +212,8 @@ class RecordingManager:
             if not self.settings.validate_recording_config():  # logs each problem
                 return False
             if self.settings.ocr_pii:
+                from fastrec.privacy.ocr import OcrUnavailable, check_ocr  # numpy: only when OCR is on
+
                 try:
                     check_ocr()
                 except OcrUnavailable as exc:  # fail closed: not recorded unread

@@ -35,7 +35,7 @@ import ipaddress
 import re
 import typing
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -43,10 +43,12 @@ from pydantic.fields import FieldInfo
 from fastrec.capture.matching import compile_pattern
 from fastrec.core.mask_kinds import MaskKind
 from fastrec.policy.errors import PolicyError, PolicyProblem
-from fastrec.policy.yaml_lines import SourceMap, load_yaml, path_text
 from fastrec.privacy.pii_kinds import PII_DEFAULT_MASK, PiiKind
 from fastrec.roles import Role
 from fastrec.settings import RecordingSettings
+
+if TYPE_CHECKING:
+    from fastrec.policy.yaml_lines import SourceMap
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -420,6 +422,8 @@ def parse_policy(text: str) -> Policy:
     if len(text) > MAX_DOCUMENT_CHARS:
         raise PolicyError([PolicyProblem(1, 1, "", f"the document has {len(text)} characters; at most "
                                                    f"{MAX_DOCUMENT_CHARS} are allowed")])
+    from fastrec.policy.yaml_lines import load_yaml  # PyYAML: only where a document is read
+
     data, source = load_yaml(text)
     if data is None:
         data = {}
@@ -434,6 +438,8 @@ def parse_policy(text: str) -> Policy:
 
 
 def _problems(exc: ValidationError, source: SourceMap) -> list[PolicyProblem]:
+    from fastrec.policy.yaml_lines import path_text
+
     problems = []
     for error in exc.errors(include_url=False):
         loc = tuple(p for p in error["loc"] if isinstance(p, int | str))

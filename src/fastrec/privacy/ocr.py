@@ -52,7 +52,7 @@ from typing import Any, Final, Self
 
 import numpy as np
 
-from fastrec.core.masks import MaskRegion
+from fastrec.core.mask_region import MaskRegion
 from fastrec.privacy.ocr_layout import Block, text_blocks
 from fastrec.privacy.pii import find_pii
 from fastrec.privacy.pii_kinds import PiiKind

@@ -35,7 +35,8 @@ from typing import Final
 
 from fastrec.capture.base import Region
 from fastrec.capture.matching import WindowInfo, compile_pattern
-from fastrec.core.masks import MaskKind, MaskRegion
+from fastrec.core.mask_kinds import MaskKind
+from fastrec.core.mask_region import MaskRegion
 from fastrec.privacy.pii import CustomPattern
 from fastrec.privacy.pii_kinds import PII_DEFAULT_MASK, PiiKind
 

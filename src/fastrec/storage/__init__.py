@@ -16,8 +16,7 @@ The names below are imported on first use (PEP 562), so a process that needs one
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from fastrec.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "CaptureInfo": "metadata",
@@ -73,13 +72,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastrec.storage' has no attribute {name!r}")
-    value = getattr(import_module(f"fastrec.storage.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("fastrec.storage", {name: "." + module for name, module in _EXPORTS.items()}, globals())
 
 
 def __dir__() -> list[str]:

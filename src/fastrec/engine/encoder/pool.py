@@ -1,4 +1,5 @@
-"""Encoder worker processes, and the supervisor side that feeds and watches them.
+"""Encoder worker processes: the supervisor side that starts, feeds and watches them (the
+workers' body is :mod:`fastrec.engine.encoder.worker`, which the supervisor never imports).
 
 Each worker runs one thread per session it was given; a session's frames are encoded in
 order by that one thread.  libx264 releases the GIL while it encodes, so one worker can
@@ -9,20 +10,16 @@ a new segment in the replacement, from the next frame in its ring.
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from fastrec.checks import check_int
-from fastrec.core.convert import i420_size
-from fastrec.crypt.context import SegmentEncryption
 from fastrec.engine import launch
 from fastrec.engine.protocol import (
     EncoderFailed,
-    FrameFlags,
     SegmentClosed,
     SegmentNaming,
     SegmentOpened,
@@ -31,9 +28,14 @@ from fastrec.engine.protocol import (
     SessionEncoded,
     WorkerDied,
 )
-from fastrec.engine.ring import RingClosed, RingEndpoint, RingReader
-from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
-from fastrec.engine.usage import cpu_seconds
+
+if TYPE_CHECKING:
+    from fastrec.crypt.context import SegmentEncryption
+    from fastrec.engine.encoder.writer import EncoderSettings
+    from fastrec.engine.ring_endpoint import RingEndpoint
+
+# the worker's body, by name: the supervisor does not import the worker's numpy and PyAV
+WORKER_MAIN = launch.Target("fastrec.engine.encoder.worker", "worker_main")
 
 Event = SegmentOpened | SegmentSkipped | SegmentClosed | SessionEncoded | EncoderFailed | WorkerDied
 
@@ -49,65 +51,6 @@ class EncodeJob:
     naming: SegmentNaming
     first_part: int = 1
     encryption: SegmentEncryption | None = field(default=None, repr=False)  # the session's key, if encrypted
-
-
-def _encode_session(job: EncodeJob, emit: Callable[[Event], None]) -> None:
-    frames = 0
-    size = i420_size(job.settings.width, job.settings.height)
-    shape = (job.settings.height * 3 // 2, job.settings.width)
-    try:
-        with RingReader(job.endpoint) as reader, SegmentWriter(
-            job.session_id, job.settings, job.policy, job.naming.path,
-            on_open=lambda part, path, first: emit(SegmentOpened(job.session_id, part, path, first)),
-            on_segment=lambda info: emit(SegmentClosed(info)), first_part=job.first_part,
-            on_taken=lambda part, path: emit(SegmentSkipped(job.session_id, part, path)),
-            encryption=job.encryption,
-        ) as writer:
-            previous = -1  # seq of the last frame read: rects hold against that frame only
-            while True:
-                try:
-                    slot = reader.read(timeout=1.0)
-                except RingClosed:
-                    break
-                if slot is None:
-                    continue
-                with slot:
-                    pixels = np.asarray(slot.data[:size]).reshape(shape)
-                    # a frame the ring dropped in between (drop_oldest) changed more than they say
-                    rects = slot.rects if slot.header.seq == previous + 1 else None
-                    previous = slot.header.seq
-                    writer.write(pixels, slot.header.timestamp,
-                                 keyframe=bool(slot.header.flags & FrameFlags.KEYFRAME), rects=rects)
-                frames += 1
-        emit(SessionEncoded(job.session_id, frames, cpu_seconds()))
-    except Exception as exc:  # the supervisor owns the user-facing error
-        emit(EncoderFailed(job.session_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-
-
-def _worker_main(conn: Connection) -> None:
-    """Body of an encoder worker: jobs come in on ``conn``, events go out on it."""
-    import av  # noqa: F401 - now, while no session waits: the writer imports it where it encodes
-
-    lock = threading.Lock()
-
-    def emit(event: Event) -> None:
-        with lock:  # one message at a time from the session threads
-            launch.send(conn, event)  # the supervisor may be gone; the files still get finished
-
-    threads: list[threading.Thread] = []
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            break  # orphaned: finish the sessions in hand (their rings close), then exit
-        if job is None:
-            break
-        thread = threading.Thread(target=_encode_session, args=(job, emit),
-                                  name=f"encode-{job.session_id}", daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join()
 
 
 @dataclass
@@ -151,7 +94,7 @@ class EncoderPool:
 
     @staticmethod
     def _spawn() -> _Worker:
-        return _Worker(launch.start(_worker_main, name="fastrec-encoder"))
+        return _Worker(launch.start(WORKER_MAIN, name="fastrec-encoder"))
 
     @property
     def pids(self) -> list[int]:

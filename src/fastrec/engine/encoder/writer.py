@@ -62,19 +62,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fastrec.checks import check_number
-from fastrec.core.convert import tag_colours
 from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
-from fastrec.engine.encoder.hints import attach as attach_hint
 from fastrec.engine.encoder.fragment_flush import flush_fragment
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
 from fastrec.storage.files import create_private, fsync_dir
 
 if TYPE_CHECKING:  # imported where frames are encoded: the supervisor imports this module for
     import av      # EncoderSettings alone, and PyAV costs ~0.1 CPU-s and ~20 MB in a process
+    import numpy as np  # so do numpy and the compiled core (hints, convert): issue 14
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate at capture times
 # Fragments at every keyframe and at least every second, so a crash loses about a second.
@@ -233,6 +230,8 @@ class SegmentWriter:
             keyframe = True
         assert self._stream is not None and self._out is not None
         frame = av.VideoFrame.from_numpy_buffer(pixels, format="yuv420p")
+        from fastrec.core.convert import tag_colours  # numpy, the core: the worker's only
+
         tag_colours(frame)
         # Strictly increasing, or the muxer refuses the packet (EINVAL): a frame less than
         # 1 ms after the previous one (the session's final frame at stop time, typically)
@@ -248,6 +247,8 @@ class SegmentWriter:
             self._keyframes += 1
             self._last_key = timestamp
         elif rects is not None and hintable and self.settings.mb_info:
+            from fastrec.engine.encoder.hints import attach as attach_hint  # numpy: the worker's only
+
             attach_hint(frame, rects)  # without it (an FFmpeg that lacks the API) all is analysed
         packets = self._stream.encode(frame)  # the frame before this one (x264 holds one back)
         first = self._bytes == 0 and bool(packets)
@@ -332,6 +333,8 @@ class SegmentWriter:
             stream.width, stream.height, stream.pix_fmt = s.width, s.height, "yuv420p"
             stream.time_base = TIME_BASE
             stream.codec_context.time_base = TIME_BASE
+            from fastrec.core.convert import tag_colours  # numpy, the core: the worker's only
+
             tag_colours(stream.codec_context)
             # forced-idr: a forced I frame is an IDR, so no frame after it refers to one before
             # it - a player that starts there (a seek, a live viewer joining) decodes it all
