@@ -92,12 +92,19 @@ def _terminal(width: int, height: int, size: int = 15, seed: int = 0) -> np.ndar
     return np.asarray(image)
 
 
-def _change_seconds(engine: OcrEngine, before: list[np.ndarray], after: np.ndarray) -> tuple[float, int, int, int]:
+def _gate(engine: OcrEngine, w: int, h: int, exact: bool = True) -> OcrGate:
+    """The gate for ``engine``: full-width strips for the reading before blocks; with
+    ``exact`` False, strips from whole cells (the gate before changed pixels' rectangles)."""
+    return OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w, exact=exact)
+
+
+def _change_seconds(engine: OcrEngine, before: list[np.ndarray], after: np.ndarray,
+                    exact: bool = True) -> tuple[float, int, int, int]:
     """Seconds the gate and ``engine`` take to read what changed from the screens ``before``
     (read first, in order, untimed) to ``after``; rows read, blocks read by Tesseract and reused."""
     h, w = after.shape
     engine.forget()
-    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)  # before: full-width strips
+    gate = _gate(engine, w, h, exact)
     for screen in before:
         gate.add(_frame(screen), time.monotonic())
         _read_all(gate, engine)
@@ -109,10 +116,10 @@ def _change_seconds(engine: OcrEngine, before: list[np.ndarray], after: np.ndarr
             engine.stats.reused - reused)
 
 
-def cost(engines: dict[str, OcrEngine], repeat: int) -> list[str]:
-    """Each change read by each engine (the first is the new reading, the last the reading
-    before it), the median of ``repeat`` runs, interleaved so that the machine's load
-    weighs on all alike."""
+def cost(engines: dict[str, tuple[OcrEngine, bool]], repeat: int) -> list[str]:
+    """Each change read by each engine with its gate (``exact`` or not; the first is the new
+    reading, the last the reading before blocks), the median of ``repeat`` runs,
+    interleaved so that the machine's load weighs on all alike."""
     w, h = 1920, 1080
     screen = _terminal(w, h)
     typed = screen.copy()
@@ -128,20 +135,22 @@ def cost(engines: dict[str, OcrEngine], repeat: int) -> list[str]:
              "scroll by 3 lines": ([screen], scrolled),
              "the window switched away (screen seen before)": ([screen, window], screen)}
     names = list(engines)
-    rows = ["| change | rows read | blocks read / reused | " + " | ".join(f"{n}, ms" for n in names)
-            + f" | {names[-1]} / {names[0]} |", "|---|---:|---:|" + "---:|" * (len(names) + 1)]
+    rows = ["| change | rows read | blocks read / reused | " + " | ".join(f"{n}, ms" for n in names) + " | "
+            + " | ".join(f"{n} / {names[0]}" for n in names[1:]) + " |",
+            "|---|---:|---:|" + "---:|" * (2 * len(names) - 1)]
     for case, (before, after) in cases.items():
         times: dict[str, list[float]] = {n: [] for n in names}
-        counts = (0, 0, 0)
+        counts: dict[str, tuple[int, ...]] = {}
         for _ in range(repeat):
-            for name, engine in engines.items():
-                seconds, *got = _change_seconds(engine, before, after)
+            for name, (engine, exact) in engines.items():
+                seconds, *got = _change_seconds(engine, before, after, exact)
                 times[name].append(seconds)
-                if name == names[0]:
-                    counts = tuple(got)  # type: ignore[assignment]
+                counts[name] = tuple(got)
         ms = {n: 1e3 * float(np.median(t)) for n, t in times.items()}
-        rows.append(f"| {case} | {counts[0]} | {counts[1]} / {counts[2]} | "
-                    + " | ".join(f"{ms[n]:.0f}" for n in names) + f" | {ms[names[-1]] / ms[names[0]]:.1f}x |")
+        first = counts[names[0]]
+        read = " / ".join(str(counts[n][0]) for n in names if engines[n][0].blocks and (n == names[0] or not engines[n][1]))
+        rows.append(f"| {case} | {read} | {first[1]} / {first[2]} | " + " | ".join(f"{ms[n]:.0f}" for n in names)
+                    + " | " + " | ".join(f"{ms[n] / ms[names[0]]:.1f}x" for n in names[1:]) + " |")
     return rows
 
 
@@ -218,7 +227,7 @@ def _covered(box: tuple[int, int, int, int], masks: list[MaskRegion], shape: tup
 
 
 def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int],
-                     summary: str = "") -> list[str]:
+                     summary: str = "", exact: bool = True) -> list[str]:
     """The table per font, size and theme, and per kind; with ``summary``, its last lines only
     (all and per kind), the rows labelled ``summary``."""
     rows = ["| font | size px | theme | PII items | recall | precision | ms per 1280x720 screen |",
@@ -234,7 +243,7 @@ def recall_precision(engine: OcrEngine, screens_per_case: int, sizes: list[int],
                 for _ in range(screens_per_case):
                     screen = _screen(font, size, theme, rng)
                     h, w = screen.grey.shape
-                    gate = OcrGate(w, h, 60.0, DEFAULT_PII_RULES, tile=TILE if engine.blocks else w)
+                    gate = _gate(engine, w, h, exact)
                     gate.add(_frame(screen.grey), time.monotonic())
                     engine.forget()  # every screen is new: nothing read before helps
                     masks, took = _read_all(gate, engine)
@@ -301,6 +310,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer screens and a 10 s recording (CI)")
     parser.add_argument("--seconds", type=float, default=30.0, help="recording length per case")
+    parser.add_argument("--cost", action="store_true", help="the cost per change only")
     args = parser.parse_args()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     seconds = 10.0 if args.quick else args.seconds
@@ -308,13 +318,18 @@ def main() -> int:
     with OcrEngine(threads=2) as new, OcrEngine(threads=1) as one, OcrEngine(blocks=False) as before:
         print("-- OCR cost ...", file=sys.stderr, flush=True)
         out += ["### OCR cost per change (1920x1080 terminal, 15 px monospace)", ""]
-        out += cost({"blocks, 2 threads": new, "blocks, 1 thread": one, "before (strips)": before},
+        out += cost({"new, 2 threads": (new, True), "new, 1 thread": (one, True),
+                     "cells, 2 threads": (new, False), "before (strips)": (before, False)},
                     1 if args.quick else 3)
+        if args.cost:
+            print("\n".join(out))
+            return 0
         print("-- recall and precision ...", file=sys.stderr, flush=True)
         out += ["", "### Recall and precision on generated screens", ""]
         sizes = [14, 18] if args.quick else [12, 14, 16, 20]
         screens = 1 if args.quick else 3
         out += recall_precision(new, screens, sizes)
+        out += recall_precision(new, screens, sizes, summary="cells", exact=False)
         out += recall_precision(before, screens, sizes, summary="before")
     print("-- recorder with OCR off and on ...", file=sys.stderr, flush=True)
     out += ["", f"### The recorder on the scripted desktop workload ({seconds:.0f} s, 1920x1080, 10 fps)", ""]

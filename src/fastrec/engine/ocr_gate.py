@@ -53,7 +53,7 @@ from fastrec.core.convert import i420_planes
 from fastrec.core.mask_kinds import MaskKind
 from fastrec.core.mask_region import MaskRegion
 from fastrec.privacy.ocr import OcrLine, pii_boxes
-from fastrec.privacy.ocr_layout import column_gap
+from fastrec.privacy.ocr_layout import MAX_GAP, TALL, column_gap, drawn_lines
 from fastrec.privacy.screen_rules import PiiRule
 
 __all__ = ["BAND", "CHUNK", "MARGIN", "SIDE_MARGIN", "TILE", "GateStats", "OcrGate", "Pending", "Reading", "Strip"]
@@ -115,6 +115,8 @@ class Strip:
     last_tile: int = 0
     left: int = 0
     right: int = 0
+    #: the cells (bands x tiles) this strip reads: read, once recorded, in ``versions``
+    cells: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -133,9 +135,11 @@ class OcrGate:
     """The verdicts of one session's frames (see the module docstring)."""
 
     def __init__(self, width: int, height: int, max_delay: float, rules: Sequence[PiiRule] = (), *,
-                 tile: int = TILE) -> None:
+                 tile: int = TILE, exact: bool = True) -> None:
         """``tile``: columns per tile; the frame's width or more reads full-width strips (the
-        gate before tiles, kept to measure against: scripts/bench_ocr.py)."""
+        gate before tiles, kept to measure against: scripts/bench_ocr.py).  ``exact``: a
+        strip starts from the rectangle of the pixels that changed in its cells, not from
+        the whole cells (False: the gate before, kept to measure against)."""
         if width < 2 or height < 2:
             raise ValueError(f"frame size must be at least 2x2, got {width}x{height}")
         if tile < 1:
@@ -148,11 +152,15 @@ class OcrGate:
         self.tile = min(tile, width)
         self.tiles = -(-width // self.tile)
         self.rules: tuple[PiiRule, ...] = tuple(rules)
+        self.exact = exact and self.tile < width
         self.stats = GateStats()
         self.pending: deque[Pending] = deque()
         cells = (self.bands, self.tiles)
         self._latest = np.zeros(cells, np.int64)  # versions as of the last frame in
         self._checked = np.full(cells, -1, np.int64)  # the version each cell was read in
+        # per cell, the rectangle (rows top..bottom, columns left..right, exclusive ends) of
+        # the pixels changed since the version it was read in: what a strip must read
+        self._changes = _whole_cells(self.bands, self.tiles, self.tile, width, height)
         self._previous: np.ndarray | None = None  # luma of the last frame in
         self._arrivals = 0
         self._readings: list[Reading] = []
@@ -167,7 +175,11 @@ class OcrGate:
             changed = np.ones((self.bands, self.tiles), bool)
             self._previous = y.copy()
         else:
-            changed = self._spread(self._changed_cells(y, self._previous))
+            diff = y != self._previous
+            changed = self._changed_cells(diff)
+            raw = changed.copy()
+            changed = self._spread(changed)
+            self._note_changes(diff, raw, changed)
             self._previous[...] = y
         self._latest[changed] = self._arrivals
         self.pending.append(Pending(frame, timestamp, flags, self._latest.copy()))
@@ -176,9 +188,26 @@ class OcrGate:
     def _luma(self, frame: np.ndarray) -> np.ndarray:
         return i420_planes(frame, self.width, self.height)[0]
 
-    def _changed_cells(self, y: np.ndarray, previous: np.ndarray) -> np.ndarray:
-        rows = np.logical_or.reduceat(y != previous, np.arange(0, self.height, BAND), axis=0)
+    def _changed_cells(self, diff: np.ndarray) -> np.ndarray:
+        rows = np.logical_or.reduceat(diff, np.arange(0, self.height, BAND), axis=0)
         return np.logical_or.reduceat(rows, np.arange(0, self.width, self.tile), axis=1)
+
+    def _note_changes(self, diff: np.ndarray, raw: np.ndarray, changed: np.ndarray) -> None:
+        """Grow each changed cell's rectangle of changed pixels by this frame's change (a
+        cell read in its latest version starts afresh); cells made unread by a dropped box
+        (``changed`` but not ``raw``) and every cell without ``exact`` take the whole cell."""
+        if not changed.any():
+            return
+        fresh = self._checked == self._latest  # read in the version shown until now
+        whole = _whole_cells(self.bands, self.tiles, self.tile, self.width, self.height)
+        if self.exact:
+            found = _changed_extents(diff, self.tile)
+            found[:, ~raw] = whole[:, ~raw]
+        else:
+            found = whole
+        grown = np.stack([np.minimum(self._changes[0], found[0]), np.maximum(self._changes[1], found[1]),
+                          np.minimum(self._changes[2], found[2]), np.maximum(self._changes[3], found[3])])
+        self._changes[:, changed] = np.where(fresh[changed], found[:, changed], grown[:, changed])
 
     def _spread(self, changed: np.ndarray) -> np.ndarray:
         """``changed`` grown by every cell under a box that a change drops: the box's own
@@ -234,51 +263,109 @@ class OcrGate:
                 break
             last_tile = int(t)
         y = self._luma(head.frame)
-        left, right = first_tile * self.tile, min(self.width, (last_tile + 1) * self.tile)
-        top, bottom = self._whole_lines(y[:, left:right], first * BAND, min(self.height, (last + 1) * BAND))
+        cells = np.zeros_like(todo)
+        span = np.s_[first : last + 1, first_tile : last_tile + 1]
+        # every cell of the span unread in this frame (those changed again since too: read
+        # in this frame's version, it may leave with them)
+        cells[span] = self._checked[span] != head.versions[span]
+        changes = self._changes[:, cells]
+        top, bottom = int(changes[0].min()), int(changes[1].max())
+        left, right = int(changes[2].min()), int(changes[3].max())
+        top, bottom = self._whole_lines(y[:, left:right], top, bottom)
         left, right = self._whole_words(y[top:bottom], left, right)
         return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom, left:right],
-                     first_tile, last_tile, left, right)
+                     first_tile, last_tile, left, right, cells)
 
     def _whole_lines(self, y: np.ndarray, top: int, bottom: int) -> tuple[int, int]:
         """``top``..``bottom`` grown to the blank rows (one grey level, the gaps between
         lines of text) of ``y`` (the columns read) nearest above and below, by at most
         :data:`MARGIN` rows, so every line through the bands is read whole and no more
-        lines than that."""
+        lines than that.
+
+        With ``exact``, in a change :data:`~fastrec.privacy.ocr_layout.TALL` rows or more
+        (a window, a pane): columns of one grey level through all the rows looked at (a
+        window's side frame) do not make a row busy, and blank rows at its edges (its top
+        and bottom frame, its margins) are dropped and not grown across - no line goes
+        through a blank row."""
         lo, hi = max(0, top - MARGIN), min(self.height, bottom + MARGIN)
-        rows = y[lo:hi]
-        blank = (rows.max(axis=1) - rows.min(axis=1)) <= BLANK
-        while top > lo and not blank[top - 1 - lo]:
-            top -= 1
-        while bottom < hi and not blank[bottom - lo]:
-            bottom += 1
-        return max(lo, top - BORDER), min(hi, bottom + BORDER)
+        above = below = 0  # blank rows dropped at the top and the bottom
+        if self.exact and bottom - top >= TALL:
+            # upwards judged in the rows down to the bottom, downwards in those from the top:
+            # a frame is drawn through all of them (not through the text beyond the change)
+            up = _blank_rows(y[lo:bottom], True)
+            down = np.concatenate([np.ones(top - lo, bool), _blank_rows(y[top:hi], True)])
+            if up[top - lo :].all():
+                return top, bottom  # nothing on it: read (blank) as it is
+            above = _leading(up[top - lo :], bottom - top)
+            below = _leading(down[top - lo : bottom - lo][::-1], bottom - top)
+            top, bottom = top + above, bottom - below
+        else:
+            up = down = _blank_rows(y[lo:hi], False)
+        if not above:
+            while top > lo and not up[top - 1 - lo]:
+                top -= 1
+        if not below:
+            while bottom < hi and not down[bottom - lo]:
+                bottom += 1
+        return max(lo, top - min(BORDER, above or BORDER)), min(hi, bottom + min(BORDER, below or BORDER))
 
     def _whole_words(self, rows: np.ndarray, left: int, right: int) -> tuple[int, int]:
         """``left``..``right`` grown sideways in ``rows`` to the nearest gap between words
         (blank columns, as wide as :func:`column_gap` says for these rows), by at most
         :data:`SIDE_MARGIN` columns: the words through the tiles are read whole, with the
-        rest of their line as far as personal data can reach."""
+        rest of their line as far as personal data can reach.
+
+        With ``exact``: blank columns at an edge, inside, count towards the gap there (a
+        window's margin), judged without the rows of one grey level between ``left`` and
+        ``right`` (its top and bottom frame); a line drawn down all the rows
+        (:func:`~fastrec.privacy.ocr_layout.drawn_lines`: a window's side frame) is a gap."""
         lo, hi = max(0, left - SIDE_MARGIN), min(self.width, right + SIDE_MARGIN)
+        gap = column_gap(rows.shape[0])
+        if self.exact and rows.shape[0] >= TALL:
+            # rows of several lines (a window shown, gone, switched): stop only at a gap
+            # no line's blocks are cut at, or a frame - a block cut short is not the one
+            # remembered whole, and the text beside the change would be read again
+            lo, hi, gap = 0, self.width, MAX_GAP
         area = rows[:, lo:hi]
         blank = (area.max(axis=0) - area.min(axis=0)) <= BLANK
-        gap = column_gap(rows.shape[0])
-        run = 0
+        start, end = left, right
+        before = after = 0
+        if self.exact:
+            drawn = drawn_lines(area)
+            own = rows[:, start:end]
+            own = own[(own.max(axis=1) - own.min(axis=1)) > BLANK]
+            inside = (((own.max(axis=0) - own.min(axis=0)) <= BLANK) if own.shape[0]
+                      else np.ones(end - start, bool)) | drawn[start - lo : end - lo]
+            before, after = _leading(inside, gap), _leading(inside[::-1], gap)
+            if drawn[start - lo : start - lo + before].any():
+                before = gap
+            if drawn[end - lo - after : end - lo].any():
+                after = gap
+        run, edge = before, False
         while left > lo and run < gap:
             left -= 1
+            if self.exact and drawn[left - lo]:  # stop beside it
+                left, run, edge = left + 1, gap, True
+                break
             run = run + 1 if blank[left - lo] else 0
-        left = lo if run < gap else left + gap - BORDER
-        run = 0
+        if not edge:
+            left = lo if run < gap else min(start, left + gap - BORDER)
+        run, edge = after, False
         while right < hi and run < gap:
+            if self.exact and drawn[right - lo]:
+                run, edge = gap, True
+                break
             run = run + 1 if blank[right - lo] else 0
             right += 1
-        right = hi if run < gap else right - gap + BORDER
+        if not edge:
+            right = hi if run < gap else max(end, right - gap + BORDER)
         return left, right
 
     def record(self, strip: Strip, lines: list[OcrLine] | None, seconds: float = 0.0) -> None:
         """``lines`` were read in ``strip`` (None: it is blank): its cells are read in the
         versions of the frame it was cut from, which may have left since."""
-        cells = np.s_[strip.first : strip.last + 1, strip.first_tile : strip.last_tile + 1]
+        cells = (np.s_[strip.first : strip.last + 1, strip.first_tile : strip.last_tile + 1]
+                 if strip.cells is None else strip.cells)
         self._checked[cells] = strip.versions[cells]
         self.stats.read_rows += strip.bottom - strip.top
         self.stats.read_seconds += seconds
@@ -343,6 +430,46 @@ class OcrGate:
         return bool(np.array_equal(versions[lo:hi, left:right],
                                    reading.versions[lo - reading.band : hi - reading.band,
                                                     left - reading.tile : right - reading.tile]))
+
+
+def _blank_rows(rows: np.ndarray, drawn: bool) -> np.ndarray:
+    """Which ``rows`` are of one grey level (a gap between lines); with ``drawn``, apart
+    from the columns of one grey level through all of them (a window's side frame)."""
+    if drawn:
+        rows = rows[:, (rows.max(axis=0) - rows.min(axis=0)) > BLANK]
+        if rows.shape[1] == 0:
+            return np.ones(rows.shape[0], bool)
+    return (rows.max(axis=1) - rows.min(axis=1)) <= BLANK
+
+
+def _leading(flags: np.ndarray, limit: int) -> int:
+    """How many of the first ``limit`` ``flags`` are set before the first one that is not."""
+    head = flags[:limit]
+    return int(head.size if head.all() else np.argmin(head))
+
+
+def _whole_cells(bands: int, tiles: int, tile: int, width: int, height: int) -> np.ndarray:
+    """Every cell's own rectangle: top, bottom, left, right (4 x bands x tiles)."""
+    top = np.arange(bands)[:, None] * BAND + np.zeros((1, tiles), np.int64)
+    left = np.zeros((bands, 1), np.int64) + np.arange(tiles)[None, :] * tile
+    return np.stack([top, np.minimum(height, top + BAND), left, np.minimum(width, left + tile)])
+
+
+def _changed_extents(diff: np.ndarray, tile: int) -> np.ndarray:
+    """The rectangle of the pixels set in ``diff`` (height x width) in each cell: top,
+    bottom, left, right (4 x bands x tiles); meaningless in cells with none set."""
+    height, width = diff.shape
+    bands, tiles = -(-height // BAND), -(-width // tile)
+    cols = np.zeros((bands, tiles * tile), bool)  # per band, the columns changed
+    cols[:, :width] = np.logical_or.reduceat(diff, np.arange(0, height, BAND), axis=0)
+    cols = cols.reshape(bands, tiles, tile)
+    rows = np.zeros((bands * BAND, tiles), bool)  # per tile, the rows changed
+    rows[:height] = np.logical_or.reduceat(diff, np.arange(0, width, tile), axis=1)
+    rows = rows.reshape(bands, BAND, tiles)
+    top = np.arange(bands)[:, None] * BAND
+    left = np.arange(tiles)[None, :] * tile
+    return np.stack([top + rows.argmax(axis=1), top + BAND - rows[:, ::-1].argmax(axis=1),
+                     left + cols.argmax(axis=2), left + tile - cols[:, :, ::-1].argmax(axis=2)])
 
 
 def _box_cells(box: MaskRegion, tile: int) -> tuple[int, int, int, int]:

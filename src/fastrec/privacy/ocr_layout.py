@@ -35,13 +35,14 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["BLANK", "MAX_GAP", "MIN_GAP", "Block", "column_gap", "text_blocks"]
+__all__ = ["BLANK", "MAX_GAP", "MIN_GAP", "TALL", "Block", "column_gap", "drawn_lines", "text_blocks"]
 
 BLANK: Final = 8  # a row or column whose luma varies by at most this carries no text
 MIN_GAP: Final = 12  # px of blank columns that split a line, at least
 MAX_GAP: Final = 24  # ... and at most (a multi-line block's height says nothing of its spaces)
 TALL: Final = 72  # px: a block this tall holds several lines not separated by blank rows
 TALL_GAP: Final = 4  # px of blank columns through all of a tall block split it (a window's edge)
+DRAWN: Final = 0.9  # of the rows: a column of one level beside another this often is a drawn line
 _MAX_DEPTH: Final = 6  # row and column cuts alternate at most this often
 
 
@@ -60,6 +61,30 @@ def column_gap(height: int) -> int:
     if height >= TALL:
         return TALL_GAP
     return min(MAX_GAP, max(MIN_GAP, round(1.5 * height)))
+
+
+def drawn_lines(grey: np.ndarray) -> np.ndarray:
+    """The columns of ``grey`` that are a line drawn down all of its rows, when it is
+    :data:`TALL` rows or more: one grey level through them, and a column beside them of
+    another level in :data:`DRAWN` of the rows (a window's side frame, a table's rule).
+    Text draws no such column (a glyph is not that tall; the blank columns between
+    letters are the background, like most of the rows beside them); each is a gap
+    between blocks by itself, however narrow."""
+    height, width = grey.shape
+    if height < TALL or width < 2:
+        return np.zeros(width, bool)
+    flat = (grey.max(axis=0) - grey.min(axis=0)) <= BLANK
+    where = np.flatnonzero(flat)
+    if where.size == 0:
+        return flat
+    level = grey[0, where].astype(np.int16)
+    drawn = np.zeros(width, bool)
+    for side in (-1, 1):
+        beside = where + side
+        inside = (beside >= 0) & (beside < width)
+        apart = np.abs(grey[:, beside[inside]].astype(np.int16) - level[inside]) > BLANK
+        drawn[where[inside]] |= apart.mean(axis=0) >= DRAWN
+    return drawn
 
 
 def text_blocks(grey: np.ndarray) -> list[Block]:
@@ -83,6 +108,18 @@ def _runs(busy: np.ndarray, gap: int) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
+def _parted(run: tuple[int, int], drawn: np.ndarray, busy: np.ndarray) -> list[tuple[int, int]]:
+    """``run`` (start, end) cut at the ``drawn`` columns in it, each part trimmed to its busy columns."""
+    start, end = run
+    cuts = drawn[(drawn >= start) & (drawn < end)]
+    parts = []
+    for a, b in zip([start, *(cuts + 1).tolist()], [*cuts.tolist(), end], strict=True):
+        where = np.flatnonzero(busy[a:b])
+        if where.size:
+            parts.append((a + int(where[0]), a + int(where[-1]) + 1))
+    return parts
+
+
 def _cut(grey: np.ndarray, x: int, y: int, width: int, height: int, rows: bool, depth: int,
          out: list[Block]) -> None:
     """Cut the rectangle at blank rows (``rows``) or wide blank column gaps, then the other
@@ -93,7 +130,11 @@ def _cut(grey: np.ndarray, x: int, y: int, width: int, height: int, rows: bool, 
         pieces = [(x, y + a, width, b - a) for a, b in _runs(busy, 1)]
     else:
         busy = (area.max(axis=0) - area.min(axis=0)) > BLANK
-        pieces = [(x + a, y, b - a, height) for a, b in _runs(busy, column_gap(height))]
+        runs = _runs(busy, column_gap(height))
+        drawn = np.flatnonzero(drawn_lines(area))
+        if drawn.size:  # each line drawn down the piece parts the runs it falls in
+            runs = [part for run in runs for part in _parted(run, drawn, busy)]
+        pieces = [(x + a, y, b - a, height) for a, b in runs]
     if not pieces:
         return
     if len(pieces) == 1 and depth > 0 and pieces[0] == (x, y, width, height):
