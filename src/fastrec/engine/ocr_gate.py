@@ -85,6 +85,7 @@ class GateStats:
     found: int = 0  # personal-data boxes found (counted when read)
     blocked_frames: int = 0  # left at their deadline with bands unread (blocked)
     blocked_bands: int = 0
+    partial_records: int = 0  # verdicts on the top rows of a strip while the rest is read
     max_wait: float = 0.0  # seconds from capture to leaving, the longest so far
 
 
@@ -117,6 +118,8 @@ class Strip:
     right: int = 0
     #: the cells (bands x tiles) this strip reads: read, once recorded, in ``versions``
     cells: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: per cell, the row its changes end above (a partial record covers the cells above its rows)
+    bottoms: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -267,14 +270,14 @@ class OcrGate:
         span = np.s_[first : last + 1, first_tile : last_tile + 1]
         # every cell of the span unread in this frame (those changed again since too: read
         # in this frame's version, it may leave with them)
-        cells[span] = self._checked[span] != head.versions[span]
+        cells[span] = self._checked[span] != head.versions[span] if self.exact else True
         changes = self._changes[:, cells]
         top, bottom = int(changes[0].min()), int(changes[1].max())
         left, right = int(changes[2].min()), int(changes[3].max())
         top, bottom = self._whole_lines(y[:, left:right], top, bottom)
         left, right = self._whole_words(y[top:bottom], left, right)
         return Strip(first, last, top, bottom, head.versions.copy(), y[top:bottom, left:right],
-                     first_tile, last_tile, left, right, cells)
+                     first_tile, last_tile, left, right, cells, self._changes[1].copy())
 
     def _whole_lines(self, y: np.ndarray, top: int, bottom: int) -> tuple[int, int]:
         """``top``..``bottom`` grown to the blank rows (one grey level, the gaps between
@@ -361,18 +364,34 @@ class OcrGate:
             right = hi if run < gap else max(end, right - gap + BORDER)
         return left, right
 
-    def record(self, strip: Strip, lines: list[OcrLine] | None, seconds: float = 0.0) -> None:
+    def record(self, strip: Strip, lines: list[OcrLine] | None, seconds: float = 0.0,
+               rows: int | None = None) -> None:
         """``lines`` were read in ``strip`` (None: it is blank): its cells are read in the
-        versions of the frame it was cut from, which may have left since."""
-        cells = (np.s_[strip.first : strip.last + 1, strip.first_tile : strip.last_tile + 1]
-                 if strip.cells is None else strip.cells)
+        versions of the frame it was cut from, which may have left since.
+
+        ``rows`` (a partial verdict, :class:`~fastrec.privacy.ocr.Progress`): only the
+        strip's rows above this one (strip coordinates) are read so far, ``lines`` being
+        those read there since the last record: the cells whose changes lie above it are
+        read, the others wait for the strip's last record (without ``rows``), which brings
+        the lines not recorded yet."""
+        cells = np.zeros(self._checked.shape, bool)
+        if strip.cells is None or strip.bottoms is None:
+            cells[strip.first : strip.last + 1, strip.first_tile : strip.last_tile + 1] = True
+        else:
+            cells[...] = strip.cells
+            if rows is not None:
+                cells &= strip.bottoms <= strip.top + rows
         self._checked[cells] = strip.versions[cells]
-        self.stats.read_rows += strip.bottom - strip.top
-        self.stats.read_seconds += seconds
+        if rows is not None:
+            self.stats.partial_records += 1
+        else:
+            self.stats.read_rows += strip.bottom - strip.top
+            self.stats.read_seconds += seconds
         if lines is None:
             self.stats.blank_reads += 1
             return
-        self.stats.reads += 1
+        if rows is None:
+            self.stats.reads += 1
         shifted = [OcrLine(tuple(type(w)(w.text, w.x + strip.left, w.y + strip.top, w.width, w.height)
                                  for w in line.words)) for line in lines]
         band, tile = strip.top // BAND, strip.left // self.tile

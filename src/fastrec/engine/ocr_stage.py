@@ -12,7 +12,9 @@ reader thread copies frames out of the capture ring as they come (so the capture
 waits on OCR), a reader thread reads one strip at a time, and the main thread lets each
 frame leave as soon as it has its verdict, or at its deadline even while a read is under
 way (so no frame waits much longer than the delay).  Tesseract releases the GIL while it
-recognises.
+recognises.  A strip's top rows are recorded as soon as they are read (the engine hands
+its lines out top down), so a frame waiting on them leaves then, and a frame that is due
+meanwhile leaves with only the rows not read yet blocked.
 
 Life-cycle, driven by the capture process through :class:`OcrStage`: it starts the process
 (which sends ``("ring", endpoint)`` or ``("error", message)``), forwards new pii rules, takes
@@ -43,7 +45,7 @@ from fastrec.engine.capture_config import OcrOptions
 from fastrec.engine.protocol import FullPolicy
 from fastrec.engine.ring import FrameRing, RingClosed, RingEndpoint, RingReader
 from fastrec.engine.usage import cpu_seconds
-from fastrec.privacy.ocr import OcrEngine, OcrUnavailable
+from fastrec.privacy.ocr import OcrEngine, OcrLine, OcrUnavailable
 from fastrec.privacy.screen_rules import PiiRule
 
 __all__ = ["OcrOptions", "OcrStage", "ocr_main"]
@@ -252,7 +254,13 @@ class _Reader(threading.Thread):
                 assert strip is not None
                 pixels = strip.pixels
                 start = time.perf_counter()
-                lines = None if int(pixels.min()) == int(pixels.max()) else self.engine.read(pixels)
+
+                def partial(rows: int, lines: list[OcrLine], strip: Strip = strip) -> None:
+                    with self.lock:  # the top rows' verdict: frames needing no more may leave
+                        self.gate.record(strip, lines, rows=rows)
+                        self.lock.notify_all()
+
+                lines = None if int(pixels.min()) == int(pixels.max()) else self.engine.read(pixels, partial)
                 spent = time.perf_counter() - start
                 with self.lock:
                     self.gate.record(strip, lines, spent)
@@ -300,7 +308,7 @@ def _run(control: Connection, reader: RingReader, out: FrameRing, gate: OcrGate,
                         leaving = gate.release(now)
                     else:
                         ocr.submit(strip)
-                elif gate.due(now):
+                elif gate.due(now) or gate.unread(gate.pending[0]).size == 0:  # due, or read (partly)
                     leaving = gate.release(now)
                 if leaving is None:  # until a read ends, a frame comes or the oldest is due
                     due_in = gate.pending[0].timestamp + gate.max_delay - now

@@ -42,8 +42,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,8 @@ from fastrec.privacy.pii import find_pii
 from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.privacy.screen_rules import PiiRule
 
-__all__ = ["EngineStats", "OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "check_ocr", "describe_kinds", "find_tessdata", "pii_boxes"]
+__all__ = ["EngineStats", "OcrEngine", "OcrLine", "OcrUnavailable", "OcrWord", "Progress", "check_ocr", "describe_kinds",
+           "find_tessdata", "pii_boxes"]
 
 PAD: Final = 0.25  # of a box's height, on every side
 MIN_PAD: Final = 2
@@ -69,6 +71,8 @@ SMALL_BLOCK: Final = 13  # px: a block at most this tall (a line of small text) 
 STACK_GAP: Final = 10  # px of background between and around the blocks read together
 MAX_THREADS: Final = 8
 JOIN_GAP: Final = 3  # line heights: lines read side by side at most this far apart are one line
+BATCHES: Final = 4  # per Tesseract: the new blocks of a read go in this many runs, top down
+LINE: Final = 18  # px: the line height a tall block's work is estimated with
 CACHE_BLOCKS: Final = 4096  # blocks whose lines an engine remembers (a few screens' worth)
 #: Tesseract's word lists only pull a misread number towards a word: personal data is not words
 NO_DICTIONARIES: Final = {name: "0" for name in ("load_system_dawg", "load_freq_dawg", "load_punc_dawg",
@@ -189,15 +193,23 @@ class OcrEngine:
         if len(self._apis) > 1:
             self._pool = ThreadPoolExecutor(len(self._apis) - 1, thread_name_prefix="fastrec-tesseract")
 
-    def read(self, grey: np.ndarray) -> list[OcrLine]:
-        """The lines of text in ``grey`` (2-D uint8), top to bottom."""
+    def read(self, grey: np.ndarray, progress: Progress | None = None) -> list[OcrLine]:
+        """The lines of text in ``grey`` (2-D uint8), top to bottom.
+
+        With ``progress`` (and blocks), lines are handed out top down as soon as they are
+        read: ``progress(rows, lines)`` says that every row of ``grey`` above ``rows`` is
+        read, and ``lines`` are those read there since its last call - a line is handed out
+        once every block beside it (sharing rows with it, or with a block beside it) is
+        read, so what is matched together is handed out together.  Calls come one at a
+        time, in order, from the engine's threads; only the lines not handed out are
+        returned."""
         if grey.ndim != 2 or grey.dtype != np.uint8:
             raise ValueError(f"grey must be a 2-D uint8 array, got {grey.ndim}-D {grey.dtype}")
         height, width = grey.shape
         if height < 4 or width < 4:
             return []
         if self.blocks:
-            return self._read_blocks(grey)
+            return self._read_blocks(grey, progress)
         # dark on light, as Tesseract is trained: light text on a dark background (a
         # terminal) costs it a second, inverted pass per word otherwise (measured ~1.7x)
         image = np.ascontiguousarray(255 - grey if np.median(grey) < 128 else grey)
@@ -214,45 +226,80 @@ class OcrEngine:
         kept = [line for line in lines if not top <= _middle(line) < bottom]  # the rest was read again
         return sorted(kept + again, key=_middle)
 
-    def _read_blocks(self, grey: np.ndarray) -> list[OcrLine]:
-        found: list[OcrLine] = []
-        new: list[tuple[Block, tuple[int, int, bytes], np.ndarray]] = []
-        for block in text_blocks(grey):
+    def _read_blocks(self, grey: np.ndarray, progress: Progress | None) -> list[OcrLine]:
+        blocks = text_blocks(grey)
+        found: list[list[OcrLine] | None] = []  # per block, its lines once known
+        new: list[tuple[int, tuple[int, int, bytes], np.ndarray]] = []
+        for i, block in enumerate(blocks):
             pixels = grey[block.y : block.y + block.height, block.x : block.x + block.width]
             key = (block.width, block.height, hashlib.blake2b(pixels.tobytes(), digest_size=16).digest())
             self.stats.blocks += 1
             known = self._cache.get(key)
             if known is None:
-                new.append((block, key, pixels))
+                new.append((i, key, pixels))
+                found.append(None)
                 continue
             self._cache.move_to_end(key)
             self.stats.reused += 1
-            found += [_moved(line, block.x, block.y) for line in known]
+            found.append([_moved(line, block.x, block.y) for line in known])
+        rows = _rows(blocks)
+        handed = 0  # rows of blocks handed to progress
+        lock = threading.Lock()
+
+        def done(indices: list[int], read: list[list[OcrLine]]) -> None:
+            nonlocal handed
+            with lock:
+                for k, lines in zip(indices, read, strict=True):
+                    i, key, _ = new[k]
+                    self._cache[key] = lines
+                    found[i] = [_moved(line, blocks[i].x, blocks[i].y) for line in lines]
+                if progress is None:
+                    return
+                ready = handed
+                while ready < len(rows) and all(found[i] is not None for i in rows[ready][1]):
+                    ready += 1
+                if ready > handed:
+                    lines = [line for _, row in rows[handed:ready] for i in row for line in found[i] or ()]
+                    handed = ready
+                    progress(rows[ready][0] if ready < len(rows) else grey.shape[0], _joined(sorted(lines, key=_middle)))
+
+        done([], [])  # what is known at the top goes at once
         if new:
             self.stats.read += len(new)
-            for (block, key, _), lines in zip(new, self._recognise_shared([p for _, _, p in new]), strict=True):
-                self._cache[key] = lines
-                found += [_moved(line, block.x, block.y) for line in lines]
+            self._recognise_shared([p for _, _, p in new], done)
             while len(self._cache) > self._cache_blocks:
                 self._cache.popitem(last=False)
-        return _joined(sorted(found, key=_middle))
+        left = [line for _, row in rows[handed:] for i in row for line in found[i] or ()]
+        return _joined(sorted(left, key=_middle))
 
-    def _recognise_shared(self, images: list[np.ndarray]) -> list[list[OcrLine]]:
-        """:meth:`_recognise_stacked` with the images shared among the engine's Tesseracts
-        (consecutive runs of about equal area: Tesseract's time follows the text's length),
-        read at once, one per thread."""
+    def _recognise_shared(self, images: list[np.ndarray],
+                          done: Callable[[list[int], list[list[OcrLine]]], None]) -> None:
+        """:meth:`_recognise_stacked` of ``images`` (top down) in runs of about equal
+        :func:`_work` - :data:`BATCHES` per Tesseract - each Tesseract in its own thread
+        taking the next run as it finishes one (so all finish together, and the top rows
+        are read first); ``done(indices, lines)`` after each run, from the thread that read it."""
         apis = self._apis[: len(images)]
-        if len(apis) == 1 or self._pool is None:
-            return self._recognise_stacked(apis[0], images)
-        areas = np.cumsum([image.size for image in images])
-        cuts = np.searchsorted(areas, areas[-1] * np.arange(1, len(apis)) / len(apis), side="right")
-        groups = np.split(np.arange(len(images)), cuts)
-        futures = [self._pool.submit(self._recognise_stacked, api, [images[i] for i in group])
-                   for api, group in zip(apis[1:], groups[1:], strict=True) if group.size]
-        out = self._recognise_stacked(apis[0], [images[i] for i in groups[0]]) if groups[0].size else []
-        for future in futures:
-            out += future.result()
-        return out
+        work = np.cumsum([_work(image) for image in images])
+        runs = min(len(images), BATCHES * len(apis))
+        cuts = np.searchsorted(work, work[-1] * np.arange(1, runs) / runs, side="right")
+        groups = [g.tolist() for g in np.split(np.arange(len(images)), cuts) if g.size]
+        order = iter(range(len(groups)))
+        taking = threading.Lock()
+
+        def reader(api: Any) -> None:
+            while True:
+                with taking:
+                    g = next(order, None)
+                if g is None:
+                    return
+                done(groups[g], self._recognise_stacked(api, [images[i] for i in groups[g]]))
+
+        futures = [self._pool.submit(reader, api) for api in apis[1:]] if self._pool is not None else []
+        try:
+            reader(apis[0])
+        finally:
+            for future in futures:
+                future.result()
 
     def _recognise_stacked(self, api: Any, images: list[np.ndarray]) -> list[list[OcrLine]]:
         """Each image's lines (in its own coordinates), read in one pass: the images,
@@ -337,6 +384,33 @@ class OcrEngine:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+Progress = Callable[[int, list[OcrLine]], None]
+
+
+def _work(image: np.ndarray) -> float:
+    """About how long Tesseract takes on a block: its LSTM reads each line scaled to one
+    height, so the time follows the lines' width over their height (a block taller than
+    :data:`LINE` holds about height / LINE lines)."""
+    height, width = image.shape
+    return width * height / min(height, LINE) ** 2
+
+
+def _rows(blocks: list[Block]) -> list[tuple[int, list[int]]]:
+    """``blocks`` (top down) as rows of blocks beside each other - sharing rows, directly
+    or through another - top down: each row's first image row and its blocks' indices."""
+    out: list[tuple[int, list[int]]] = []
+    bottom = -1
+    for i in sorted(range(len(blocks)), key=lambda i: blocks[i].y):
+        block = blocks[i]
+        if out and block.y < bottom:
+            out[-1][1].append(i)
+            bottom = max(bottom, block.y + block.height)
+        else:
+            out.append((block.y, [i]))
+            bottom = block.y + block.height
+    return out
 
 
 def _middle(line: OcrLine) -> float:
