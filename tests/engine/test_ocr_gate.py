@@ -188,3 +188,80 @@ def test_a_tile_as_wide_as_the_frame_reads_full_width_strips_as_before(engine):
     assert strip is not None and (strip.left, strip.right) == (0, W)
     with pytest.raises(ValueError, match="tile must be at least 1 column, got 0"):
         OcrGate(W, H, 1.0, tile=0)
+
+
+def _framed_window(shown: np.ndarray, lines: list[str], top: int, left: int, right: int, bottom: int) -> np.ndarray:
+    """``shown`` (an I420 frame, copied) with a window over it: a 2 px grey frame around
+    ``lines`` of text that start right at its left edge."""
+    frame = shown.copy()
+    y = i420_planes(frame, W, H)[0]
+    inner = i420_planes(_frame(lines, top=top + 6), W, H)[0]
+    y[top:bottom, left:right] = 255
+    y[top + 2 : bottom - 2, left + 2 : right - 2] = np.roll(inner, left - 18, axis=1)[top + 2 : bottom - 2, left + 2 : right - 2]
+    y[top:bottom, [left, left + 1, right - 2, right - 1]] = 128
+    y[[top, top + 1, bottom - 2, bottom - 1], left:right] = 128
+    return frame
+
+
+def test_a_window_is_read_inside_its_frame_and_the_text_it_hid_is_known_when_it_goes(engine):
+    # the regression of issue 11's window switch: the strips grew from whole 16x64 cells
+    # into the text beside the window (its lines cut by the window, read as new text), and
+    # when the window went, the lines it hid were read again in pieces cut at 480 px
+    long = "Ticket 4471 closed by the support team after a review of the open items"  # runs under the window
+    behind = _frame([LINES[0], long, *LINES[1:], "SSN 123-45-6789 on file", long], top=150)
+    with OcrEngine() as own:
+        gate = OcrGate(W, H, 10.0, DEFAULT_PII_RULES)
+        gate.add(behind, time.monotonic())
+        _, first = _settle(gate, own)
+        shown = _framed_window(behind, ["Window: mail a.b@example.org", "card 5555 5555 5555 4444", "plain"],
+                               140, 420, 900, 260)
+        gate.add(shown, time.monotonic())
+        strips = []
+        while (strip := gate.next_strip()) is not None:
+            strips.append(strip)
+            gate.record(strip, None if strip.pixels.min() == strip.pixels.max() else own.read(strip.pixels))
+        _, masks = gate.release(time.monotonic())
+        assert strips and all(420 <= s.left and s.right <= 900 and 140 <= s.top and s.bottom <= 260 for s in strips)
+        assert len([m for m in masks if m.x >= 420]) == 2  # the window's mail and card
+        read = own.stats.read
+        gate.add(behind, time.monotonic())  # the window goes: what it hid was read before
+        y, masks = _settle(gate, own)
+        assert own.stats.read == read and sorted(masks, key=lambda m: (m.y, m.x)) == sorted(first, key=lambda m: (m.y, m.x))
+        assert "123-45" not in _text(own, y) and "4111" not in _text(own, y) and gate.stats.blocked_frames == 0
+
+
+def test_the_rows_read_leave_at_the_deadline_and_only_the_rest_is_blocked(engine):
+    # a partial verdict: the top rows of a strip are recorded while the rest is read; a
+    # frame due meanwhile leaves with those rows as read (masked where needed), the rest blocked
+    gate = OcrGate(W, H, 0.0, DEFAULT_PII_RULES)
+    start = time.monotonic()
+    gate.add(_frame([*LINES, "SSN 123-45-6789 on file"]), start)
+    strip = gate.next_strip()
+    assert strip is not None
+    calls = []
+    with OcrEngine() as own:
+        rest = own.read(strip.pixels, lambda rows, lines: calls.append((rows, lines)))
+    assert rest == [] and len(calls) >= 2
+    # the top rows' lines (up to the card's line) recorded; the rest still being read
+    upto = next(i for i, (_, lines) in enumerate(calls) if any("4111" in line.text for line in lines))
+    for rows, lines in calls[: upto + 1]:
+        gate.record(strip, lines, rows=rows)
+    done = strip.top + calls[upto][0]
+    item, masks = gate.release(start)
+    y = item.frame.copy()
+    planes = i420_planes(y, W, H)
+    mask_i420(*planes, masks)
+    text = _text(engine, planes[0])
+    assert "Invoice 2026-12-01" in text and "4111" not in text  # read: shown, its card masked
+    assert "example.com" not in text and "123-45" not in text and "Ordinary" not in text  # not read yet: blocked
+    blocked = [m for m in masks if m.kind == MaskKind.BLOCK and m.width == W]
+    assert blocked and min(m.y for m in blocked) >= done - BAND
+    assert gate.stats.blocked_frames == 1 and gate.stats.partial_records == upto + 1
+    for rows, lines in calls[upto + 1 :]:
+        gate.record(strip, lines, rows=rows)
+    gate.record(strip, rest)
+    gate.max_delay = 10.0
+    gate.add(_frame([*LINES, "SSN 123-45-6789 on file"]), time.monotonic())
+    reads = gate.stats.reads
+    _, masks = _settle(gate, engine)  # the next frame: the strip read, the blank rows below it left
+    assert gate.stats.reads == reads and gate.stats.blocked_frames == 1 and len(masks) == 3

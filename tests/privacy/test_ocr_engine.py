@@ -87,3 +87,22 @@ def test_a_number_cut_into_blocks_is_judged_whole():
         assert engine.stats.read == 4  # four blocks
         (box,) = pii_boxes(lines, DEFAULT_PII_RULES)
         assert box.x < 20 and box.x + box.width > 20 + 70 * 3 + 40  # over all four groups
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lines_are_handed_out_top_down_as_they_are_read(threads):
+    # the partial verdicts' source: each call says every row above it is read, with the
+    # lines read there; together they are what one read returns, each line once
+    screen = _screen(LINES, size=(700, 170))
+    with OcrEngine(threads=threads) as plain, OcrEngine(threads=threads) as engine:
+        whole = [line.text for line in plain.read(screen)]
+        calls: list[tuple[int, list[str]]] = []
+        rest = engine.read(screen, lambda rows, lines: calls.append((rows, [line.text for line in lines])))
+        assert rest == [] and len(calls) >= 2
+        assert [rows for rows, _ in calls] == sorted({rows for rows, _ in calls}) and calls[-1][0] == screen.shape[0]
+        assert [text for _, texts in calls for text in texts] == whole
+        # a row above which all is read holds no line across it
+        lines = plain.read(screen)
+        for rows, _ in calls[:-1]:
+            assert all(min(w.y for w in ln.words) >= rows or max(w.y + w.height for w in ln.words) <= rows
+                       for ln in lines)

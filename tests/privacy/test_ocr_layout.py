@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fastrec.privacy.ocr_layout import BLANK, TALL, Block, text_blocks
+from fastrec.privacy.ocr_layout import BLANK, TALL, Block, drawn_lines, text_blocks
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 15)
 
@@ -66,3 +66,25 @@ def test_a_windows_text_beside_other_text_is_its_own_block():
 
 def test_a_blank_image_has_no_blocks():
     assert text_blocks(np.full((50, 80), 200, np.uint8)) == []
+
+
+def test_a_frame_drawn_down_a_window_is_a_gap_and_the_spaces_between_letters_are_not():
+    # a dark window whose text runs up to its 2 px frame, beside a terminal's text: the frame
+    # (one level, unlike the columns beside it) parts them, however narrow; the blank
+    # columns between letters and words (the background) do not cut a line
+    terminal = _screen([(4, y, f"$ tail -f report {y} total {y * 7}") for y in range(2, 280, 18)],
+                       background=20, ink=210)
+    words = ["jane.roe@example.com and more", "Card 4111 1111 1111 1111", "approved by finance today",
+             "SSN 123-45-6789 on file now"]
+    window = _screen([(-1, y, f"{words[i % 4]} {i}") for i, y in enumerate(range(7, 280, 23))],
+                     (300, 300), background=20, ink=210)
+    grey = terminal.copy()
+    grey[:, 200:500] = window
+    grey[:, [198, 199]] = 128  # the window's frame, text on either side of it
+    drawn = set(np.flatnonzero(drawn_lines(grey)).tolist())
+    assert {198, 199} <= drawn <= {197, 198, 199, 200}  # the frame (and a blank column beside it)
+    blocks = text_blocks(grey)
+    assert all(b.x + b.width <= 198 or b.x >= 200 for b in blocks)  # none across the frame
+    inside = [b for b in blocks if b.x >= 200]
+    assert len(inside) == len(range(7, 280, 23)) and all(b.x < 205 and b.x + b.width > 400 for b in inside)
+    assert not drawn_lines(grey[:TALL - 1]).any()  # a line of text is not that tall
