@@ -3,22 +3,24 @@ well it finds personal data, and what it adds to a recording.
 
     .venv/bin/python scripts/bench_ocr.py            # ~8 min
     .venv/bin/python scripts/bench_ocr.py --quick    # ~3 min
+    .venv/bin/python scripts/bench_ocr.py --cost     # part 1 only
 
 1. Cost: the OCR gate (fastrec.engine.ocr_gate with the persistent Tesseract of
    fastrec.privacy.ocr) on a rendered 1920x1080 terminal full of text - the whole frame
    (a new screen), one changed line (a key typed), a 800x600 window appearing, a scroll by
-   three lines, the window switched away (the screen seen before back) - reading blocks
-   of text remembered by their pixels with two Tesseracts and with one, against the
-   reading before blocks (full-width strips as sparse text, nothing remembered) in the
-   same run.
+   three lines, the window switched away (the screen seen before back) - the new reading
+   (strips from the changed pixels' rectangle, blocks of text remembered by their pixels)
+   with two Tesseracts and with one, against the gate before it (strips from whole 16x64
+   cells: ``OcrGate(exact=False)``) and the reading before blocks (full-width strips as
+   sparse text, nothing remembered), interleaved in the same run.
 2. Recall and precision on generated screens: fonts x sizes x themes, each screen with
    card numbers, e-mail addresses and SSNs among ordinary text and look-alikes (order
    numbers, dates, versions, Luhn-failing numbers).  Recall: items whose box is >= 90 %
    covered by masks; precision: masks that touch an item.
 3. The recorder on the scripted desktop workload (benchmarks/e2e: 1920x1080 Xvfb, 10 fps)
-   with RECORDING_OCR_PII off, on with the reading before blocks, and on with blocks (one
-   and two Tesseracts): CPU of the whole process tree, frames blocked at the delay, the
-   longest wait, the capture loop's drops.
+   with RECORDING_OCR_PII off, on with the reading before blocks, with the gate before,
+   and with the new reading (one and two Tesseracts): CPU of the whole process tree,
+   partial verdicts, frames blocked at the delay, the longest wait, the capture loop's drops.
 
 Prints markdown tables.  Exits non-zero only on errors, never because of a number.
 """
@@ -282,13 +284,14 @@ def recorder(seconds: float) -> list[str]:
     from fastrec.engine.ocr_stage import OcrOptions
 
     rows = ["| RECORDING_OCR_PII | CPU s (whole tree) | vs off | encoded frames | capture drops | OCR reads | "
-            "blocks read / reused | frames blocked at the delay | longest wait s | peak PSS MB |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "blocks read / reused | partial verdicts | frames blocked at the delay | longest wait s | peak PSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     off = None
     runs = (("off", None),
             ("on, reading before (strips, 1 thread)", OcrOptions(max_delay=2.0, threads=1, blocks=False)),
-            ("on, blocks, 1 thread", OcrOptions(max_delay=2.0, threads=1)),
-            ("on, blocks, 2 threads (default)", OcrOptions(max_delay=2.0, threads=2)))
+            ("on, cells (gate before), 2 threads", OcrOptions(max_delay=2.0, threads=2, exact=False)),
+            ("on, new, 1 thread", OcrOptions(max_delay=2.0, threads=1)),
+            ("on, new, 2 threads (default)", OcrOptions(max_delay=2.0, threads=2)))
     with tempfile.TemporaryDirectory(prefix="fastrec-ocr-bench-") as tmp:
         for label, ocr in runs:
             print(f"   {label} ...", file=sys.stderr, flush=True)
@@ -300,7 +303,7 @@ def recorder(seconds: float) -> list[str]:
             off = off or result.cpu
             blocks = f"{stats['blocks_read']} / {stats['blocks_reused']}" if ocr is not None and ocr.blocks else "-"
             rows.append(f"| {label} | {result.cpu:.2f} | {result.cpu / off:.2f}x | {result.encoded} | "
-                        f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | "
+                        f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | {stats.get('partial_records', '-')} | "
                         f"{stats.get('blocked_frames', '-')} | {stats.get('max_wait', 0):.2f} | "
                         f"{result.peak_pss / 1e6:.0f} |")
     return rows

@@ -14,7 +14,7 @@ from ocr_screens import text_frame as _frame
 
 from fastrec.core.convert import i420_planes, i420_size
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
-from fastrec.engine.ocr_gate import BAND, OcrGate
+from fastrec.engine.ocr_gate import BAND, OcrGate, Strip
 from fastrec.privacy.ocr import OcrEngine, OcrUnavailable, check_ocr
 from fastrec.privacy.pii_kinds import PiiKind
 from fastrec.privacy.screen_rules import DEFAULT_PII_RULES, PiiRule
@@ -30,11 +30,18 @@ def engine():
         yield loaded
 
 
+def _read(gate: OcrGate, engine: OcrEngine) -> list[Strip]:
+    """Read until the oldest frame needs nothing more; the strips read."""
+    strips = []
+    while (strip := gate.next_strip()) is not None:
+        strips.append(strip)
+        gate.record(strip, None if strip.pixels.min() == strip.pixels.max() else engine.read(strip.pixels))
+    return strips
+
+
 def _settle(gate: OcrGate, engine: OcrEngine) -> tuple[np.ndarray, list[MaskRegion]]:
     """Read until the oldest frame needs nothing more, release it; its masked luma."""
-    while (strip := gate.next_strip()) is not None:
-        pixels = strip.pixels
-        gate.record(strip, None if pixels.min() == pixels.max() else engine.read(pixels))
+    _read(gate, engine)
     item, masks = gate.release(time.monotonic())
     frame = item.frame.copy()
     y, u, v = i420_planes(frame, W, H)
@@ -168,10 +175,7 @@ def test_a_window_appearing_is_read_without_the_text_beside_it(engine):
     y[60:200, 540:940] = window[60:200]
     y[60:200, 540:542] = 128  # its frame
     gate.add(shown, time.monotonic())
-    strips = []
-    while (strip := gate.next_strip()) is not None:
-        strips.append(strip)
-        gate.record(strip, None if strip.pixels.min() == strip.pixels.max() else engine.read(strip.pixels))
+    strips = _read(gate, engine)
     _, masks = gate.release(time.monotonic())
     assert strips and all(s.left >= 500 for s in strips)
     assert all(m in masks for m in first)  # the card and the mail beside the window, as read before
@@ -216,10 +220,7 @@ def test_a_window_is_read_inside_its_frame_and_the_text_it_hid_is_known_when_it_
         shown = _framed_window(behind, ["Window: mail a.b@example.org", "card 5555 5555 5555 4444", "plain"],
                                140, 420, 900, 260)
         gate.add(shown, time.monotonic())
-        strips = []
-        while (strip := gate.next_strip()) is not None:
-            strips.append(strip)
-            gate.record(strip, None if strip.pixels.min() == strip.pixels.max() else own.read(strip.pixels))
+        strips = _read(gate, own)
         _, masks = gate.release(time.monotonic())
         assert strips and all(420 <= s.left and s.right <= 900 and 140 <= s.top and s.bottom <= 260 for s in strips)
         assert len([m for m in masks if m.x >= 420]) == 2  # the window's mail and card

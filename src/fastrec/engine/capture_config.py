@@ -30,6 +30,9 @@ class OcrOptions:
     # False: the reading before cells and blocks - full-width strips read as sparse text,
     # nothing remembered (scripts/bench_ocr.py measures against it)
     blocks: bool = True
+    # False: strips from whole 16x64 cells, not the changed pixels' rectangle (the gate
+    # before it, measured against)
+    exact: bool = True
 
 
 

@@ -6,19 +6,32 @@ once it has waited :attr:`OcrGate.max_delay` seconds, with what is still unread 
 
 The frame is cut into cells: bands of :data:`BAND` rows by tiles of :data:`TILE` columns.
 A cell's *version* is the arrival number of the frame in which its pixels (luma) last
-changed; reading cells means OCR of their rectangle grown to the nearest blank rows above
-and below (at most :data:`MARGIN` rows) and sideways to the nearest gap between words
-(:func:`~fastrec.privacy.ocr_layout.column_gap`, at most :data:`SIDE_MARGIN` columns), so
-every word through the cells is read whole, with the words of its line up to the longest
-personal data there is (a card number typed digit by digit is judged with the digits
-before it), and little else: a window appearing is read without the text beside it.
+changed; each cell also keeps the rectangle of the pixels that changed in it since the
+version it was read in.  Reading cells means OCR of the rectangle of their changed pixels
+grown to the nearest blank rows above and below (at most :data:`MARGIN` rows) and
+sideways to the nearest gap between words (:func:`~fastrec.privacy.ocr_layout.column_gap`,
+at most :data:`SIDE_MARGIN` columns), so every word through the change is read whole,
+with the words of its line up to the longest personal data there is (a card number typed
+digit by digit is judged with the digits before it), and little else.  A change of several
+lines (:data:`~fastrec.privacy.ocr_layout.TALL` rows: a window shown, gone, switched) is
+read inside a window's frame (a line drawn down all its rows,
+:func:`~fastrec.privacy.ocr_layout.drawn_lines`) without the text beside it, and, where
+no frame stops it, sideways to the real end of its lines: the blocks met are those read
+before, whole, and known by their pixels (a window gone shows text read before: nothing
+new to read).
 
 Invariants, and why:
 
 - **Nothing unread leaves.**  A frame leaves when every cell's version in it has been
   read; past its deadline the cells not yet read are blocked in it (counted in
   :attr:`GateStats.blocked_frames`).  Cells are read in the content of the oldest waiting
-  frame, so a cell read is read in the version the next frame to leave shows.
+  frame, so a cell read is read in the version the next frame to leave shows.  A cell's
+  rectangle of changed pixels only grows until it is read, so what lies outside it is
+  what was read before.
+- **Partial verdicts, top down.**  A strip's lines are recorded as its rows are read, top
+  down (``record(..., rows=)``): the cells whose changes lie above the rows read are read
+  at once, so a frame due meanwhile leaves with only the rows below blocked.  No line
+  crosses the rows read, and lines side by side are recorded together.
 - **A box stays until its region changes.**  Personal data found is masked in every later
   frame as long as every cell under its (padded) box keeps the version it was read in; a
   change there drops the box and makes the cells under it unread, so they are read again -

@@ -205,7 +205,7 @@ def ocr_main(control: Connection, job: _Job) -> None:
                           timeout=job.ring_timeout) as out:
             launch.send(control, ("ring", out.endpoint(0)))
             gate = OcrGate(job.width, job.height, job.options.max_delay, job.rules,
-                           tile=TILE if job.options.blocks else job.width)
+                           tile=TILE if job.options.blocks else job.width, exact=job.options.exact)
             stats = _run(control, reader, out, gate, engine, job)
             out.close()
             launch.send(control, ("done", stats))

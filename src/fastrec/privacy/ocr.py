@@ -19,8 +19,13 @@ Invariants, and why:
 - **One OpenMP thread per Tesseract, at most ``threads`` Tesseracts.**  ``OMP_THREAD_LIMIT=1``
   is set before the library loads: Tesseract's OpenMP threads cost several times the wall
   time on a loaded 2-core machine (measured: 16-18 s instead of 2.3 s for a 1080p
-  terminal).  Parallel reading is ours instead: the new blocks of a read are shared among
-  the engine's Tesseracts, each in its own thread, so the work is bounded by ``threads``.
+  terminal).  Parallel reading is ours instead: the new blocks of a read are cut, top
+  down, into runs of about equal work (:func:`_work`: the LSTM's time follows the lines'
+  width over their height, not their area) and each Tesseract, in its own thread, takes
+  the next run as it finishes one - they finish together, the top rows first.
+- **Lines handed out top down** (:data:`Progress`): a line goes out once every block
+  sharing rows with it (directly or through a block beside it) is read, so a number cut
+  into blocks side by side is judged whole; the gate turns that into partial verdicts.
 - **A remembered block is exactly the same pixels** (size and a 128-bit BLAKE2b of its
   bytes): the same pixels give the same text, wherever they are.
 - **Boxes cover whole words, padded.**  A match is mapped back to every word it touches,
