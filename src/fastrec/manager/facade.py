@@ -503,7 +503,8 @@ class RecordingManager:
           the last report: ``frames`` in, ``reads`` (strips read), ``blocks_read`` (blocks
           of text Tesseract read), ``blocks_reused`` (blocks known by their pixels, not read again),
           ``read_seconds``, ``found`` (personal-data boxes), ``blocked_frames`` (frames that
-          left at RECORDING_OCR_MAX_DELAY with an unread region blocked), ``max_wait``
+          left at RECORDING_OCR_MAX_DELAY with an unread region blocked), ``partial_records``
+          (verdicts on a strip's top rows while the rest was read), ``max_wait``
           (seconds, the longest a frame waited), ``dropped``, ``cpu_seconds``
         - ``errors``: error messages, oldest first
 
