@@ -150,7 +150,8 @@ def cost(engines: dict[str, tuple[OcrEngine, bool]], repeat: int) -> list[str]:
                 counts[name] = tuple(got)
         ms = {n: 1e3 * float(np.median(t)) for n, t in times.items()}
         first = counts[names[0]]
-        read = " / ".join(str(counts[n][0]) for n in names if engines[n][0].blocks and (n == names[0] or not engines[n][1]))
+        read = " / ".join(str(counts[n][0]) for n in names  # the new reading's and the gate before's
+                          if engines[n][0].blocks and (n == names[0] or not engines[n][1]))
         rows.append(f"| {case} | {read} | {first[1]} / {first[2]} | " + " | ".join(f"{ms[n]:.0f}" for n in names)
                     + " | " + " | ".join(f"{ms[n] / ms[names[0]]:.1f}x" for n in names[1:]) + " |")
     return rows
@@ -303,7 +304,8 @@ def recorder(seconds: float) -> list[str]:
             off = off or result.cpu
             blocks = f"{stats['blocks_read']} / {stats['blocks_reused']}" if ocr is not None and ocr.blocks else "-"
             rows.append(f"| {label} | {result.cpu:.2f} | {result.cpu / off:.2f}x | {result.encoded} | "
-                        f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | {stats.get('partial_records', '-')} | "
+                        f"{result.dropped} | {stats.get('reads', '-')} | {blocks} | "
+                        f"{stats.get('partial_records', '-')} | "
                         f"{stats.get('blocked_frames', '-')} | {stats.get('max_wait', 0):.2f} | "
                         f"{result.peak_pss / 1e6:.0f} |")
     return rows

@@ -266,7 +266,8 @@ class OcrEngine:
                 if ready > handed:
                     lines = [line for _, row in rows[handed:ready] for i in row for line in found[i] or ()]
                     handed = ready
-                    progress(rows[ready][0] if ready < len(rows) else grey.shape[0], _joined(sorted(lines, key=_middle)))
+                    read_to = rows[ready][0] if ready < len(rows) else grey.shape[0]
+                    progress(read_to, _joined(sorted(lines, key=_middle)))
 
         done([], [])  # what is known at the top goes at once
         if new:
