@@ -6,6 +6,7 @@ session still being recorded is followed live across a rotation."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -154,6 +155,29 @@ def test_a_recorded_session_plays_as_one_timeline_across_its_parts(recorded: Rec
         played = page.evaluate("(() => { const r = document.getElementById('v').played; const out = [];"
                                " for (let i = 0; i < r.length; i++) out.push([r.start(i), r.end(i)]); return out; })()")
         assert played[0][0] == pytest.approx(0, abs=0.05) and played[-1][1] == pytest.approx(timeline.duration, abs=0.05)
+
+
+def test_a_live_viewer_seeks_into_the_middle_of_a_keyframe_group(recorded: Recorded, chromium_browser):  # type: ignore[no-untyped-def]
+    # bug: the low-latency playlist listed every fragment as a segment of its own; a seek
+    # into one that does not start with a keyframe never showed a frame (hls.js appended it
+    # without the frames it depends on and chromium dropped it: bufferAppendNoProgress)
+    parts = [part_media(m, index_fragments(recorded.video(m)), _uri(m)) for m in recorded.parts]
+    live = [*parts[:-1], dataclasses.replace(parts[-1], recording=True)]
+    first = parts[0]  # starts at 0 on the timeline
+    fragment = next(f for f in first.index.fragments if not f.keyframe)
+    target = round(fragment.sample_times[0] + min(0.05, fragment.duration / 2), 3)
+    files = {m.chain.part: recorded.video(m) for m in recorded.parts}
+    with _player(chromium_browser, lambda: media_playlist(live, low_latency=True), lambda: files, {}) as page:
+        _when(page, "() => hls.levels.length > 0 && hls.levels[0].details !== undefined", "the playlist loaded")
+        page.evaluate(f"document.getElementById('v').currentTime = {target}")
+        # shown: the position is buffered (decodable) and dated by the part's start
+        _when(page, f"() => {{ const v = document.getElementById('v'); if (v.seeking || v.readyState < 2"
+                    f" || Math.abs(v.currentTime - {target}) > 0.01 || hls.playingDate === null) return false;"
+                    f" for (let i = 0; i < v.buffered.length; i++) if (v.buffered.start(i) <= v.currentTime"
+                    f" && v.currentTime < v.buffered.end(i)) return Math.abs(hls.playingDate.getTime() - "
+                    f"({first.start_time.timestamp() * 1000} + v.currentTime * 1000)) < 5; return false; }}",
+              "the seek into the middle of a keyframe group", 30)
+        assert not [e for e in page.evaluate("window.errors") if e[2]], page.evaluate("window.errors")
 
 
 def test_a_session_being_recorded_is_followed_live_across_a_rotation(tmp_path: Path, chromium_browser):  # type: ignore[no-untyped-def]
