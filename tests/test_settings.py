@@ -43,7 +43,7 @@ BAD_VALUES = [
     ("RECORDING_PRESET", "turbo", ("RECORDING_PRESET=turbo: must be one of ultrafast, superfast, veryfast, "
                                    "faster, fast, medium, slow, slower, veryslow, placebo")),
     ("RECORDING_KEYFRAME_INTERVAL_SECONDS", "0.1",
-     "RECORDING_KEYFRAME_INTERVAL_SECONDS=0.1: must be between 0.5 and 60"),
+     "RECORDING_KEYFRAME_INTERVAL_SECONDS=0.1: must be between 0.5 and 600"),
     ("RECORDING_ENCODER_WORKERS", "33", "RECORDING_ENCODER_WORKERS=33: must be between 1 and 32"),
     ("RECORDING_TILE_SIZE", "4", "RECORDING_TILE_SIZE=4: must be between 8 and 256"),
     ("RECORDING_PARTIAL_GRABS", "maybe",
@@ -168,7 +168,7 @@ def test_defaults() -> None:
     assert (s.max_file_size_mb, s.max_duration_minutes) == (100, 30)
     assert (s.max_total_size_gb, s.max_file_age_days, s.cleanup_interval_hours) == (10.0, 30, 6.0)
     assert s.output_dir == Path("recordings")
-    assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 10.0, 64, 3)
+    assert (s.preset, s.keyframe_interval_seconds, s.tile_size, s.ring_slots) == ("veryfast", 60.0, 64, 3)
     assert s.partial_grabs is True
     assert (s.full_policy, s.log_format, s.monitor) == ("block", "console", 0)
     assert s.encoder_workers == min(32, max(1, (os.cpu_count() or 1) - 1))

@@ -172,7 +172,7 @@ class RecordingSettings(BaseSettings):
 
     # --- engine settings ---
     preset: X264Preset = "veryfast"
-    keyframe_interval_seconds: Annotated[float, Field(ge=0.5, le=60, allow_inf_nan=False)] = 10.0
+    keyframe_interval_seconds: Annotated[float, Field(ge=0.5, le=600, allow_inf_nan=False)] = 60.0
     encoder_workers: Annotated[int, Field(ge=1, le=_MAX_WORKERS,
                                           default_factory=default_encoder_workers)]
     tile_size: Annotated[int, Field(ge=8, le=256)] = 64

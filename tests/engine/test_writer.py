@@ -192,18 +192,44 @@ def test_keyframes_come_by_capture_time_and_idle_stretches_cost_none(tmp_path: P
     assert starts == expected
 
 
-def test_each_part_has_a_whole_keyframe_group_a_second_after_it_opens(tmp_path: Path):
-    # a live viewer's playlist lists whole keyframe groups only: with keyframes every 10 s,
-    # the second keyframe of each part still comes 1 s after its first, then every 10 s
+def test_busy_content_gets_a_keyframe_every_ten_seconds_and_the_session_one_after_a_second(
+        tmp_path: Path):
+    # noise: every frame as large as a keyframe.  The session's second keyframe comes 1 s after
+    # its first (a live viewer's playlist lists whole keyframe groups only); then every 10 s
+    # (a seek into busy content decodes at most 10 s of it); each later part opens with one
     stamps = [T0 + i * 0.1 for i in range(250)]
     writer = _writer(tmp_path, SegmentPolicy(max_seconds=12.0))
     with writer:
         for i, stamp in enumerate(stamps):
             writer.write(_frame(i), stamp)
     assert len(writer.segments) == 3  # 12 s, 12 s and the last second
-    for segment in writer.segments:
-        keyframes = [round(t, 3) for t, key, _ in _frame_types(segment.path) if key]
-        assert keyframes == ([0.0, 1.0, 11.0] if segment.duration > 11 else [0.0])
+    keyframes = [[round(t, 3) for t, key, _ in _frame_types(segment.path) if key]
+                 for segment in writer.segments]
+    assert keyframes == [[0.0, 1.0, 11.0], [0.0, 10.0], [0.0]]
+
+
+def _typing(still: np.ndarray, seed: int) -> np.ndarray:
+    """A still picture in which one small block changes."""
+    frame = still.copy()
+    frame[8:16, 8 * (seed % 16):8 * (seed % 16) + 8] = seed % 251
+    return frame
+
+
+def test_slowly_changing_content_waits_for_the_keyframe_interval(tmp_path: Path):
+    # small changes on a still picture of noise (an expensive keyframe): the frames since the
+    # keyframe stay below four times its bytes, so no keyframe comes before the interval
+    # (60 s by default), only the session's second one after a second
+    w, h = 320, 240
+    still = np.random.default_rng(0).integers(0, 256, (h * 3 // 2, w), dtype=np.uint8)
+    stamps = [T0 + i * 0.1 for i in range(700)]
+    writer = SegmentWriter("s", EncoderSettings(w, h), SegmentPolicy(), lambda part: tmp_path / "s.mp4")
+    with writer:
+        for i, stamp in enumerate(stamps):
+            writer.write(_typing(still, i + 1), stamp)
+    (segment,) = writer.segments
+    frames = _frame_types(segment.path)
+    assert len(frames) == len(stamps)
+    assert [round(t, 3) for t, key, _ in frames if key] == [0.0, 1.0, 61.0]
 
 
 def test_a_closed_part_keeps_every_byte_written_and_ffmpeg_seeks_in_it(tmp_path: Path):

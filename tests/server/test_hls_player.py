@@ -182,7 +182,7 @@ def test_a_live_viewer_seeks_into_the_middle_of_a_keyframe_group(recorded: Recor
 
 def test_a_session_being_recorded_is_followed_live_across_a_rotation(tmp_path: Path, chromium_browser):  # type: ignore[no-untyped-def]
     out = tmp_path / "rec"
-    settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10, keyframe_interval_seconds=2.0)
+    settings = load_settings(enabled=True, output_dir=str(out), encoder_workers=1, fps=10)
     manager = RecordingManager(settings, mode="synthetic",
                                source_options={"width": 320, "height": 240, "fps": 10, "scenario": "video"},
                                segment_policy=SegmentPolicy(max_seconds=6.0))

@@ -87,7 +87,7 @@ class EncodingOptions:
 
     crf: int = 23
     preset: str = "veryfast"
-    keyframe_interval: float = 10.0  # seconds of capture time (EncoderSettings.keyframe_interval)
+    keyframe_interval: float = 60.0  # seconds of capture time (EncoderSettings.keyframe_interval)
 
 
 @dataclass

@@ -10,12 +10,10 @@ whole, and on a clean close the muxer's ``mfra`` index of the keyframes.  So:
   a video (of 0 frames), not as a 0-byte file;
 - every part - being written, closed, or cut short by a crash - is addressable by byte
   ranges (HLS, :mod:`fastrec.server.media`): a fragment starts at every keyframe
-  (``frag_keyframe``) and at least every second (``frag_duration``), and a keyframe (an
-  IDR frame) comes at least every ``keyframe_interval`` seconds of capture time in which
-  frames come, so a player can start decoding at any fragment that opens with one.  The
-  second keyframe of a part comes :data:`FIRST_GROUP_SECONDS` after the first: a live
-  viewer's playlist lists whole keyframe groups only, so it has one to start from a second
-  after the part opens, not a keyframe interval later;
+  (``frag_keyframe``) and at least every second (``frag_duration``), and keyframes (IDR
+  frames) come as :mod:`fastrec.engine.encoder.keyframes` schedules them - at the latest
+  every ``keyframe_interval`` seconds of capture time in which frames come -, so a player
+  can start decoding at any fragment that opens with one;
 - the bytes a live viewer fetched while the part grew are the bytes there once it is
   closed: closing appends, it does not remux (which moved every fragment; an earlier
   version remuxed to a plain MP4 with its index first).  ffprobe reads the duration and
@@ -53,7 +51,6 @@ Invariants:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,6 +63,7 @@ from fastrec.checks import check_number
 from fastrec.crypt.container import ChunkWriter
 from fastrec.crypt.context import SegmentEncryption, new_segment
 from fastrec.engine.encoder.fragment_flush import flush_fragment
+from fastrec.engine.encoder.keyframes import KeyframeSchedule
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
 from fastrec.storage.files import create_private, fsync_dir
 
@@ -80,8 +78,6 @@ FRAGMENTED_MP4 = {
     "frag_duration": "1000000",
     "flush_packets": "1",  # hand each fragment to the OS at once, not when a 256 kB buffer fills
 }
-# The first keyframe group of a part lasts this long at most (see the module's docstring).
-FIRST_GROUP_SECONDS = 1.0
 # Part names taken in a row (by a dead worker's parts or planted files) before giving up.
 MAX_TAKEN_PARTS = 1000
 
@@ -95,13 +91,12 @@ class EncoderSettings:
     crf: int = 23
     preset: str = "veryfast"
     fps_hint: int = 10  # x264's rate control assumes this frame rate
-    # Seeking points by capture time: the first frame at least this many seconds after the
-    # last keyframe is encoded as an IDR frame, and with frag_keyframe it opens a fragment,
-    # so a player (hls.js over byte ranges) can start decoding there.  No frame comes in
-    # while nothing changes, so an idle stretch costs nothing, not even a keyframe.  A
-    # seek decodes at most this much capture time; the size cost on the typing workload
-    # is in benchmarks/README.md ("Keyframes for seeking (issue 9)").
-    keyframe_interval: float = 10.0
+    # Seeking points: the first frame at least this many seconds of capture time after the
+    # last keyframe is encoded as an IDR frame (with frag_keyframe it opens a fragment, so a
+    # player can start decoding there); busy content gets one sooner, slowly changing
+    # content waits this long (fastrec.engine.encoder.keyframes).  No frame comes in while
+    # nothing changes, so an idle stretch costs nothing, not even a keyframe.
+    keyframe_interval: float = 60.0
     # Frames come in only when something changed, and keyframes are forced by the capture
     # clock (above, and FrameFlags.KEYFRAME), so scene-cut detection is off.  No B-frames:
     # with variable frame rate their reorder delay is two frames' worth of *time* (4 s on an
@@ -190,7 +185,7 @@ class SegmentWriter:
         self._file: _SegmentFile | ChunkWriter | None = None
         self._path: Path | None = None
         self._first = self._last = 0.0
-        self._last_key = -math.inf  # capture time of the last keyframe (across segments)
+        self._keyframe_due = KeyframeSchedule(settings.keyframe_interval)  # across segments
         self._last_pts = -1
         self._hintable = True  # the previous frame handed in was encoded: rects apply
         self._frames = self._keyframes = self._bytes = self._good_size = 0
@@ -213,7 +208,8 @@ class SegmentWriter:
         """Encode one I420 frame (``(height * 3 / 2, width)`` uint8) captured at ``timestamp``
         (seconds, any origin; the capture clock).  It is a keyframe when ``keyframe`` asks
         for one (a new picture), when it opens a segment, or when it comes at least
-        ``settings.keyframe_interval`` seconds after the last keyframe.
+        the session's :class:`~fastrec.engine.encoder.keyframes.KeyframeSchedule` says so
+        (at the latest ``settings.keyframe_interval`` seconds after the last keyframe).
 
         ``rects`` (n x 4: x, y, width, height), if given, promise that the frame differs from
         the previous one handed to ``write`` only inside them: libx264 then skips analysing
@@ -239,13 +235,9 @@ class SegmentWriter:
         pts = max(round((timestamp - self._first) / TIME_BASE), self._last_pts + 1)
         frame.pts = self._last_pts = pts
         frame.time_base = TIME_BASE
-        interval = self.settings.keyframe_interval
-        if self._keyframes == 1:
-            interval = min(interval, FIRST_GROUP_SECONDS)
-        if keyframe or timestamp - self._last_key >= interval:
+        if self._keyframe_due.decide(timestamp, asked=keyframe):
             frame.pict_type = av.video.frame.PictureType.I  # an IDR frame (forced-idr below)
             self._keyframes += 1
-            self._last_key = timestamp
         elif rects is not None and hintable and self.settings.mb_info:
             from fastrec.engine.encoder.hints import attach as attach_hint  # numpy: the worker's only
 
@@ -359,7 +351,9 @@ class SegmentWriter:
         except Exception as exc:
             self._abandon(out, exc)
             raise
-        self._bytes += sum(packet.size for packet in packets)
+        for packet in packets:
+            self._bytes += packet.size
+            self._keyframe_due.encoded(packet.size, packet.is_keyframe)
         if packets:
             # with flush_packets the file now ends on a whole fragment (or on the header):
             # encrypted, that fragment becomes one chunk, written whole
