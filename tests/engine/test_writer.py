@@ -17,6 +17,7 @@ import pytest
 
 from fastrec.engine.encoder.writer import EncoderSettings, SegmentWriter
 from fastrec.engine.protocol import SegmentInfo, SegmentPolicy
+from fastrec.storage.files import UnsafeDirectory
 
 W, H = 160, 120
 T0 = 1000.0  # capture timestamps are time.monotonic() readings: any origin
@@ -102,6 +103,19 @@ def test_an_existing_file_at_the_part_name_is_left_alone(tmp_path: Path):
     (segment,) = writer.segments
     assert segment.part == 3 and segment.path == tmp_path / "session_part3.mp4"
     assert _decoded_frames(segment.path) == 5
+
+
+def test_a_directory_others_may_write_in_is_refused_with_what_is_allowed(tmp_path: Path):
+    # bug: the refusal came out as "[Errno None] cannot write recording ...: None"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    writer = SegmentWriter("s", EncoderSettings(W, H), SegmentPolicy(), lambda part: shared / "s.mp4")
+    with pytest.raises(UnsafeDirectory) as refused:
+        writer.write(_frame(0), T0)
+    assert str(shared) in str(refused.value) and "group or others may write in it" in str(refused.value)
+    assert "allowed: a directory owned by uid" in str(refused.value) and "None" not in str(refused.value)
+    assert list(shared.iterdir()) == []
 
 
 def test_a_planted_symlink_at_the_next_part_is_never_written_through(tmp_path: Path):

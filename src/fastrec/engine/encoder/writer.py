@@ -294,6 +294,8 @@ class SegmentWriter:
                     if self._on_taken is not None:
                         self._later(self._on_taken, self._part, path)
             except OSError as exc:
+                if exc.errno is None:  # fastrec's own refusal (UnsafeDirectory): it names the fix
+                    raise
                 raise OSError(exc.errno, f"cannot write recording {path}: {exc.strerror}") from exc
         raise FileExistsError(f"cannot write recording: {MAX_TAKEN_PARTS} part names up to {path} "
                               "are taken already")
