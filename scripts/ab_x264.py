@@ -21,7 +21,7 @@ Each content is encoded both ways from the same lossless capture (``libx264rgb -
   (every frame, constant rate), its SSIM against the capture converted by the same ffmpeg;
 - fastrec's, the engine's path: the capture's BGRA through fastrec's converter to I420, a
   frame identical to the previous one skipped (as the capture loop skips it), the rest into
-  ``SegmentWriter`` (keyframe every 10 s of capture time), one process per encode; its SSIM
+  ``SegmentWriter`` (keyframes as the engine schedules them), one process per encode; its SSIM
   against that same I420, taking at every source frame time the frame a player shows then
   (the last with pts <= t).
 
@@ -36,8 +36,8 @@ A variant is ``X264_PARAMS[@THREADS][+hints][#KEYFRAME_SECONDS]``: ``default`` i
 ``scenecut=0:keyint=infinite:bframes=0``).  ``+hints`` hands libx264 the changed
 macroblocks (the tile diff's rectangles, :mod:`fastrec.engine.encoder.hints`); ``+mbinfo``
 sets its ``mb_info`` option without handing it any; ``#25`` sets
-EncoderSettings.keyframe_interval (ffmpeg's default keyint of 250 frames is 25 s at 10 fps;
-the engine's is 10 s, for seeking).  Encoder CPU is
+EncoderSettings.keyframe_interval, the longest keyframe spacing (ffmpeg's default keyint of 250
+frames is 25 s at 10 fps; the engine's is 60 s, busy content every 10 s: engine/encoder/keyframes.py).  Encoder CPU is
 the CPU time spent in ``SegmentWriter.write`` and its close; memory the peak RSS growth
 (VmHWM) of the encoding process while encoding.
 """
@@ -480,7 +480,7 @@ def main() -> int:
     variants = list(dict.fromkeys(["default", *args.variants]))
     print(f"CRF {REFERENCE_CRF} veryfast; bytes at ffmpeg's Y-SSIM (dB) interpolated between fastrec's CRFs; "
           f"{args.seconds:g} s per synthetic content, {FPS} fps, {WIDTH}x{HEIGHT}")
-    print("| content | encoder | x264 parameters | hints | keyframe every s | bytes at CRF 23 | Y-SSIM dB at CRF 23 "
+    print("| content | encoder | x264 parameters | hints | keyframe interval s | bytes at CRF 23 | Y-SSIM dB at CRF 23 "
           "| bytes at equal SSIM | vs ffmpeg | encoder CPU s at CRF 23 | vs ffmpeg | encoder memory MB |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for content, capture in captures.items():

@@ -3,7 +3,12 @@ encoder returned (the writer's tests check the same on encoded files)."""
 
 from __future__ import annotations
 
-from fastrec.engine.encoder.keyframes import BUSY_SECONDS, FIRST_GROUP_SECONDS, KeyframeSchedule
+from fastrec.engine.encoder.keyframes import (
+    BUSY_SECONDS,
+    FIRST_GROUP_SECONDS,
+    MAX_GROUP_FRAMES,
+    KeyframeSchedule,
+)
 
 KEY = 100_000  # a 1080p desktop's keyframe, bytes
 
@@ -23,9 +28,12 @@ def _run(schedule: KeyframeSchedule, seconds: float, frame_bytes: float, fps: in
     return keys
 
 
-def test_slow_content_has_keyframes_only_at_the_interval():
-    # typing: half a kilobyte a frame; the keyframe stays most of a group's bytes
-    assert _run(KeyframeSchedule(60.0), 200, 500) == [0.0, FIRST_GROUP_SECONDS, 61.0, 121.0, 181.0]
+def test_slow_content_has_a_keyframe_every_300_frames_or_the_interval():
+    # typing: half a kilobyte a frame; the keyframe stays most of a group's bytes, so the
+    # frames a seek decodes (10 a second) or the interval (2 a second) bound the group
+    assert MAX_GROUP_FRAMES == 300
+    assert _run(KeyframeSchedule(60.0), 100, 500) == [0.0, FIRST_GROUP_SECONDS, 31.0, 61.0, 91.0]
+    assert _run(KeyframeSchedule(60.0), 200, 500, fps=2) == [0.0, 1.0, 61.0, 121.0, 181.0]
 
 
 def test_busy_content_has_a_keyframe_every_ten_seconds():
@@ -35,10 +43,10 @@ def test_busy_content_has_a_keyframe_every_ten_seconds():
 
 
 def test_a_keyframe_comes_once_the_group_outweighs_it_four_to_one():
-    # 5 kB a frame: 4 x 100 kB after 80 frames (8 s) -> at 10 s; 1 kB a frame: after 400
-    # frames, counted a frame late (each packet comes when the next frame goes in)
+    # 5 kB a frame: 4 x 100 kB after 80 frames (8 s) -> at 10 s; 2 kB a frame at 5 fps:
+    # after 200 frames, counted a frame late (each packet comes when the next frame goes in)
     assert _run(KeyframeSchedule(60.0), 25, 5_000) == [0.0, 1.0, 11.0, 21.0]
-    assert _run(KeyframeSchedule(60.0), 90, 1_000) == [0.0, 1.0, 41.1, 81.2]
+    assert _run(KeyframeSchedule(60.0), 90, 2_000, fps=5) == [0.0, 1.0, 41.2, 81.4]
 
 
 def test_a_short_interval_is_kept_whatever_the_content():
@@ -47,7 +55,7 @@ def test_a_short_interval_is_kept_whatever_the_content():
 
 
 def test_an_asked_keyframe_comes_at_once_and_restarts_the_wait():
-    assert _run(KeyframeSchedule(60.0), 100, 500, asked=frozenset({30.0})) == [0.0, 1.0, 30.0, 90.0]
+    assert _run(KeyframeSchedule(60.0), 100, 500, fps=2, asked=frozenset({30.0})) == [0.0, 1.0, 30.0, 90.0]
 
 
 def test_an_idle_stretch_brings_no_keyframe():
