@@ -93,8 +93,8 @@ class EncoderSettings:
     fps_hint: int = 10  # x264's rate control assumes this frame rate
     # Seeking points: the first frame at least this many seconds of capture time after the
     # last keyframe is encoded as an IDR frame (with frag_keyframe it opens a fragment, so a
-    # player can start decoding there); busy content gets one sooner, slowly changing
-    # content waits this long (fastrec.engine.encoder.keyframes).  No frame comes in while
+    # player can start decoding there), or the first frame 300 frames after it, whichever
+    # comes first (fastrec.engine.encoder.keyframes).  No frame comes in while
     # nothing changes, so an idle stretch costs nothing, not even a keyframe.
     keyframe_interval: float = 60.0
     # Frames come in only when something changed, and keyframes are forced by the capture
@@ -353,9 +353,7 @@ class SegmentWriter:
         except Exception as exc:
             self._abandon(out, exc)
             raise
-        for packet in packets:
-            self._bytes += packet.size
-            self._keyframe_due.encoded(packet.size, packet.is_keyframe)
+        self._bytes += sum(packet.size for packet in packets)
         if packets:
             # with flush_packets the file now ends on a whole fragment (or on the header):
             # encrypted, that fragment becomes one chunk, written whole

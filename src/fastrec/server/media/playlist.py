@@ -54,7 +54,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fastrec.engine.encoder.keyframes import BUSY_SECONDS
 from fastrec.server.media.fmp4 import Fragment, FragmentIndex
 from fastrec.storage.metadata import SegmentMetadata, TimedNote
 
@@ -77,10 +76,10 @@ __all__ = [
 
 DEFAULT_IDLE_THRESHOLD = 3.0  # seconds without a new frame that make an idle stretch
 PART_TARGET_DURATION = 1.0  # seconds: fragments are cut every second (writer's frag_duration)
-# seconds: busy content's keyframe spacing; slowly changing content's groups (up to the
-# keyframe interval) and idle stretches run longer, which hls.js takes (a longer target would
-# only widen the window of listed parts)
-GROUP_TARGET_DURATION = int(BUSY_SECONDS)
+# seconds: a live playlist's target duration.  Keyframe groups are often longer (up to
+# keyframes.MAX_GROUP_FRAMES frames, and idle stretches), which hls.js takes; a longer target
+# would only widen the window of listed parts.
+GROUP_TARGET_DURATION = 10
 PART_WINDOW_TARGETS = 3  # segments ending within this many target durations of the live edge list their parts
 _DURATION_DIGITS = 6  # EXTINF and timeline arithmetic in microseconds, the same numbers in both
 
