@@ -82,7 +82,7 @@ FileName = Annotated[str, Field(max_length=1024)]
 
 class _Open(BaseModel):
     # extra="allow": keys we do not know survive a read-modify-write
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)  # validators built on first use, not at import (issue 14)
 
 
 class ConnectionInfo(_Open):
