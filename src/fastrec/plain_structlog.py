@@ -5,7 +5,9 @@ is installed: ~60 modules, ~0.15 CPU-s per interpreter (issue 14: the fixed cost
 ``python -m fastrec record``).  fastrec never uses that renderer: its lines are its own
 (:mod:`fastrec.logs`: one console line or one JSON object, tracebacks through
 ``format_exc_info``), so the command-line process imports structlog with rich hidden, and
-structlog falls back to plain tracebacks for a ConsoleRenderer nobody configures.
+structlog falls back to plain tracebacks for a ConsoleRenderer nobody configures.  greenlet is
+hidden alike: structlog imports it only for its deprecated ``threadlocal`` module, which
+fastrec does not use.
 
 structlog also runs ``import asyncio`` at module level (``structlog.stdlib`` and
 ``structlog._native``, for their ``a*`` logging methods): ~30 modules with ssl and socket,
@@ -18,7 +20,7 @@ once; there is only ever one asyncio module.
 Invariant: only the ``python -m fastrec`` / ``fastrec`` process does this
 (:func:`fastrec.cli.main`), never ``import fastrec``: an application embedding fastrec that
 uses structlog's ConsoleRenderer keeps its rich tracebacks and imports asyncio as it always
-does.  rich itself stays importable afterwards (the hiding lasts for structlog's import only).
+does.  rich and greenlet stay importable afterwards (the hiding lasts for structlog's import only).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import sys
 
 from fastrec.deferred_module import defer_module
 
-# what structlog imports only to offer with it (its dev renderer's tracebacks)
-_HIDDEN = ("rich",)
+# what structlog imports only to offer with it: its dev renderer's tracebacks (rich) and its
+# deprecated thread-local context under greenlets (greenlet; threading.local without it)
+_HIDDEN = ("rich", "greenlet")
 # what structlog imports at module level but uses only inside coroutines (run on first use)
 _LAZY = ("asyncio",)
 

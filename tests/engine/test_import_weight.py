@@ -50,8 +50,8 @@ _NOWHERE = ("rich", "yaml", "psycopg", "boto3", "botocore", "cryptography", "tes
 _ONLY_SUPERVISOR = ("pydantic", "pydantic_settings", "structlog", "asyncio", "sqlite3", "Xlib",
                     "fastrec.settings", "fastrec.manager", "fastrec.storage.index", "fastrec.policy")
 # nowhere either, though structlog imports asyncio: it is run only on first use (the command
-# runs no event loop), and ssl comes only with it
-_NOT_RUN = ("asyncio", "ssl")
+# runs no event loop), and ssl comes only with it; greenlet only for structlog.threadlocal
+_NOT_RUN = ("asyncio", "ssl", "greenlet")
 # what only the children use: pixels, the compiled core, the screen, the encoder
 _ONLY_CHILDREN = ("numpy", "av", "mss", "fastrec._ext", "fastrec.engine.ring",
                   "fastrec.engine.capture_loop", "fastrec.engine.encoder.worker", "fastrec.capture.screen")
