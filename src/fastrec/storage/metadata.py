@@ -182,12 +182,12 @@ class RecorderProcess(_Open):
 
     @classmethod
     def current(cls) -> RecorderProcess:
-        """This process: its pid, its start time (``psutil``) and this host's name."""
+        """This process: its pid, its start time (psutil's figure) and this host's name."""
         import socket
 
-        import psutil  # only the writer of a part needs it
+        from fastrec.process_start import this_process_started  # only the writer of a part needs it
 
-        return cls(pid=os.getpid(), start_time=psutil.Process().create_time(), host=socket.gethostname())
+        return cls(pid=os.getpid(), start_time=this_process_started(), host=socket.gethostname())
 
 
 class SegmentMetadata(_Open):
