@@ -16,7 +16,6 @@ and this/compared ratios from the same run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from bench_process_start import trees_to_measure  # noqa: E402  (scripts/ is this script's folder)
 
 from fastrec.demo.display import VirtualDisplay  # noqa: E402
 
@@ -71,25 +72,16 @@ def _run(src: Path, display: VirtualDisplay, site: Path) -> tuple[float, ...]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=11, help="recordings per tree (median)")
-    parser.add_argument("--compare", type=Path, default=None, help="another checkout's src folder, measured alike")
-    args = parser.parse_args()
-    trees = {"this": ROOT / "src"}
-    if args.compare is not None:
-        trees["compared"] = args.compare.resolve()
-    for src in trees.values():  # byte-compiled, as an installed package is
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src / "fastrec")],
-                       stdout=subprocess.DEVNULL, check=False)
+    runs, trees = trees_to_measure(__doc__, 11, "recordings per tree (median)")
     samples: dict[str, list[tuple[float, ...]]] = {tree: [] for tree in trees}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fastrec-bench-site-") as site, VirtualDisplay() as display:
         (Path(site) / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-        for _ in range(args.runs):
+        for _ in range(runs):
             for tree, src in trees.items():
                 samples[tree].append(_run(src, display, Path(site)))
     load_after = os.getloadavg()
-    print(f"`record --mode full_screen --duration 0.1`, median of {args.runs} runs, {os.cpu_count()} cores, "
+    print(f"`record --mode full_screen --duration 0.1`, median of {runs} runs, {os.cpu_count()} cores, "
           f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end; "
           + ", ".join(f"{name}: {src}" for name, src in trees.items()))
     print()
