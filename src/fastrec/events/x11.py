@@ -72,8 +72,8 @@ class X11RecordSource:
         self._thread.start()
 
     def _connect(self) -> None:
-        """Import python-xlib, open both connections and create the RECORD context (under
-        the lock; nothing when closed already).  Raises InputUnavailable saying why not."""
+        """Import python-xlib, open both connections and create the RECORD context (on the
+        source's thread, under the lock).  Raises InputUnavailable saying why not."""
         try:
             from Xlib import X  # noqa: PLC0415 - python-xlib is a Linux-only dependency
             from Xlib import display as xdisplay  # noqa: PLC0415
