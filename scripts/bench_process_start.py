@@ -75,19 +75,27 @@ def _run(code: str, src: Path, child_env: bool) -> tuple[float, float, float]:
     return cpu, mem["Pss"] / 1024, (mem["Private_Clean"] + mem["Private_Dirty"]) / 1024
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=7, help="runs per role and tree (median)")
+def trees_to_measure(doc: str, runs: int, runs_help: str) -> tuple[int, dict[str, Path]]:
+    """The command line's ``--runs`` and the trees: ``this`` checkout's src and, with
+    ``--compare DIR``, ``compared``; byte-compiled as an installed package is (also
+    scripts/bench_command.py's)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=runs, help=runs_help)
     parser.add_argument("--compare", type=Path, default=None, help="another checkout's src folder, measured alike")
     args = parser.parse_args()
     trees = {"this": ROOT / "src"}
     if args.compare is not None:
         trees["compared"] = args.compare.resolve()
-    for src in trees.values():  # byte-compiled, as an installed package is
+    for src in trees.values():
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(src / "fastrec")],
                        stdout=subprocess.DEVNULL, check=False)
+    return args.runs, trees
+
+
+def main() -> int:
+    runs, trees = trees_to_measure(__doc__, 7, "runs per role and tree (median)")
     samples: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for _ in range(args.runs):
+    for _ in range(runs):
         for role, (code, child_env) in ROLES.items():
             for tree, src in trees.items():
                 samples.setdefault((tree, role), []).append(_run(code, src, child_env))
@@ -99,7 +107,7 @@ def main() -> int:
         load = " (load average %.1f %.1f %.1f)" % os.getloadavg()
     except OSError:
         load = ""
-    print(f"Median of {args.runs} runs, {os.cpu_count()} cores{load}; " + ", ".join(
+    print(f"Median of {runs} runs, {os.cpu_count()} cores{load}; " + ", ".join(
         f"{name}: {src}" for name, src in trees.items()))
     print()
     print("| process (imports only) | tree | CPU s | vs bare | PSS MB | private MB |")

@@ -22,10 +22,24 @@ import pytest
 _SITECUSTOMIZE = textwrap.dedent("""
     import atexit, json, os, sys
 
+    def _built_models():
+        # the pydantic models whose validators this process built (defer_build: on first use)
+        base = getattr(sys.modules.get("pydantic"), "BaseModel", None)
+        found, todo = [], list(base.__subclasses__()) if base is not None else []
+        while todo:
+            cls = todo.pop()
+            todo.extend(cls.__subclasses__())
+            if cls.__module__.startswith("fastrec.") and cls.__dict__.get("__pydantic_complete__"):
+                found.append(f"{cls.__module__}.{cls.__qualname__}")
+        return sorted(found)
+
     def _dump():
         path = os.path.join(os.environ["FASTREC_TEST_MODULES_DIR"], f"{os.getpid()}.json")
+        # a module registered but never run (fastrec.deferred_module) is not imported
+        modules = sorted(name for name, module in sys.modules.items()
+                         if type(module).__name__ != "_DeferredModule")
         with open(path, "w") as out:
-            json.dump({"argv": sys.argv, "modules": sorted(sys.modules)}, out)
+            json.dump({"argv": sys.argv, "modules": modules, "models": _built_models()}, out)
 
     atexit.register(_dump)
 """)
@@ -35,8 +49,12 @@ _NOWHERE = ("rich", "yaml", "psycopg", "boto3", "botocore", "cryptography", "tes
             "fastapi", "starlette", "uvicorn", "redis")
 _ONLY_SUPERVISOR = ("pydantic", "pydantic_settings", "structlog", "asyncio", "sqlite3", "Xlib",
                     "fastrec.settings", "fastrec.manager", "fastrec.storage.index", "fastrec.policy")
+# nowhere either, though structlog imports asyncio: it is run only on first use (the command
+# runs no event loop), and ssl comes only with it; greenlet only for structlog.threadlocal
+_NOT_RUN = ("asyncio", "ssl", "greenlet")
 # what only the children use: pixels, the compiled core, the screen, the encoder
-_ONLY_CHILDREN = ("numpy", "av", "mss", "fastrec._ext", "fastrec.engine.ring",
+# (psutil: the ring's; the command reads its own start time from /proc, fastrec.process_start)
+_ONLY_CHILDREN = ("numpy", "av", "mss", "psutil", "fastrec._ext", "fastrec.engine.ring",
                   "fastrec.engine.capture_loop", "fastrec.engine.encoder.worker", "fastrec.capture.screen")
 
 _ROLES = {"fastrec-capture": "capture", "fastrec-encoder": "encoder"}
@@ -55,7 +73,7 @@ def _present(modules: list[str], packages: tuple[str, ...]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def modules_by_role(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+def dumps_by_role(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("import-weight")
     site = root / "site"
     site.mkdir()
@@ -70,12 +88,17 @@ def modules_by_role(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[
                            "--output-dir", str(root / "rec"), "--session-id", "weight"],
                           cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict] = {}
     for dump in dumps.glob("*.json"):
         data = json.loads(dump.read_text())
-        found[_role(data["argv"])] = data["modules"]
+        found[_role(data["argv"])] = data
     assert sorted(found) == ["capture", "command", "encoder"], found.keys()
     return found
+
+
+@pytest.fixture(scope="module")
+def modules_by_role(dumps_by_role: dict[str, dict]) -> dict[str, list[str]]:
+    return {role: data["modules"] for role, data in dumps_by_role.items()}
 
 
 @pytest.mark.parametrize("role", ["command", "capture", "encoder"])
@@ -96,3 +119,18 @@ def test_the_supervisor_imports_no_pixel_or_encoder_package(modules_by_role: dic
 def test_only_the_encoder_imports_pyav_and_only_the_capture_process_the_screen(modules_by_role: dict[str, list[str]]):
     assert "av" in modules_by_role["encoder"] and "av" not in modules_by_role["capture"]
     assert "fastrec.capture.screen" not in modules_by_role["encoder"]
+
+
+@pytest.mark.parametrize("role", ["command", "capture", "encoder"])
+def test_no_process_runs_asyncio(modules_by_role: dict[str, list[str]], role: str):
+    assert _present(modules_by_role[role], _NOT_RUN) == []
+
+
+def test_the_supervisor_builds_only_the_pydantic_models_a_recording_uses(dumps_by_role: dict[str, dict]):
+    # defer_build: the events' models (a synthetic screen has no input), the deletion log,
+    # signatures and the live alerts are built on first use, never in a plain recording
+    built = dumps_by_role["command"]["models"]
+    assert "fastrec.settings.RecordingSettings" in built and "fastrec.storage.metadata.SegmentMetadata" in built
+    unused = ("fastrec.events.model.", "fastrec.storage.deletion_log.", "fastrec.storage.signing.",
+              "fastrec.live.model.LiveAlert", "fastrec.live.model.AlertRaised")
+    assert [name for name in built if name.startswith(unused)] == []

@@ -117,6 +117,28 @@ def test_existing_database_is_not_rebuilt(populated: Path, database_url: str | N
         assert index.count() == 3  # opened as it was, not silently rebuilt
 
 
+def test_an_index_set_up_already_is_opened_without_writing_and_a_lost_index_is_recreated(populated: Path) -> None:
+    # issue 14: every record opens the index; a commit there (and its WAL sync) was redundant
+    db = populated / INDEX_FILE
+    RecordingIndex(db).close()
+    watcher = sqlite3.connect(db)
+    try:
+        def data_version() -> int:  # changes when another connection commits
+            return watcher.execute("PRAGMA data_version").fetchone()[0]
+
+        before = data_version()
+        with RecordingIndex(db) as index:
+            assert index.count() == 4
+        assert data_version() == before
+        watcher.execute("DROP INDEX segments_ip")  # an index of the schema lost: set up again
+        watcher.commit()
+        with RecordingIndex(db) as index:
+            assert index.count() == 4
+        assert watcher.execute("SELECT count(*) FROM sqlite_master WHERE name = 'segments_ip'").fetchone()[0] == 1
+    finally:
+        watcher.close()
+
+
 def test_corrupt_database_is_set_aside_and_rebuilt(populated: Path) -> None:
     db = populated / INDEX_FILE
     db.write_bytes(b"this is not a database" * 100)

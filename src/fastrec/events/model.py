@@ -82,7 +82,7 @@ class ScrollDirection(StrEnum):
 
 
 class _Line(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # validators built on first use, not at import (issue 14)
 
 
 class EventsHeader(_Line):
@@ -172,4 +172,4 @@ Event = Annotated[Click | Scroll | KeyActivity | TitleChange | FocusChange | Pau
                   Field(discriminator="kind")]
 
 #: parses one event line (``event_adapter.validate_json(line)``)
-event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))

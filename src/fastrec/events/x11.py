@@ -9,10 +9,18 @@ connection is not thread-safe).  Only ButtonPress and KeyPress are taken; a KeyP
 key code (``detail``) is read by nobody and dropped here: only the fact of a key press
 leaves this module.  Pointer-generated events from XTEST (xdotool) are device events like
 any other, so the tests drive this with xdotool.
+
+Nothing of X is touched before :meth:`X11RecordSource.start`, and then on the source's own
+thread: python-xlib's import and the two connections (~0.1 CPU-s) run beside the session's
+first frame, not before it (issue 14: time to the first frame).  Until they are up,
+:meth:`~X11RecordSource.active_window` answers None (unknown), as when the window is gone; a
+display that refuses them is logged from that thread and the recording goes on without input,
+as when the display goes away later.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 import time
@@ -31,6 +39,7 @@ _BUTTONS = {1: MouseButton.LEFT, 2: MouseButton.MIDDLE, 3: MouseButton.RIGHT,
             8: MouseButton.BACK, 9: MouseButton.FORWARD}
 _WHEEL = {4: ScrollDirection.UP, 5: ScrollDirection.DOWN, 6: ScrollDirection.LEFT, 7: ScrollDirection.RIGHT}
 _JOIN_SECONDS = 5.0
+_DISABLE_RETRY_SECONDS = 0.05
 
 
 class X11RecordSource:
@@ -42,6 +51,29 @@ class X11RecordSource:
         self.display_name = display or os.environ.get("DISPLAY")
         if not self.display_name:
             raise InputUnavailable("no X display (DISPLAY is not set)")
+        if importlib.util.find_spec("Xlib") is None:  # imported on the source's thread
+            raise InputUnavailable("python-xlib is not installed")
+        self._lock = threading.Lock()  # the connections: start's thread vs close() vs active_window()
+        self._clock = ServerClock()
+        self._X: Any = None
+        self._record: Any = None
+        self._control: Any = None  # set on the source's thread once connected
+        self._data: Any = None
+        self._active_atom: Any = None
+        self._context: Any = None
+        self._thread: threading.Thread | None = None
+        self._sink: InputSink | None = None
+        self._closed = False
+
+    def start(self, sink: InputSink) -> None:
+        self._sink = sink
+        self._thread = threading.Thread(target=self._run, name=f"fastrec-input-{self.display_name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> None:
+        """Import python-xlib, open both connections and create the RECORD context (on the
+        source's thread, under the lock).  Raises InputUnavailable saying why not."""
         try:
             from Xlib import X  # noqa: PLC0415 - python-xlib is a Linux-only dependency
             from Xlib import display as xdisplay  # noqa: PLC0415
@@ -50,37 +82,34 @@ class X11RecordSource:
             raise InputUnavailable(f"python-xlib is not installed ({exc})") from exc
         self._X, self._record = X, record
         try:
-            self._control: Any = xdisplay.Display(self.display_name)
-            self._data: Any = xdisplay.Display(self.display_name)
+            self._control = xdisplay.Display(self.display_name)
+            self._data = xdisplay.Display(self.display_name)
         except Exception as exc:  # noqa: BLE001 - Xlib raises several unrelated types
+            self._close_displays()
             raise InputUnavailable(f"cannot connect to X display {self.display_name}: {exc}") from exc
         if not self._control.has_extension("RECORD"):
             self._close_displays()
             raise InputUnavailable(f"X display {self.display_name} has no RECORD extension")
-        self._lock = threading.Lock()  # the control connection: close() vs active_window()
-        self._clock = ServerClock()
-        self._context: Any = None
-        self._thread: threading.Thread | None = None
-        self._sink: InputSink | None = None
-        self._closed = False
-        atom = self._control.intern_atom
-        self._active_atom = atom("_NET_ACTIVE_WINDOW")
-
-    def start(self, sink: InputSink) -> None:
-        X, record = self._X, self._record
-        self._sink = sink
-        with self._lock:
-            self._context = self._control.record_create_context(0, [record.AllClients], [{
-                "core_requests": (0, 0), "core_replies": (0, 0),
-                "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-                "delivered_events": (0, 0), "device_events": (X.KeyPress, X.ButtonPress),
-                "errors": (0, 0), "client_started": False, "client_died": False}])
-            self._control.sync()  # the data connection must find the context on the server
-        self._thread = threading.Thread(target=self._run, name=f"fastrec-input-{self.display_name}",
-                                        daemon=True)
-        self._thread.start()
+        self._active_atom = self._control.intern_atom("_NET_ACTIVE_WINDOW")
+        self._context = self._control.record_create_context(0, [record.AllClients], [{
+            "core_requests": (0, 0), "core_replies": (0, 0),
+            "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
+            "delivered_events": (0, 0), "device_events": (X.KeyPress, X.ButtonPress),
+            "errors": (0, 0), "client_started": False, "client_died": False}])
+        self._control.sync()  # the data connection must find the context on the server
 
     def _run(self) -> None:
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                self._connect()
+        except InputUnavailable as exc:
+            log.warning("X input events are not recorded", display=self.display_name, reason=str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - the display went away while connecting
+            log.warning("X input recording ended", display=self.display_name, error=str(exc))
+            return
         try:
             self._data.record_enable_context(self._context, self._on_record)
         except Exception as exc:  # noqa: BLE001 - the display went away: input ends, recording goes on
@@ -115,7 +144,7 @@ class X11RecordSource:
 
     def active_window(self) -> tuple[int, int, int, int] | None:
         with self._lock:
-            if self._closed:
+            if self._closed or self._control is None:  # closed, or not connected yet
                 return None
             try:
                 root = self._control.screen().root
@@ -134,14 +163,12 @@ class X11RecordSource:
             if self._closed:
                 return
             self._closed = True
-            if self._context is not None:
-                try:
-                    self._control.record_disable_context(self._context)
-                    self._control.flush()
-                except Exception:  # noqa: BLE001 - the display is gone already
-                    pass
-        if self._thread is not None:
-            self._thread.join(_JOIN_SECONDS)
+        # the thread may enable the context just after a disable (it connects, then enables
+        # outside the lock): disable again until it has returned (a repeated disable is harmless)
+        deadline = time.monotonic() + _JOIN_SECONDS
+        while self._thread is not None and self._thread.is_alive() and time.monotonic() < deadline:
+            self._disable()
+            self._thread.join(_DISABLE_RETRY_SECONDS)
         with self._lock:
             if self._context is not None:
                 try:
@@ -151,9 +178,21 @@ class X11RecordSource:
                     pass
             self._close_displays()
 
+    def _disable(self) -> None:
+        with self._lock:
+            if self._context is not None:
+                try:
+                    self._control.record_disable_context(self._context)
+                    self._control.flush()
+                except Exception:  # noqa: BLE001 - the display is gone already
+                    pass
+
     def _close_displays(self) -> None:
         for connection in (self._control, self._data):
+            if connection is None:
+                continue
             try:
                 connection.close()
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
+        self._control = self._data = None

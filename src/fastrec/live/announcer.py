@@ -49,6 +49,7 @@ from fastrec.live.model import (
     LiveSessionEnded,
 )
 from fastrec.live.store import LiveWriter, describe_store, open_writer, this_host
+from fastrec.process_start import this_process_started
 from fastrec.settings import RecordingSettings
 
 __all__ = ["MAX_BACKOFF", "TICK_SECONDS", "Announcer", "live_report"]
@@ -251,8 +252,6 @@ def _end_reason(status: Mapping[str, Any] | None) -> EndReason:
 
 def _process_started() -> float | None:
     try:
-        import psutil
-
-        return psutil.Process().create_time()
+        return this_process_started()
     except Exception:  # noqa: BLE001 - without it, pid reuse cannot be told: still announced
         return None

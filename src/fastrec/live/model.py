@@ -66,7 +66,7 @@ def session_key(host: str, session_id: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)  # validators built on first use, not at import (issue 14)
 
 
 class AlertKind(StrEnum):
@@ -218,7 +218,7 @@ LiveEvent = Annotated[
 ]
 """One live event; ``type`` tells which."""
 
-LIVE_EVENTS: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent)
+LIVE_EVENTS: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent, config=ConfigDict(defer_build=True))
 
 
 def parse_event(data: str | bytes | dict[str, Any]) -> LiveEvent:

@@ -185,7 +185,8 @@ class _Section(BaseModel):
     """A mapping of the document: unknown keys are errors; an empty section (``privacy:``
     with nothing under it) means its defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False,
+                              defer_build=True)  # validators built on first use, not at import (issue 14)
 
     @model_validator(mode="before")
     @classmethod

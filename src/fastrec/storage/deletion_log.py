@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fastrec.storage.files import create_private, read_private
 from fastrec.storage.signing import FROM_ENV, KeyRing, Signature, resolve_keys
@@ -43,6 +43,8 @@ _MAX_LOG = 256 * 1024 * 1024
 
 
 class DeletedPart(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # validators built on first use, not at import (issue 14)
+
     part: int
     file: str
     sha256: str | None = None
@@ -53,6 +55,7 @@ class DeletedPart(BaseModel):
 class DeletionRecord(BaseModel):
     """One deletion: ``previous`` is the SHA-256 of the log's previous line (None for the first)."""
 
+    model_config = ConfigDict(defer_build=True)  # validators built on first use, not at import (issue 14)
     at: float
     session_id: str
     by: str

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -81,6 +82,8 @@ CREATE INDEX IF NOT EXISTS segments_server ON segments(server_key);
 CREATE INDEX IF NOT EXISTS segments_user ON segments(user_key);
 CREATE INDEX IF NOT EXISTS segments_ip ON segments(ip);
 """
+#: every table and index _SCHEMA creates: an index holding them all with our marks is set up
+_SCHEMA_OBJECTS: tuple[str, ...] = tuple(re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA))
 
 # PostgreSQL: the same columns (epochs in double precision: REAL is 4 bytes there) and the
 # origin; step N brings schema version N-1 to N; never edit a released step.
@@ -415,10 +418,12 @@ class RecordingIndex(SqliteOwner):
         assert isinstance(conn, sqlite3.Connection)
         # one statement, so one snapshot: read one by one, the marks could come from before
         # another recorder's creating transaction and the tables from after it
-        app_id, version, names = conn.execute(
+        app_id, version, names, present = conn.execute(
             "SELECT (SELECT application_id FROM pragma_application_id),"
             " (SELECT user_version FROM pragma_user_version),"
-            " (SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table')").fetchone()
+            " (SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table'),"
+            f" (SELECT count(*) FROM sqlite_master WHERE name IN ({','.join('?' * len(_SCHEMA_OBJECTS))}))",
+            _SCHEMA_OBJECTS).fetchone()
         tables = set(json.loads(names))
         ours = created or app_id == APPLICATION_ID or (app_id == 0 and (
             not tables or (version == 1 and tables == {"segments"})))
@@ -427,6 +432,11 @@ class RecordingIndex(SqliteOwner):
             raise IndexUnavailable(self.db_path, f"a database of another program (application_id {app_id}, "
                                                  f"user_version {version}, tables: {listed}); left as it is")
         reset = bool(tables) and version != SCHEMA_VERSION
+        if (not created and app_id == APPLICATION_ID and version == SCHEMA_VERSION
+                and present == len(_SCHEMA_OBJECTS)):
+            # set up already (every table and index of the schema, with our marks): a write
+            # transaction and its commit at every start would add nothing (issue 14)
+            return False
         # one transaction: the tables and the marks that say they are ours appear together,
         # so a recorder opening the new file at the same moment never sees a table without
         # them (and calls it another program's); a second one waits for the lock, then finds

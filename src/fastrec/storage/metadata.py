@@ -82,7 +82,7 @@ FileName = Annotated[str, Field(max_length=1024)]
 
 class _Open(BaseModel):
     # extra="allow": keys we do not know survive a read-modify-write
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)  # validators built on first use, not at import (issue 14)
 
 
 class ConnectionInfo(_Open):
@@ -182,12 +182,12 @@ class RecorderProcess(_Open):
 
     @classmethod
     def current(cls) -> RecorderProcess:
-        """This process: its pid, its start time (``psutil``) and this host's name."""
+        """This process: its pid, its start time (psutil's figure) and this host's name."""
         import socket
 
-        import psutil  # only the writer of a part needs it
+        from fastrec.process_start import this_process_started  # only the writer of a part needs it
 
-        return cls(pid=os.getpid(), start_time=psutil.Process().create_time(), host=socket.gethostname())
+        return cls(pid=os.getpid(), start_time=this_process_started(), host=socket.gethostname())
 
 
 class SegmentMetadata(_Open):

@@ -79,7 +79,7 @@ class SigningKeyError(ValueError):
 class Signature(BaseModel):
     """A signature as recorded in a metadata file or a deletion record."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # validators built on first use, not at import (issue 14)
 
     algorithm: str = Field(ALGORITHM, max_length=64)
     key_id: str = Field(max_length=128)
@@ -132,6 +132,7 @@ class KeyRing:
 class _RingFile(BaseModel):
     """The key ring file: ``{"format": 1, "active": id, "keys": {id: hex}}``."""
 
+    model_config = ConfigDict(defer_build=True)  # validators built on first use, not at import (issue 14)
     format: Literal[1] = 1
     active: str
     keys: dict[str, str]
