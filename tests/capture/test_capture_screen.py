@@ -85,3 +85,33 @@ def test_damage_tells_an_idle_screen_from_a_changing_one(bare_display, spawn_win
         window.xdotool("windowmove", "400", "300")
         wait_for(lambda: source.damaged() is True, what="damage after a window moved")
         wait_for(lambda: source.damaged() is False, what="idle again")
+
+
+def test_an_idle_screen_sends_no_x_request_and_drawing_is_still_seen(bare_display, spawn_window):
+    """Partial grabs ask DAMAGE where the screen changed every tick.  On an idle screen that
+    costs no request at all (the server's damage events say when to ask again); what is drawn
+    next is still reported, each rectangle in full (issue 14: idle CPU)."""
+    window = spawn_window(bare_display, "100x100+10+10", "#00ff00")
+    with FullScreenSource(bare_display.display) as source:
+        source.locate()
+        assert source.damage() is None  # the first answer: unknown, grab everything
+        wait_for(lambda: source.damage() == [], what="an idle screen")
+        wait_for(lambda: source.damage() == [], what="an idle screen after a fetch with no event")
+        connection = source._damage._dpy.display  # the DAMAGE connection: its request counter
+        sent = connection.request_serial
+        for _ in range(20):
+            assert source.damage() == []
+        assert connection.request_serial == sent, "an idle tick sent X requests"
+        window.xdotool("windowmove", "400", "300", sync=True)
+        seen: list[Region] = []
+        wait_for(lambda: seen.extend(source.damage() or []) or any(
+            r.x <= 400 and r.y <= 300 and r.right >= 500 and r.bottom >= 400 for r in _merged(seen)),
+            what="the moved window's new place in the damage")
+
+
+def _merged(rects: list[Region]) -> list[Region]:
+    """The bounding box of all rectangles (enough to say a window's whole area was reported)."""
+    if not rects:
+        return []
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    return [Region(x0, y0, max(r.right for r in rects) - x0, max(r.bottom for r in rects) - y0)]

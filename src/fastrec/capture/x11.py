@@ -45,9 +45,16 @@ Damage
     box) over a second X connection, created on first use, so its events never queue up
     in front of the window queries.  Tested under Xvfb, which has DAMAGE.  ``damage()``
     also says *where*: the damage is moved into an XFixes region (``DamageSubtract`` with
-    ``parts``) and read back with ``XFixesFetchRegion``: one round trip per frame, as
-    the event check of ``damaged()`` is.  Whatever is drawn after the subtract is damage of the next call, so a
-    grab that follows the call never misses a change: it is grabbed now or next time.
+    ``parts``) and read back with ``XFixesFetchRegion``: one round trip.  Whatever is drawn
+    after the subtract is damage of the next call, so a grab that follows the call never
+    misses a change: it is grabbed now or next time.
+    An idle screen costs no round trip: at bounding-box level the server sends an event
+    whenever the damage grows, so once a call has emptied the damage object and no event
+    came with or after its reply, nothing has been drawn since - until an event arrives.
+    The next call only reads what is already on the socket (no round trip): an event
+    still in flight is seen one call later, and its drawing grabbed then.  Events that
+    came before a reply may stand for drawing between the subtract and the fetch (still in
+    the damage object), so they keep the next call on the round trip.
 
 A source's X connections are used from one thread.
 """
@@ -139,6 +146,9 @@ class DamageMonitor:
         self._parts: int | None = None  # an XFixes region receiving the damage; None: no XFixes
         self._event_type = -1
         self.unavailable: str | None = None  # why DAMAGE cannot be used, once known
+        # the damage object may hold drawing: True until a fetch came back with no event
+        # before or after it (see the module docstring)
+        self._pending = True
 
     def _start(self) -> bool:
         try:
@@ -161,6 +171,7 @@ class DamageMonitor:
             self.unavailable = f"X DAMAGE unusable: {exc}"
             return False
         self._dpy = dpy
+        self._pending = True
         self._parts = self._create_region(dpy)
         if self._parts is not None:
             # a new damage object holds the whole screen; the caller grabs it all after
@@ -221,14 +232,15 @@ class DamageMonitor:
             return [] if changed is False else None
         dpy = self._dpy
         try:
+            # what is on the socket already, without a round trip: an idle screen stops here
+            if not (self._take_events(dpy) or self._pending):
+                return []
             # the damage moves into our region (emptying the damage object): what is drawn
-            # from now on is the next call's.  One round trip; the events say nothing the
-            # region does not, and are only drained so they do not pile up.
+            # from now on is the next call's.  One round trip.
             dpy.damage_subtract(self._damage, X.NONE, self._parts)
             reply = _FetchRegion(display=dpy.display, opcode=dpy.display.get_extension_major("XFIXES"),
                                  region=self._parts)
-            while dpy.pending_events():
-                dpy.next_event()
+            self._pending = self._take_events(dpy)
         except (xerror.ConnectionClosedError, OSError) as exc:
             raise CaptureError(f"X display {self.display!r} closed: {exc}") from exc
         data = bytes(reply.data)
@@ -241,6 +253,14 @@ class DamageMonitor:
             if x1 > x0 and y1 > y0:
                 rects.append(Region(x0, y0, x1 - x0, y1 - y0))
         return rects
+
+    def _take_events(self, dpy: xdisplay.Display) -> bool:
+        """Whether a damage event has come in (read off the socket, no round trip); the
+        queue is emptied so that it never piles up."""
+        seen = False
+        while dpy.pending_events():
+            seen = dpy.next_event().type == self._event_type or seen
+        return seen
 
     def _drain(self, dpy: xdisplay.Display, region: Region | None) -> tuple[bool, bool]:
         """(any damage event, any touching ``region``) since the last drain."""
