@@ -37,6 +37,7 @@ from .procmon import TreeSampler
 from .runners import CRF, FPS, HEIGHT, WIDTH, Result, _reap, probe
 
 WORKLOADS = ("editor", "typing", "scroll", "idle")
+READY_SECONDS = 4.0  # an app's manager is up this long (or idle after a session) before the next session
 
 
 @contextmanager
@@ -233,3 +234,60 @@ def api_first_frame(display: VirtualDisplay, out_dir: Path, sessions: int = 2,
             manager.stop_session_recording(sid)
             manager.wait_for_session(sid, timeout=60)
     return times
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and every descendant: its own, its reaped children's (rusage) and
+    its live descendants'.  Read between sessions, when no child is being reaped."""
+    root = psutil.Process(pid)
+    t = root.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in root.children(recursive=True):
+        try:
+            c = child.cpu_times()
+            total += c.user + c.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def embedded_session_cost(display: VirtualDisplay, out_dir: Path, sessions: int = 4,
+                          settle: float = 2.5) -> dict[str, Any]:
+    """What one short session costs an embedding application that is already up: the CPU of
+    its process tree (benchmarks/e2e/embedded.py: one RecordingManager with the default
+    settings) from before ``start_session_recording`` until ``settle`` s after the session's
+    files are sealed - long enough for the spare capture interpreter of the next session to
+    have started, which the next session would otherwise pay - less what the idle manager costs
+    in the same time (measured first, over ``settle`` s).  Each session records what
+    ``record --duration 0.1`` records.  Returns {"idle_cpu_per_s", "sessions": [CPU-s ...]}."""
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    app = subprocess.Popen([sys.executable, "-m", "benchmarks.e2e.embedded", str(out_dir), display.display],
+                           env=display.env, cwd=Path(__file__).resolve().parents[2], text=True,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert app.stdin is not None and app.stdout is not None
+    try:
+        if app.stdout.readline().strip() != "ready":
+            raise RuntimeError("the embedding process did not start its manager")
+        time.sleep(READY_SECONDS)  # an app's manager is up long before the first connection
+        a, t0 = _tree_cpu(app.pid), time.monotonic()
+        time.sleep(settle)
+        b, t1 = _tree_cpu(app.pid), time.monotonic()
+        idle = (b - a) / (t1 - t0)
+        costs: list[float] = []
+        for _ in range(sessions):
+            a, t0 = _tree_cpu(app.pid), time.monotonic()
+            app.stdin.write("go\n")
+            app.stdin.flush()
+            if (said := app.stdout.readline().strip()) != "done":
+                raise RuntimeError(f"the embedded session failed: {said!r}")
+            time.sleep(settle)
+            b, t1 = _tree_cpu(app.pid), time.monotonic()
+            costs.append(b - a - idle * (t1 - t0))
+        app.stdin.close()
+        _reap(app, 60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    return {"idle_cpu_per_s": idle, "sessions": costs}
+

@@ -89,3 +89,41 @@ def test_the_tick_after_the_first_frame_sends_a_second_one_even_on_a_static_scre
         for tick in range(6):
             loop.tick(tick / FPS)
     assert loop.stats.published == 2 and loop.stats.unchanged + loop.stats.damage_skips == 4, loop.stats
+
+
+def _until(supervisor: Connection, kind: str) -> tuple[Any, ...]:
+    """The capture process's messages up to the first of ``kind`` (a hang guard: 60 s)."""
+    while supervisor.poll(60):
+        message = supervisor.recv()
+        if message[0] == kind:
+            return message
+        if message[0] == "error":
+            raise AssertionError(message)
+    raise AssertionError(f"no {kind!r} message within 60 s")
+
+
+def test_a_reused_capture_process_drops_a_late_stop_meant_for_the_session_before():
+    # Issue 14: one capture process records sessions one after another.  A "stop" sent for
+    # the first session after it ended (the supervisor's says-bye boundary comes after it)
+    # must not stop the second one.
+    from fastrec.engine.capture_loop import capture_sessions
+
+    supervisor, control = Pipe()
+    thread = threading.Thread(target=capture_sessions, args=(control,), name="capture-process", daemon=True)
+    thread.start()
+    for session in ("first", "second"):
+        config = CaptureConfig(session, mode="synthetic", fps=FPS, settle_seconds=0.0,
+                               source_options={"width": 160, "height": 120, "fps": FPS, "scenario": "video"})
+        supervisor.send(("session", config))
+        _, endpoint, size = _until(supervisor, "ring")
+        assert size == (160, 120)
+        # still recording one stats period later: the late stop did not reach this session
+        assert _until(supervisor, "stats")[1]["published"] > 0
+        supervisor.send("stop")
+        assert _until(supervisor, "stopped")[1]["published"] > 0
+        endpoint.close()
+        supervisor.send("stop")  # late: the session has ended (a stop racing its last word)
+        supervisor.send("bye")
+    supervisor.close()  # EOF: the process has no next session and ends
+    thread.join(60)
+    assert not thread.is_alive()

@@ -89,7 +89,7 @@ def test_the_children_launched_by_name_name_real_functions():
     from importlib import import_module
 
     from fastrec.engine.encoder.pool import WORKER_MAIN
-    from fastrec.engine.recorder import CAPTURE_MAIN
+    from fastrec.engine.recorder import CAPTURE_SESSIONS
 
-    for target in (CAPTURE_MAIN, WORKER_MAIN):
+    for target in (CAPTURE_SESSIONS, WORKER_MAIN):
         assert callable(getattr(import_module(target.module), target.qualname)), target

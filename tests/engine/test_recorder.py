@@ -282,19 +282,47 @@ def _capture_children() -> list[psutil.Process]:
     return found
 
 
-def test_a_capture_interpreter_waits_ready_for_the_next_session_and_none_is_left(tmp_path: Path):
+def test_a_capture_interpreter_waits_ready_and_records_one_session_after_another(tmp_path: Path):
     # Issue 14: a session's capture process is one started ahead, its imports done, so the
-    # first frame waits for no interpreter; another is started only once no session records
+    # first frame waits for no interpreter; after a session that stopped cleanly the same
+    # process waits for the next one: sessions one after another start no interpreter
     with Recorder(workers=1) as recorder:
         (spare,) = wait_for(lambda: _capture_children() or None, 30, "the capture interpreter started ahead")
-        status = _record(recorder, _synthetic("first", "typing"), tmp_path,
-                         lambda s: s["encoded_frames"] > 0 or s["capture"].get("published", 0) > 0,
-                         "the first frame")
-        assert status["state"] == "stopped" and status["capture_pid"] == spare.pid
-        (again,) = wait_for(lambda: [c for c in _capture_children() if c.pid != spare.pid] or None,
-                            30, "a new capture interpreter once no session records")
-        status = _record(recorder, _synthetic("second", "typing"), tmp_path,
-                         lambda s: s["capture"].get("published", 0) > 0, "the first frame")
-        assert status["state"] == "stopped" and status["capture_pid"] == again.pid
-        assert _decoded_frames(Path(status["segments"][0])) == status["encoded_frames"] > 0
+        for name, scenario in (("first", "typing"), ("second", "video"), ("third", "typing")):
+            status = _record(recorder, _synthetic(name, scenario), tmp_path,
+                             lambda s: s["encoded_frames"] > 0 or s["capture"].get("published", 0) > 0,
+                             f"the {name} session's first frame")
+            assert status["state"] == "stopped" and status["capture_pid"] == spare.pid, name
+            assert _decoded_frames(Path(status["segments"][0])) == status["encoded_frames"] > 0, name
+        assert [c.pid for c in _capture_children()] == [spare.pid]  # and no other interpreter
     assert not _capture_children()  # close() ends the one waiting
+
+
+def test_a_capture_process_that_failed_is_not_reused(tmp_path: Path):
+    with Recorder(workers=1) as recorder:
+        (spare,) = wait_for(lambda: _capture_children() or None, 30, "the capture interpreter started ahead")
+        bad = CaptureConfig("bad", mode="synthetic", fps=10, source_options={"scenario": "no-such-scenario"})
+        recorder.start(bad, EncodingOptions(), SegmentPolicy(), SegmentNaming(tmp_path, "session_bad"))
+        status = recorder.wait("bad", timeout=60)
+        assert status["state"] == "error" and status["capture_pid"] == spare.pid
+        wait_for(lambda: spare.pid not in [c.pid for c in _capture_children()], 30, "the failed process to exit")
+        status = _record(recorder, _synthetic("good", "typing"), tmp_path,
+                         lambda s: s["capture"].get("published", 0) > 0, "the next session's first frame")
+        assert status["state"] == "stopped" and status["capture_pid"] != spare.pid
+
+
+def test_a_capture_process_is_not_kept_while_another_session_records(tmp_path: Path):
+    # an idle interpreter's memory is held only while nothing records (Recorder SPARE_DELAY)
+    with Recorder(workers=1) as recorder:
+        naming = SegmentNaming(tmp_path, "session_long")
+        recorder.start(_synthetic("long", "typing"), EncodingOptions(), SegmentPolicy(), naming)
+        wait_for(lambda: recorder.status("long")["capture"].get("published", 0) > 0, 60,
+                 "the long session's first frame")
+        status = _record(recorder, _synthetic("short", "typing"), tmp_path,
+                         lambda s: s["capture"].get("published", 0) > 0, "the short session's first frame")
+        assert status["state"] == "stopped"
+        wait_for(lambda: status["capture_pid"] not in [c.pid for c in _capture_children()], 30,
+                 "the short session's capture process to exit")
+        assert recorder.status("long")["state"] == "recording"
+        recorder.stop("long")
+        assert recorder.wait("long", timeout=60)["state"] == "stopped"

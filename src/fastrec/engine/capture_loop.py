@@ -47,7 +47,11 @@ and the reason goes to the pause log, so status and metadata show it.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import math
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -580,7 +584,8 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
     """Body of a session's capture process.
 
     Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every
-    second, ("stopped", dict) at the end or ("error", message); stops on "stop".
+    second, ("stopped", dict) at the end or ("error", message); stops on "stop".  Run by
+    :func:`capture_sessions`.
     """
     try:
         with open_source(config.mode, config.display, **config.source_options) as source:
@@ -605,13 +610,61 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
         send(control, ("stopped", asdict(CaptureStats())))
     except Exception as exc:
         send(control, ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-    # The ring's descriptors travel to the supervisor through this process (multiprocessing's
-    # resource sharer): exiting before the supervisor has read every message would take
-    # them away.  It says "bye" once it has; a dead supervisor is EOF.
+
+
+def capture_sessions(control: Connection) -> None:
+    """Body of a capture process: sessions one after another, each ``("session",
+    CaptureConfig)`` run by :func:`capture_main`.
+
+    After a session's last word the process waits for the supervisor's "bye", which follows
+    every message about that session (a late "stop" or rules are dropped), then for the next
+    session.  EOF ends it: the supervisor gone, or not reusing it - it reuses a process only
+    after a session that stopped cleanly and while no other session records, and then a
+    session's start costs no interpreter (issue 14).  Every session opens its own source,
+    ring and frames, and leaves nothing behind in the process: they are closed when it ends.
+    """
+    while (config := _next_session(control)) is not None:
+        capture_main(control, config)
+        gc.collect()  # the session's frames, now, not during the next one
+        _give_back_memory()
+        # The ring's descriptors travel to the supervisor through this process
+        # (multiprocessing's resource sharer): exiting before the supervisor has read every
+        # message would take them away.  It says "bye" once it has; a dead supervisor is EOF.
+        if not _bye(control, LINGER_SECONDS):
+            return
+
+
+def _give_back_memory() -> None:
+    """Return the freed heap to the system (glibc's malloc_trim): a process waiting for its
+    next session holds no memory of the last one's frames."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).malloc_trim(0)
+
+
+def _next_session(control: Connection) -> CaptureConfig | None:
+    """The next session's config; None at EOF."""
     try:
-        control.poll(LINGER_SECONDS)
-    except OSError:
+        message = control.recv()
+    except (EOFError, OSError):
+        return None
+    if not (isinstance(message, tuple) and len(message) == 2 and message[0] == "session"
+            and isinstance(message[1], CaptureConfig)):
+        raise ValueError(f"capture process: expected a (\"session\", CaptureConfig) message, got {message!r}")
+    return message[1]
+
+
+def _bye(control: Connection, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for "bye", dropping what comes before it; False on EOF or
+    timeout (the process then exits)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while control.poll(max(0.0, deadline - time.monotonic())):
+            if control.recv() == "bye":
+                return True
+    except (EOFError, OSError):
         pass
+    return False
 
 
 @contextmanager

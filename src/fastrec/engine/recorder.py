@@ -18,11 +18,16 @@ Invariants:
 Start-up (issue 14): the encoder workers start with the Recorder, and one capture
 interpreter is started ahead (``spare_capture``), importing the capture loop while nothing
 records, so a new session's first frame waits for neither interpreter.  The spare is taken
-by the next session; a new one is started only once no session has been recording for
-``SPARE_DELAY`` seconds, so a recording holds no idle interpreter's memory and a command
-that records once and exits starts none it does not use.  A spare is named
-``fastrec-capture`` (it does not know its session yet); one started for a session at once
-is ``fastrec-capture-{session id}``.
+by the next session.  A capture process whose session stopped cleanly while no other
+session records becomes the spare itself (:func:`~fastrec.engine.capture_loop.capture_sessions`):
+an application that records one connection after another pays no interpreter per session.
+Otherwise a new spare is started once no session has been recording for ``SPARE_DELAY``
+seconds, so a recording holds no idle interpreter's memory, and a command that records
+once and exits starts none it does not use.  A spare is named ``fastrec-capture`` (it does
+not know its session yet); one started for a session at once is
+``fastrec-capture-{session id}``.  A session's messages all come before the supervisor's
+"bye" to its process (sent under the lock, after which nothing else is sent for it), so a
+reused process never sees a late "stop" meant for the session before.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ require_compiled_core()
 OnEvent = Callable[[EngineEvent], None]
 
 # the capture process's body, by name: the supervisor does not import the capture loop
-CAPTURE_MAIN = launch.Target("fastrec.engine.capture_loop", "capture_main")
+CAPTURE_SESSIONS = launch.Target("fastrec.engine.capture_loop", "capture_sessions")
 
 # seconds without a recording session before a spare capture interpreter is started again
 SPARE_DELAY = 1.0
@@ -181,7 +186,7 @@ class Recorder:
             session.stop_requested = True
             if session.state in (SessionState.STARTING, SessionState.RECORDING):
                 session.state = SessionState.STOPPING
-            if session.process is not None:
+            if session.process is not None and not session.capture_done:
                 launch.send(session.process.conn, "stop")
         self._wake()  # a session not launched yet is finished by the supervisor
         return True
@@ -344,13 +349,14 @@ class Recorder:
             self._maybe_done(session)
             return
         launched = session.config
-        spare, self._spare = self._spare, None
-        if spare is not None and spare.is_alive():
-            process = launch.run(spare, CAPTURE_MAIN, launched)
-        else:
-            if spare is not None:
-                spare.kill()
-            process = launch.start(CAPTURE_MAIN, launched, name=f"fastrec-capture-{session.session_id}")
+        process, self._spare = self._spare, None
+        # a spare that died while it waited (or just now: the send fails) is replaced
+        if process is None or not process.is_alive() or not launch.send(process.conn, ("session", launched)):
+            if process is not None:
+                process.kill()
+                process.conn.close()
+            process = launch.start(CAPTURE_SESSIONS, name=f"fastrec-capture-{session.session_id}")
+            launch.send(process.conn, ("session", launched))
         with self._lock:
             session.process = process
             if session.config is not launched:  # rules changed while it was being launched
@@ -360,7 +366,7 @@ class Recorder:
 
     def _start_spare(self) -> None:
         try:
-            self._spare = launch.prestart(CAPTURE_MAIN.module, name="fastrec-capture")
+            self._spare = launch.start(CAPTURE_SESSIONS, name="fastrec-capture")
         except Exception as exc:  # noqa: BLE001 - only start-up time is lost: sessions start cold
             self._spare_capture = False
             log.warning("No capture process could be started ahead; sessions start without one",
@@ -432,15 +438,29 @@ class Recorder:
             session.capture = rest[0]
         elif kind == "stopped":
             session.capture = rest[0]
-            session.capture_done = True
-            launch.send(session.process.conn, "bye")  # its last word was heard: it may exit
+            self._capture_ended(session, reusable=True)
             self._maybe_done(session)
         elif kind == "error":
-            session.capture_done = True
-            launch.send(session.process.conn, "bye")
+            self._capture_ended(session, reusable=False)
             self._fail(session, rest[0], rest[1] if len(rest) > 1 else None)
         else:
             raise ValueError(f"unknown message {kind!r} from the capture process")
+
+    def _capture_ended(self, session: Session, reusable: bool) -> None:
+        """The capture process has said its last word: "bye" (it may exit - or wait for the
+        next session, if it becomes the spare), after which nothing more is sent for this
+        session (``capture_done``, under the lock that every sender holds)."""
+        process = session.process
+        assert process is not None
+        with self._lock:
+            session.capture_done = True
+            launch.send(process.conn, "bye")
+            others = any(s is not session and not s.done.is_set() for s in self._sessions.values())
+        if (reusable and not others and self._spare_capture and self._spare is None and not self._closing
+                and process.is_alive()):
+            self._spare = process
+        else:
+            process.conn.close()  # EOF: it exits (reaped by close())
 
     def _on_worker_died(self, session: Session, event: WorkerDied) -> None:
         message = (f"encoder worker {event.worker} died (exit code {event.exitcode}); "
@@ -467,8 +487,9 @@ class Recorder:
             self._maybe_done(session)
         elif isinstance(event, EncoderFailed):
             session.encoder_done = True
-            if session.process is not None:
-                launch.send(session.process.conn, "stop")  # files written so far stay playable
+            with self._lock:
+                if session.process is not None and not session.capture_done:
+                    launch.send(session.process.conn, "stop")  # files written so far stay playable
             self._fail(session, event.error, getattr(event, "traceback", None))
 
     def _fail(self, session: Session, message: str, tb: str | None = None) -> None:
