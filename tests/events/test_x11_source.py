@@ -58,3 +58,32 @@ def test_a_display_that_refuses_the_connection_is_a_warning_and_the_source_close
                for e in logs), logs
     assert source.active_window() is None
     source.close()
+
+
+def test_the_active_window_costs_no_x_request_until_the_server_says_it_changed(wm_display, spawn_window) -> None:
+    # Issue 14: the session's ticker asks for the active window four times a second; on an
+    # idle desktop that was three X round trips each time
+    first = spawn_window(wm_display, "300x200+50+60", "#2040e0")
+    second = spawn_window(wm_display, "200x100+600+400", "#e02020")
+    source = X11RecordSource(wm_display.display)
+    source.start(lambda raw: None)
+    try:
+        first.xdotool("windowactivate", sync=True)
+        assert wait_until(lambda: (a := source.active_window()) is not None and a[2:] == (300, 200), timeout=20)
+
+        def requests_made() -> int:
+            sent = source._control.display.request_serial
+            source.active_window()
+            return source._control.display.request_serial - sent
+
+        assert wait_until(lambda: requests_made() == 0, timeout=20)  # the window manager's own events settled
+        assert sum(requests_made() for _ in range(20)) == 0
+        second.xdotool("windowactivate", sync=True)
+        assert wait_until(lambda: (a := source.active_window()) is not None and a[2:] == (200, 100), timeout=20)
+        before = source.active_window()
+        assert before is not None
+        second.xdotool("windowmove", "700", "450", sync=True)
+        assert wait_until(lambda: (a := source.active_window()) is not None and a[0] == before[0] + 100
+                          and a[1] == before[1] + 50, timeout=20), (before, source.active_window())
+    finally:
+        source.close()
