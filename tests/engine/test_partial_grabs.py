@@ -226,3 +226,51 @@ def test_window_source_partial_frames_equal_full_grabs(wm_display, spawn_window)
     finally:
         painter.close()
     assert loop.stats.partial >= 3
+
+
+def test_an_idle_screen_is_not_ticked_at_the_frame_rate_and_a_drawing_still_makes_a_frame(wm_display):
+    """Issue 14: an idle full-screen recording slept ten times a second to find nothing each
+    time.  The loop now sleeps on the X server's next damage event (and wakes for the stats
+    every second, and for "stop"); what is drawn is still captured at the next tick."""
+    import threading
+    from multiprocessing import Pipe
+
+    from fastrec.engine.capture_loop import _run
+
+    def until(kind: str) -> dict[str, Any]:
+        while supervisor.poll(30):
+            message = supervisor.recv()
+            if message[0] == kind:
+                return message[1]
+        raise AssertionError(f"no {kind!r} message within 30 s")
+
+    painter = Painter(wm_display.display)
+    supervisor, control = Pipe()
+    config = CaptureConfig("quiet", mode="full_screen", display=wm_display.display, fps=10, settle_seconds=0.0)
+    try:
+        with open_source("full_screen", wm_display.display) as source:
+            first = wait_for(source.locate, what="the screen")
+            out = output_size(first.region.width, first.region.height, 1.0)
+            with FrameRing(i420_size(*out), slots=4, policy="drop_oldest") as ring:
+                loop = CaptureLoop(config, source, ring, *out)
+                thread = threading.Thread(target=_run, args=(loop, 10, control), daemon=True)
+                thread.start()
+                # idle from some stats message on: the next second's ticks were slept through
+                # (counted as DAMAGE skips: the capture rate in the status stays 10 fps)
+                for _ in range(20):
+                    before = until("stats")
+                    after = until("stats")
+                    slept = after["slept_ticks"] - before["slept_ticks"]
+                    if after["published"] == before["published"] and slept >= 5:
+                        break
+                else:
+                    raise AssertionError(f"ticked at the frame rate on an idle screen: {before} -> {after}")
+                assert after["ticks"] - before["ticks"] >= slept
+                assert after["damage_skips"] - before["damage_skips"] >= slept
+                painter.box(300, 200, 40, 20, 0xFF0000)
+                wait_for(lambda: until("stats")["published"] > after["published"], what="a frame of the drawing")
+                supervisor.send("stop")
+                thread.join(30)
+                assert not thread.is_alive()
+    finally:
+        painter.close()

@@ -249,6 +249,13 @@ class CaptureSource(ABC):
         :meth:`damaged`, as this default does."""
         return [] if self.damaged() is False else None
 
+    def quiet_handle(self) -> int | None:
+        """A file descriptor that turns readable when something is next drawn, valid while
+        nothing has been since the last :meth:`damage` and the target cannot change without
+        a drawing (the whole screen): an idle capture loop sleeps on it instead of ticking.
+        ``None`` (this default): the loop ticks at its frame rate."""
+        return None
+
     def grab_view(self, target: Target, part: Region | None = None) -> np.ndarray:
         """BGRA pixels of ``part`` (screen coordinates, inside ``target.region``; ``None``:
         all of it), shape ``(height, width, 4)``, packed pixels.

@@ -125,6 +125,15 @@ class FullScreenSource(CaptureSource):
         rects: list[Region] | None = monitor.damage(self._target.region)
         return rects
 
+    def quiet_handle(self) -> int | None:
+        """A file descriptor that turns readable when the screen is next drawn on, while
+        nothing has been since the last :meth:`damage` (X11: the DAMAGE connection); None
+        when unknown or elsewhere."""
+        if self._damage is None:
+            return None
+        handle: int | None = self._damage.quiet_handle()
+        return handle
+
     def _damage_monitor(self) -> Any:
         self._require_open()
         if self._damage is None:

@@ -254,6 +254,15 @@ class DamageMonitor:
                 rects.append(Region(x0, y0, x1 - x0, y1 - y0))
         return rects
 
+    def quiet_handle(self) -> int | None:
+        """The connection's file descriptor while nothing has been drawn since the last
+        :meth:`damage` (no fetch pending, no event received): it turns readable when the
+        server sends the next damage event, so an idle caller can sleep on it instead of
+        asking every tick.  None when the next call must look anyway."""
+        if self._dpy is None or self._parts is None or self._pending:
+            return None
+        return int(self._dpy.fileno())
+
     def _take_events(self, dpy: xdisplay.Display) -> bool:
         """Whether a damage event has come in (read off the socket, no round trip); the
         queue is emptied so that it never piles up."""

@@ -1,7 +1,10 @@
 """The capture process: what is on screen -> changed? -> I420 -> masks -> ring slot.
 
 Schedule: frame k is due at t0 + k/fps; ticks we are late for are skipped and counted,
-never bunched up.  A frame identical to the previous one is neither converted nor encoded,
+never bunched up.  While the screen is idle and the source can say when it is next drawn
+on (:meth:`CaptureLoop.quiet_handle`: the whole screen on X11), the loop does not tick at
+all: it sleeps until then (or a control message, or the stats second) and resumes at the
+next tick boundary, so an idle recording wakes once a second instead of fps times.  A frame identical to the previous one is neither converted nor encoded,
 so an idle screen costs nothing in the file (the encoder forces its periodic keyframes on
 frames that do come: ``EncoderSettings.keyframe_interval``).  When the target vanishes
 (minimised, covered, gone) one blank frame opens a gap in the timeline; the source never
@@ -57,7 +60,7 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,6 +102,7 @@ class CaptureStats:
     late_ticks: int = 0  # skipped because capture fell behind the schedule
     paused_ticks: int = 0  # the target was minimised, covered or gone
     damage_skips: int = 0  # the X DAMAGE hint said nothing changed: not even grabbed
+    slept_ticks: int = 0  # of those, ticks the loop slept through on an idle screen (quiet_handle)
     partial: int = 0  # grabbed as damaged rectangles only (the rest of the grabs: whole region)
     grabbed_pixels: int = 0  # source pixels read from the screen, all grabs together
     converted_pixels: int = 0  # output pixels converted to I420 (only dirty tiles' reach)
@@ -242,6 +246,7 @@ class CaptureLoop:
         # the last frame built was published: the next one's dirty tiles are relative to what
         # the encoder has, so they can go with it as rectangles (fastrec.engine.encoder.hints)
         self._chained = False
+        self._quiet = False  # the last tick found no damage: see quiet_handle()
         self.set_rules(config.rules, time.monotonic())
 
     def set_rules(self, rules: ScreenRules, stamp: float) -> None:
@@ -285,6 +290,7 @@ class CaptureLoop:
     def tick(self, stamp: float) -> None:
         """Capture once at ``stamp`` (a time.monotonic() reading)."""
         self.stats.ticks += 1
+        self._quiet = False
         target = self._private(self.source.locate())
         if target is None:
             self.stats.paused_ticks += 1
@@ -323,6 +329,7 @@ class CaptureLoop:
             damage = self.source.damage()
             if damage == [] and not (forced or self._repeat):
                 self.stats.damage_skips += 1
+                self._quiet = True
                 return
             if forced:
                 damage = None
@@ -352,6 +359,23 @@ class CaptureLoop:
         # frame's duration from the next): the tick after the session's first frame sends
         # one, changed or not, so the first picture (a login screen left idle) is on disk at once
         self._repeat = self.stats.published == 1
+
+    def quiet_handle(self) -> int | None:
+        """While the screen is idle, a file descriptor that turns readable when it is next
+        drawn on (:meth:`CaptureSource.quiet_handle`): until then every tick would find
+        nothing, so the loop may sleep on it.  None when the next tick must run: something
+        was drawn, a frame is owed (forced, the session's second), a window source - or
+        window privacy rules, whose matches can change without a drawing (a title): their
+        window list is read every tick, and a failure to read it blocks and shows at once."""
+        if not self._quiet or self._force or self._repeat or self._paused or self.rules.windows:
+            return None
+        return self.source.quiet_handle()
+
+    def slept(self, ticks: int) -> None:
+        """``ticks`` ticks passed asleep on the :meth:`quiet_handle`: nothing was drawn."""
+        self.stats.ticks += ticks
+        self.stats.damage_skips += ticks
+        self.stats.slept_ticks += ticks
 
     def _grab(self, target: Target, damage: list[Region] | None) -> int:
         """Bring ``_previous`` and ``_yuv`` up to date with the screen; returns how many
@@ -697,8 +721,39 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
         loop.set_rules(rules, time.monotonic())
 
     next_stats = t0 + STATS_EVERY
+
+    def report(stamp: float) -> None:
+        loop.stats.elapsed = stamp - t0
+        loop.stats.cpu_seconds = cpu_seconds()
+        loop.stats.region = _region(loop)
+        if loop.ocr is not None:
+            loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
+            loop.stats.ocr = loop.ocr.stats
+        send(control, ("stats", asdict(loop.stats)))
+
     tick = 0
     while True:
+        quiet = loop.quiet_handle()
+        if quiet is not None:
+            # An idle screen: every tick would find nothing, and waking ten times a second
+            # is what an idle recording cost (issue 14).  Sleep until something is drawn
+            # (the X server's damage event), a control message or the stats are due; the
+            # schedule then resumes at the next tick boundary.  Skipped ticks are not late.
+            woke = wait([control, quiet], timeout=max(0.0, next_stats - time.monotonic()))
+            now = time.monotonic()
+            # the ticks due meanwhile found nothing drawn: they count as the DAMAGE skips
+            # they would have been (so the status's capture rate stays the loop's)
+            slept = math.floor((now - t0) / period) + 1 - tick
+            if slept > 0:
+                loop.slept(slept)
+                tick += slept
+            if control in woke and _stop_requested(control, 0.0, on_rules):
+                break
+            if now >= next_stats:
+                next_stats = now + STATS_EVERY
+                report(now)
+            if not woke or control in woke:
+                continue  # nothing drawn yet (rules may have changed: the loop asks again)
         due = t0 + tick * period
         # Every iteration looks for "stop": ahead of schedule it sleeps until due (or wakes
         # for "stop"); behind it only looks.  Looking only when ahead would never stop a
@@ -718,13 +773,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
         loop.tick(stamp)
         if stamp >= next_stats:
             next_stats += STATS_EVERY
-            loop.stats.elapsed = stamp - t0
-            loop.stats.cpu_seconds = cpu_seconds()
-            loop.stats.region = _region(loop)
-            if loop.ocr is not None:
-                loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
-                loop.stats.ocr = loop.ocr.stats
-            send(control, ("stats", asdict(loop.stats)))
+            report(stamp)
     stamp = time.monotonic()
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0
