@@ -116,6 +116,12 @@ def test_the_supervisor_imports_no_pixel_or_encoder_package(modules_by_role: dic
     assert _present(modules_by_role["command"], _ONLY_CHILDREN) == []
 
 
+def test_the_encoder_does_not_import_psutil(modules_by_role: dict[str, list[str]]):
+    # ~1.6 MB PSS: the ring's liveness check and the CPU time are read without it on Linux
+    # (fastrec.process_start.process_alive, fastrec.engine.usage)
+    assert _present(modules_by_role["encoder"], ("psutil",)) == [] or sys.platform != "linux"
+
+
 def test_only_the_encoder_imports_pyav_and_only_the_capture_process_the_screen(modules_by_role: dict[str, list[str]]):
     assert "av" in modules_by_role["encoder"] and "av" not in modules_by_role["capture"]
     assert "fastrec.capture.screen" not in modules_by_role["encoder"]

@@ -14,7 +14,11 @@ for :func:`run` to name the target; one that is never used sees EOF and exits.  
 with OpenBLAS limited to one thread (the engine does no linear algebra, and numpy's import
 otherwise starts a BLAS thread per core: CPU at every start) and at most two malloc arenas
 (the per-thread arenas of glibc hold memory no frame needs), unless the environment already
-sets those variables.
+sets those variables.  On Linux a child turns transparent huge pages off for itself
+(``PR_SET_THP_DISABLE``) before it imports anything: libx264 asks for huge pages on every
+buffer over 1.75 MB (``madvise(MADV_HUGEPAGE)``), and a huge page is resident whole, so
+at 1080p the encoder held ~4 MB of pages it never touched; the encoded bytes are the same
+(issue 14, benchmarks/README.md "Memory of the tree").
 
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
@@ -185,7 +189,25 @@ def send(conn: Connection, message: Any) -> bool:
     return True
 
 
+# prctl(2): this process (and what it starts) gets no transparent huge pages, even where
+# it asks for them with madvise
+_PR_SET_THP_DISABLE = 41
+
+
+def _no_huge_pages() -> None:
+    """Turn transparent huge pages off for this process (Linux; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # the children import it anyway (mss, the fragment flush)
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # a libc without prctl: huge pages stay as the system has them
+
+
 def _child_main() -> None:
+    _no_huge_pages()  # before any import allocates
     conn: Any
     if os.name == "nt":
         from multiprocessing.connection import PipeConnection  # type: ignore[attr-defined]
