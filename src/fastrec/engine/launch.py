@@ -18,7 +18,8 @@ sets those variables.  On Linux a child turns transparent huge pages off for its
 (``PR_SET_THP_DISABLE``) before it imports anything: libx264 asks for huge pages on every
 buffer over 1.75 MB (``madvise(MADV_HUGEPAGE)``), and a huge page is resident whole, so
 at 1080p the encoder held ~4 MB of pages it never touched; the encoded bytes are the same
-(issue 14, benchmarks/README.md "Memory of the tree").
+(issue 14, benchmarks/README.md "Memory of the tree").  Once it has imported its module it
+hands the heap's free pages back (``malloc_trim``: what the imports freed, ~0.5-0.8 MB).
 
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
@@ -194,20 +195,21 @@ def send(conn: Connection, message: Any) -> bool:
 _PR_SET_THP_DISABLE = 41
 
 
-def _no_huge_pages() -> None:
-    """Turn transparent huge pages off for this process (Linux; elsewhere nothing)."""
+def _libc_call(name: str, *args: int) -> None:
+    """Call a C library function of this process on Linux, if the libc has it (glibc, musl
+    lacks malloc_trim); elsewhere nothing.  Only memory is at stake: a failure is ignored."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes  # the children import it anyway (mss, the fragment flush)
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0)
+        getattr(ctypes.CDLL(None), name)(*args)
     except (OSError, AttributeError):
-        pass  # a libc without prctl: huge pages stay as the system has them
+        pass
 
 
 def _child_main() -> None:
-    _no_huge_pages()  # before any import allocates
+    _libc_call("prctl", _PR_SET_THP_DISABLE, 1, 0, 0, 0)  # before any import allocates
     conn: Any
     if os.name == "nt":
         from multiprocessing.connection import PipeConnection  # type: ignore[attr-defined]
@@ -219,6 +221,7 @@ def _child_main() -> None:
     mp.current_process().name = sys.argv[3]
     if sys.argv[4]:
         import_module(sys.argv[4])  # while the parent has not named the target yet
+        _libc_call("malloc_trim", 0)  # what the imports freed goes back to the system
     try:
         module, qualname, args = conn.recv()
     except EOFError:
