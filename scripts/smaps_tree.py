@@ -79,19 +79,22 @@ def breakdown(pid: int) -> dict[str, int]:
     return dict(out)
 
 
-def pss(pid: int) -> int:
+def pss(pid: int) -> tuple[int, int]:
+    """PSS and private (USS: pages no other process maps) bytes of ``pid``."""
+    values = {"Pss:": 0, "Private_Clean:": 0, "Private_Dirty:": 0}
     with open(f"/proc/{pid}/smaps_rollup") as rollup:
         for line in rollup:
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            key = line.split(maxsplit=1)[0]
+            if key in values:
+                values[key] = int(line.split()[1]) * 1024
+    return values["Pss:"], values["Private_Clean:"] + values["Private_Dirty:"]
 
 
 def measure(workload: str, seconds: float, out_dir: Path) -> dict[str, object]:
     peaks: dict[int, int] = {}  # each process's own peak PSS
     at_peak: dict[int, tuple[int, dict[str, int]]] = {}  # each process at the tree's peak
     roles: dict[int, str] = {}
-    tree_peak = 0
+    tree_peak = uss_at_peak = 0
     stop = threading.Event()
     with tree.desktop(workload, seconds) as display:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,12 +103,14 @@ def measure(workload: str, seconds: float, out_dir: Path) -> dict[str, object]:
             proc = subprocess.Popen(cmd, env=display.env, stdout=log, stderr=subprocess.STDOUT)
 
         def sample() -> None:
-            nonlocal tree_peak, at_peak
+            nonlocal tree_peak, at_peak, uss_at_peak
             while not stop.wait(0.2):
                 now: dict[int, int] = {}
+                private = 0
                 for pid in tree._tree(proc.pid):
                     try:
-                        now[pid] = pss(pid)
+                        now[pid], own = pss(pid)
+                        private += own
                         if pid not in roles:
                             roles[pid] = tree._role(" ".join(psutil.Process(pid).cmdline()), pid == proc.pid)
                     except (OSError, psutil.Error):
@@ -120,6 +125,7 @@ def measure(workload: str, seconds: float, out_dir: Path) -> dict[str, object]:
                         except OSError:
                             continue
                     at_peak = parts
+                    uss_at_peak = private
                 tree_peak = max(tree_peak, total)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -132,14 +138,15 @@ def measure(workload: str, seconds: float, out_dir: Path) -> dict[str, object]:
                if line.startswith("session ")]
     return {"workload": workload, "seconds": seconds, "returncode": proc.returncode,
             "summary": summary[-1] if summary else "",
-            "tree_peak_pss": tree_peak, "bytes": sum(f.stat().st_size for f in files),
+            "tree_peak_pss": tree_peak, "tree_uss_at_peak": uss_at_peak, "bytes": sum(f.stat().st_size for f in files),
             "processes": {f"{roles.get(pid, '?')} {pid}": {"pss_at_tree_peak": value, "own_peak_pss": peaks[pid],
                                                            "by_mapping": parts}
                           for pid, (value, parts) in at_peak.items()}}
 
 
 def report(result: dict[str, object], top: int) -> None:
-    print(f"{result['workload']} {result['seconds']:.0f} s: tree peak PSS {result['tree_peak_pss'] / 1e6:.1f} MB, "
+    print(f"{result['workload']} {result['seconds']:.0f} s: tree peak PSS {result['tree_peak_pss'] / 1e6:.1f} MB "
+          f"(private {result['tree_uss_at_peak'] / 1e6:.1f} MB of it: pages no other process maps), "
           f"output {result['bytes']} bytes, exit {result['returncode']}")
     print(f"  {result['summary']}")
     for name, proc in result["processes"].items():  # type: ignore[union-attr]
