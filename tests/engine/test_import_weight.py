@@ -53,7 +53,7 @@ _ONLY_SUPERVISOR = ("pydantic", "pydantic_settings", "structlog", "asyncio", "sq
 # runs no event loop), and ssl comes only with it; greenlet only for structlog.threadlocal
 _NOT_RUN = ("asyncio", "ssl", "greenlet")
 # what only the children use: pixels, the compiled core, the screen, the encoder
-# (psutil: the ring's; the command reads its own start time from /proc, fastrec.process_start)
+# (psutil: the X11 capture source's; the command reads its own start time from /proc, fastrec.process_start)
 _ONLY_CHILDREN = ("numpy", "av", "mss", "psutil", "fastrec._ext", "fastrec.engine.ring",
                   "fastrec.engine.capture_loop", "fastrec.engine.encoder.worker", "fastrec.capture.screen")
 

@@ -54,8 +54,8 @@ import numpy as np
 from fastrec._ext._shm import AtomicWords
 from fastrec.checks import check_int as _check_int
 from fastrec.engine.protocol import FullPolicy
-from fastrec.process_start import process_alive
 from fastrec.engine.ring_endpoint import _FILE_MAP_ALL_ACCESS, RingEndpoint, _close_handle, _WindowsMapping
+from fastrec.process_start import process_alive
 
 __all__ = [
     "FrameHeader",
