@@ -550,3 +550,33 @@ def test_invalid_dirty_rects() -> None:
         with pytest.raises(ValueError, match=r"rects must be n x 4 integers .*, got \(4,\)"):
             slot.publish(0.0, 8, 5, size=40, rects=np.array([0, 0, 16, 16]))
         assert slot.publish(0.0, 8, 5, size=40) == 0  # a rejected publish leaves the slot usable
+
+
+def _ring_resident_bytes() -> int:
+    """Resident bytes of this process's mappings of ring memfds (/proc/self/smaps)."""
+    total, ours = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split()
+            if first and "-" in first[0] and not first[0].endswith(":"):
+                ours = len(first) > 5 and first[5].startswith("/memfd:fastrec-ring")
+            elif ours and first[0] == "Rss:":
+                total += int(first[1]) * 1024
+    return total
+
+
+@needs_memfd
+def test_a_slot_never_written_holds_no_memory() -> None:
+    # the producer takes the lowest free slot: with a reader that keeps up, the others are
+    # never written, and a memfd page exists only once written (no MAP_POPULATE: 3 MB a
+    # 1080p slot in the recording tree's memory, issue 14)
+    size = 1 << 20
+    with FrameRing(slot_size=size, slots=3, backend="memfd") as ring, RingReader(ring.endpoint()) as reader:
+        for i in range(4):
+            with ring.acquire() as slot:
+                slot.data[:] = i
+                slot.publish(float(i), 1, 1)
+            with reader.read(timeout=WAIT) as frame:
+                assert int(frame.data[0]) == i
+        # one slot, seen by the producer's and the reader's mapping, and the control pages
+        assert _ring_resident_bytes() < 2 * size + 2 * size // 4

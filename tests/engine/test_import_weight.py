@@ -53,7 +53,7 @@ _ONLY_SUPERVISOR = ("pydantic", "pydantic_settings", "structlog", "asyncio", "sq
 # runs no event loop), and ssl comes only with it; greenlet only for structlog.threadlocal
 _NOT_RUN = ("asyncio", "ssl", "greenlet")
 # what only the children use: pixels, the compiled core, the screen, the encoder
-# (psutil: the ring's; the command reads its own start time from /proc, fastrec.process_start)
+# (psutil: the X11 capture source's; the command reads its own start time from /proc, fastrec.process_start)
 _ONLY_CHILDREN = ("numpy", "av", "mss", "psutil", "fastrec._ext", "fastrec.engine.ring",
                   "fastrec.engine.capture_loop", "fastrec.engine.encoder.worker", "fastrec.capture.screen")
 
@@ -114,6 +114,12 @@ def test_the_children_import_none_of_the_supervisors_packages(modules_by_role: d
 def test_the_supervisor_imports_no_pixel_or_encoder_package(modules_by_role: dict[str, list[str]]):
     # it forwards ring endpoints and names the children's bodies (launch.Target), no more
     assert _present(modules_by_role["command"], _ONLY_CHILDREN) == []
+
+
+def test_the_encoder_does_not_import_psutil(modules_by_role: dict[str, list[str]]):
+    # ~1.6 MB PSS: the ring's liveness check and the CPU time are read without it on Linux
+    # (fastrec.process_start.process_alive, fastrec.engine.usage)
+    assert _present(modules_by_role["encoder"], ("psutil",)) == [] or sys.platform != "linux"
 
 
 def test_only_the_encoder_imports_pyav_and_only_the_capture_process_the_screen(modules_by_role: dict[str, list[str]]):

@@ -14,7 +14,12 @@ for :func:`run` to name the target; one that is never used sees EOF and exits.  
 with OpenBLAS limited to one thread (the engine does no linear algebra, and numpy's import
 otherwise starts a BLAS thread per core: CPU at every start) and at most two malloc arenas
 (the per-thread arenas of glibc hold memory no frame needs), unless the environment already
-sets those variables.
+sets those variables.  On Linux a child turns transparent huge pages off for itself
+(``PR_SET_THP_DISABLE``) before it imports anything: libx264 asks for huge pages on every
+buffer over 1.75 MB (``madvise(MADV_HUGEPAGE)``), and a huge page is resident whole, so
+at 1080p the encoder held ~4 MB of pages it never touched; the encoded bytes are the same
+(issue 14, benchmarks/README.md "Memory of the tree").  Once it has imported its module it
+hands the heap's free pages back (``malloc_trim``: what the imports freed, ~0.5-0.8 MB).
 
 Liveness: the child sees EOF on its connection when the parent is gone; the parent
 polls :meth:`Child.poll` (no zombie is left: :meth:`Child.join` reaps it).
@@ -185,7 +190,26 @@ def send(conn: Connection, message: Any) -> bool:
     return True
 
 
+# prctl(2): this process (and what it starts) gets no transparent huge pages, even where
+# it asks for them with madvise
+_PR_SET_THP_DISABLE = 41
+
+
+def _libc_call(name: str, *args: int) -> None:
+    """Call a C library function of this process on Linux, if the libc has it (glibc, musl
+    lacks malloc_trim); elsewhere nothing.  Only memory is at stake: a failure is ignored."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # the children import it anyway (mss, the fragment flush)
+
+    try:
+        getattr(ctypes.CDLL(None), name)(*args)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child_main() -> None:
+    _libc_call("prctl", _PR_SET_THP_DISABLE, 1, 0, 0, 0)  # before any import allocates
     conn: Any
     if os.name == "nt":
         from multiprocessing.connection import PipeConnection  # type: ignore[attr-defined]
@@ -197,6 +221,7 @@ def _child_main() -> None:
     mp.current_process().name = sys.argv[3]
     if sys.argv[4]:
         import_module(sys.argv[4])  # while the parent has not named the target yet
+        _libc_call("malloc_trim", 0)  # what the imports freed goes back to the system
     try:
         module, qualname, args = conn.recv()
     except EOFError:

@@ -1,6 +1,6 @@
 """A frame ring's picklable endpoint: how a consumer process gets at a ring.
 
-Apart from :mod:`fastrec.engine.ring` (numpy, psutil, the compiled core) because the
+Apart from :mod:`fastrec.engine.ring` (numpy, the compiled core) because the
 supervisor only forwards endpoints - from a capture process to an encoder worker - and
 never opens one: receiving one (unpickling it) imports this module alone (issue 14: a light
 supervisor).  Opening a reader imports the ring.
