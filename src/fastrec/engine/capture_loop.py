@@ -50,11 +50,8 @@ and the reason goes to the pause log, so status and metadata show it.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import math
-import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -72,7 +69,7 @@ from fastrec.core.convert import BLACK_YUV, Scaler, i420_planes, i420_size, outp
 from fastrec.core.diff import TileDiff
 from fastrec.core.masks import MaskKind, MaskRegion, mask_i420
 from fastrec.engine.encoder.hints import MAX_RECTS, RECT_BYTES, tile_rects
-from fastrec.engine.launch import send
+from fastrec.engine.launch import libc_call, send
 from fastrec.engine.capture_config import CaptureConfig
 from fastrec.engine.protocol import FrameFlags
 from fastrec.engine.ring import FrameRing
@@ -650,20 +647,12 @@ def capture_sessions(control: Connection) -> None:
     while (config := _next_session(control)) is not None:
         capture_main(control, config)
         gc.collect()  # the session's frames, now, not during the next one
-        _give_back_memory()
+        libc_call("malloc_trim", 0)  # and their heap back to the system while it waits
         # The ring's descriptors travel to the supervisor through this process
         # (multiprocessing's resource sharer): exiting before the supervisor has read every
         # message would take them away.  It says "bye" once it has; a dead supervisor is EOF.
         if not _bye(control, LINGER_SECONDS):
             return
-
-
-def _give_back_memory() -> None:
-    """Return the freed heap to the system (glibc's malloc_trim): a process waiting for its
-    next session holds no memory of the last one's frames."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).malloc_trim(0)
 
 
 def _next_session(control: Connection) -> CaptureConfig | None:

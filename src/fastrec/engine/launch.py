@@ -195,7 +195,7 @@ def send(conn: Connection, message: Any) -> bool:
 _PR_SET_THP_DISABLE = 41
 
 
-def _libc_call(name: str, *args: int) -> None:
+def libc_call(name: str, *args: int) -> None:
     """Call a C library function of this process on Linux, if the libc has it (glibc, musl
     lacks malloc_trim); elsewhere nothing.  Only memory is at stake: a failure is ignored."""
     if not sys.platform.startswith("linux"):
@@ -209,7 +209,7 @@ def _libc_call(name: str, *args: int) -> None:
 
 
 def _child_main() -> None:
-    _libc_call("prctl", _PR_SET_THP_DISABLE, 1, 0, 0, 0)  # before any import allocates
+    libc_call("prctl", _PR_SET_THP_DISABLE, 1, 0, 0, 0)  # before any import allocates
     conn: Any
     if os.name == "nt":
         from multiprocessing.connection import PipeConnection  # type: ignore[attr-defined]
@@ -221,7 +221,7 @@ def _child_main() -> None:
     mp.current_process().name = sys.argv[3]
     if sys.argv[4]:
         import_module(sys.argv[4])  # while the parent has not named the target yet
-        _libc_call("malloc_trim", 0)  # what the imports freed goes back to the system
+        libc_call("malloc_trim", 0)  # what the imports freed goes back to the system
     try:
         module, qualname, args = conn.recv()
     except EOFError:
