@@ -140,3 +140,13 @@ def test_the_supervisor_builds_only_the_pydantic_models_a_recording_uses(dumps_b
     unused = ("fastrec.events.model.", "fastrec.storage.deletion_log.", "fastrec.storage.signing.",
               "fastrec.live.model.LiveAlert", "fastrec.live.model.AlertRaised")
     assert [name for name in built if name.startswith(unused)] == []
+
+
+def test_a_whole_screen_capture_imports_no_psutil():
+    # ~1.6 MB PSS in the capture process: X DAMAGE lives in fastrec.capture.x11, whose window
+    # list alone asks psutil for a window's process name (imported there, when it does)
+    probe = ("import sys, fastrec.engine.capture_loop, fastrec.capture.screen, fastrec.capture.x11; "
+             "print('psutil' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    assert out.stdout.strip() == "False"

@@ -69,7 +69,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
 from Xlib import X, Xatom  # type: ignore[import-untyped]
 from Xlib import display as xdisplay
 from Xlib import error as xerror
@@ -493,6 +492,10 @@ class X11Backend:
         pid = self._pid(window)
         name = ""
         if pid is not None:
+            # imported here: a whole-screen capture (DAMAGE lives in this module) never
+            # needs it (~1.6 MB, issue 14)
+            import psutil  # type: ignore[import-untyped]  # noqa: PLC0415
+
             try:
                 name = psutil.Process(pid).name()
             except (psutil.Error, OSError):
