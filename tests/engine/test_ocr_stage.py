@@ -95,3 +95,18 @@ def test_without_a_model_the_stage_refuses_to_start(tmp_path, monkeypatch):
     with FrameRing(i420_size(W, H), slots=3) as ring:
         with pytest.raises(OcrUnavailable, match="eng.traineddata"):
             _stage(ring)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_closed_stage_leaves_no_descriptor_behind():
+    # a capture process records one session after another (issue 14): a stage's ring (the
+    # memory the encoder reads) and connection must not outlive its session there
+    import os
+
+    before = sorted(os.listdir("/proc/self/fd"))
+    with FrameRing(i420_size(W, H), slots=3, timeout=5.0) as ring:
+        stage = _stage(ring)
+        ring.close()
+        stage.finish(60)
+        stage.close()
+    assert sorted(os.listdir("/proc/self/fd")) == before

@@ -83,7 +83,6 @@ if TYPE_CHECKING:
 STATS_EVERY = 1.0  # seconds between stats messages to the supervisor
 LOG_KEEP = 200  # title changes and pauses kept in the stats (a part's metadata takes its own)
 OCR_FINISH_SECONDS = 30.0  # beyond the delay, for the OCR stage's last frames to leave at stop
-LINGER_SECONDS = 10.0  # at most this long after its last message, waiting for "bye"
 REDACTED_KEEP = 64  # titles and reasons whose redacted form is remembered (a title repeats every tick)
 
 
@@ -601,13 +600,17 @@ def _first_target(source: Any, timeout: float, control: Connection,
     return target
 
 
-def capture_main(control: Connection, config: CaptureConfig, start_timeout: float = 10.0) -> None:
+def capture_main(control: Connection, config: CaptureConfig, start_timeout: float = 10.0,
+                 cpu_before: float = 0.0) -> None:
     """Body of a session's capture process.
 
     Sends ("ring", endpoint, (width, height)) once the ring exists, ("stats", dict) every
-    second, ("stopped", dict) at the end or ("error", message); stops on "stop".  Run by
-    :func:`capture_sessions`.
+    second, and last - once the source, ring and OCR stage are closed, so nothing can follow
+    it - ("stopped", dict) or ("error", message); stops on "stop".  Run by
+    :func:`capture_sessions`; ``cpu_before``: the process's CPU seconds spent on earlier
+    sessions (not this one's: ``CaptureStats.cpu_seconds``).
     """
+    last: tuple[Any, ...]
     try:
         with open_source(config.mode, config.display, **config.source_options) as source:
             pending: list[ScreenRules] = []  # rules sent before the loop exists
@@ -622,15 +625,16 @@ def capture_main(control: Connection, config: CaptureConfig, start_timeout: floa
                 # with OCR the encoder reads the OCR stage's ring, never this one
                 send(control, ("ring", ocr.endpoint if ocr else ring.endpoint(0), (out_w, out_h)))
                 loop = CaptureLoop(config, source, ring, out_w, out_h, ocr)
-                _run(loop, config.fps, control)
+                _run(loop, config.fps, control, cpu_before)
                 ring.close()
                 if ocr is not None and config.ocr is not None:
                     loop.stats.ocr = ocr.finish(config.ocr.max_delay + OCR_FINISH_SECONDS)
-                send(control, ("stopped", asdict(loop.stats)))
+                last = ("stopped", asdict(loop.stats))
     except _Stopped:
-        send(control, ("stopped", asdict(CaptureStats())))
+        last = ("stopped", asdict(CaptureStats()))
     except Exception as exc:
-        send(control, ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        last = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    send(control, last)
 
 
 def capture_sessions(control: Connection) -> None:
@@ -644,14 +648,17 @@ def capture_sessions(control: Connection) -> None:
     session's start costs no interpreter (issue 14).  Every session opens its own source,
     ring and frames, and leaves nothing behind in the process: they are closed when it ends.
     """
+    spent = 0.0  # CPU of the sessions before (the first one's includes the interpreter's start)
     while (config := _next_session(control)) is not None:
-        capture_main(control, config)
+        capture_main(control, config, cpu_before=spent)
         gc.collect()  # the session's frames, now, not during the next one
         libc_call("malloc_trim", 0)  # and their heap back to the system while it waits
+        spent = cpu_seconds()
         # The ring's descriptors travel to the supervisor through this process
         # (multiprocessing's resource sharer): exiting before the supervisor has read every
         # message would take them away.  It says "bye" once it has; a dead supervisor is EOF.
-        if not _bye(control, LINGER_SECONDS):
+        # No time limit: a process that gave up waiting could be handed the next session.
+        if not _bye(control):
             return
 
 
@@ -667,17 +674,14 @@ def _next_session(control: Connection) -> CaptureConfig | None:
     return message[1]
 
 
-def _bye(control: Connection, timeout: float) -> bool:
-    """Wait up to ``timeout`` s for "bye", dropping what comes before it; False on EOF or
-    timeout (the process then exits)."""
-    deadline = time.monotonic() + timeout
+def _bye(control: Connection) -> bool:
+    """Wait for "bye", dropping what comes before it; False on EOF (the process then exits)."""
     try:
-        while control.poll(max(0.0, deadline - time.monotonic())):
-            if control.recv() == "bye":
-                return True
+        while control.recv() != "bye":
+            pass
     except (EOFError, OSError):
-        pass
-    return False
+        return False
+    return True
 
 
 @contextmanager
@@ -702,7 +706,7 @@ def _region(loop: CaptureLoop) -> tuple[int, int, int, int] | None:
     return None if target is None else (target.region.x, target.region.y, target.region.width, target.region.height)
 
 
-def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
+def _run(loop: CaptureLoop, fps: int, control: Connection, cpu_before: float = 0.0) -> None:
     period = 1.0 / fps
     t0 = time.monotonic()
 
@@ -713,7 +717,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
 
     def report(stamp: float) -> None:
         loop.stats.elapsed = stamp - t0
-        loop.stats.cpu_seconds = cpu_seconds()
+        loop.stats.cpu_seconds = cpu_seconds() - cpu_before
         loop.stats.region = _region(loop)
         if loop.ocr is not None:
             loop.ocr.poll()  # raises when the stage failed: no frame may bypass it
@@ -766,7 +770,7 @@ def _run(loop: CaptureLoop, fps: int, control: Connection) -> None:
     stamp = time.monotonic()
     loop.finish(stamp)
     loop.stats.elapsed = stamp - t0
-    loop.stats.cpu_seconds = cpu_seconds()
+    loop.stats.cpu_seconds = cpu_seconds() - cpu_before
     # a session stopped within its first second (its first frame is on disk at once now)
     # has had no stats tick: its last word carries the region too
     loop.stats.region = _region(loop) or loop.stats.region

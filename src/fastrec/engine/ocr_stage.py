@@ -112,12 +112,18 @@ class OcrStage:
                 return self.stats
 
     def close(self) -> None:
-        """Stop the process if it still runs; idempotent."""
+        """Stop the process if it still runs and let go of its ring and connection (the
+        capture process records one session after another: nothing of this one may stay
+        behind in it); idempotent."""
         launch.send(self._child.conn, "bye")
         self._child.join(5)
         if self._child.is_alive():
             self._child.kill()
             self._child.join(5)
+        endpoint: RingEndpoint | None = getattr(self, "endpoint", None)
+        if endpoint is not None:
+            endpoint.close()  # what was sent on was a copy (its descriptors were duplicated)
+        self._child.conn.close()
 
     def _handle(self, message: tuple[Any, ...]) -> bool:
         kind = message[0]
