@@ -104,10 +104,15 @@ def test_a_link_at_a_moment_opens_the_replay_there(ui_server, new_page):
     assert link.startswith(f"{ui_server.url}/replay/{CLOCK}?t=")
 
     other = new_page()
+    # this browser refuses autoplay (the player then waits on its play button), so the
+    # moment it opened at is still there to read - not moved on by however long a loaded
+    # machine takes between the player being ready and the test looking (CI: 448 ms once)
+    other.add_init_script("HTMLMediaElement.prototype.play = function () { return Promise.resolve(); };")
     sign_in(other, ui_server.url, "viewer", "/recordings")
     other.goto(link)
     other.wait_for_function(READY)
-    other.evaluate("() => document.getElementById('video').pause()")
+    other.wait_for_function("() => !document.getElementById('video').seeking")
+    assert other.evaluate("() => document.getElementById('video').paused")
     opened_ms = int(other.get_attribute("#wall-clock", "data-epoch-ms"))
     assert abs(opened_ms - wall_ms) < 300
     assert shown_clock(other) == math.floor(wall_ms / 1000)
